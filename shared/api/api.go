@@ -1,0 +1,46 @@
+// Package api holds the JSON answers Alexis services give each other and
+// their users, so both sides of a boundary use one definition.
+package api
+
+// Error is the body of every 4xx/5xx answer.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// Classification results.
+const (
+	ResultMatched   = "matched"   // at least one rule matched; actions were pushed
+	ResultUnmatched = "unmatched" // no rule matched; routed to the investigation queue
+	ResultDeferred  = "deferred"  // a rule would act but the alert is too young; offer it again later
+)
+
+// Classification is the classifier's answer to POST /v1/classifier.
+type Classification struct {
+	Result       string          `json:"result"`
+	UniqueValue  string          `json:"unique_value"`
+	RulesChecked int             `json:"rules_checked"`
+	Matched      []MatchedAction `json:"matched,omitempty"`
+}
+
+// MatchedAction is one matched rule and what the action handler said.
+type MatchedAction struct {
+	RuleName    string `json:"rule_name"`
+	ExecutionID string `json:"execution_id,omitempty"`
+	Error       string `json:"error,omitempty"`
+}
+
+// Execution statuses.
+const (
+	ExecQueued  = "queued"
+	ExecRunning = "running"
+	ExecSuccess = "success"
+	ExecFailure = "failure"
+	ExecDryRun  = "dry_run"
+)
+
+// ActionAccepted is the action handler's answer to POST /v1/action.
+type ActionAccepted struct {
+	ExecutionID string   `json:"execution_id"`
+	Status      string   `json:"status"`
+	Entities    []string `json:"entities"`
+}

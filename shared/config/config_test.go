@@ -1,0 +1,97 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+type sample struct {
+	Listen   string   `yaml:"listen"`
+	Interval Duration `yaml:"interval"`
+}
+
+func (s *sample) Validate() error {
+	var p Problems
+	if s.Listen == "" {
+		p.Addf("listen", "required")
+	}
+	if s.Interval <= 0 {
+		p.Addf("interval", "must be positive")
+	}
+	return p.Err()
+}
+
+func TestDecode(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		yaml    string
+		wantErr []string
+	}{
+		{"defaults kept", "listen: ':1'\n", nil},
+		{"duration", "listen: x\ninterval: 2m\n", nil},
+		{"unknown key", "listen: x\nlisen: y\n", []string{"field lisen not found"}},
+		{"bad duration", "listen: x\ninterval: soon\n", []string{`bad duration "soon"`}},
+		{"every problem at once", "listen: ''\ninterval: 0s\n", []string{"listen: required", "interval: must be positive"}},
+		{"empty document uses defaults", "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &sample{Listen: "default", Interval: Duration(time.Minute)}
+			err := Decode([]byte(tc.yaml), "test.yaml", s)
+			if len(tc.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("want error containing %q", tc.wantErr)
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tok")
+	if err := os.WriteFile(path, []byte("  s3cr3t-value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ReadSecret(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Reveal() != "s3cr3t-value" {
+		t.Fatalf("Reveal = %q", s.Reveal())
+	}
+	j, _ := json.Marshal(struct{ S Secret }{s})
+	y, _ := yaml.Marshal(struct{ S Secret }{s})
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v %+v %#v %s", s, s, s, s), string(j), string(y)} {
+		if strings.Contains(out, "s3cr3t") {
+			t.Fatalf("secret leaked in %q", out)
+		}
+	}
+}
+
+func TestReadSecretErrors(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	if _, err := ReadSecret(empty); err == nil {
+		t.Fatal("empty secret accepted")
+	}
+	if _, err := ReadSecret(filepath.Join(dir, "missing")); err == nil {
+		t.Fatal("missing secret accepted")
+	}
+}

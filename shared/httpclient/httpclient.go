@@ -1,0 +1,122 @@
+// Package httpclient is the outbound JSON client Alexis services use to
+// call each other: every call has a timeout, carries the service's own
+// bearer token, and reads at most a bounded answer.
+package httpclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/alexis-ops/alexis/shared/api"
+	"github.com/alexis-ops/alexis/shared/config"
+)
+
+// MaxResponse is the most of an answer body that is read.
+const MaxResponse = 4 << 20
+
+// Options configure New.
+type Options struct {
+	Token   config.Secret // sent as "Authorization: Bearer"
+	Timeout time.Duration // whole request; 0 means 10 s
+	CAFile  string        // PEM bundle to verify HTTPS peers; "" uses the system roots
+}
+
+// Client posts JSON to Alexis services.
+type Client struct {
+	http  *http.Client
+	token config.Secret
+}
+
+// New builds a client.
+func New(o Options) (*Client, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s: no PEM certificates", o.CAFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &Client{http: &http.Client{Timeout: o.Timeout, Transport: tr}, token: o.Token}, nil
+}
+
+// StatusError is a non-2xx answer.
+type StatusError struct {
+	Code int
+	Msg  string // the answer's "error" field, or its start
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("status %d: %s", e.Code, e.Msg) }
+
+// Temporary reports whether trying again later may succeed (5xx, 429).
+func (e *StatusError) Temporary() bool { return e.Code >= 500 || e.Code == http.StatusTooManyRequests }
+
+// PostJSON sends body as JSON to url and decodes a 2xx answer into out (if
+// not nil). It returns the status code; a non-2xx answer is a *StatusError.
+func (c *Client) PostJSON(ctx context.Context, url string, body, out any) (int, error) {
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return 0, fmt.Errorf("encode body: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if !c.token.Empty() {
+		req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponse))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		var ae api.Error
+		msg := string(data)
+		if json.Unmarshal(data, &ae) == nil && ae.Error != "" {
+			msg = ae.Error
+		}
+		if len(msg) > 200 {
+			msg = msg[:200]
+		}
+		return resp.StatusCode, &StatusError{Code: resp.StatusCode, Msg: msg}
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("decode answer: %w", err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// IsTemporary reports whether err is worth retrying: a transport error or a
+// 5xx/429 answer.
+func IsTemporary(err error) bool {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Temporary()
+	}
+	return err != nil
+}

@@ -1,0 +1,313 @@
+// Package rule defines the Alexis rule file (format v1, as written for the
+// original Alexis) shared by the classifier, which matches alerts against
+// rules, and the action handler, which runs a matched rule's tasks.
+//
+// A rule file is one JSON object:
+//
+//	{"enabled": "true", "os_type": "linux",
+//	 "rule_name": "day_duplicator_gc_restart", "rule_description": "...", "rule_version": "1.01",
+//	 "alert_feed": "OpsGenie",
+//	 "evaluation_list": [{"evaluation": {"tags": ["syn.day"], "search_key": "description",
+//	                                     "search_text": "Long garbage-collection time", "duration": "0m"}}],
+//	 "task_list": [{"task": {"task_type": "remote_ssh", "run_command": "sudo systemctl restart duplicator",
+//	                         "delay_after": "30s", "action": "restart_service", "action_reason": "gc"}}],
+//	 "entity_type": "explicit", "entities": ["app01.example.com"],
+//	 "route_to_team": "email_opsunixadmins", "delay_escalation": "20m"}
+package rule
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Entity types.
+const (
+	EntityExplicit = "explicit" // hosts listed in "entities"
+	EntityKeyValue = "keyvalue" // hosts read from the alert at "entity_keyvalue"
+)
+
+// Task types the action handler knows. The classifier refuses rules naming
+// any other type, so a typo never reaches a host.
+var TaskTypes = map[string]bool{
+	"remote_ssh": true,
+}
+
+// Rule is one rule file.
+type Rule struct {
+	Enabled         Flag             `json:"enabled"`
+	OSType          string           `json:"os_type"`
+	Name            string           `json:"rule_name"`
+	Description     string           `json:"rule_description,omitempty"`
+	Version         string           `json:"rule_version,omitempty"`
+	AlertFeed       string           `json:"alert_feed"`
+	Evaluations     []EvaluationItem `json:"evaluation_list"`
+	Tasks           []TaskItem       `json:"task_list"`
+	EntityType      string           `json:"entity_type"`
+	Entities        []string         `json:"entities,omitempty"`
+	EntityKeyValue  []string         `json:"entity_keyvalue,omitempty"`
+	RouteToTeam     string           `json:"route_to_team,omitempty"`
+	DelayEscalation string           `json:"delay_escalation,omitempty"`
+}
+
+// EvaluationItem wraps one evaluation, as the v1 format nests it.
+type EvaluationItem struct {
+	Evaluation Evaluation `json:"evaluation"`
+}
+
+// Evaluation passes when Tags are a subset of the alert's tags and the
+// regular expression SearchText is found in the alert's top-level field
+// SearchKey.
+type Evaluation struct {
+	Tags       []string `json:"tags"`
+	SearchKey  string   `json:"search_key"`
+	SearchText string   `json:"search_text"`
+	Duration   string   `json:"duration,omitempty"`
+	TaskType   string   `json:"task_type,omitempty"`
+}
+
+// TaskItem wraps one task, as the v1 format nests it.
+type TaskItem struct {
+	Task Task `json:"task"`
+}
+
+// Task is one step of a remediation.
+type Task struct {
+	TaskType     string `json:"task_type"`
+	RunCommand   string `json:"run_command,omitempty"`
+	DelayAfter   string `json:"delay_after,omitempty"`
+	Action       string `json:"action,omitempty"`
+	ActionReason string `json:"action_reason,omitempty"`
+}
+
+// DelayAfterDuration parses DelayAfter ("" is zero).
+func (t Task) DelayAfterDuration() time.Duration {
+	d, _ := parseDuration(t.DelayAfter)
+	return d
+}
+
+// Flag is the v1 "enabled" field: the string "true" or "false" (a JSON
+// boolean is accepted too). Anything else is an error, never "enabled".
+type Flag bool
+
+// UnmarshalJSON accepts "true", "false", true, false.
+func (f *Flag) UnmarshalJSON(b []byte) error {
+	switch strings.ToLower(string(bytes.TrimSpace(b))) {
+	case `"true"`, `true`:
+		*f = true
+	case `"false"`, `false`:
+		*f = false
+	default:
+		return fmt.Errorf(`want "true" or "false", got %s`, b)
+	}
+	return nil
+}
+
+// MarshalJSON writes the v1 string form.
+func (f Flag) MarshalJSON() ([]byte, error) {
+	if f {
+		return []byte(`"true"`), nil
+	}
+	return []byte(`"false"`), nil
+}
+
+// FieldError is one problem in a rule, at a JSON path of its file.
+type FieldError struct {
+	Path string `json:"path"` // e.g. "task_list[0].task.run_command"
+	Msg  string `json:"message"`
+}
+
+func (e FieldError) Error() string { return e.Path + ": " + e.Msg }
+
+// Errors is every problem found in one rule.
+type Errors []FieldError
+
+func (es Errors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Parse decodes and validates a rule file. Every problem is returned at
+// once as Errors; a rule with any error must never be used.
+func Parse(data []byte) (*Rule, error) {
+	var errs Errors
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, Errors{{Path: "$", Msg: "not a JSON object: " + err.Error()}}
+	}
+	errs = append(errs, unknownKeys(raw, "", topKeys)...)
+	if en, ok := raw["enabled"]; ok {
+		var f Flag
+		if err := f.UnmarshalJSON(en); err != nil {
+			errs = append(errs, FieldError{Path: "enabled", Msg: err.Error()})
+			delete(raw, "enabled")
+			data, _ = json.Marshal(raw)
+		}
+	}
+	var r Rule
+	if err := json.Unmarshal(data, &r); err != nil {
+		errs = append(errs, typeError(err))
+		return nil, errs
+	}
+	errs = append(errs, nestedUnknownKeys(raw)...)
+	errs = append(errs, r.Validate()...)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return &r, nil
+}
+
+// Validate checks the fields both services rely on.
+func (r *Rule) Validate() Errors {
+	var errs Errors
+	add := func(path, format string, args ...any) {
+		errs = append(errs, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if strings.TrimSpace(r.Name) == "" {
+		add("rule_name", "required")
+	}
+	if strings.TrimSpace(r.AlertFeed) == "" {
+		add("alert_feed", "required")
+	}
+	if strings.TrimSpace(r.OSType) == "" {
+		add("os_type", "required")
+	}
+	if len(r.Evaluations) == 0 {
+		add("evaluation_list", "required: a rule without evaluations would match every alert")
+	}
+	for i, ev := range r.Evaluations {
+		p := fmt.Sprintf("evaluation_list[%d].evaluation", i)
+		e := ev.Evaluation
+		if len(e.Tags) == 0 && e.SearchKey == "" && e.SearchText == "" {
+			add(p, "empty evaluation: set tags and/or search_key with search_text")
+		}
+		if (e.SearchKey == "") != (e.SearchText == "") {
+			add(p, "search_key and search_text go together")
+		}
+		if _, err := parseDuration(e.Duration); err != nil {
+			add(p+".duration", "%v", err)
+		}
+	}
+	if len(r.Tasks) == 0 {
+		add("task_list", "required: at least one task")
+	}
+	for i, ti := range r.Tasks {
+		p := fmt.Sprintf("task_list[%d].task", i)
+		t := ti.Task
+		switch {
+		case t.TaskType == "":
+			add(p+".task_type", "required")
+		case !TaskTypes[t.TaskType]:
+			add(p+".task_type", "unknown task type %q (known: %s)", t.TaskType, known(TaskTypes))
+		}
+		if t.TaskType == "remote_ssh" && strings.TrimSpace(t.RunCommand) == "" {
+			add(p+".run_command", "required for remote_ssh")
+		}
+		if _, err := parseDuration(t.DelayAfter); err != nil {
+			add(p+".delay_after", "%v", err)
+		}
+	}
+	switch r.EntityType {
+	case EntityExplicit:
+		if len(r.Entities) == 0 {
+			add("entities", "required when entity_type is explicit")
+		}
+		for i, e := range r.Entities {
+			if strings.TrimSpace(e) == "" || strings.ContainsAny(e, " \t\n/@") {
+				add(fmt.Sprintf("entities[%d]", i), "not a host name: %q", e)
+			}
+		}
+	case EntityKeyValue:
+		if len(r.EntityKeyValue) == 0 {
+			add("entity_keyvalue", `required when entity_type is keyvalue, e.g. ["details", "host"]`)
+		}
+	case "":
+		add("entity_type", "required: explicit or keyvalue")
+	default:
+		add("entity_type", "unknown entity type %q: want explicit or keyvalue", r.EntityType)
+	}
+	if _, err := parseDuration(r.DelayEscalation); err != nil {
+		add("delay_escalation", "%v", err)
+	}
+	return errs
+}
+
+// parseDuration parses a Go duration ("30s", "5m", "0m"); "" is zero.
+func parseDuration(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("bad duration %q: want e.g. 30s, 5m, 1h", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("negative duration %q", s)
+	}
+	return d, nil
+}
+
+var (
+	topKeys  = keysOf(Rule{})
+	evalKeys = keysOf(Evaluation{})
+	taskKeys = keysOf(Task{})
+)
+
+func nestedUnknownKeys(raw map[string]json.RawMessage) Errors {
+	var errs Errors
+	check := func(list json.RawMessage, field, wrapper string, allowed map[string]bool) {
+		var items []map[string]json.RawMessage
+		if json.Unmarshal(list, &items) != nil {
+			return
+		}
+		for i, item := range items {
+			errs = append(errs, unknownKeys(item, fmt.Sprintf("%s[%d].", field, i), map[string]bool{wrapper: true})...)
+			var inner map[string]json.RawMessage
+			if json.Unmarshal(item[wrapper], &inner) == nil {
+				errs = append(errs, unknownKeys(inner, fmt.Sprintf("%s[%d].%s.", field, i, wrapper), allowed)...)
+			}
+		}
+	}
+	check(raw["evaluation_list"], "evaluation_list", "evaluation", evalKeys)
+	check(raw["task_list"], "task_list", "task", taskKeys)
+	return errs
+}
+
+func unknownKeys(obj map[string]json.RawMessage, prefix string, allowed map[string]bool) Errors {
+	var errs Errors
+	names := make([]string, 0, len(obj))
+	for k := range obj {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if !allowed[k] {
+			errs = append(errs, FieldError{Path: prefix + k, Msg: "unknown field"})
+		}
+	}
+	return errs
+}
+
+func typeError(err error) FieldError {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return FieldError{Path: te.Field, Msg: fmt.Sprintf("want %s, got JSON %s", te.Type, te.Value)}
+	}
+	return FieldError{Path: "$", Msg: err.Error()}
+}
+
+func known(m map[string]bool) string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,176 @@
+// Package server builds the echo server every Alexis service runs: JSON
+// errors, a body limit answered with 413, recovery, one access-log line per
+// request (never the query string, which may hold ?token=), server timeouts,
+// GET /v1/ping without auth, and graceful shutdown.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/alexis-ops/alexis/shared/api"
+	"github.com/alexis-ops/alexis/shared/auth"
+	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/rs/zerolog"
+)
+
+// Options configure New.
+type Options struct {
+	Service   string
+	Log       zerolog.Logger
+	BodyLimit int64 // bytes; 0 means 1 MiB
+}
+
+// DefaultBodyLimit is used when Options.BodyLimit is 0.
+const DefaultBodyLimit = 1 << 20
+
+// New returns an echo instance with the common middleware and /v1/ping.
+func New(o Options) *echo.Echo {
+	if o.BodyLimit <= 0 {
+		o.BodyLimit = DefaultBodyLimit
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.Logger.SetOutput(io.Discard)
+	e.HTTPErrorHandler = errorHandler(o.Log)
+	e.Use(middleware.Recover())
+	e.Use(accessLog(o.Log))
+	e.Use(bodyLimit(o.BodyLimit))
+	e.GET("/v1/ping", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok", "service": o.Service})
+	})
+	return e
+}
+
+// ReadBody reads the request body; the body limit middleware has already
+// capped it, so a body over the limit comes back as a 413 error.
+func ReadBody(c echo.Context) ([]byte, error) {
+	b, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("body larger than %d bytes", mbe.Limit))
+		}
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "read body: "+err.Error())
+	}
+	return b, nil
+}
+
+// BadRequest is a 400 naming the problem.
+func BadRequest(err error) error {
+	return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+}
+
+func bodyLimit(limit int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.ContentLength > limit {
+				return echo.NewHTTPError(http.StatusRequestEntityTooLarge,
+					fmt.Sprintf("body larger than %d bytes", limit))
+			}
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+			return next(c)
+		}
+	}
+}
+
+func errorHandler(log zerolog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		code, msg := http.StatusInternalServerError, "internal error"
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			code = he.Code
+			msg = fmt.Sprint(he.Message)
+		} else {
+			log.Error().Str(logging.Event, "http_error").Str(logging.Path, c.Path()).Err(err).Send()
+		}
+		if c.Request().Method == http.MethodHead {
+			_ = c.NoContent(code)
+			return
+		}
+		_ = c.JSON(code, api.Error{Error: msg})
+	}
+}
+
+func accessLog(log zerolog.Logger) echo.MiddlewareFunc {
+	log = log.With().Str(logging.Component, "http").Logger()
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			if c.Path() == "/v1/ping" {
+				return nil
+			}
+			ev := log.Info()
+			if c.Response().Status >= 500 {
+				ev = log.Warn()
+			}
+			ev.Str(logging.Event, "http_request").
+				Str(logging.Method, c.Request().Method).
+				Str(logging.Path, c.Request().URL.Path).
+				Int(logging.Status, c.Response().Status).
+				Str(logging.Client, auth.Client(c)).
+				Int64(logging.ElapsedMS, time.Since(start).Milliseconds()).
+				Send()
+			return nil
+		}
+	}
+}
+
+// TLSFiles name a certificate and key to serve HTTPS; empty means HTTP.
+type TLSFiles struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Run serves e on ln until ctx is cancelled, then shuts down gracefully
+// (waiting up to 10 s for requests in flight).
+func Run(ctx context.Context, e *echo.Echo, ln net.Listener, t TLSFiles) error {
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		if t.CertFile != "" {
+			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			err = srv.ServeTLS(ln, t.CertFile, t.KeyFile)
+		} else {
+			err = srv.Serve(ln)
+		}
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/alexis-ops/alexis/shared/api"
+	"github.com/labstack/echo/v4"
+	"github.com/rs/zerolog"
+)
+
+func TestServer(t *testing.T) {
+	var logs bytes.Buffer
+	e := New(Options{Service: "test", Log: zerolog.New(&logs), BodyLimit: 16})
+	e.POST("/echo", func(c echo.Context) error {
+		b, err := ReadBody(c)
+		if err != nil {
+			return err
+		}
+		return c.String(200, string(b))
+	})
+	e.GET("/boom", func(c echo.Context) error { panic("boom") })
+
+	for _, tc := range []struct {
+		name, method, path, body string
+		chunked                  bool
+		status                   int
+		errText                  string
+	}{
+		{"ping", "GET", "/v1/ping", "", false, 200, ""},
+		{"small body", "POST", "/echo", "hello", false, 200, ""},
+		{"body over limit", "POST", "/echo", strings.Repeat("x", 17), false, 413, "larger than 16 bytes"},
+		{"chunked body over limit", "POST", "/echo", strings.Repeat("x", 100), true, 413, "larger than 16 bytes"},
+		{"not found", "GET", "/nope", "", false, 404, "Not Found"},
+		{"panic", "GET", "/boom", "", false, 500, "internal error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(tc.method, tc.path+"?token=secret-in-query", strings.NewReader(tc.body))
+			if tc.chunked {
+				req.ContentLength = -1
+			}
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			if rec.Code != tc.status {
+				t.Fatalf("status = %d, want %d (%s)", rec.Code, tc.status, rec.Body)
+			}
+			if tc.errText != "" {
+				var ae api.Error
+				if err := json.Unmarshal(rec.Body.Bytes(), &ae); err != nil || !strings.Contains(ae.Error, tc.errText) {
+					t.Fatalf("body = %s, want error %q", rec.Body, tc.errText)
+				}
+			}
+		})
+	}
+	if strings.Contains(logs.String(), "secret-in-query") {
+		t.Fatalf("query string logged: %s", logs.String())
+	}
+	if !strings.Contains(logs.String(), `"status":413`) {
+		t.Fatalf("413 not logged: %s", logs.String())
+	}
+	_ = http.StatusOK
+}
