@@ -1,0 +1,39 @@
+# Alexis — auto-remediation pipeline.
+#   make demo   run the whole pipeline locally and watch an alert get remediated
+#   make test   run the whole test suite (race detector on)
+GO        ?= go
+PKGS      := ./shared/... ./poller/... ./classifier/... ./actionhandler/... ./deploy/...
+BIN       := bin
+SERVICES  := poller classifier actionhandler
+
+.PHONY: all build demo test unit vet fmt-check deps clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	@for s in $(SERVICES); do $(GO) build -trimpath -o $(BIN)/$$s ./$$s/cmd/$$s || exit 1; done
+	@echo "built: $(addprefix $(BIN)/,$(SERVICES))"
+
+# Installs what the demo and the tests need (OpenSSH's sshd, ...) when missing.
+deps:
+	@deploy/install-deps.sh
+
+demo: deps
+	$(GO) run ./deploy/cmd/demo
+
+test: deps vet fmt-check
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+unit:
+	$(GO) test -race -short $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l shared poller classifier actionhandler deploy); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+clean:
+	rm -rf $(BIN) .demo

@@ -1,0 +1,218 @@
+// Package e2e runs the whole pipeline as real processes: poller →
+// classifier → action handler → OpenSSH sshd, with write-back to a local
+// OpsGenie-compatible server through the real OpsGenie SDK.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alexis-ops/alexis/deploy/internal/stack"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "alexis-e2e-bin-")
+	if err != nil {
+		panic(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	if err := stack.Build(ctx, dir); err != nil {
+		cancel()
+		os.RemoveAll(dir)
+		panic(err)
+	}
+	cancel()
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type env struct {
+	*stack.Stack
+	t      *testing.T
+	dir    string
+	rules  string
+	marker string
+}
+
+func start(t *testing.T) *env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: skipped in -short mode")
+	}
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules")
+	if err := os.Mkdir(rules, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := stack.Start(ctx, stack.Options{Dir: dir, BinDir: binDir, RulesDir: rules, LoopInterval: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return &env{Stack: s, t: t, dir: dir, rules: rules, marker: filepath.Join(dir, "duplicator.restarted")}
+}
+
+// dropRule installs the GC-restart rule, pointing its command at the marker
+// file, with an atomic rename as an operator's editor or config tool would.
+func (e *env) dropRule() {
+	e.t.Helper()
+	data, err := os.ReadFile("testdata/day_duplicator_gc_restart.json")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	data = bytes.ReplaceAll(data, []byte("MARKER"), []byte(e.marker))
+	tmp := filepath.Join(e.rules, ".day_duplicator_gc_restart.json.tmp")
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(e.rules, "day_duplicator_gc_restart.json")); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) gcAlert() string {
+	a := e.CreateAlert("duplicator: Long garbage-collection time",
+		"JVM reports Long garbage-collection time on duplicator", e.SSH.Addr, "syn.day", "syn.duplicator")
+	return a.ID
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func contains(list []string, sub string) bool {
+	for _, s := range list {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestAlertIsRemediatedOverSSH(t *testing.T) {
+	e := start(t)
+	e.dropRule()
+	id := e.gcAlert()
+
+	eventually(t, "the remote command's marker file", 30*time.Second, func() bool {
+		b, err := os.ReadFile(e.marker)
+		return err == nil && strings.Contains(string(b), "duplicator restarted")
+	})
+	eventually(t, "route_to_team on the alert", 30*time.Second, func() bool {
+		return contains(e.OpsGenie.Teams(id), "email_opsunixadmins")
+	})
+	notes := e.OpsGenie.Notes(id)
+	if !contains(notes, "Autoremediation rule day_duplicator_gc_restart has matched, pushing to Action Handler") {
+		t.Errorf("classifier note missing; notes: %q", notes)
+	}
+	if !contains(notes, e.SSH.Addr) || !contains(notes, "success") {
+		t.Errorf("per-host result note missing; notes: %q", notes)
+	}
+	if contains(e.OpsGenie.Teams(id), stack.InvestigationQueue) {
+		t.Errorf("remediated alert was routed to the investigation queue")
+	}
+	b, _ := os.ReadFile(e.marker)
+	if n := strings.Count(string(b), "duplicator restarted"); n != 1 {
+		t.Errorf("command ran %d times, want exactly once", n)
+	}
+
+	// The action handler's log line carries the reporting keys.
+	ah := e.Procs["actionhandler"]
+	line, err := ah.WaitFor(context.Background(), "event=action_finished", "alert_id="+id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range []string{
+		"service=actionhandler", "rule_name=day_duplicator_gc_restart", "entity=" + e.SSH.Addr,
+		"action=restart_service", "action_reason=garbage_collection", "action_status=success",
+		"exit_code=0", "elapsed_ms=",
+	} {
+		if !strings.Contains(line, kv) {
+			t.Errorf("action_finished line lacks %q: %s", kv, line)
+		}
+	}
+	if _, err := e.Procs["classifier"].WaitFor(context.Background(), "event=rule_matched", "rule_name=day_duplicator_gc_restart"); err != nil {
+		t.Error(err)
+	}
+	// No secret reaches a log.
+	for name, p := range e.Procs {
+		for _, l := range p.Lines() {
+			if strings.Contains(l, e.UserToken) || strings.Contains(l, e.OpsGenie.APIKey()) || strings.Contains(l, "PRIVATE KEY") {
+				t.Errorf("%s logged a secret: %s", name, l)
+			}
+		}
+	}
+}
+
+func TestRuleDroppedInAppliesToNextAlert(t *testing.T) {
+	e := start(t)
+
+	// No rules yet: the alert goes to a human.
+	first := e.gcAlert()
+	eventually(t, "first alert routed to the investigation queue", 30*time.Second, func() bool {
+		return contains(e.OpsGenie.Teams(first), stack.InvestigationQueue)
+	})
+	if !contains(e.OpsGenie.Notes(first), "none matched") {
+		t.Errorf("unmatched note missing: %q", e.OpsGenie.Notes(first))
+	}
+	if _, err := os.Stat(e.marker); err == nil {
+		t.Fatal("command ran without a rule")
+	}
+
+	// Drop the rule in while everything runs: the next alert is remediated.
+	e.dropRule()
+	second := e.gcAlert()
+	eventually(t, "second alert remediated", 30*time.Second, func() bool {
+		_, err := os.Stat(e.marker)
+		return err == nil && contains(e.OpsGenie.Teams(second), "email_opsunixadmins")
+	})
+	if contains(e.OpsGenie.Teams(second), stack.InvestigationQueue) {
+		t.Error("second alert was routed to the investigation queue")
+	}
+}
+
+func TestDirectActionNeedsToken(t *testing.T) {
+	e := start(t)
+	for _, tc := range []struct {
+		name, token string
+		status      int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"wrong token", "not-a-valid-token-at-all", http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, e.ActionHandlerURL+"/v1/action", strings.NewReader(`{}`))
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status = %d, want %d", resp.StatusCode, tc.status)
+			}
+		})
+	}
+}

@@ -1,0 +1,253 @@
+// Package stack starts the whole Alexis pipeline for the end-to-end tests
+// and the demo: the three service binaries as real processes talking HTTP,
+// a local OpsGenie-compatible server (OpsGenie itself cannot be reached
+// from here) and a real OpenSSH sshd as the remediation target.
+package stack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/alexis-ops/alexis/shared/opsgenie/opsgenietest"
+	"github.com/alexis-ops/alexis/shared/sshdtest"
+)
+
+// Services in start order (each one's peers first).
+var Services = []string{"actionhandler", "classifier", "poller"}
+
+// Queues the configs use.
+const (
+	InvestigationQueue = "queue_needsinvestigation"
+	IncomingTeam       = "incoming"
+	FeedQuery          = "status:open AND teams:incoming AND NOT teams:queue_autoremediation AND NOT teams:queue_needsinvestigation"
+)
+
+// Options configure Start.
+type Options struct {
+	Dir          string        // working directory (configs, secrets, logs, state)
+	BinDir       string        // directory with the three binaries (see Build)
+	RulesDir     string        // rules directory the classifier reads
+	Mirror       io.Writer     // if set, every service log line is copied here
+	LoopInterval time.Duration // poller loop; default 1s
+	SSHAddr      string        // sshd listen address; default 127.0.0.2:0
+	Development  bool          // action handler development (dry-run) mode
+}
+
+// Stack is a running pipeline.
+type Stack struct {
+	OpsGenie *opsgenietest.Server
+	SSH      *sshdtest.Server
+	Procs    map[string]*Proc
+
+	ClassifierURL    string // base URL, e.g. http://127.0.0.1:PORT
+	ActionHandlerURL string
+	// UserToken is a person's token ("oncall") valid on the classifier and
+	// the action handler, for posting to them directly.
+	UserToken string
+
+	opts Options
+}
+
+// Build compiles the three service binaries into dir.
+func Build(ctx context.Context, dir string) error {
+	root, err := RepoRoot()
+	if err != nil {
+		return err
+	}
+	for _, s := range Services {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, s), "./"+s+"/cmd/"+s)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %v\n%s", s, err, out)
+		}
+	}
+	return nil
+}
+
+// RepoRoot is the directory holding go.work.
+func RepoRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOWORK").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOWORK: %w", err)
+	}
+	w := strings.TrimSpace(string(out))
+	if w == "" || w == "off" {
+		return "", fmt.Errorf("not inside the Alexis Go workspace (go.work not found)")
+	}
+	return filepath.Dir(w), nil
+}
+
+// Start brings the pipeline up and waits until every service answers
+// /v1/ping. Close it when done.
+func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+	if o.LoopInterval == 0 {
+		o.LoopInterval = time.Second
+	}
+	if o.SSHAddr == "" {
+		o.SSHAddr = "127.0.0.2:0"
+	}
+	s := &Stack{Procs: map[string]*Proc{}, opts: o}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	secrets := filepath.Join(o.Dir, "secrets")
+	if err := os.MkdirAll(secrets, 0o700); err != nil {
+		return nil, err
+	}
+
+	s.OpsGenie, err = opsgenietest.New(opsgenietest.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("opsgenie server: %w", err)
+	}
+	s.SSH, err = sshdtest.Start(ctx, sshdtest.Options{Addr: o.SSHAddr, Dir: filepath.Join(o.Dir, "sshd")})
+	if err != nil {
+		return nil, fmt.Errorf("sshd: %w", err)
+	}
+
+	tok := map[string]string{}
+	for _, name := range []string{"poller", "classifier", "oncall"} {
+		tok[name] = randomToken()
+	}
+	s.UserToken = tok["oncall"]
+	write := func(name, content string) (string, error) {
+		p := filepath.Join(secrets, name)
+		return p, os.WriteFile(p, []byte(content), 0o600)
+	}
+	ogKey, err := write("opsgenie_api_key", s.OpsGenie.APIKey()+"\n")
+	if err != nil {
+		return nil, err
+	}
+	files := map[string]string{
+		"classifier_tokens":    "poller:" + tok["poller"] + "\noncall:" + tok["oncall"] + "\n",
+		"actionhandler_tokens": "classifier:" + tok["classifier"] + "\noncall:" + tok["oncall"] + "\n",
+		"poller_tokens":        "oncall:" + tok["oncall"] + "\n",
+		"poller_out_token":     tok["poller"] + "\n",
+		"classifier_out_token": tok["classifier"] + "\n",
+	}
+	paths := map[string]string{}
+	for name, content := range files {
+		if paths[name], err = write(name, content); err != nil {
+			return nil, err
+		}
+	}
+
+	addr := map[string]string{}
+	for _, svc := range Services {
+		if addr[svc], err = freeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	s.ActionHandlerURL = "http://" + addr["actionhandler"]
+	s.ClassifierURL = "http://" + addr["classifier"]
+	ogBlock := fmt.Sprintf("opsgenie:\n  api_url: %q\n  api_key_file: %q\n  timeout: 5s\n  retries: 1\n", s.OpsGenie.Host(), ogKey)
+
+	configs := map[string]string{
+		"actionhandler": fmt.Sprintf(`listen: %q
+tokens_file: %q
+development: %t
+investigation_queue: %s
+ssh:
+  user: %q
+  key_file: %q
+  known_hosts_file: %q
+  connect_timeout: 5s
+  command_timeout: 60s
+%s`, addr["actionhandler"], paths["actionhandler_tokens"], o.Development, InvestigationQueue,
+			s.SSH.User, s.SSH.ClientKeyFile, s.SSH.KnownHostsFile, ogBlock),
+		"classifier": fmt.Sprintf(`listen: %q
+tokens_file: %q
+rules_dir: %q
+action_handlers:
+  linux: %q
+action_handler_token_file: %q
+default_investigation_queue: %s
+%s`, addr["classifier"], paths["classifier_tokens"], o.RulesDir, s.ActionHandlerURL+"/v1/action",
+			paths["classifier_out_token"], InvestigationQueue, ogBlock),
+		"poller": fmt.Sprintf(`listen: %q
+tokens_file: %q
+loop_interval: %s
+state_file: %q
+classifier:
+  url: %q
+  token_file: %q
+  timeout: 10s
+feeds:
+  - name: incoming
+    type: opsgenie
+    query: %q
+    lookback: 24h
+    unique_key: tinyId
+    opsgenie:
+      api_url: %q
+      api_key_file: %q
+      timeout: 5s
+      retries: 1
+`, addr["poller"], paths["poller_tokens"], o.LoopInterval, filepath.Join(o.Dir, "poller-state.json"),
+			s.ClassifierURL+"/v1/classifier", paths["poller_out_token"], FeedQuery, s.OpsGenie.Host(), ogKey),
+	}
+	for _, svc := range Services {
+		cfg := filepath.Join(o.Dir, svc+".yaml")
+		if err := os.WriteFile(cfg, []byte(configs[svc]), 0o600); err != nil {
+			return nil, err
+		}
+		p, err := startProc(svc, filepath.Join(o.BinDir, svc), []string{"-config", cfg},
+			filepath.Join(o.Dir, svc+".log"), o.Mirror)
+		if err != nil {
+			return nil, err
+		}
+		s.Procs[svc] = p
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err = waitPing(wctx, p, "http://"+addr[svc])
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// CreateAlert puts an open alert into the local OpsGenie, in the team the
+// poller's query watches, and returns its id.
+func (s *Stack) CreateAlert(message, description, host string, tags ...string) opsgenietest.Alert {
+	return s.OpsGenie.CreateAlert(opsgenietest.AlertSpec{
+		Message:     message,
+		Description: description,
+		Tags:        tags,
+		Details:     map[string]string{"host": host},
+		Entity:      host,
+		Teams:       []string{IncomingTeam},
+	})
+}
+
+// Close stops everything in reverse order.
+func (s *Stack) Close() {
+	for i := len(Services) - 1; i >= 0; i-- {
+		if p := s.Procs[Services[i]]; p != nil {
+			p.Stop(10 * time.Second)
+		}
+	}
+	if s.SSH != nil {
+		s.SSH.Close()
+	}
+	if s.OpsGenie != nil {
+		s.OpsGenie.Close()
+	}
+}
+
+func randomToken() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}

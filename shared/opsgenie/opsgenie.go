@@ -1,0 +1,280 @@
+// Package opsgenie is Alexis's OpsGenie integration: listing and fetching
+// alerts for the poller and writing notes and teams back for the classifier
+// and action handler. Every call goes through opsgenie-go-sdk-v2.
+package opsgenie
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/alexis-ops/alexis/shared/config"
+	ogalert "github.com/opsgenie/opsgenie-go-sdk-v2/alert"
+	ogclient "github.com/opsgenie/opsgenie-go-sdk-v2/client"
+	"github.com/rs/zerolog"
+	"github.com/sirupsen/logrus"
+)
+
+// PageSize is the most alerts the List Alerts API returns per page.
+const PageSize = 100
+
+// maxOffset is the largest offset the List Alerts API accepts.
+const maxOffset = 20000
+
+// Source and User are what Alexis signs its write-backs with.
+const (
+	Source = "Alexis"
+	User   = "Alexis"
+)
+
+// Config is the "opsgenie" block of a service configuration.
+type Config struct {
+	// APIURL is the API host: api.opsgenie.com (default), api.eu.opsgenie.com,
+	// or host[:port] of a compatible server (plain HTTP unless the host name
+	// contains "api", as the SDK decides).
+	APIURL     string          `yaml:"api_url"`
+	APIKeyFile string          `yaml:"api_key_file"` // file holding the GenieKey
+	Timeout    config.Duration `yaml:"timeout"`      // per request; default 15s
+	Retries    int             `yaml:"retries"`      // SDK retries on 429/5xx; default 2
+}
+
+// Validate reports problems, each prefixed with prefix ("opsgenie.").
+func (c Config) Validate(prefix string) error {
+	var p config.Problems
+	if c.APIKeyFile == "" {
+		p.Addf(prefix+"api_key_file", "required")
+	}
+	if strings.Contains(c.APIURL, "://") || strings.Contains(c.APIURL, "/") {
+		p.Addf(prefix+"api_url", "host[:port] only, without scheme or path, got %q", c.APIURL)
+	}
+	if c.Timeout < 0 {
+		p.Addf(prefix+"timeout", "must not be negative")
+	}
+	if c.Retries < 0 || c.Retries > 10 {
+		p.Addf(prefix+"retries", "must be 0..10")
+	}
+	return p.Err()
+}
+
+// Client talks to one OpsGenie account.
+type Client struct {
+	alerts *ogalert.Client
+}
+
+// New builds a client, reading the API key from cfg.APIKeyFile.
+func New(cfg Config, log zerolog.Logger) (*Client, error) {
+	key, err := config.ReadSecret(cfg.APIKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("opsgenie: %w", err)
+	}
+	timeout := cfg.Timeout.D()
+	if timeout == 0 {
+		timeout = 15 * time.Second
+	}
+	retries := cfg.Retries
+	if retries == 0 {
+		retries = 2
+	}
+	apiURL := ogclient.API_URL
+	if cfg.APIURL != "" {
+		apiURL = ogclient.ApiUrl(cfg.APIURL)
+	}
+	lr := logrus.New()
+	lr.SetOutput(io.Discard) // the SDK's own chatter; errors come back to us
+	ac, err := ogalert.NewClient(&ogclient.Config{
+		ApiKey:         key.Reveal(),
+		OpsGenieAPIURL: apiURL,
+		RequestTimeout: timeout,
+		RetryCount:     retries,
+		Backoff:        backoff,
+		Logger:         lr,
+		HttpClient:     &http.Client{Timeout: timeout},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opsgenie: %w", err)
+	}
+	return &Client{alerts: ac}, nil
+}
+
+// backoff honours a Retry-After or X-RateLimit-Period-In-Sec answer and
+// otherwise doubles from min to max.
+func backoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+		for _, h := range []string{"Retry-After", "X-RateLimit-Period-In-Sec"} {
+			var secs int
+			if _, err := fmt.Sscanf(resp.Header.Get(h), "%d", &secs); err == nil && secs > 0 {
+				d := time.Duration(secs) * time.Second
+				if d > max {
+					d = max
+				}
+				return d
+			}
+		}
+	}
+	d := min << attempt
+	if d > max || d <= 0 {
+		d = max
+	}
+	return d
+}
+
+// Summary is one alert as the List Alerts API returns it.
+type Summary struct {
+	ID        string
+	TinyID    string
+	CreatedAt time.Time
+}
+
+// List returns every alert matching query (OpsGenie search syntax), oldest
+// first, paging 100 at a time. Sorting oldest first keeps offsets stable
+// while new alerts arrive; an alert seen on two pages is listed once.
+func (c *Client) List(ctx context.Context, query string) ([]Summary, error) {
+	var out []Summary
+	seen := map[string]bool{}
+	for offset := 0; offset <= maxOffset; offset += PageSize {
+		res, err := call(ctx, func() (*ogalert.ListAlertResult, error) {
+			return c.alerts.List(ctx, &ogalert.ListAlertRequest{
+				Query:  query,
+				Limit:  PageSize,
+				Offset: offset,
+				Sort:   ogalert.CreatedAt,
+				Order:  ogalert.Asc,
+			})
+		})
+		if err != nil {
+			return out, fmt.Errorf("opsgenie list alerts (offset %d): %w", offset, err)
+		}
+		for _, a := range res.Alerts {
+			if !seen[a.Id] {
+				seen[a.Id] = true
+				out = append(out, Summary{ID: a.Id, TinyID: a.TinyID, CreatedAt: a.CreatedAt})
+			}
+		}
+		if len(res.Alerts) < PageSize {
+			return out, nil
+		}
+	}
+	return out, nil
+}
+
+// metadataKeys are the SDK's response metadata, not part of the alert.
+var metadataKeys = []string{"requestId", "took", "RateLimitState", "RateLimitReason", "RateLimitPeriod", "RetryCount"}
+
+// Get returns the full alert record (the Get Alert API's "data" object) as
+// JSON, ready to be wrapped in an envelope.
+func (c *Client) Get(ctx context.Context, id string) (json.RawMessage, error) {
+	res, err := call(ctx, func() (*ogalert.GetAlertResult, error) {
+		return c.alerts.Get(ctx, &ogalert.GetAlertRequest{IdentifierType: ogalert.ALERTID, IdentifierValue: id})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opsgenie get alert %s: %w", id, err)
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for _, k := range metadataKeys {
+		delete(m, k)
+	}
+	if res.SnoozedUntil.IsZero() {
+		delete(m, "snoozedUntil")
+	}
+	return json.Marshal(m)
+}
+
+// AddNote adds a note to alert id.
+func (c *Client) AddNote(ctx context.Context, id, note string) error {
+	res, err := call(ctx, func() (*ogalert.AsyncAlertResult, error) {
+		return c.alerts.AddNote(ctx, &ogalert.AddNoteRequest{
+			IdentifierType: ogalert.ALERTID, IdentifierValue: id,
+			Note: truncate(note, MaxNote), User: User, Source: Source,
+		})
+	})
+	return accepted("add note", id, res, err)
+}
+
+// AddTeam adds team (by name) to alert id.
+func (c *Client) AddTeam(ctx context.Context, id, team string) error {
+	res, err := call(ctx, func() (*ogalert.AsyncAlertResult, error) {
+		return c.alerts.AddTeam(ctx, &ogalert.AddTeamRequest{
+			IdentifierType: ogalert.ALERTID, IdentifierValue: id,
+			Team: ogalert.Team{Name: team}, User: User, Source: Source,
+		})
+	})
+	return accepted("add team", id, res, err)
+}
+
+// call runs one SDK call so that it returns ctx's error as soon as ctx is
+// done. The SDK ignores contexts (its retry loop sleeps regardless), so the
+// abandoned call finishes on its own in the background, bounded by the
+// request timeout and retry count; a write may still land after that.
+func call[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+}
+
+// MaxNote is OpsGenie's limit on a note's length.
+const MaxNote = 25000
+
+// StatusCode returns the HTTP status of the OpsGenie API answer behind err
+// (404 for an alert that does not exist, 401 for a bad key, ...), or 0 when
+// err did not come from an answer.
+func StatusCode(err error) int {
+	var ae *ogclient.ApiError
+	if errors.As(err, &ae) {
+		return ae.StatusCode
+	}
+	return 0
+}
+
+// ErrNoRequestID is returned when a write call's answer has no requestId:
+// OpsGenie answers every accepted write with one.
+var ErrNoRequestID = errors.New("answer has no requestId")
+
+func accepted(op, id string, res *ogalert.AsyncAlertResult, err error) error {
+	if err != nil {
+		return fmt.Errorf("opsgenie %s on %s: %w", op, id, err)
+	}
+	if res == nil || res.RequestId == "" {
+		return fmt.Errorf("opsgenie %s on %s: %w", op, id, ErrNoRequestID)
+	}
+	return nil
+}
+
+// trimmed marks a cut note.
+const trimmed = "…[trimmed]"
+
+// truncate cuts s to at most n runes, marker included.
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-len([]rune(trimmed))]) + trimmed
+}
