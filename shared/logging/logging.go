@@ -44,6 +44,12 @@ const (
 	Target       = "target"
 	Team         = "team"
 	ErrorKey     = "error"
+	ExecutionID  = "execution_id" // an action handler execution
+	Listen       = "listen"       // a service's listen address
+	Command      = "command"      // a task's command (dry runs only; never its output)
+	Succeeded    = "succeeded"    // how many succeeded (e.g. hosts of an execution)
+	Failed       = "failed"       // how many failed
+	Result       = "result"       // the classifier's answer to a delivered alert: matched, unmatched, deferred
 )
 
 // Action statuses (values of ActionStatus).
@@ -115,7 +121,7 @@ func Logfmt(w io.Writer) io.Writer {
 			}
 			return "msg=" + quote(fmt.Sprint(i))
 		},
-		FormatFieldName:     func(i any) string { return fmt.Sprint(i) + "=" },
+		FormatFieldName: func(i any) string { return fmt.Sprint(i) + "=" },
 		// ConsoleWriter already quotes string values that need it.
 		FormatFieldValue:    func(i any) string { return fmt.Sprint(i) },
 		FormatErrFieldName:  func(i any) string { return fmt.Sprint(i) + "=" },

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/alexis-ops/alexis/classifier/internal/classify"
+	"github.com/alexis-ops/alexis/classifier/internal/config"
+	"github.com/alexis-ops/alexis/classifier/internal/httpapi"
+	"github.com/alexis-ops/alexis/classifier/internal/rules"
+	"github.com/alexis-ops/alexis/shared/auth"
+	sconfig "github.com/alexis-ops/alexis/shared/config"
+	"github.com/alexis-ops/alexis/shared/httpclient"
+	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/alexis-ops/alexis/shared/opsgenie"
+	"github.com/alexis-ops/alexis/shared/server"
+	"github.com/alexis-ops/alexis/shared/ticket"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const service = "classifier"
+
+// errUsage marks command-line mistakes.
+var errUsage = errors.New("usage: classifier [-config PATH] | classifier version")
+
+// run is the whole program: it serves until ctx is cancelled.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "version" {
+		fmt.Fprintf(stdout, "%s %s\n", service, version)
+		return nil
+	}
+	fs := flag.NewFlagSet(service, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", config.DefaultPath, "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w (unexpected %q)", errUsage, fs.Arg(0))
+	}
+
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	log := logging.New(stderr, service, cfg.Log)
+
+	tokens, err := auth.LoadTokens(cfg.TokensFile)
+	if err != nil {
+		return err
+	}
+	ahToken, err := sconfig.ReadSecret(cfg.ActionHandlerTokenFile)
+	if err != nil {
+		return fmt.Errorf("action_handler_token_file: %w", err)
+	}
+	client, err := httpclient.New(httpclient.Options{
+		Token:   ahToken,
+		Timeout: cfg.ActionHandlerTimeout.D(),
+		CAFile:  cfg.ActionHandlerCAFile,
+	})
+	if err != nil {
+		return fmt.Errorf("action_handler_ca_file: %w", err)
+	}
+
+	// Ticket systems, by feed type: one line per integration.
+	tickets := ticket.Set{}
+	if cfg.OpsGenie != nil {
+		og, err := opsgenie.New(*cfg.OpsGenie, log.With().Str(logging.Component, "opsgenie").Logger())
+		if err != nil {
+			return err
+		}
+		tickets.Add("OpsGenie", og)
+	}
+
+	loader := rules.NewDir(rules.DirOptions{
+		Dir: cfg.RulesDir,
+		Log: log.With().Str(logging.Component, "rules").Logger(),
+	})
+	set, err := loader.Load(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info().Str(logging.Event, "rules_loaded").Int(logging.Count, len(set.Rules)).Msg("valid rule files")
+
+	cl := classify.New(classify.Options{
+		Rules:   loader,
+		Actions: classify.NewActionHandlers(cfg.ActionHandlerURLs(), client, log.With().Str(logging.Component, "push").Logger()),
+		Tickets: tickets,
+		Queue:   cfg.DefaultInvestigationQueue,
+		Log:     log.With().Str(logging.Component, "classify").Logger(),
+	})
+	e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit})
+	h := &httpapi.Handler{Classifier: cl, Rules: loader}
+	h.Register(e, tokens)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info().Str(logging.Event, "service_started").Str(logging.Listen, ln.Addr().String()).Msg(service + " " + version)
+	err = server.Run(ctx, e, ln, server.TLSFiles{})
+	log.Info().Str(logging.Event, "service_stopped").Send()
+	return err
+}

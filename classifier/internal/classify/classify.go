@@ -1,0 +1,259 @@
+// Package classify decides what happens to one alert: which rules match it,
+// pushing each matched rule to an action handler, and what is written back
+// on the alert (notes, the investigation team).
+package classify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/alexis-ops/alexis/classifier/internal/rules"
+	"github.com/alexis-ops/alexis/shared/action"
+	"github.com/alexis-ops/alexis/shared/alert"
+	"github.com/alexis-ops/alexis/shared/api"
+	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/alexis-ops/alexis/shared/ticket"
+	"github.com/rs/zerolog"
+)
+
+// WritebackTimeout bounds the notes and team written for one alert. They
+// are written even if the caller has gone, once an action was pushed.
+const WritebackTimeout = 30 * time.Second
+
+// maxNoteError is the most of an error message quoted in a note.
+const maxNoteError = 500
+
+// ErrUnavailable means nothing was decided or written: the alert should be
+// offered again later (HTTP 503).
+var ErrUnavailable = errors.New("unavailable, try again later")
+
+// Options configure New.
+type Options struct {
+	Rules   rules.Loader
+	Actions Pusher
+	Tickets ticket.Set // by feed type; an alert whose feed has none is not written back
+	Queue   string     // default_investigation_queue
+	Now     func() time.Time
+	Log     zerolog.Logger
+}
+
+// Classifier classifies alerts. It is safe for concurrent use.
+type Classifier struct {
+	o Options
+}
+
+// New returns a Classifier.
+func New(o Options) *Classifier {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Tickets == nil {
+		o.Tickets = ticket.Set{}
+	}
+	return &Classifier{o: o}
+}
+
+// Result is the answer to one classification: api.Classification plus the
+// write-back problems, if any.
+type Result struct {
+	api.Classification
+	WritebackErrors []string `json:"writeback_errors,omitempty"`
+}
+
+// pushed is one matched rule and what pushing it gave.
+type pushed struct {
+	rule *rules.Rule
+	exec string
+	err  error
+}
+
+// Classify matches env against the current rules and acts on the outcome:
+//
+//   - matched: push each matched rule to its action handler and note it on
+//     the alert; a rule that cannot be pushed for good (no handler for its
+//     os_type, a 4xx answer) is noted and the alert routed to the
+//     investigation queue. If every push failed temporarily, nothing is
+//     written and ErrUnavailable is returned.
+//   - deferred (a rule would match but the alert is too young, and none
+//     matched): nothing is pushed or written.
+//   - unmatched: note it and route the alert to the investigation queue.
+//     If that write fails, ErrUnavailable is returned so the alert is
+//     offered again.
+func (c *Classifier) Classify(ctx context.Context, env *alert.Envelope) (*Result, error) {
+	log := c.o.Log.With().
+		Str(logging.AlertID, env.ID()).
+		Str(logging.UniqueValue, env.Meta.UniqueValue).
+		Str(logging.FeedType, env.Meta.FeedType).
+		Logger()
+
+	set, err := c.o.Rules.Load(ctx)
+	if err != nil {
+		log.Error().Str(logging.Event, "rules_unavailable").Str(logging.ErrorKey, err.Error()).Send()
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+
+	a := rules.NewAlert(env)
+	now := c.o.Now()
+	checked := 0
+	var matched, deferred []*rules.Rule
+	var failed []string // rules that could not be evaluated, with why
+	for _, r := range set.Rules {
+		if !r.Applies(env.Meta.FeedType) {
+			continue
+		}
+		checked++
+		out, err := r.Match(a, now)
+		switch {
+		case err != nil:
+			log.Warn().Str(logging.Event, "rule_error").Str(logging.RuleName, r.Def.Name).
+				Str(logging.RuleFile, r.File).Str(logging.ErrorKey, err.Error()).Msg("rule not evaluated")
+			failed = append(failed, fmt.Sprintf("rule %s could not be evaluated: %v", r.Def.Name, err))
+		case out == rules.Matched:
+			matched = append(matched, r)
+		case out == rules.Deferred:
+			log.Debug().Str(logging.Event, "rule_deferred").Str(logging.RuleName, r.Def.Name).Send()
+			deferred = append(deferred, r)
+		}
+	}
+
+	res := &Result{Classification: api.Classification{UniqueValue: env.Meta.UniqueValue, RulesChecked: checked}}
+	switch {
+	case len(matched) > 0:
+		if len(deferred) > 0 {
+			log.Info().Str(logging.Event, "rules_deferred_dropped").Int(logging.Count, len(deferred)).
+				Msg("other rules matched; deferred rules are not offered again")
+		}
+		return c.act(ctx, log, env, matched, res)
+	case len(deferred) > 0:
+		res.Result = api.ResultDeferred
+		log.Info().Str(logging.Event, "alert_deferred").Int(logging.Count, len(deferred)).Msg("alert too young for its rules")
+		return res, nil
+	default:
+		return c.unmatched(ctx, log, env, failed, res)
+	}
+}
+
+// act pushes the matched rules and writes back what happened.
+func (c *Classifier) act(ctx context.Context, log zerolog.Logger, env *alert.Envelope, matched []*rules.Rule, res *Result) (*Result, error) {
+	results := make([]pushed, 0, len(matched))
+	allTemporary := true
+	for _, r := range matched {
+		acc, err := c.o.Actions.Push(ctx, &action.Request{Alert: env, Rule: r.Def})
+		results = append(results, pushed{rule: r, exec: acc.ExecutionID, err: err})
+		if err == nil || !Temporary(err) {
+			allTemporary = false
+		}
+	}
+	if allTemporary {
+		var msgs []string
+		for _, p := range results {
+			log.Warn().Str(logging.Event, "action_push_failed").Str(logging.RuleName, p.rule.Def.Name).
+				Str(logging.ErrorKey, p.err.Error()).Msg("action handler unavailable; alert to be offered again")
+			msgs = append(msgs, fmt.Sprintf("rule %s: %v", p.rule.Def.Name, p.err))
+		}
+		return nil, fmt.Errorf("%w: action handler: %s", ErrUnavailable, strings.Join(msgs, "; "))
+	}
+
+	// Something was pushed or failed for good: write it all down, even if
+	// the caller goes away now.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), WritebackTimeout)
+	defer cancel()
+	w := c.writer(log, env)
+	route := false
+	res.Result = api.ResultMatched
+	for _, p := range results {
+		name := p.rule.Def.Name
+		ma := api.MatchedAction{RuleName: name, ExecutionID: p.exec}
+		if p.err == nil {
+			log.Info().Str(logging.Event, "rule_matched").Str(logging.RuleName, name).
+				Str(logging.RuleFile, p.rule.File).Str(logging.ExecutionID, p.exec).Msg("pushed to action handler")
+			note := fmt.Sprintf("Autoremediation rule %s has matched, pushing to Action Handler", name)
+			if p.exec != "" {
+				note += fmt.Sprintf(" (execution %s)", p.exec)
+			}
+			w.note(wctx, note)
+		} else {
+			route = true
+			ma.Error = p.err.Error()
+			retry := ""
+			if Temporary(p.err) {
+				retry = "It will not be retried. "
+			}
+			log.Error().Str(logging.Event, "action_push_failed").Str(logging.RuleName, name).
+				Str(logging.RuleFile, p.rule.File).Str(logging.ErrorKey, p.err.Error()).
+				Str(logging.Team, c.o.Queue).Msg("rule matched but not pushed; routing to investigation")
+			w.note(wctx, fmt.Sprintf("Autoremediation rule %s has matched, but pushing to Action Handler failed: %s. %sRouting to %s for investigation.",
+				name, logging.Trim(p.err.Error(), maxNoteError), retry, c.o.Queue))
+		}
+		res.Matched = append(res.Matched, ma)
+	}
+	if route {
+		w.team(wctx, c.o.Queue)
+	}
+	res.WritebackErrors = w.errs
+	return res, nil
+}
+
+// unmatched notes that no rule matched and routes to the investigation queue.
+func (c *Classifier) unmatched(ctx context.Context, log zerolog.Logger, env *alert.Envelope, failed []string, res *Result) (*Result, error) {
+	res.Result = api.ResultUnmatched
+	log.Info().Str(logging.Event, "alert_unmatched").Int(logging.Count, res.RulesChecked).
+		Str(logging.Team, c.o.Queue).Msg("no rule matched; routing to investigation")
+	note := fmt.Sprintf("Alexis checked %d rules; none matched. Routing to %s for investigation.", res.RulesChecked, c.o.Queue)
+	for _, f := range failed {
+		note += " Note: " + logging.Trim(f, maxNoteError) + "."
+	}
+	w := c.writer(log, env)
+	w.note(ctx, note)
+	w.team(ctx, c.o.Queue)
+	if len(w.errs) > 0 {
+		// Nothing else happened: better to be offered again than lost.
+		return nil, fmt.Errorf("%w: write back: %s", ErrUnavailable, strings.Join(w.errs, "; "))
+	}
+	return res, nil
+}
+
+// writer writes back to one alert, collecting failures.
+type writer struct {
+	t    ticket.Ticket // nil: no ticket system for the feed type
+	id   string
+	log  zerolog.Logger
+	errs []string
+}
+
+func (c *Classifier) writer(log zerolog.Logger, env *alert.Envelope) *writer {
+	t, ok := c.o.Tickets.For(env.Meta.FeedType)
+	if !ok {
+		log.Warn().Str(logging.Event, "writeback_skipped").
+			Msg("no ticket system configured for this feed type; nothing written on the alert")
+		return &writer{log: log}
+	}
+	return &writer{t: t, id: env.ID(), log: log}
+}
+
+func (w *writer) note(ctx context.Context, note string) {
+	if w.t != nil {
+		w.check(w.t.AddNote(ctx, w.id, note), "add note", "")
+	}
+}
+
+func (w *writer) team(ctx context.Context, team string) {
+	if w.t != nil {
+		w.check(w.t.AddTeam(ctx, w.id, team), "add team", team)
+	}
+}
+
+func (w *writer) check(err error, op, team string) {
+	if err == nil {
+		return
+	}
+	ev := w.log.Error().Str(logging.Event, "writeback_failed")
+	if team != "" {
+		ev = ev.Str(logging.Team, team)
+	}
+	ev.Str(logging.ErrorKey, err.Error()).Msg(op + " failed")
+	w.errs = append(w.errs, fmt.Sprintf("%s: %v", op, err))
+}

@@ -1,0 +1,149 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// files creates the files a valid config names and returns their paths.
+func files(t *testing.T) (dir, tokens, ahToken string) {
+	t.Helper()
+	base := t.TempDir()
+	dir = filepath.Join(base, "rules")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tokens = filepath.Join(base, "tokens")
+	ahToken = filepath.Join(base, "ah_token")
+	for _, p := range []string{tokens, ahToken} {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, tokens, ahToken
+}
+
+func write(t *testing.T, yaml string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "classifier.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoad(t *testing.T) {
+	dir, tokens, ahToken := files(t)
+	base := "tokens_file: " + tokens + "\nrules_dir: " + dir + "\naction_handler_token_file: " + ahToken +
+		"\ndefault_investigation_queue: ops\n"
+	minimal := base + "action_handlers: {linux: 'http://127.0.0.1:8082/v1/action'}\n"
+	tests := []struct {
+		name     string
+		yaml     string
+		want     func(*Config) string // "" when fine
+		wantErrs []string
+	}{
+		{
+			name: "minimal with defaults",
+			yaml: minimal,
+			want: func(c *Config) string {
+				if c.Listen != "127.0.0.1:8081" || c.BodyLimit != 1<<20 || c.ActionHandlerTimeout.D() != 10*time.Second ||
+					c.Log.Format != "logfmt" || c.OpsGenie != nil {
+					return "defaults not applied"
+				}
+				if c.ActionHandlerURLs()["linux"] != "http://127.0.0.1:8082/v1/action" {
+					return "action handler URL"
+				}
+				return ""
+			},
+		},
+		{
+			name: "everything set",
+			yaml: base + "listen: 0.0.0.0:9000\nbody_limit: 2048\nlog: {format: json, level: debug}\n" +
+				"action_handler_timeout: 3s\naction_handlers: {Linux: 'https://ah:8082/v1/action', aix: 'http://aix:8082/v1/action'}\n" +
+				"opsgenie: {api_url: 127.0.0.1:9999, api_key_file: " + tokens + ", timeout: 5s, retries: 1}\n",
+			want: func(c *Config) string {
+				u := c.ActionHandlerURLs()
+				if c.Listen != "0.0.0.0:9000" || c.BodyLimit != 2048 || c.ActionHandlerTimeout.D() != 3*time.Second ||
+					u["linux"] != "https://ah:8082/v1/action" || u["aix"] == "" || c.OpsGenie == nil || c.OpsGenie.APIURL != "127.0.0.1:9999" {
+					return "values not read"
+				}
+				return ""
+			},
+		},
+		{
+			name:     "unknown key",
+			yaml:     minimal + "rule_dir: /tmp\n",
+			wantErrs: []string{"rule_dir"},
+		},
+		{
+			name: "every problem at once",
+			yaml: "listen: nowhere\nbody_limit: -1\nlog: {format: xml}\nrules_dir: /does/not/exist\n" +
+				"action_handlers: {linux: 'ftp://x/', Linux: 'http://x/', win: 'http:///path'}\n" +
+				"action_handler_timeout: 0s\naction_handler_ca_file: /no/ca.pem\n" +
+				"opsgenie: {api_url: 'https://api.opsgenie.com'}\n",
+			wantErrs: []string{
+				"listen: want host:port",
+				"tokens_file: required",
+				"body_limit: must be a positive",
+				"log.format: must be logfmt or json",
+				"rules_dir: stat /does/not/exist",
+				"action_handlers.linux: URL must be http:// or https://",
+				"action_handlers.linux: same os_type as \"Linux\"",
+				"action_handlers.win: URL has no host",
+				"action_handler_token_file: required",
+				"action_handler_timeout: must be positive",
+				"action_handler_ca_file: stat /no/ca.pem",
+				"default_investigation_queue: required",
+				"opsgenie.api_key_file: required",
+				"opsgenie.api_url: host[:port] only",
+			},
+		},
+		{
+			name:     "no action handlers",
+			yaml:     strings.Replace(minimal, "action_handlers: {linux: 'http://127.0.0.1:8082/v1/action'}", "action_handlers: {}", 1),
+			wantErrs: []string{"action_handlers: required"},
+		},
+		{
+			name:     "rules_dir is a file",
+			yaml:     strings.Replace(minimal, "rules_dir: "+dir, "rules_dir: "+tokens, 1),
+			wantErrs: []string{"rules_dir: " + tokens + " is not a directory"},
+		},
+		{
+			name:     "credentials in a URL",
+			yaml:     base + "action_handlers: {linux: 'http://u:p@127.0.0.1:8082/v1/action', aix: 'http://ah/v1/action?token=abc'}\n",
+			wantErrs: []string{"action_handlers.linux: URL must not carry credentials", "action_handlers.aix: URL must not carry credentials"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(write(t, tc.yaml))
+			if len(tc.wantErrs) > 0 {
+				if err == nil {
+					t.Fatal("loaded; want errors")
+				}
+				for _, w := range tc.wantErrs {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error does not contain %q:\n%v", w, err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msg := tc.want(c); msg != "" {
+				t.Errorf("%s: %+v", msg, c)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	if _, err := Load(filepath.Join(t.TempDir(), "none.yaml")); err == nil {
+		t.Error("loaded a missing file")
+	}
+}

@@ -1,0 +1,68 @@
+// Package httpapi is the classifier's HTTP API:
+//
+//	POST /v1/classifier  one alert envelope → api.Classification (+ writeback_errors)
+//	GET  /v1/rules       every rule file with its status and errors
+//
+// Both require a token (shared/auth). GET /v1/ping comes from shared/server.
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/alexis-ops/alexis/classifier/internal/classify"
+	"github.com/alexis-ops/alexis/classifier/internal/rules"
+	"github.com/alexis-ops/alexis/shared/alert"
+	"github.com/alexis-ops/alexis/shared/auth"
+	"github.com/alexis-ops/alexis/shared/server"
+	"github.com/labstack/echo/v4"
+)
+
+// Handler serves the classifier API.
+type Handler struct {
+	Classifier *classify.Classifier
+	Rules      rules.Loader
+}
+
+// Register adds the routes to e behind token auth.
+func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
+	mw := auth.Middleware(tokens)
+	e.POST("/v1/classifier", h.classify, mw)
+	e.GET("/v1/rules", h.rules, mw)
+}
+
+func (h *Handler) classify(c echo.Context) error {
+	body, err := server.ReadBody(c)
+	if err != nil {
+		return err
+	}
+	env, err := alert.Decode(body)
+	if err != nil {
+		return server.BadRequest(err)
+	}
+	res, err := h.Classifier.Classify(c.Request().Context(), env)
+	if errors.Is(err, classify.ErrUnavailable) {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+// RulesAnswer is the answer to GET /v1/rules.
+type RulesAnswer struct {
+	Rules []rules.File `json:"rules"`
+}
+
+func (h *Handler) rules(c echo.Context) error {
+	set, err := h.Rules.Load(c.Request().Context())
+	if err != nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, err.Error())
+	}
+	files := set.Files
+	if files == nil {
+		files = []rules.File{}
+	}
+	return c.JSON(http.StatusOK, RulesAnswer{Rules: files})
+}

@@ -1,0 +1,100 @@
+// Package rules loads the classifier's rule files and decides which rules
+// match an alert.
+//
+// A Loader produces the current Set of rules (Dir reads a directory on every
+// call, so a rule file dropped in, edited or deleted counts from the next
+// alert on). Each valid rule file is compiled once per version into a Rule:
+// the rule definition sent to the action handler, plus a Matcher holding its
+// conditions with regular expressions already compiled. A file that fails to
+// compile is listed in the Set with its errors and never matches anything.
+package rules
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/alexis-ops/alexis/shared/rule"
+)
+
+// Loader produces the current rule set.
+type Loader interface {
+	Load(ctx context.Context) (*Set, error)
+}
+
+// Set is the rule files as one Load found them.
+type Set struct {
+	Files []File  // every rule file, in lexical order of file name
+	Rules []*Rule // the valid ones, in the same order
+}
+
+// File statuses.
+const (
+	StatusOK      = "ok"
+	StatusInvalid = "invalid"
+)
+
+// File describes one rule file, valid or not (GET /v1/rules lists these).
+type File struct {
+	Path        string      `json:"file"`
+	RuleName    string      `json:"rule_name"` // best effort when invalid
+	RuleVersion string      `json:"rule_version"`
+	Enabled     bool        `json:"enabled"`
+	Status      string      `json:"status"` // StatusOK or StatusInvalid
+	Errors      rule.Errors `json:"errors"` // empty when ok
+}
+
+// Rule is one valid, compiled rule file.
+type Rule struct {
+	File    string     // path of the rule file
+	Def     *rule.Rule // the rule as the action handler receives it
+	Matcher Matcher    // the rule's conditions
+}
+
+// Applies reports whether the rule is enabled and written for alerts of
+// feedType (compared case-insensitively). Only such rules are checked.
+func (r *Rule) Applies(feedType string) bool {
+	return bool(r.Def.Enabled) && strings.EqualFold(r.Def.AlertFeed, feedType)
+}
+
+// Match decides the rule for an alert: NoMatch unless the rule Applies to
+// the alert's feed type and its Matcher says otherwise.
+func (r *Rule) Match(a *Alert, now time.Time) (Outcome, error) {
+	if !r.Applies(a.Env.Meta.FeedType) {
+		return NoMatch, nil
+	}
+	return r.Matcher.Match(a, now)
+}
+
+// Outcome is what matching one rule against one alert decided.
+type Outcome int
+
+// Outcomes.
+const (
+	NoMatch  Outcome = iota // a condition failed
+	Matched                 // every condition holds: act
+	Deferred                // every condition holds but the alert is younger than the rule's duration: ask again later
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Matched:
+		return "matched"
+	case Deferred:
+		return "deferred"
+	default:
+		return "no_match"
+	}
+}
+
+// Matcher holds a rule's conditions. Each rule format compiles its own.
+type Matcher interface {
+	// Match decides the conditions for alert a at time now. An error means
+	// the alert lacks what the rule needs to decide (e.g. no createdAt for a
+	// rule with a duration); the caller must then not act on the rule.
+	Match(a *Alert, now time.Time) (Outcome, error)
+}
+
+// Compiler turns a rule file's content into its definition and matcher, or
+// returns rule.Errors naming every problem. Compile is the v1 compiler.
+type Compiler func(data []byte) (*rule.Rule, Matcher, error)
