@@ -31,12 +31,6 @@ const (
 	EntityKeyValue = "keyvalue" // hosts read from the alert at "entity_keyvalue"
 )
 
-// Task types the action handler knows. The classifier refuses rules naming
-// any other type, so a typo never reaches a host.
-var TaskTypes = map[string]bool{
-	"remote_ssh": true,
-}
-
 // Rule is one rule file.
 type Rule struct {
 	Enabled         Flag             `json:"enabled"`
@@ -52,42 +46,6 @@ type Rule struct {
 	EntityKeyValue  []string         `json:"entity_keyvalue,omitempty"`
 	RouteToTeam     string           `json:"route_to_team,omitempty"`
 	DelayEscalation string           `json:"delay_escalation,omitempty"`
-}
-
-// EvaluationItem wraps one evaluation, as the v1 format nests it.
-type EvaluationItem struct {
-	Evaluation Evaluation `json:"evaluation"`
-}
-
-// Evaluation passes when Tags are a subset of the alert's tags and the
-// regular expression SearchText is found in the alert's top-level field
-// SearchKey.
-type Evaluation struct {
-	Tags       []string `json:"tags"`
-	SearchKey  string   `json:"search_key"`
-	SearchText string   `json:"search_text"`
-	Duration   string   `json:"duration,omitempty"`
-	TaskType   string   `json:"task_type,omitempty"`
-}
-
-// TaskItem wraps one task, as the v1 format nests it.
-type TaskItem struct {
-	Task Task `json:"task"`
-}
-
-// Task is one step of a remediation.
-type Task struct {
-	TaskType     string `json:"task_type"`
-	RunCommand   string `json:"run_command,omitempty"`
-	DelayAfter   string `json:"delay_after,omitempty"`
-	Action       string `json:"action,omitempty"`
-	ActionReason string `json:"action_reason,omitempty"`
-}
-
-// DelayAfterDuration parses DelayAfter ("" is zero).
-func (t Task) DelayAfterDuration() time.Duration {
-	d, _ := parseDuration(t.DelayAfter)
-	return d
 }
 
 // Flag is the v1 "enabled" field: the string "true" or "false" (a JSON
@@ -182,38 +140,11 @@ func (r *Rule) Validate() Errors {
 	if len(r.Evaluations) == 0 {
 		add("evaluation_list", "required: a rule without evaluations would match every alert")
 	}
-	for i, ev := range r.Evaluations {
-		p := fmt.Sprintf("evaluation_list[%d].evaluation", i)
-		e := ev.Evaluation
-		if len(e.Tags) == 0 && e.SearchKey == "" && e.SearchText == "" {
-			add(p, "empty evaluation: set tags and/or search_key with search_text")
-		}
-		if (e.SearchKey == "") != (e.SearchText == "") {
-			add(p, "search_key and search_text go together")
-		}
-		if _, err := parseDuration(e.Duration); err != nil {
-			add(p+".duration", "%v", err)
-		}
-	}
+	errs = append(errs, validateEvaluations(r.Evaluations)...)
 	if len(r.Tasks) == 0 {
 		add("task_list", "required: at least one task")
 	}
-	for i, ti := range r.Tasks {
-		p := fmt.Sprintf("task_list[%d].task", i)
-		t := ti.Task
-		switch {
-		case t.TaskType == "":
-			add(p+".task_type", "required")
-		case !TaskTypes[t.TaskType]:
-			add(p+".task_type", "unknown task type %q (known: %s)", t.TaskType, known(TaskTypes))
-		}
-		if t.TaskType == "remote_ssh" && strings.TrimSpace(t.RunCommand) == "" {
-			add(p+".run_command", "required for remote_ssh")
-		}
-		if _, err := parseDuration(t.DelayAfter); err != nil {
-			add(p+".delay_after", "%v", err)
-		}
-	}
+	errs = append(errs, validateTasks(r.Tasks)...)
 	switch r.EntityType {
 	case EntityExplicit:
 		if len(r.Entities) == 0 {
