@@ -116,6 +116,9 @@ func backoff(min, max time.Duration, attempt int, resp *http.Response) time.Dura
 			}
 		}
 	}
+	if attempt > 30 { // min << attempt would overflow
+		return max
+	}
 	d := min << attempt
 	if d > max || d <= 0 {
 		d = max

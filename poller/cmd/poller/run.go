@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/alexis-ops/alexis/poller/internal/config"
+	"github.com/alexis-ops/alexis/poller/internal/feeds"
+	"github.com/alexis-ops/alexis/poller/internal/httpapi"
+	"github.com/alexis-ops/alexis/poller/internal/poller"
+	"github.com/alexis-ops/alexis/poller/internal/state"
+	"github.com/alexis-ops/alexis/shared/auth"
+	sconfig "github.com/alexis-ops/alexis/shared/config"
+	"github.com/alexis-ops/alexis/shared/httpclient"
+	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/alexis-ops/alexis/shared/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const service = "poller"
+
+// errUsage marks command-line mistakes.
+var errUsage = errors.New("usage: poller [-config PATH] | poller once [-config PATH] | poller version")
+
+// run is the whole program: it polls until ctx is cancelled, or once.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	once := false
+	if len(args) > 0 {
+		switch args[0] {
+		case "version":
+			fmt.Fprintf(stdout, "%s %s\n", service, version)
+			return nil
+		case "once":
+			once = true
+			args = args[1:]
+		}
+	}
+	fs := flag.NewFlagSet(service, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", config.DefaultPath, "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w (unexpected %q)", errUsage, fs.Arg(0))
+	}
+
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	log := logging.New(stderr, service, cfg.Log)
+
+	st, err := state.Open(cfg.StateFile)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(cfg.Feeds))
+	for _, f := range cfg.Feeds {
+		names = append(names, f.Name)
+	}
+	if n := st.Prune(names); n > 0 {
+		log.Info().Str(logging.Event, "state_pruned").Int(logging.Count, n).Msg("forgot alerts of feeds no longer configured")
+	}
+	if err := st.Save(); err != nil { // also proves the file is writable
+		return fmt.Errorf("state_file: %w", err)
+	}
+	remembered := 0
+	for _, n := range names {
+		remembered += st.Count(n)
+	}
+	log.Info().Str(logging.Event, "state_loaded").Str(logging.Path, st.Path()).Int(logging.Count, remembered).Send()
+
+	token, err := sconfig.ReadSecret(cfg.Classifier.TokenFile)
+	if err != nil {
+		return fmt.Errorf("classifier.token_file: %w", err)
+	}
+	client, err := httpclient.New(httpclient.Options{
+		Token:   token,
+		Timeout: cfg.Classifier.Timeout.D(),
+		CAFile:  cfg.Classifier.CAFile,
+	})
+	if err != nil {
+		return fmt.Errorf("classifier.ca_file: %w", err)
+	}
+
+	var sources []poller.Source
+	for _, fc := range cfg.Feeds {
+		flog := log.With().Str(logging.Component, "feed").Str(logging.FeedName, fc.Name).Logger()
+		f, err := feeds.New(fc, flog)
+		if err != nil {
+			return err
+		}
+		sources = append(sources, poller.Source{Feed: f, Interval: cfg.Interval(fc)})
+	}
+	p := poller.New(poller.Options{
+		Sources:    sources,
+		Classifier: &poller.HTTPClassifier{URL: cfg.Classifier.URL, Client: client},
+		State:      st,
+		Log:        log.With().Str(logging.Component, "poller").Logger(),
+	})
+
+	if once {
+		return p.Once(ctx)
+	}
+
+	var serve func() error
+	listen := ""
+	if cfg.Listen != "" {
+		tokens, err := auth.LoadTokens(cfg.TokensFile)
+		if err != nil {
+			return err
+		}
+		e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit})
+		(&httpapi.Handler{Poller: p}).Register(e, tokens)
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		listen = ln.Addr().String()
+		serve = func() error { return server.Run(ctx, e, ln, server.TLSFiles{}) }
+	}
+	log.Info().Str(logging.Event, "service_started").Str(logging.Listen, listen).
+		Int(logging.Count, len(sources)).Msg(service + " " + version)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		if serve != nil {
+			err = serve() // returns once ctx is done, or early on failure
+		}
+		if err != nil {
+			cancel()
+		}
+		errc <- err
+	}()
+	p.Run(ctx)
+	cancel()
+	err = <-errc
+	log.Info().Str(logging.Event, "service_stopped").Send()
+	return err
+}

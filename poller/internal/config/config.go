@@ -1,0 +1,245 @@
+// Package config is the poller's YAML configuration.
+//
+//	listen: 127.0.0.1:8080            # optional: GET /v1/ping, GET /v1/feeds
+//	tokens_file: /run/secrets/poller_tokens   # required when listen is set
+//	body_limit: 1048576
+//	log: {format: logfmt, level: info}
+//	loop_interval: 30s                # how often every feed polls (a feed may override)
+//	state_file: /var/lib/alexis/poller-state.json
+//	classifier:
+//	  url: http://127.0.0.1:8081/v1/classifier
+//	  token_file: /run/secrets/poller_classifier_token
+//	  timeout: 10s
+//	  ca_file: ""                     # PEM bundle for an https url
+//	feeds:
+//	  - name: incoming                # unique
+//	    type: opsgenie
+//	    query: "status: open AND teams: incoming"
+//	    lookback: 24h                 # only alerts created this recently
+//	    unique_key: tinyId            # field of the alert record identifying it
+//	    loop_interval: 30s            # optional override
+//	    opsgenie: {api_url: api.opsgenie.com, api_key_file: /run/secrets/opsgenie_key, timeout: 15s, retries: 2}
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	sconfig "github.com/alexis-ops/alexis/shared/config"
+	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/alexis-ops/alexis/shared/opsgenie"
+	"github.com/alexis-ops/alexis/shared/server"
+)
+
+// DefaultPath is where the poller looks for its configuration.
+const DefaultPath = "/etc/alexis/poller.yaml"
+
+// Defaults.
+const (
+	DefaultLoopInterval      = 30 * time.Second
+	DefaultStateFile         = "/var/lib/alexis/poller-state.json"
+	DefaultClassifierTimeout = 10 * time.Second
+	DefaultLookback          = 24 * time.Hour
+	DefaultUniqueKey         = "tinyId"
+)
+
+// Feed types (values of feeds[].type, case-insensitive).
+const (
+	TypeOpsGenie = "opsgenie"
+)
+
+// Config is the poller configuration.
+type Config struct {
+	Listen     string          `yaml:"listen"`      // optional
+	TokensFile string          `yaml:"tokens_file"` // inbound client tokens; required with listen
+	BodyLimit  int64           `yaml:"body_limit"`  // bytes
+	Log        logging.Options `yaml:"log"`
+
+	LoopInterval sconfig.Duration `yaml:"loop_interval"`
+	StateFile    string           `yaml:"state_file"` // what was delivered, kept across restarts
+	Classifier   Classifier       `yaml:"classifier"`
+	Feeds        []Feed           `yaml:"feeds"`
+}
+
+// Classifier is where alerts are delivered.
+type Classifier struct {
+	URL       string           `yaml:"url"`        // the classify endpoint, e.g. http://host:8081/v1/classifier
+	TokenFile string           `yaml:"token_file"` // the poller's own outbound token
+	Timeout   sconfig.Duration `yaml:"timeout"`
+	CAFile    string           `yaml:"ca_file"`
+}
+
+// Feed is one alert source polled on its own loop.
+type Feed struct {
+	Name         string           `yaml:"name"`
+	Type         string           `yaml:"type"`
+	Query        string           `yaml:"query"`
+	Lookback     sconfig.Duration `yaml:"lookback"`
+	UniqueKey    string           `yaml:"unique_key"`
+	LoopInterval sconfig.Duration `yaml:"loop_interval"` // 0: the top-level loop_interval
+
+	OpsGenie *opsgenie.Config `yaml:"opsgenie"` // type opsgenie
+}
+
+// Default returns a configuration holding every top-level default. Feed
+// defaults (lookback, unique_key, loop_interval) are filled in by Validate,
+// since list entries cannot be pre-filled before decoding.
+func Default() *Config {
+	return &Config{
+		BodyLimit:    server.DefaultBodyLimit,
+		Log:          logging.Options{Format: "logfmt", Level: "info"},
+		LoopInterval: sconfig.Duration(DefaultLoopInterval),
+		StateFile:    DefaultStateFile,
+		Classifier:   Classifier{Timeout: sconfig.Duration(DefaultClassifierTimeout)},
+	}
+}
+
+// Load reads the configuration at path over the defaults and validates it.
+func Load(path string) (*Config, error) {
+	c := Default()
+	if err := sconfig.Load(path, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// feedName is what a feed name may look like: it appears in logs, state
+// and the API.
+var feedName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// Validate fills in feed defaults, then reports every problem at once, each
+// naming its key.
+func (c *Config) Validate() error {
+	var p sconfig.Problems
+	if c.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+			p.Addf("listen", "want host:port, got %q", c.Listen)
+		}
+		requireFile(&p, "tokens_file", c.TokensFile, true)
+	} else if c.TokensFile != "" {
+		requireFile(&p, "tokens_file", c.TokensFile, false)
+	}
+	if c.BodyLimit <= 0 {
+		p.Addf("body_limit", "must be a positive number of bytes")
+	}
+	if c.LoopInterval <= 0 {
+		p.Addf("loop_interval", "must be positive")
+	}
+	if c.StateFile == "" {
+		p.Addf("state_file", "required")
+	} else if st, err := os.Stat(filepath.Dir(c.StateFile)); err != nil {
+		p.Addf("state_file", "directory: %v", err)
+	} else if !st.IsDir() {
+		p.Addf("state_file", "%s is not a directory", filepath.Dir(c.StateFile))
+	}
+
+	cl := c.Classifier
+	switch u, err := url.Parse(cl.URL); {
+	case cl.URL == "":
+		p.Addf("classifier.url", "required (e.g. http://127.0.0.1:8081/v1/classifier)")
+	case err != nil:
+		p.Addf("classifier.url", "bad URL: %v", err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		p.Addf("classifier.url", "URL must be http:// or https://, got %q", cl.URL)
+	case u.Host == "":
+		p.Addf("classifier.url", "URL has no host: %q", cl.URL)
+	case u.User != nil:
+		p.Addf("classifier.url", "URL must not carry credentials; the token comes from classifier.token_file")
+	}
+	requireFile(&p, "classifier.token_file", cl.TokenFile, true)
+	if cl.Timeout <= 0 {
+		p.Addf("classifier.timeout", "must be positive")
+	}
+	requireFile(&p, "classifier.ca_file", cl.CAFile, false)
+
+	errs := []error{c.Log.Validate("log.")}
+	if len(c.Feeds) == 0 {
+		p.Addf("feeds", "required: at least one feed")
+	}
+	names := map[string]int{}
+	for i := range c.Feeds {
+		f := &c.Feeds[i]
+		key := fmt.Sprintf("feeds[%d].", i)
+		f.setDefaults()
+		switch prev, dup := names[f.Name]; {
+		case f.Name == "":
+			p.Addf(key+"name", "required")
+		case !feedName.MatchString(f.Name):
+			p.Addf(key+"name", "use letters, digits, '.', '_' or '-' (starting with a letter or digit), got %q", f.Name)
+		case dup:
+			p.Addf(key+"name", "%q is already the name of feeds[%d]", f.Name, prev)
+		}
+		names[f.Name] = i
+		if strings.TrimSpace(f.Query) == "" {
+			p.Addf(key+"query", "required")
+		}
+		if f.Lookback < 0 {
+			p.Addf(key+"lookback", "must not be negative")
+		}
+		if strings.TrimSpace(f.UniqueKey) == "" {
+			p.Addf(key+"unique_key", "must not be blank")
+		}
+		if f.LoopInterval < 0 {
+			p.Addf(key+"loop_interval", "must not be negative")
+		}
+		switch f.Type {
+		case "":
+			p.Addf(key+"type", "required (one of: %s)", TypeOpsGenie)
+		case TypeOpsGenie:
+			if f.OpsGenie == nil {
+				p.Addf(key+"opsgenie", "required for type opsgenie")
+			} else {
+				errs = append(errs, f.OpsGenie.Validate(key+"opsgenie."))
+			}
+		default:
+			p.Addf(key+"type", "unknown feed type %q (one of: %s)", f.Type, TypeOpsGenie)
+		}
+		if f.Type != TypeOpsGenie && f.OpsGenie != nil {
+			p.Addf(key+"opsgenie", "only for type opsgenie")
+		}
+	}
+	return errors.Join(append([]error{p.Err()}, errs...)...)
+}
+
+// setDefaults fills in what the feed left out.
+func (f *Feed) setDefaults() {
+	f.Type = strings.ToLower(strings.TrimSpace(f.Type))
+	if f.Lookback == 0 {
+		f.Lookback = sconfig.Duration(DefaultLookback)
+	}
+	if f.UniqueKey == "" {
+		f.UniqueKey = DefaultUniqueKey
+	}
+}
+
+// Interval returns how often feed f polls.
+func (c *Config) Interval(f Feed) time.Duration {
+	if f.LoopInterval > 0 {
+		return f.LoopInterval.D()
+	}
+	return c.LoopInterval.D()
+}
+
+// requireFile checks that path names an existing regular file.
+func requireFile(p *sconfig.Problems, key, path string, required bool) {
+	if path == "" {
+		if required {
+			p.Addf(key, "required")
+		}
+		return
+	}
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		p.Addf(key, "%v", err)
+	case st.IsDir():
+		p.Addf(key, "%s is a directory, want a file", path)
+	}
+}

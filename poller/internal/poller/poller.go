@@ -1,0 +1,365 @@
+// Package poller runs the feeds: every loop interval each feed lists the
+// alerts matching its query, and every alert not yet delivered is fetched
+// and posted to the classifier. It holds no rule logic.
+//
+// Delivery guarantees:
+//   - an alert the classifier took (200 matched/unmatched) is remembered
+//     and not delivered again while its feed's query still returns it;
+//   - an alert answered "deferred", or that could not be delivered (5xx,
+//     429, timeout, classifier down), is offered again on the next loop;
+//   - an alert the classifier rejected (4xx) is remembered with the error
+//     and not sent again, so a bad alert cannot cause a hot loop;
+//   - an alert is forgotten once it leaves its feed's query results;
+//   - the memory is saved to the state file, so a restart does not deliver
+//     again (at most the deliveries of the last second before a crash are
+//     repeated: delivery is at least once).
+//
+// Each feed runs on its own goroutine, so a slow feed delays only itself.
+package poller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/alexis-ops/alexis/poller/internal/feed"
+	"github.com/alexis-ops/alexis/poller/internal/state"
+	"github.com/alexis-ops/alexis/shared/alert"
+	"github.com/alexis-ops/alexis/shared/api"
+	"github.com/alexis-ops/alexis/shared/httpclient"
+	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/rs/zerolog"
+)
+
+// Result values remembered for alerts that got no classification.
+const (
+	ResultRejected = "rejected" // the classifier answered 4xx
+	ResultUnknown  = "unknown"  // the classifier answered 2xx with a body that is not a classification
+)
+
+// Classifier takes alerts.
+type Classifier interface {
+	Classify(ctx context.Context, env *alert.Envelope) (api.Classification, error)
+}
+
+// ErrBadAnswer is a 2xx answer that is not a classification: the alert was
+// taken, but what became of it is unknown.
+var ErrBadAnswer = errors.New("classifier answer is not a classification")
+
+// HTTPClassifier posts envelopes to the classifier's URL.
+type HTTPClassifier struct {
+	URL    string
+	Client *httpclient.Client
+}
+
+// Classify posts env and returns the classifier's answer. A non-2xx answer
+// is an *httpclient.StatusError.
+func (h *HTTPClassifier) Classify(ctx context.Context, env *alert.Envelope) (api.Classification, error) {
+	var out api.Classification
+	status, err := h.Client.PostJSON(ctx, h.URL, env, &out)
+	switch {
+	case err != nil && status >= 200 && status <= 299:
+		return out, fmt.Errorf("%w: %w", ErrBadAnswer, err)
+	case err != nil:
+		return out, err
+	case out.Result == "":
+		return out, fmt.Errorf("%w: no result", ErrBadAnswer)
+	}
+	return out, nil
+}
+
+// Source is a feed and how often it polls.
+type Source struct {
+	Feed     feed.Feed
+	Interval time.Duration
+}
+
+// Options configure New.
+type Options struct {
+	Sources    []Source
+	Classifier Classifier
+	State      *state.Store
+	Log        zerolog.Logger
+	// SaveEvery bounds how often the state is saved while a poll delivers
+	// (it is always saved when a poll ends); default 1s.
+	SaveEvery time.Duration
+}
+
+// Poller runs feeds.
+type Poller struct {
+	o Options
+
+	mu     sync.Mutex
+	status map[string]*FeedStatus
+}
+
+// FeedStatus is what GET /v1/feeds shows of a feed.
+type FeedStatus struct {
+	Name             string    `json:"name"`
+	Type             string    `json:"type"`
+	LoopInterval     string    `json:"loop_interval"`
+	Polls            int       `json:"polls"`                 // since start
+	LastPoll         time.Time `json:"last_poll,omitzero"`    // start of the last finished poll
+	LastSuccess      time.Time `json:"last_success,omitzero"` // start of the last poll without error
+	LastElapsedMS    int64     `json:"last_elapsed_ms"`       // duration of the last poll
+	LastError        string    `json:"last_error,omitempty"`  // error of the last poll, if it failed
+	AlertsSeen       int       `json:"alerts_seen"`           // matching the query at the last listing
+	AlertsDelivered  int       `json:"alerts_delivered"`      // taken by the classifier since start
+	AlertsDeferred   int       `json:"alerts_deferred"`       // answered "deferred" since start
+	AlertsRejected   int       `json:"alerts_rejected"`       // answered 4xx since start
+	DeliveryFailures int       `json:"delivery_failures"`     // fetch or delivery failures since start
+	Remembered       int       `json:"remembered"`            // delivered alerts still matching (state file)
+}
+
+// Result counts what one poll did.
+type Result struct {
+	Seen      int // alerts matching the query
+	New       int // not delivered before, offered this poll
+	Delivered int // taken by the classifier
+	Deferred  int // answered "deferred"
+	Rejected  int // answered 4xx
+	Failed    int // could not be fetched or delivered; offered again next poll
+	Forgotten int // remembered alerts that left the query results
+}
+
+// New builds a poller.
+func New(o Options) *Poller {
+	if o.SaveEvery <= 0 {
+		o.SaveEvery = time.Second
+	}
+	p := &Poller{o: o, status: map[string]*FeedStatus{}}
+	for _, s := range o.Sources {
+		p.status[s.Feed.Name()] = &FeedStatus{
+			Name: s.Feed.Name(), Type: s.Feed.Type(), LoopInterval: s.Interval.String(),
+		}
+	}
+	return p
+}
+
+// Run polls every feed on its own loop until ctx is done.
+func (p *Poller) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, src := range p.o.Sources {
+		wg.Go(func() {
+			for {
+				p.Poll(ctx, src)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(src.Interval):
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Once polls every feed once, concurrently, and returns the errors of the
+// feeds that failed, each prefixed with the feed name.
+func (p *Poller) Once(ctx context.Context) error {
+	errs := make([]error, len(p.o.Sources))
+	var wg sync.WaitGroup
+	for i, src := range p.o.Sources {
+		wg.Go(func() {
+			if _, err := p.Poll(ctx, src); err != nil {
+				errs[i] = fmt.Errorf("feed %s: %w", src.Feed.Name(), err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Poll runs one poll of src: list, forget what left the query, deliver
+// what is new, save the state. It logs poll_started and then poll_finished
+// or poll_failed (not when ctx was cancelled).
+func (p *Poller) Poll(ctx context.Context, src Source) (Result, error) {
+	f := src.Feed
+	log := p.o.Log.With().Str(logging.FeedName, f.Name()).Logger()
+	start := time.Now()
+	log.Info().Str(logging.Event, "poll_started").Send()
+	res, err := p.poll(ctx, f, log)
+	if serr := p.o.State.Save(); serr != nil {
+		log.Error().Str(logging.Event, "state_save_failed").Err(serr).Send()
+		err = errors.Join(err, serr)
+	}
+	elapsed := time.Since(start)
+	p.record(f.Name(), start, elapsed, res, err)
+	switch {
+	case ctx.Err() != nil:
+		return res, ctx.Err()
+	case err != nil:
+		log.Warn().Str(logging.Event, "poll_failed").Int(logging.Count, res.Seen).
+			Int(logging.Succeeded, res.Delivered).Int(logging.Failed, res.Failed).
+			Int64(logging.ElapsedMS, elapsed.Milliseconds()).Err(err).Send()
+	default:
+		log.Info().Str(logging.Event, "poll_finished").Int(logging.Count, res.Seen).
+			Int(logging.Succeeded, res.Delivered).Int(logging.Failed, res.Failed).
+			Int64(logging.ElapsedMS, elapsed.Milliseconds()).Send()
+	}
+	return res, err
+}
+
+func (p *Poller) poll(ctx context.Context, f feed.Feed, log zerolog.Logger) (Result, error) {
+	var res Result
+	ids, err := f.List(ctx)
+	if err != nil {
+		return res, fmt.Errorf("list alerts: %w", err)
+	}
+	res.Seen = len(ids)
+	current := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		current[id] = true
+	}
+	res.Forgotten = p.o.State.Retain(f.Name(), current)
+
+	var failure error // the last fetch or delivery failure
+	lastSave := time.Now()
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		if p.o.State.Delivered(f.Name(), id) {
+			continue
+		}
+		res.New++
+		env, err := f.Fetch(ctx, id)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return res, ctx.Err()
+		case errors.Is(err, feed.ErrGone):
+			log.Debug().Str(logging.Event, "alert_gone").Str(logging.AlertID, id).Send()
+			continue
+		case errors.Is(err, feed.ErrInvalid):
+			log.Warn().Str(logging.Event, "alert_invalid").Str(logging.AlertID, id).Err(err).Send()
+			res.Failed++
+			failure = err
+			continue
+		default:
+			// The source is struggling (rate limit, outage): leave the rest
+			// for the next poll rather than hammering it.
+			log.Warn().Str(logging.Event, "alert_fetch_failed").Str(logging.AlertID, id).Err(err).Send()
+			res.Failed++
+			return res, p.failed(res, fmt.Errorf("fetch alert %s: %w", id, err))
+		}
+
+		stop, err := p.deliver(ctx, log, f.Name(), id, env, &res)
+		if err != nil {
+			failure = err
+		}
+		if stop {
+			return res, p.failed(res, err)
+		}
+		if time.Since(lastSave) >= p.o.SaveEvery {
+			if err := p.o.State.Save(); err != nil {
+				log.Error().Str(logging.Event, "state_save_failed").Err(err).Send()
+			}
+			lastSave = time.Now()
+		}
+	}
+	if failure != nil {
+		return res, p.failed(res, failure)
+	}
+	return res, nil
+}
+
+// failed is the error of a poll that left alerts undelivered.
+func (p *Poller) failed(res Result, err error) error {
+	return fmt.Errorf("%d alert(s) failed, offered again next poll: %w", res.Failed, err)
+}
+
+// deliver posts one envelope and records the outcome. It returns stop when
+// the classifier looks unavailable (no answer, 429, 502, 503, 504), so the
+// rest wait for the next poll, and the delivery error if it failed.
+func (p *Poller) deliver(ctx context.Context, log zerolog.Logger, feedName, id string, env *alert.Envelope, res *Result) (stop bool, failure error) {
+	uv := env.Meta.UniqueValue
+	cl, err := p.o.Classifier.Classify(ctx, env)
+	if err == nil && cl.Result == api.ResultDeferred {
+		res.Deferred++
+		log.Info().Str(logging.Event, "alert_deferred").Str(logging.AlertID, id).Str(logging.UniqueValue, uv).
+			Str(logging.Result, cl.Result).Send()
+		return false, nil
+	}
+	if err == nil {
+		res.Delivered++
+		p.o.State.Mark(feedName, id, state.Entry{UniqueValue: uv, DeliveredAt: time.Now().UTC(), Result: cl.Result})
+		log.Info().Str(logging.Event, "alert_delivered").Str(logging.AlertID, id).Str(logging.UniqueValue, uv).
+			Str(logging.Result, cl.Result).Send()
+		return false, nil
+	}
+	if ctx.Err() != nil {
+		return true, ctx.Err()
+	}
+	if errors.Is(err, ErrBadAnswer) {
+		res.Delivered++
+		p.o.State.Mark(feedName, id, state.Entry{UniqueValue: uv, DeliveredAt: time.Now().UTC(), Result: ResultUnknown, Error: err.Error()})
+		log.Warn().Str(logging.Event, "alert_delivered").Str(logging.AlertID, id).Str(logging.UniqueValue, uv).
+			Str(logging.Result, ResultUnknown).Err(err).Send()
+		return false, nil
+	}
+	var se *httpclient.StatusError
+	isStatus := errors.As(err, &se)
+	if isStatus && se.Code >= 400 && se.Code <= 499 && se.Code != http.StatusTooManyRequests {
+		res.Rejected++
+		p.o.State.Mark(feedName, id, state.Entry{UniqueValue: uv, DeliveredAt: time.Now().UTC(), Result: ResultRejected, Error: err.Error()})
+		log.Warn().Str(logging.Event, "delivery_rejected").Str(logging.AlertID, id).Str(logging.UniqueValue, uv).
+			Int(logging.Status, se.Code).Err(err).Send()
+		return false, nil
+	}
+	res.Failed++
+	ev := log.Warn().Str(logging.Event, "delivery_failed").Str(logging.AlertID, id).Str(logging.UniqueValue, uv)
+	if isStatus {
+		ev = ev.Int(logging.Status, se.Code)
+	}
+	ev.Err(err).Send()
+	unavailable := !isStatus
+	if isStatus {
+		switch se.Code {
+		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			unavailable = true
+		}
+	}
+	return unavailable, fmt.Errorf("deliver alert %s: %w", id, err)
+}
+
+func (p *Poller) record(name string, start time.Time, elapsed time.Duration, res Result, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.status[name]
+	if st == nil {
+		return
+	}
+	st.Polls++
+	st.LastPoll = start.UTC()
+	st.LastElapsedMS = elapsed.Milliseconds()
+	st.AlertsDelivered += res.Delivered
+	st.AlertsDeferred += res.Deferred
+	st.AlertsRejected += res.Rejected
+	st.DeliveryFailures += res.Failed
+	if res.Seen > 0 || err == nil {
+		st.AlertsSeen = res.Seen
+	}
+	if err != nil {
+		st.LastError = err.Error()
+	} else {
+		st.LastError = ""
+		st.LastSuccess = start.UTC()
+	}
+}
+
+// Status returns every feed's status, in configuration order.
+func (p *Poller) Status() []FeedStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]FeedStatus, 0, len(p.o.Sources))
+	for _, s := range p.o.Sources {
+		st := *p.status[s.Feed.Name()]
+		st.Remembered = p.o.State.Count(st.Name)
+		out = append(out, st)
+	}
+	return out
+}
