@@ -1,0 +1,24 @@
+// Command actionhandler runs the Alexis action handler: it takes matched
+// alert+rule requests over HTTP, runs the rule's tasks on the entities over
+// SSH and writes the outcome back onto the alert.
+//
+//	actionhandler [-config /etc/alexis/actionhandler.yaml]
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "actionhandler:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,153 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	sconfig "github.com/alexis-ops/alexis/shared/config"
+)
+
+func files(t *testing.T) (dir, tokens, key, known string) {
+	t.Helper()
+	dir = t.TempDir()
+	for _, n := range []string{"tokens", "key", "known_hosts"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, filepath.Join(dir, "tokens"), filepath.Join(dir, "key"), filepath.Join(dir, "known_hosts")
+}
+
+func load(t *testing.T, yaml string) (*Config, error) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "actionhandler.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return Load(p)
+}
+
+func TestDefaults(t *testing.T) {
+	_, tokens, key, known := files(t)
+	c, err := load(t, "tokens_file: "+tokens+"\ninvestigation_queue: q\nssh: {user: alexis, key_file: "+key+", known_hosts_file: "+known+"}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8082" || c.MaxConcurrentExecutions != 16 || c.MaxQueuedExecutions != 256 ||
+		c.ShutdownGrace.D() != 30*time.Second || c.BodyLimit != 1<<20 || c.Development {
+		t.Errorf("defaults: %+v", c)
+	}
+	s := c.SSH
+	if s.Port != 22 || s.ConnectTimeout.D() != 10*time.Second || s.CommandTimeout.D() != 5*time.Minute ||
+		s.Concurrency != 32 || s.OutputLimit != 65536 || s.InsecureIgnoreHostKey {
+		t.Errorf("ssh defaults: %+v", s)
+	}
+	if c.OpsGenie != nil {
+		t.Errorf("opsgenie set without a block")
+	}
+}
+
+func TestFull(t *testing.T) {
+	_, tokens, key, known := files(t)
+	c, err := load(t, `listen: 0.0.0.0:9000
+tokens_file: `+tokens+`
+body_limit: 2048
+log: {format: json, level: debug}
+development: false
+investigation_queue: queue_needsinvestigation
+max_concurrent_executions: 4
+max_queued_executions: 10
+shutdown_grace: 1m
+ssh:
+  user: alexis
+  key_file: `+key+`
+  known_hosts_file: `+known+`
+  port: 2222
+  connect_timeout: 3s
+  command_timeout: 1m
+  concurrency: 8
+  output_limit: 1024
+opsgenie:
+  api_url: api.eu.opsgenie.com
+  api_key_file: `+key+`
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "0.0.0.0:9000" || c.SSH.Port != 2222 || c.SSH.ConnectTimeout.D() != 3*time.Second ||
+		c.OpsGenie == nil || c.OpsGenie.APIURL != "api.eu.opsgenie.com" || c.Log.Format != "json" {
+		t.Errorf("%+v", c)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	dir, tokens, key, known := files(t)
+	missing := filepath.Join(dir, "missing")
+	for _, tc := range []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{name: "everything missing", yaml: "{}\n",
+			want: []string{"tokens_file: required", "investigation_queue: required", "ssh.user: required",
+				"ssh.key_file: required", "ssh.known_hosts_file: required"}},
+		{name: "unreadable files",
+			yaml: "tokens_file: " + missing + "\ninvestigation_queue: q\nssh: {user: u, key_file: " + missing + ", known_hosts_file: " + dir + "}\n",
+			want: []string{"tokens_file: open", "ssh.key_file: open", "ssh.known_hosts_file: " + dir + " is a directory"}},
+		{name: "bad numbers",
+			yaml: "tokens_file: " + tokens + "\ninvestigation_queue: q\nlisten: nope\nbody_limit: 0\nmax_concurrent_executions: 0\n" +
+				"max_queued_executions: -1\nssh: {user: u, key_file: " + key + ", known_hosts_file: " + known +
+				", port: 0, concurrency: 0, output_limit: 0, connect_timeout: 0s, command_timeout: 0s}\n",
+			want: []string{"listen: want host:port", "body_limit:", "max_concurrent_executions:", "max_queued_executions:",
+				"ssh.port:", "ssh.concurrency:", "ssh.output_limit:", "ssh.connect_timeout:", "ssh.command_timeout:"}},
+		{name: "insecure and known_hosts",
+			yaml: "tokens_file: " + tokens + "\ninvestigation_queue: q\nssh: {user: u, key_file: " + key +
+				", known_hosts_file: " + known + ", insecure_ignore_host_key: true}\n",
+			want: []string{"ssh.known_hosts_file: set together with ssh.insecure_ignore_host_key"}},
+		{name: "unknown key", yaml: "tokens_file: " + tokens + "\nssh: {usr: u}\n", want: []string{"field usr not found"}},
+		{name: "bad duration", yaml: "ssh: {command_timeout: forever}\n", want: []string{"bad duration"}},
+		{name: "bad log and opsgenie",
+			yaml: "tokens_file: " + tokens + "\ninvestigation_queue: q\nlog: {format: xml}\nssh: {user: u, key_file: " + key +
+				", known_hosts_file: " + known + "}\nopsgenie: {retries: 99}\n",
+			want: []string{"log.format:", "opsgenie.api_key_file: required", "opsgenie.retries:"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, tc.yaml)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestDevelopmentNeedsNoSSHFiles(t *testing.T) {
+	_, tokens, _, _ := files(t)
+	if _, err := load(t, "tokens_file: "+tokens+"\ninvestigation_queue: q\ndevelopment: true\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInsecureNeedsNoKnownHosts(t *testing.T) {
+	_, tokens, key, _ := files(t)
+	if _, err := load(t, "tokens_file: "+tokens+"\ninvestigation_queue: q\nssh: {user: u, key_file: "+key+", insecure_ignore_host_key: true}\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func FuzzConfig(f *testing.F) {
+	f.Add([]byte("listen: 127.0.0.1:8082\nssh: {user: u, port: 22}\n"))
+	f.Add([]byte("ssh: {command_timeout: 5m}\nopsgenie: {api_url: x}\n"))
+	f.Add([]byte("- a\n- b\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := Default()
+		_ = sconfig.Decode(data, "fuzz", c) // must not panic
+	})
+}

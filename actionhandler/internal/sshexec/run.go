@@ -1,0 +1,219 @@
+package sshexec
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// pidMarker starts the line the command prefix writes to stderr.
+const pidMarker = "ALEXIS_REMOTE_PID="
+
+// Result is what one command did on one host.
+type Result struct {
+	Addr     string        // host:port
+	ExitCode int           // -1 when the command gave no exit status
+	Stdout   Output        // captured, capped
+	Stderr   Output        // captured, capped (without the pid line)
+	Elapsed  time.Duration // connect included when from Executor.Run
+	Err      error         // nil exactly when the command exited 0
+}
+
+// Output is a captured stream.
+type Output struct {
+	Text      string
+	Truncated bool  // more was written than the output limit
+	Size      int64 // bytes written in all
+}
+
+// Run runs command in a new session on c within the command timeout. On
+// timeout or cancellation the remote process group is killed.
+func (c *Conn) Run(ctx context.Context, command string) *Result {
+	start := time.Now()
+	r := &Result{Addr: c.Addr, ExitCode: -1}
+	defer func() { r.Elapsed = time.Since(start) }()
+	if err := ctx.Err(); err != nil {
+		r.Err = fmt.Errorf("%w: %v", ErrCancelled, err)
+		return r
+	}
+	sess, err := c.client.NewSession()
+	if err != nil {
+		r.Err = fmt.Errorf("%w: %v", ErrSession, err)
+		return r
+	}
+	defer sess.Close()
+	stdout := &capWriter{limit: c.e.o.OutputLimit}
+	stderr := &pidWriter{next: &capWriter{limit: c.e.o.OutputLimit}}
+	sess.Stdout, sess.Stderr = stdout, stderr
+	// Stdin is left empty: the command reads EOF, never hangs on input.
+	if err := sess.Start("echo " + pidMarker + "$$ >&2\n" + command); err != nil {
+		r.Err = fmt.Errorf("%w: start: %v", ErrSession, err)
+		return r
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	timer := time.NewTimer(c.e.o.CommandTimeout)
+	defer timer.Stop()
+
+	var waitErr error
+	select {
+	case waitErr = <-done:
+	case <-timer.C:
+		c.kill(sess, stderr.PID(), done)
+		r.Err = fmt.Errorf("%w: command still running after %s, killed", ErrTimeout, c.e.o.CommandTimeout)
+	case <-ctx.Done():
+		c.kill(sess, stderr.PID(), done)
+		r.Err = fmt.Errorf("%w: %v, command killed", ErrCancelled, context.Cause(ctx))
+	}
+	stderr.finish()
+	r.Stdout, r.Stderr = stdout.output(), stderr.next.output()
+	if r.Err != nil {
+		return r
+	}
+	var ee *ssh.ExitError
+	var missing *ssh.ExitMissingError
+	switch {
+	case waitErr == nil:
+		r.ExitCode = 0
+	case errors.As(waitErr, &ee):
+		r.ExitCode = ee.ExitStatus()
+		r.Err = fmt.Errorf("%w %d", ErrExitStatus, r.ExitCode)
+		if ee.Signal() != "" {
+			r.Err = fmt.Errorf("%w %d (signal %s)", ErrExitStatus, r.ExitCode, ee.Signal())
+		}
+	case errors.As(waitErr, &missing):
+		r.Err = fmt.Errorf("%w: the session closed without one", ErrNoExitStatus)
+	default:
+		r.Err = fmt.Errorf("%w: %v", ErrNoExitStatus, waitErr)
+	}
+	return r
+}
+
+// kill stops a running command: a KILL signal on the session (honoured by
+// sshd under privilege separation), then kill(1) of the command's process
+// group from a second session (works for root logins too), then closing
+// the session. If the host does not answer within killTimeout the
+// connection is closed, which ends the session on our side.
+func (c *Conn) kill(sess *ssh.Session, pid int, done <-chan error) {
+	_ = sess.Signal(ssh.SIGKILL)
+	if pid > 1 {
+		killed := make(chan struct{})
+		go func() {
+			defer close(killed)
+			ks, err := c.client.NewSession()
+			if err != nil {
+				return
+			}
+			defer ks.Close()
+			p := strconv.Itoa(pid)
+			_ = ks.Run("kill -KILL -- -" + p + " " + p + " 2>/dev/null; exit 0")
+		}()
+		select {
+		case <-killed:
+		case <-time.After(killTimeout):
+			c.client.Close()
+		}
+	}
+	_ = sess.Close()
+	select {
+	case <-done:
+	case <-time.After(killTimeout):
+		c.client.Close()
+		<-done
+	}
+}
+
+// capWriter keeps the first limit bytes written and counts the rest.
+type capWriter struct {
+	mu    sync.Mutex
+	limit int
+	buf   bytes.Buffer
+	size  int64
+}
+
+func (w *capWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.size += int64(len(p))
+	if room := w.limit - w.buf.Len(); room > 0 {
+		if len(p) > room {
+			w.buf.Write(p[:room])
+		} else {
+			w.buf.Write(p)
+		}
+	}
+	return len(p), nil // never fail: a failed write would stall the session
+}
+
+func (w *capWriter) output() Output {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return Output{Text: w.buf.String(), Truncated: w.size > int64(w.buf.Len()), Size: w.size}
+}
+
+// pidWriter takes the pid line the command prefix writes first on stderr
+// and passes everything else on.
+type pidWriter struct {
+	mu      sync.Mutex
+	next    *capWriter
+	head    []byte
+	through bool
+	pid     int
+}
+
+func (w *pidWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.through {
+		return w.next.Write(p)
+	}
+	w.head = append(w.head, p...)
+	n := min(len(w.head), len(pidMarker))
+	if !bytes.Equal(w.head[:n], []byte(pidMarker[:n])) {
+		w.through = true
+		return w.flush(w.head, len(p))
+	}
+	line, rest, found := bytes.Cut(w.head, []byte("\n"))
+	if !found {
+		if len(w.head) > len(pidMarker)+20 {
+			w.through = true
+			return w.flush(w.head, len(p))
+		}
+		return len(p), nil
+	}
+	w.through = true
+	if pid, err := strconv.Atoi(string(line[len(pidMarker):])); err == nil {
+		w.pid = pid
+		return w.flush(rest, len(p))
+	}
+	return w.flush(w.head, len(p))
+}
+
+func (w *pidWriter) flush(b []byte, n int) (int, error) {
+	w.head = nil
+	if len(b) > 0 {
+		w.next.Write(b)
+	}
+	return n, nil
+}
+
+// finish passes on what is still held back.
+func (w *pidWriter) finish() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.through = true
+	w.flush(w.head, 0)
+}
+
+// PID is the remote shell's pid, 0 until it has been reported.
+func (w *pidWriter) PID() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pid
+}

@@ -1,0 +1,470 @@
+package sshexec
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/alexis-ops/alexis/shared/sshdtest"
+	"golang.org/x/crypto/ssh"
+)
+
+// syncBuf is a log sink safe for concurrent writes.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newExecutor(t *testing.T, srv *sshdtest.Server, edit func(*Options)) (*Executor, *syncBuf) {
+	t.Helper()
+	logs := &syncBuf{}
+	o := Options{
+		User:           srv.User,
+		KeyFile:        srv.ClientKeyFile,
+		KnownHostsFile: srv.KnownHostsFile,
+		ConnectTimeout: 10 * time.Second,
+		CommandTimeout: time.Minute,
+		Log:            logging.New(logs, "test", logging.Options{}),
+	}
+	if edit != nil {
+		edit(&o)
+	}
+	e, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, logs
+}
+
+func TestRunEffect(t *testing.T) {
+	srv := sshdtest.StartT(t, sshdtest.Options{Addr: "127.0.0.2:0"})
+	e, _ := newExecutor(t, srv, nil)
+	file := filepath.Join(t.TempDir(), "effect")
+	r := e.Run(context.Background(), srv.Addr, "echo restarted > "+file)
+	if r.Err != nil || r.ExitCode != 0 {
+		t.Fatalf("run: exit %d, err %v, stderr %q", r.ExitCode, r.Err, r.Stderr.Text)
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "restarted\n" {
+		t.Fatalf("effect file: %q, %v", b, err)
+	}
+	if r.Addr != srv.Addr || r.Elapsed <= 0 {
+		t.Errorf("addr %q elapsed %v", r.Addr, r.Elapsed)
+	}
+}
+
+func TestRunExitAndOutput(t *testing.T) {
+	srv := sshdtest.StartT(t, sshdtest.Options{})
+	e, _ := newExecutor(t, srv, func(o *Options) { o.OutputLimit = 1000 })
+	for _, tc := range []struct {
+		name, cmd             string
+		code                  int
+		err                   error
+		stdout, stderr        string
+		stdoutTrunc, errTrunc bool
+		stdoutSize            int64
+	}{
+		{name: "exit 0", cmd: "true", code: 0},
+		{name: "exit 3", cmd: "exit 3", code: 3, err: ErrExitStatus},
+		{name: "streams", cmd: "echo out; echo err >&2; echo more >&2", code: 0,
+			stdout: "out\n", stderr: "err\nmore\n", stdoutSize: 4},
+		{name: "stderr looking like the marker", cmd: "echo " + pidMarker + "x >&2; exit 1", code: 1,
+			err: ErrExitStatus, stderr: pidMarker + "x\n"},
+		{name: "truncated", cmd: "head -c 100000 /dev/zero | tr '\\0' a; head -c 5000 /dev/zero | tr '\\0' b >&2", code: 0,
+			stdout: strings.Repeat("a", 1000), stderr: strings.Repeat("b", 1000),
+			stdoutTrunc: true, errTrunc: true, stdoutSize: 100000},
+		{name: "stdin is empty", cmd: "cat", code: 0},
+		{name: "killed by signal", cmd: "kill -TERM $$", code: 128 + 15, err: ErrExitStatus},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.Run(context.Background(), srv.Addr, tc.cmd)
+			if r.ExitCode != tc.code {
+				t.Errorf("exit code %d, want %d (err %v)", r.ExitCode, tc.code, r.Err)
+			}
+			if tc.err == nil && r.Err != nil || tc.err != nil && !errors.Is(r.Err, tc.err) {
+				t.Errorf("err %v, want %v", r.Err, tc.err)
+			}
+			if r.Stdout.Text != tc.stdout || r.Stderr.Text != tc.stderr {
+				t.Errorf("stdout %.40q stderr %.40q, want %.40q %.40q", r.Stdout.Text, r.Stderr.Text, tc.stdout, tc.stderr)
+			}
+			if r.Stdout.Truncated != tc.stdoutTrunc || r.Stderr.Truncated != tc.errTrunc {
+				t.Errorf("truncated %v/%v, want %v/%v", r.Stdout.Truncated, r.Stderr.Truncated, tc.stdoutTrunc, tc.errTrunc)
+			}
+			if r.Stdout.Size != tc.stdoutSize {
+				t.Errorf("stdout size %d, want %d", r.Stdout.Size, tc.stdoutSize)
+			}
+		})
+	}
+}
+
+func TestHostKeys(t *testing.T) {
+	srv := sshdtest.StartT(t, sshdtest.Options{})
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	other := sshdtest.StartT(t, sshdtest.Options{Addr: "127.0.0.3:0"})
+	for _, tc := range []struct {
+		name     string
+		known    string
+		insecure bool
+		want     error
+	}{
+		{name: "known", known: srv.HostKeyLine + "\n"},
+		{name: "unknown", known: other.HostKeyLine + "\n", want: ErrHostKeyUnknown},
+		{name: "empty known_hosts", known: "", want: ErrHostKeyUnknown},
+		{name: "changed", known: srv.WrongHostKeyLine() + "\n", want: ErrHostKeyMismatch},
+		{name: "revoked", known: "@revoked " + srv.HostKeyLine + "\n", want: ErrHostKeyRevoked},
+		{name: "insecure ignores a changed key", known: srv.WrongHostKeyLine() + "\n", insecure: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kh := write(strings.ReplaceAll(tc.name, " ", "_"), tc.known)
+			e, logs := newExecutor(t, srv, func(o *Options) {
+				o.KnownHostsFile = kh
+				o.InsecureIgnoreHostKey = tc.insecure
+			})
+			r := e.Run(context.Background(), srv.Addr, "true")
+			if tc.want == nil && r.Err != nil || tc.want != nil && !errors.Is(r.Err, tc.want) {
+				t.Fatalf("err %v, want %v", r.Err, tc.want)
+			}
+			if tc.want != nil && !strings.Contains(r.Err.Error(), srv.Addr) {
+				t.Errorf("error %q does not name the host", r.Err)
+			}
+			warned := strings.Count(logs.String(), "event=host_key_check_disabled")
+			if tc.insecure && warned < 2 {
+				t.Errorf("want a warning at start and per connection, got %d:\n%s", warned, logs)
+			}
+			if !tc.insecure && warned != 0 {
+				t.Errorf("unexpected warning:\n%s", logs)
+			}
+		})
+	}
+}
+
+// alive reports whether pid exists and is not a zombie (which, in a
+// container whose init does not reap, lingers after being killed).
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z"
+}
+
+func readPID(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("pid file: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("pid file %q: %v", b, err)
+	}
+	return pid
+}
+
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	for i := 0; i < 200 && alive(pid); i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+	if alive(pid) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("remote process %d still running after the command was killed", pid)
+	}
+}
+
+func TestCommandTimeoutKillsRemoteProcess(t *testing.T) {
+	srv := sshdtest.StartT(t, sshdtest.Options{})
+	e, _ := newExecutor(t, srv, func(o *Options) { o.CommandTimeout = time.Second })
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, cmd string }{
+		{"sleep", "echo $$ > " + dir + "/sleep.pid; sleep 600"},
+		{"background child", "sleep 600 & echo $! > " + dir + "/child.pid; wait"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pidFile := strings.Fields(tc.cmd[strings.Index(tc.cmd, ">")+1:])[0]
+			pidFile = strings.TrimSuffix(pidFile, ";")
+			r := e.Run(context.Background(), srv.Addr, tc.cmd)
+			if !errors.Is(r.Err, ErrTimeout) || r.ExitCode != -1 {
+				t.Fatalf("err %v exit %d, want timeout and -1", r.Err, r.ExitCode)
+			}
+			waitGone(t, readPID(t, pidFile))
+		})
+	}
+}
+
+func TestCancelKillsRemoteProcess(t *testing.T) {
+	srv := sshdtest.StartT(t, sshdtest.Options{})
+	e, _ := newExecutor(t, srv, nil)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for i := 0; i < 400; i++ {
+			if _, err := os.Stat(pidFile); err == nil {
+				break
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		cancel()
+	}()
+	r := e.Run(ctx, srv.Addr, "echo $$ > "+pidFile+"; sleep 600")
+	if !errors.Is(r.Err, ErrCancelled) {
+		t.Fatalf("err %v, want cancelled", r.Err)
+	}
+	waitGone(t, readPID(t, pidFile))
+}
+
+func TestConnectTimeoutBlackhole(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var held []net.Conn // accept and never speak
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	f, err := sshdtest.NewFleet(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Options{User: "nobody", KeyFile: f.ClientKeyFile, KnownHostsFile: f.KnownHostsFile,
+		ConnectTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.Run(context.Background(), ln.Addr().String(), "true")
+	if !errors.Is(r.Err, ErrConnectTimeout) || r.ExitCode != -1 {
+		t.Fatalf("err %v exit %d, want connect timeout", r.Err, r.ExitCode)
+	}
+
+	// A closed port is a connect failure, not a timeout.
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := closed.Addr().String()
+	closed.Close()
+	if r := e.Run(context.Background(), addr, "true"); !errors.Is(r.Err, ErrConnect) {
+		t.Fatalf("closed port: err %v, want connect failed", r.Err)
+	}
+}
+
+func TestAuthFailure(t *testing.T) {
+	srv := sshdtest.StartT(t, sshdtest.Options{})
+	other, err := sshdtest.NewFleet(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := newExecutor(t, srv, func(o *Options) { o.KeyFile = other.ClientKeyFile })
+	if r := e.Run(context.Background(), srv.Addr, "true"); !errors.Is(r.Err, ErrAuth) {
+		t.Fatalf("err %v, want authentication failed", r.Err)
+	}
+}
+
+func TestConnReusedForSeveralCommands(t *testing.T) {
+	srv := sshdtest.StartT(t, sshdtest.Options{})
+	e, _ := newExecutor(t, srv, nil)
+	c, err := e.Dial(context.Background(), srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var wg sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := c.Run(context.Background(), "echo "+strconv.Itoa(i))
+			if r.Err != nil || r.Stdout.Text != strconv.Itoa(i)+"\n" {
+				t.Errorf("command %d: %v %q", i, r.Err, r.Stdout.Text)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestNewErrors(t *testing.T) {
+	dir := t.TempDir()
+	f, err := sshdtest.NewFleet(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(dir, "garbage")
+	os.WriteFile(garbage, []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nnot really\n"), 0o600)
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"no user", Options{KeyFile: f.ClientKeyFile, KnownHostsFile: f.KnownHostsFile}, "user required"},
+		{"missing key", Options{User: "u", KeyFile: filepath.Join(dir, "nope"), KnownHostsFile: f.KnownHostsFile}, "read key file"},
+		{"bad key", Options{User: "u", KeyFile: garbage, KnownHostsFile: f.KnownHostsFile}, "key file"},
+		{"no known_hosts", Options{User: "u", KeyFile: f.ClientKeyFile}, "known_hosts file required"},
+		{"missing known_hosts", Options{User: "u", KeyFile: f.ClientKeyFile, KnownHostsFile: filepath.Join(dir, "nope")}, "known_hosts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "not really") {
+				t.Errorf("error quotes key material: %v", err)
+			}
+		})
+	}
+}
+
+func TestHostKeyAlgorithms(t *testing.T) {
+	f, err := sshdtest.NewFleet(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaPub, _ := ssh.NewPublicKey(&rk.PublicKey)
+	known := sshdtest.KnownHostsLine("app01:22", rsaPub) + "\n" +
+		sshdtest.KnownHostsLine("app02:2222", f.Signer.PublicKey()) + "\n" +
+		sshdtest.KnownHostsLine("app02:2222", rsaPub) + "\n"
+	if err := os.WriteFile(f.KnownHostsFile, []byte(known), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Options{User: "u", KeyFile: f.ClientKeyFile, KnownHostsFile: f.KnownHostsFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 22}
+	for _, tc := range []struct {
+		addr string
+		want string
+	}{
+		{"app01:22", "rsa-sha2-512 rsa-sha2-256 ssh-rsa"},
+		{"app02:2222", "ssh-ed25519 rsa-sha2-512 rsa-sha2-256 ssh-rsa"},
+		{"app03:22", ""},
+	} {
+		if got := strings.Join(e.hostKeyAlgorithms(tc.addr, remote), " "); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.addr, got, tc.want)
+		}
+	}
+}
+
+func TestAddress(t *testing.T) {
+	for _, tc := range []struct {
+		entity, want, err string
+	}{
+		{entity: "app01.example.com", want: "app01.example.com:22"},
+		{entity: " app01 ", want: "app01:22"},
+		{entity: "app01:2222", want: "app01:2222"},
+		{entity: "10.0.0.5", want: "10.0.0.5:22"},
+		{entity: "10.0.0.5:2200", want: "10.0.0.5:2200"},
+		{entity: "[::1]:2222", want: "[::1]:2222"},
+		{entity: "[::1]", want: "[::1]:22"},
+		{entity: "::1", want: "[::1]:22"},
+		{entity: "fe80::1:2", want: "[fe80::1:2]:22"},
+		{entity: "", err: "empty host"},
+		{entity: ":22", err: "empty host"},
+		{entity: "app01:", err: "bad port"},
+		{entity: "app01:ssh", err: "bad port"},
+		{entity: "app01:0", err: "bad port"},
+		{entity: "app01:70000", err: "bad port"},
+		{entity: "[::1", err: "missing ]"},
+		{entity: "[::1]x", err: "after ]"},
+		{entity: "[app01]:2200", want: "app01:2200"},
+		{entity: "a:b:c", err: "IPv6"},
+		{entity: "]", err: "not a host name"},
+		{entity: "app 01", err: "not a host name"},
+		{entity: "-oProxyCommand=x", err: "not a host name"},
+		{entity: "[fe80::1%eth0]:22", want: "[fe80::1%eth0]:22"},
+		{entity: "[::1]:22]", err: "bad port"},
+	} {
+		t.Run(tc.entity, func(t *testing.T) {
+			got, err := Address(tc.entity, 22)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("got %q, %v; want error %q", got, err, tc.err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// A host with several key types, known here by only one of them, must not
+// fail as if its key had changed.
+func TestHostWithSeveralKeyTypes(t *testing.T) {
+	srv := sshdtest.StartT(t, sshdtest.Options{HostKeyTypes: []string{"ed25519", "rsa", "ecdsa"}})
+	for i, k := range srv.HostKeys {
+		t.Run(k.Type(), func(t *testing.T) {
+			kh := filepath.Join(t.TempDir(), "known_hosts")
+			if err := os.WriteFile(kh, []byte(sshdtest.KnownHostsLine(srv.Addr, srv.HostKeys[i])+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			e, _ := newExecutor(t, srv, func(o *Options) { o.KnownHostsFile = kh })
+			if r := e.Run(context.Background(), srv.Addr, "true"); r.Err != nil {
+				t.Fatalf("known by its %s key only: %v", k.Type(), r.Err)
+			}
+		})
+	}
+}
+
+func FuzzAddress(f *testing.F) {
+	for _, s := range []string{"app01", "app01:22", "[::1]:2222", "::1", "[", "a:b:c", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, entity string) {
+		addr, err := Address(entity, 22)
+		if err != nil {
+			return
+		}
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil || host == "" || port == "" {
+			t.Fatalf("Address(%q) = %q, not host:port", entity, addr)
+		}
+	})
+}
