@@ -6,6 +6,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +15,10 @@ import (
 	"time"
 
 	"github.com/alexis-ops/alexis/deploy/internal/stack"
+	"github.com/alexis-ops/alexis/shared/action"
+	"github.com/alexis-ops/alexis/shared/alert"
+	"github.com/alexis-ops/alexis/shared/api"
+	"github.com/alexis-ops/alexis/shared/rule"
 )
 
 var binDir string
@@ -214,5 +219,50 @@ func TestDirectActionNeedsToken(t *testing.T) {
 				t.Fatalf("status = %d, want %d", resp.StatusCode, tc.status)
 			}
 		})
+	}
+}
+
+// A person posts an action straight to the action handler with their own
+// token, as Alexis users do; it runs and is attributed to them.
+func TestPersonPostsActionDirectly(t *testing.T) {
+	e := start(t)
+	a := e.CreateAlert("manual remediation", "on-call asked for a restart", e.SSH.Addr)
+	data, err := os.ReadFile("testdata/day_duplicator_gc_restart.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := rule.Parse(bytes.ReplaceAll(data, []byte("MARKER"), []byte(e.marker)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	record, _ := json.Marshal(map[string]any{"id": a.ID, "tinyId": a.TinyID, "details": map[string]string{"host": e.SSH.Addr}})
+	env, err := alert.New(record, alert.Meta{UniqueKey: "tinyId", UniqueValue: a.TinyID, FeedType: "OpsGenie", FeedName: "manual"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(&action.Request{Alert: env, Rule: r})
+	req, _ := http.NewRequest(http.MethodPost, e.ActionHandlerURL+"/v1/action", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+e.UserToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var acc api.ActionAccepted
+	if err := json.NewDecoder(resp.Body).Decode(&acc); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusAccepted || acc.ExecutionID == "" || len(acc.Entities) != 1 || acc.Entities[0] != e.SSH.Addr {
+		t.Fatalf("answer %d %+v", resp.StatusCode, acc)
+	}
+	eventually(t, "the command's marker file", 30*time.Second, func() bool {
+		_, err := os.Stat(e.marker)
+		return err == nil
+	})
+	eventually(t, "the result note", 30*time.Second, func() bool {
+		return contains(e.OpsGenie.Notes(a.ID), "success")
+	})
+	if _, err := e.Procs["actionhandler"].WaitFor(context.Background(), "event=action_finished", "client=oncall", "execution_id="+acc.ExecutionID); err != nil {
+		t.Fatal(err)
 	}
 }
