@@ -1,0 +1,181 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testdata/recorded.log is a real action handler log: the pipeline ran with
+// real sshd; duplicator_gc_restart succeeded three times on one host and
+// failed once on a host that refused the connection; disk_cleanup failed
+// twice (exit 3).
+const (
+	sshHost  = "127.0.0.2:40941"
+	deadHost = "127.0.0.3:1"
+)
+
+func read(t *testing.T, o Options) *Report {
+	t.Helper()
+	f, err := os.Open("testdata/recorded.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := Read(f, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func TestFourQuestions(t *testing.T) {
+	rep := read(t, Options{})
+	if rep.Lines != 39 || rep.Unparsed != 0 {
+		t.Fatalf("lines = %d unparsed = %d", rep.Lines, rep.Unparsed)
+	}
+	// 1. What remediations run.
+	want1 := []RuleCount{{Rule: "duplicator_gc_restart", Executions: 4, HostRuns: 4}, {Rule: "disk_cleanup", Executions: 2, HostRuns: 2}}
+	if len(rep.Remediation) != 2 {
+		t.Fatalf("remediations = %+v", rep.Remediation)
+	}
+	for i, w := range want1 {
+		g := rep.Remediation[i]
+		if g.Rule != w.Rule || g.Executions != w.Executions || g.HostRuns != w.HostRuns || g.Last.IsZero() {
+			t.Errorf("remediation[%d] = %+v, want %+v", i, g, w)
+		}
+	}
+	// 2. Are they successful.
+	out := map[string]RuleOutcome{}
+	for _, o := range rep.Outcomes {
+		out[o.Rule] = o
+	}
+	if g := out["duplicator_gc_restart"]; g.ByStatus["success"] != 3 || g.ByStatus["failure"] != 1 || g.SuccessRate != 0.75 {
+		t.Errorf("gc outcome = %+v", g)
+	}
+	if g := out["disk_cleanup"]; g.ByStatus["failure"] != 2 || g.SuccessRate != 0 {
+		t.Errorf("disk outcome = %+v", g)
+	}
+	// 3. How long they take: gc executions took 211, 215, 219 and 2 ms; disk 263 and 386 ms.
+	dur := map[string]RuleTiming{}
+	for _, d := range rep.Durations {
+		dur[d.Rule] = d
+	}
+	if g := dur["duplicator_gc_restart"]; g != (RuleTiming{Rule: "duplicator_gc_restart", Count: 4, P50: 211, P90: 219, Max: 219, Mean: 161}) {
+		t.Errorf("gc timing = %+v", g)
+	}
+	if g := dur["disk_cleanup"]; g != (RuleTiming{Rule: "disk_cleanup", Count: 2, P50: 263, P90: 386, Max: 386, Mean: 324}) {
+		t.Errorf("disk timing = %+v", g)
+	}
+	// 4. How many times X against Y.
+	type key struct{ action, entity string }
+	got := map[key]Target{}
+	for _, tg := range rep.Targets {
+		got[key{tg.Action, tg.Entity}] = tg
+	}
+	for k, w := range map[key][3]int{
+		{"restart_service", sshHost}:  {3, 3, 0},
+		{"restart_service", deadHost}: {1, 0, 1},
+		{"clear_cache", sshHost}:      {2, 0, 2},
+	} {
+		g := got[k]
+		if g.Count != w[0] || g.Success != w[1] || g.Failure != w[2] {
+			t.Errorf("target %v = %+v, want count/success/failure %v", k, g, w)
+		}
+	}
+	if len(rep.Targets) != 3 {
+		t.Errorf("targets = %+v", rep.Targets)
+	}
+}
+
+func TestFilters(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want map[string]int // rule → executions
+	}{
+		{"rule", Options{Rule: "disk_cleanup"}, map[string]int{"disk_cleanup": 2}},
+		{"entity", Options{Entity: deadHost}, map[string]int{"duplicator_gc_restart": 1}},
+		{"since", Options{Since: time.Date(2026, 11, 22, 3, 13, 40, 0, time.UTC)}, map[string]int{"duplicator_gc_restart": 1, "disk_cleanup": 2}},
+		{"until", Options{Until: time.Date(2026, 11, 22, 3, 13, 39, 0, time.UTC)}, map[string]int{"duplicator_gc_restart": 1}},
+		{"nothing", Options{Since: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}, map[string]int{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := read(t, tc.o)
+			got := map[string]int{}
+			for _, r := range rep.Remediation {
+				got[r.Rule] = r.Executions
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Fatalf("got %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestJSONLogsAndJunk(t *testing.T) {
+	in := strings.Join([]string{
+		`{"time":"2026-11-22T03:00:00Z","service":"actionhandler","event":"execution_finished","rule_name":"r","action_status":"success","elapsed_ms":40,"execution_id":"e1"}`,
+		`{"time":"2026-11-22T03:00:00Z","service":"actionhandler","event":"action_finished","rule_name":"r","action":"a","entity":"h","action_status":"success","elapsed_ms":39,"execution_id":"e1"}`,
+		`{"time":"2026-11-22T03:00:00Z","service":"classifier","event":"execution_finished","rule_name":"x"}`,
+		`not a log line at all =`,
+		`{broken json`,
+	}, "\n")
+	rep, err := Read(strings.NewReader(in), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Lines != 5 || rep.Unparsed != 2 || len(rep.Remediation) != 1 || rep.Remediation[0].Executions != 1 || rep.Targets[0].Count != 1 {
+		t.Fatalf("report = %+v", rep)
+	}
+}
+
+func TestMainPrintsTables(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Main([]string{"--entity", sshHost, "testdata/recorded.log"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"1. What remediations run", "2. Are they successful", "3. How long they take", "4. How many times",
+		"duplicator_gc_restart", "100.0%", "restart_service", sshHost} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if code := Main([]string{"--format", "json", "-"}, strings.NewReader(""), &out, &errb); code != 0 || !json.Valid(out.Bytes()) {
+		t.Fatalf("json: exit %d %s", code, out.String())
+	}
+	for _, bad := range [][]string{{"--since", "yesterday"}, {"--format", "xml"}, {"/nonexistent.log"}} {
+		if code := Main(bad, strings.NewReader(""), &out, &errb); code == 0 {
+			t.Errorf("%v: exit 0", bad)
+		}
+	}
+}
+
+func TestParseSince(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"":                     {},
+		"24h":                  now.Add(-24 * time.Hour),
+		"7d":                   now.Add(-7 * 24 * time.Hour),
+		"2026-11-20T00:00:00Z": time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC),
+	} {
+		got, err := ParseSince(in, now)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("ParseSince(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"-1h", "soon", "7days", "0d"} {
+		if _, err := ParseSince(bad, now); err == nil {
+			t.Errorf("ParseSince(%q) accepted", bad)
+		}
+	}
+}
