@@ -17,6 +17,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/auth"
 	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/alexis-ops/alexis/shared/metrics"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/rs/zerolog"
@@ -27,6 +28,11 @@ type Options struct {
 	Service   string
 	Log       zerolog.Logger
 	BodyLimit int64 // bytes; 0 means 1 MiB
+	// Metrics, when set, counts and times every request and serves
+	// GET /metrics, behind MetricsAuth when that is set (the service's
+	// token middleware: Prometheus scrapes with a bearer token).
+	Metrics     *metrics.Metrics
+	MetricsAuth echo.MiddlewareFunc
 }
 
 // DefaultBodyLimit is used when Options.BodyLimit is 0.
@@ -43,11 +49,21 @@ func New(o Options) *echo.Echo {
 	e.Logger.SetOutput(io.Discard)
 	e.HTTPErrorHandler = errorHandler(o.Log)
 	e.Use(middleware.Recover())
+	if o.Metrics != nil {
+		e.Use(o.Metrics.Middleware())
+	}
 	e.Use(accessLog(o.Log))
 	e.Use(bodyLimit(o.BodyLimit))
 	e.GET("/v1/ping", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok", "service": o.Service})
 	})
+	if o.Metrics != nil {
+		var mw []echo.MiddlewareFunc
+		if o.MetricsAuth != nil {
+			mw = append(mw, o.MetricsAuth)
+		}
+		e.GET("/metrics", echo.WrapHandler(o.Metrics.Handler()), mw...)
+	}
 	return e
 }
 
@@ -115,7 +131,7 @@ func accessLog(log zerolog.Logger) echo.MiddlewareFunc {
 			if err != nil {
 				c.Error(err)
 			}
-			if c.Path() == "/v1/ping" {
+			if c.Path() == "/v1/ping" || c.Path() == "/metrics" {
 				return nil
 			}
 			ev := log.Info()

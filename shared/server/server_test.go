@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/alexis-ops/alexis/shared/api"
+	"github.com/alexis-ops/alexis/shared/auth"
+	"github.com/alexis-ops/alexis/shared/metrics"
 	"github.com/labstack/echo/v4"
 	"github.com/rs/zerolog"
 )
@@ -63,4 +65,28 @@ func TestServer(t *testing.T) {
 		t.Fatalf("413 not logged: %s", logs.String())
 	}
 	_ = http.StatusOK
+}
+
+func TestMetricsEndpointNeedsToken(t *testing.T) {
+	toks, err := auth.ParseTokens([]byte("prometheus:0123456789abcdef0123\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New("poller")
+	e := New(Options{Service: "poller", Log: zerolog.Nop(), Metrics: m, MetricsAuth: auth.Middleware(toks)})
+	e.GET("/x", func(c echo.Context) error { return c.String(200, "x") })
+	e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil))
+
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != http.StatusUnauthorized {
+		t.Fatalf("without token: %d", rec.Code)
+	}
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Authorization", "Bearer 0123456789abcdef0123")
+	rec = httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `poller_http_requests_total{code="200",method="GET",route="/x"} 1`) {
+		t.Fatalf("with token: %d %s", rec.Code, rec.Body.String())
+	}
 }
