@@ -6,6 +6,7 @@
 package logging
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -50,6 +51,9 @@ const (
 	Succeeded    = "succeeded"    // how many succeeded (e.g. hosts of an execution)
 	Failed       = "failed"       // how many failed
 	Result       = "result"       // the classifier's answer to a delivered alert: matched, unmatched, deferred
+	DelayMS      = "delay_ms"     // how long a retry or back-off waits before the next try
+	RateLimited  = "rate_limited" // a source answered 429 (too many requests)
+	Mode         = "mode"         // how the classifier sees rule file changes: inotify or poll
 )
 
 // Action statuses (values of ActionStatus).
@@ -123,10 +127,22 @@ func Logfmt(w io.Writer) io.Writer {
 		},
 		FormatFieldName: func(i any) string { return fmt.Sprint(i) + "=" },
 		// ConsoleWriter already quotes string values that need it.
-		FormatFieldValue:    func(i any) string { return fmt.Sprint(i) },
+		FormatFieldValue:    value,
 		FormatErrFieldName:  func(i any) string { return fmt.Sprint(i) + "=" },
-		FormatErrFieldValue: func(i any) string { return fmt.Sprint(i) },
+		FormatErrFieldValue: value,
 	}
+}
+
+// value prints a field value; ConsoleWriter hands some JSON values (e.g.
+// booleans) over as raw bytes.
+func value(i any) string {
+	switch v := i.(type) {
+	case []byte:
+		return string(v)
+	case json.RawMessage:
+		return string(v)
+	}
+	return fmt.Sprint(i)
 }
 
 // quote returns s bare when it is a plain token and Go-quoted otherwise, so a

@@ -80,3 +80,14 @@ func TestTrim(t *testing.T) {
 		t.Fatalf("Trim = %q", got)
 	}
 }
+
+func TestLogfmtBoolAndNumbers(t *testing.T) {
+	var buf bytes.Buffer
+	l := New(&buf, "x", Options{})
+	l.Info().Bool("rate_limited", true).Float64("ratio", 0.5).Int64(ElapsedMS, 12).Send()
+	for _, want := range []string{"rate_limited=true", "ratio=0.5", "elapsed_ms=12"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("line %q lacks %q", buf.String(), want)
+		}
+	}
+}

@@ -9,11 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/alexis-ops/alexis/shared/config"
+	"github.com/alexis-ops/alexis/shared/ticket"
 	ogalert "github.com/opsgenie/opsgenie-go-sdk-v2/alert"
 	ogclient "github.com/opsgenie/opsgenie-go-sdk-v2/client"
 	"github.com/rs/zerolog"
@@ -32,11 +36,19 @@ const (
 	User   = "Alexis"
 )
 
+// Hosts of OpsGenie's API.
+const (
+	HostUS = "api.opsgenie.com"    // the default
+	HostEU = "api.eu.opsgenie.com" // accounts in the EU region
+)
+
 // Config is the "opsgenie" block of a service configuration.
 type Config struct {
-	// APIURL is the API host: api.opsgenie.com (default), api.eu.opsgenie.com,
-	// or host[:port] of a compatible server (plain HTTP unless the host name
-	// contains "api", as the SDK decides).
+	// APIURL is the API host: api.opsgenie.com (default), api.eu.opsgenie.com
+	// (EU accounts), or a compatible server or proxy. A bare host[:port]
+	// speaks HTTPS, except on a loopback address (127.0.0.1:PORT, a local
+	// test server), which speaks plain HTTP. To choose the scheme yourself,
+	// write it: https://opsgenie-proxy.example:8443 or http://10.0.0.5:9100.
 	APIURL     string          `yaml:"api_url"`
 	APIKeyFile string          `yaml:"api_key_file"` // file holding the GenieKey
 	Timeout    config.Duration `yaml:"timeout"`      // per request; default 15s
@@ -49,8 +61,8 @@ func (c Config) Validate(prefix string) error {
 	if c.APIKeyFile == "" {
 		p.Addf(prefix+"api_key_file", "required")
 	}
-	if strings.Contains(c.APIURL, "://") || strings.Contains(c.APIURL, "/") {
-		p.Addf(prefix+"api_url", "host[:port] only, without scheme or path, got %q", c.APIURL)
+	if _, _, err := c.endpoint(); err != nil {
+		p.Addf(prefix+"api_url", "%v", err)
 	}
 	if c.Timeout < 0 {
 		p.Addf(prefix+"timeout", "must not be negative")
@@ -61,6 +73,54 @@ func (c Config) Validate(prefix string) error {
 	return p.Err()
 }
 
+// endpoint splits APIURL into the host the SDK is given and the scheme
+// requests must use.
+func (c Config) endpoint() (host, scheme string, err error) {
+	raw := strings.TrimSpace(c.APIURL)
+	if raw == "" {
+		return HostUS, "https", nil
+	}
+	if strings.Contains(raw, "://") {
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil:
+			return "", "", fmt.Errorf("bad URL %q: %v", raw, err)
+		case u.Scheme != "http" && u.Scheme != "https":
+			return "", "", fmt.Errorf("scheme must be http or https, got %q", raw)
+		case u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "":
+			return "", "", fmt.Errorf("want scheme://host[:port] without path, query or credentials, got %q", raw)
+		}
+		return u.Host, u.Scheme, nil
+	}
+	if strings.ContainsAny(raw, "/?@ ") {
+		return "", "", fmt.Errorf("want host[:port] or scheme://host[:port], got %q", raw)
+	}
+	h := raw
+	if hh, _, err := net.SplitHostPort(raw); err == nil {
+		h = hh
+	}
+	if h == "localhost" || net.ParseIP(h).IsLoopback() {
+		return raw, "http", nil
+	}
+	return raw, "https", nil
+}
+
+// schemeTransport makes every request use one scheme: the SDK picks http or
+// https from whether the host name contains "api", which is not a rule a
+// configuration should depend on.
+type schemeTransport struct {
+	scheme string
+	next   http.RoundTripper
+}
+
+func (t schemeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme != t.scheme {
+		r = r.Clone(r.Context())
+		r.URL.Scheme = t.scheme
+	}
+	return t.next.RoundTrip(r)
+}
+
 // Client talks to one OpsGenie account.
 type Client struct {
 	alerts *ogalert.Client
@@ -68,9 +128,17 @@ type Client struct {
 
 // New builds a client, reading the API key from cfg.APIKeyFile.
 func New(cfg Config, log zerolog.Logger) (*Client, error) {
+	return build(cfg, http.DefaultTransport)
+}
+
+func build(cfg Config, rt http.RoundTripper) (*Client, error) {
 	key, err := config.ReadSecret(cfg.APIKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("opsgenie: %w", err)
+	}
+	host, scheme, err := cfg.endpoint()
+	if err != nil {
+		return nil, fmt.Errorf("opsgenie: api_url: %w", err)
 	}
 	timeout := cfg.Timeout.D()
 	if timeout == 0 {
@@ -80,20 +148,16 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	if retries == 0 {
 		retries = 2
 	}
-	apiURL := ogclient.API_URL
-	if cfg.APIURL != "" {
-		apiURL = ogclient.ApiUrl(cfg.APIURL)
-	}
 	lr := logrus.New()
 	lr.SetOutput(io.Discard) // the SDK's own chatter; errors come back to us
 	ac, err := ogalert.NewClient(&ogclient.Config{
 		ApiKey:         key.Reveal(),
-		OpsGenieAPIURL: apiURL,
+		OpsGenieAPIURL: ogclient.ApiUrl(host),
 		RequestTimeout: timeout,
 		RetryCount:     retries,
 		Backoff:        backoff,
 		Logger:         lr,
-		HttpClient:     &http.Client{Timeout: timeout},
+		HttpClient:     &http.Client{Timeout: timeout, Transport: schemeTransport{scheme: scheme, next: rt}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opsgenie: %w", err)
@@ -215,6 +279,85 @@ func (c *Client) AddTeam(ctx context.Context, id, team string) error {
 	})
 	return accepted("add team", id, res, err)
 }
+
+// Do applies op to alert id: every kind of ticket.Kinds. Each call is
+// accepted only with a 202 answer carrying a requestId (ErrNoRequestID
+// otherwise). Op.Note, when set, is added by OpsGenie as a note with the
+// action. An escalation or responder value "id:..." names it by id.
+func (c *Client) Do(ctx context.Context, id string, op ticket.Op) error {
+	if err := op.Validate(); err != nil {
+		return fmt.Errorf("opsgenie %s on %s: %w", op.Kind, id, err)
+	}
+	note := truncate(op.Note, MaxNote)
+	var f func() (*ogalert.AsyncAlertResult, error)
+	switch op.Kind {
+	case ticket.KindNote:
+		return c.AddNote(ctx, id, op.Value)
+	case ticket.KindAddTeam:
+		return c.AddTeam(ctx, id, op.Value)
+	case ticket.KindAddTags:
+		f = func() (*ogalert.AsyncAlertResult, error) {
+			return c.alerts.AddTags(ctx, &ogalert.AddTagsRequest{
+				IdentifierType: ogalert.ALERTID, IdentifierValue: id,
+				Tags: op.Values, User: User, Source: Source, Note: note,
+			})
+		}
+	case ticket.KindRemoveTags:
+		f = func() (*ogalert.AsyncAlertResult, error) {
+			return c.alerts.RemoveTags(ctx, &ogalert.RemoveTagsRequest{
+				IdentifierType: ogalert.ALERTID, IdentifierValue: id,
+				Tags: strings.Join(op.Values, ","), User: User, Source: Source, Note: note,
+			})
+		}
+	case ticket.KindAcknowledge:
+		f = func() (*ogalert.AsyncAlertResult, error) {
+			return c.alerts.Acknowledge(ctx, &ogalert.AcknowledgeAlertRequest{
+				IdentifierType: ogalert.ALERTID, IdentifierValue: id, User: User, Source: Source, Note: note,
+			})
+		}
+	case ticket.KindClose:
+		f = func() (*ogalert.AsyncAlertResult, error) {
+			return c.alerts.Close(ctx, &ogalert.CloseAlertRequest{
+				IdentifierType: ogalert.ALERTID, IdentifierValue: id, User: User, Source: Source, Note: note,
+			})
+		}
+	case ticket.KindEscalate:
+		esc := ogalert.Escalation{Name: strings.TrimSpace(op.Value)}
+		if v, ok := strings.CutPrefix(esc.Name, "id:"); ok {
+			esc = ogalert.Escalation{ID: strings.TrimSpace(v)}
+		}
+		f = func() (*ogalert.AsyncAlertResult, error) {
+			return c.alerts.EscalateToNext(ctx, &ogalert.EscalateToNextRequest{
+				IdentifierType: ogalert.ALERTID, IdentifierValue: id,
+				Escalation: esc, User: User, Source: Source, Note: note,
+			})
+		}
+	case ticket.KindAddResponder:
+		typ, name := op.Responder()
+		r := ogalert.Responder{Type: ogalert.TeamResponder, Name: name}
+		if typ == ticket.ResponderUser {
+			r = ogalert.Responder{Type: ogalert.UserResponder, Username: name}
+		}
+		if v, ok := strings.CutPrefix(name, "id:"); ok {
+			r = ogalert.Responder{Type: r.Type, Id: strings.TrimSpace(v)}
+		}
+		f = func() (*ogalert.AsyncAlertResult, error) {
+			return c.alerts.AddResponder(ctx, &ogalert.AddResponderRequest{
+				IdentifierType: ogalert.ALERTID, IdentifierValue: id,
+				Responder: r, User: User, Source: Source, Note: note,
+			})
+		}
+	default:
+		return fmt.Errorf("opsgenie %s on %s: %w", op.Kind, id, ticket.ErrUnsupported)
+	}
+	res, err := call(ctx, f)
+	return accepted(strings.ReplaceAll(op.Kind, "_", " "), id, res, err)
+}
+
+// Supports reports true for every kind of ticket.Kinds.
+func (c *Client) Supports(kind string) bool { return slices.Contains(ticket.Kinds, kind) }
+
+var _ ticket.Operator = (*Client)(nil)
 
 // call runs one SDK call so that it returns ctx's error as soon as ctx is
 // done. The SDK ignores contexts (its retry loop sleeps regardless), so the

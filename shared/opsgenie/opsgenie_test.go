@@ -15,6 +15,7 @@ import (
 
 	"github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/opsgenie/opsgenietest"
+	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/rs/zerolog"
 )
 
@@ -331,7 +332,11 @@ func TestConfigValidate(t *testing.T) {
 		{name: "minimal", cfg: Config{APIKeyFile: "/k"}},
 		{name: "local host", cfg: Config{APIKeyFile: "/k", APIURL: "127.0.0.1:9000"}},
 		{name: "no key file", cfg: Config{}, want: []string{"og.api_key_file: required"}},
-		{name: "scheme", cfg: Config{APIKeyFile: "/k", APIURL: "https://api.opsgenie.com"}, want: []string{"og.api_url: host[:port] only"}},
+		{name: "EU host", cfg: Config{APIKeyFile: "/k", APIURL: HostEU}},
+		{name: "with scheme", cfg: Config{APIKeyFile: "/k", APIURL: "https://og-proxy.example:8443"}},
+		{name: "bad scheme", cfg: Config{APIKeyFile: "/k", APIURL: "ftp://api.opsgenie.com"}, want: []string{"og.api_url: scheme must be http or https"}},
+		{name: "path", cfg: Config{APIKeyFile: "/k", APIURL: "https://api.opsgenie.com/v2"}, want: []string{"og.api_url: want scheme://host[:port] without path"}},
+		{name: "bare host with path", cfg: Config{APIKeyFile: "/k", APIURL: "api.opsgenie.com/v2"}, want: []string{"og.api_url: want host[:port] or scheme://host[:port]"}},
 		{name: "negative timeout", cfg: Config{APIKeyFile: "/k", Timeout: -1}, want: []string{"og.timeout: must not be negative"}},
 		{name: "too many retries", cfg: Config{APIKeyFile: "/k", Retries: 11}, want: []string{"og.retries: must be 0..10"}},
 	}
@@ -351,6 +356,122 @@ func TestConfigValidate(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+func TestDo(t *testing.T) {
+	s := opsgenietest.NewT(t)
+	a := s.CreateAlert(opsgenietest.AlertSpec{Message: "m", Teams: []string{"incoming"}, Tags: []string{"old", "keep"}})
+	c := newClient(t, s, 1, "")
+	ctx := context.Background()
+	ops := []ticket.Op{
+		{Kind: ticket.KindNote, Value: "restarted"},
+		{Kind: ticket.KindAddTeam, Value: "ops_unix"},
+		{Kind: ticket.KindAddTags, Values: []string{"alexis", "auto"}, Note: "tagged"},
+		{Kind: ticket.KindRemoveTags, Values: []string{"old"}},
+		{Kind: ticket.KindAcknowledge, Note: "on it"},
+		{Kind: ticket.KindEscalate, Value: "db-escalation"},
+		{Kind: ticket.KindAddResponder, Value: "user:jane@example.com"},
+		{Kind: ticket.KindAddResponder, Value: "investigation"},
+		{Kind: ticket.KindClose, Note: "closed by Alexis"},
+	}
+	for _, op := range ops {
+		if !c.Supports(op.Kind) {
+			t.Errorf("Supports(%q) = false", op.Kind)
+		}
+	}
+	if errs := ticket.Apply(ctx, c, a.ID, ops); errs != nil {
+		t.Fatalf("Apply: %v", errs)
+	}
+	got, _ := s.Alert(a.ID)
+	if got.Status != "closed" || !got.Acknowledged || got.Report.ClosedBy != User || got.Report.AcknowledgedBy != User {
+		t.Errorf("alert status %q acknowledged %v report %+v", got.Status, got.Acknowledged, got.Report)
+	}
+	if !slices.Equal(got.Tags, []string{"keep", "alexis", "auto"}) {
+		t.Errorf("tags %q", got.Tags)
+	}
+	if !slices.Equal(got.Teams, []string{"incoming", "ops_unix", "investigation"}) {
+		t.Errorf("teams %q", got.Teams)
+	}
+	if !slices.Equal(got.Users, []string{"jane@example.com"}) || !slices.Equal(got.Escalations, []string{"db-escalation"}) {
+		t.Errorf("users %q escalations %q", got.Users, got.Escalations)
+	}
+	if notes := s.Notes(a.ID); !slices.Equal(notes, []string{"restarted", "tagged", "on it", "closed by Alexis"}) {
+		t.Errorf("notes %q", notes)
+	}
+	for _, r := range s.Requests() {
+		if r.Status != http.StatusAccepted {
+			t.Errorf("%s %s answered %d, want 202", r.Method, r.Path, r.Status)
+		}
+	}
+	if c.Supports("reboot") {
+		t.Error("Supports an unknown kind")
+	}
+	if err := c.Do(ctx, a.ID, ticket.Op{Kind: ticket.KindEscalate}); err == nil || !strings.Contains(err.Error(), "escalation name is required") {
+		t.Errorf("escalate without a name: %v", err)
+	}
+}
+
+func TestDoChecksRequestID(t *testing.T) {
+	s := opsgenietest.NewT(t, opsgenietest.Options{OmitRequestID: true})
+	a := s.CreateAlert(opsgenietest.AlertSpec{Message: "m"})
+	c := newClient(t, s, 1, "")
+	for _, op := range []ticket.Op{{Kind: "close"}, {Kind: "add_tags", Values: []string{"x"}}, {Kind: "escalate", Value: "e"}} {
+		if err := c.Do(context.Background(), a.ID, op); !errors.Is(err, ErrNoRequestID) {
+			t.Errorf("%s: %v, want ErrNoRequestID", op.Kind, err)
+		}
+	}
+}
+
+func TestDoRetriesRateLimit(t *testing.T) {
+	s := opsgenietest.NewT(t)
+	a := s.CreateAlert(opsgenietest.AlertSpec{Message: "m"})
+	c := newClient(t, s, 2, "")
+	s.FailNext(1, http.StatusTooManyRequests)
+	if err := c.Do(context.Background(), a.ID, ticket.Op{Kind: "close"}); err != nil {
+		t.Fatalf("close after one 429: %v", err)
+	}
+	if got, _ := s.Alert(a.ID); got.Status != "closed" {
+		t.Errorf("status %q", got.Status)
+	}
+}
+
+// roundTripFunc records where requests go without sending them.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestEndpoint(t *testing.T) {
+	cases := []struct {
+		apiURL string
+		want   string // scheme://host of the requests
+	}{
+		{apiURL: "", want: "https://api.opsgenie.com"},
+		{apiURL: HostEU, want: "https://api.eu.opsgenie.com"},
+		{apiURL: "og-proxy.example:8443", want: "https://og-proxy.example:8443"},
+		{apiURL: "https://og-proxy.example", want: "https://og-proxy.example"},
+		{apiURL: "http://10.1.2.3:9100", want: "http://10.1.2.3:9100"},
+		{apiURL: "127.0.0.1:9100", want: "http://127.0.0.1:9100"},
+		{apiURL: "localhost:9100", want: "http://localhost:9100"},
+	}
+	keyFile := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(keyFile, []byte("k\n"), 0o600)
+	for _, tc := range cases {
+		t.Run(tc.apiURL, func(t *testing.T) {
+			var got string
+			rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				got = r.URL.Scheme + "://" + r.URL.Host
+				return &http.Response{StatusCode: 401, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+			})
+			c, err := build(Config{APIURL: tc.apiURL, APIKeyFile: keyFile, Retries: 1}, rt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.List(context.Background(), "")
+			if got != tc.want {
+				t.Errorf("requests went to %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer st.Close()
 	names := make([]string, 0, len(cfg.Feeds))
 	for _, f := range cfg.Feeds {
 		names = append(names, f.Name)
@@ -104,6 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Classifier: &poller.HTTPClassifier{URL: cfg.Classifier.URL, Client: client},
 		State:      st,
 		Log:        log.With().Str(logging.Component, "poller").Logger(),
+		MaxBackoff: cfg.MaxBackoff.D(),
 	})
 
 	if once {

@@ -19,6 +19,7 @@ import (
 	"github.com/alexis-ops/alexis/poller/internal/httpapi"
 	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/api"
+	"github.com/alexis-ops/alexis/shared/dynatrace/dynatracetest"
 	"github.com/alexis-ops/alexis/shared/opsgenie/opsgenietest"
 )
 
@@ -287,5 +288,72 @@ func TestRunRejects(t *testing.T) {
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"version"}, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "poller ") {
 		t.Errorf("version: %q, %v", out.String(), err)
+	}
+}
+
+func TestRunSeveralFeedsAndDynatrace(t *testing.T) {
+	us, eu := opsgenietest.NewT(t), opsgenietest.NewT(t)
+	dt := dynatracetest.NewT(t)
+	cl := newClassifier(t)
+	a := us.CreateAlert(opsgenietest.AlertSpec{Message: "us", Teams: []string{"incoming"}, CreatedAt: time.Now().Add(-time.Minute)})
+	b := eu.CreateAlert(opsgenietest.AlertSpec{Message: "eu", Tags: []string{"db"}, CreatedAt: time.Now().Add(-time.Minute)})
+	eu.CreateAlert(opsgenietest.AlertSpec{Message: "eu, not db", CreatedAt: time.Now().Add(-time.Minute)})
+	p := dt.CreateProblem(dynatracetest.ProblemSpec{
+		Title: "db01: disk full", ImpactedEntities: []dynatracetest.EntityStub{dynatracetest.Entity("HOST-1", "HOST", "db01")},
+		EntityTags: []string{"team:db"}, StartTime: time.Now().Add(-time.Minute),
+	})
+	dt.CreateProblem(dynatracetest.ProblemSpec{Title: "web", EntityTags: []string{"team:web"}, StartTime: time.Now().Add(-time.Minute)})
+
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	cfg := write("poller.yaml", "state_file: "+filepath.Join(dir, "state.json")+"\n"+
+		"classifier:\n  url: "+cl.URL+"/v1/classifier\n  token_file: "+write("out", outToken)+"\n"+
+		"feeds:\n"+
+		"  - name: us\n    type: opsgenie\n    query: 'teams: incoming'\n"+
+		"    opsgenie: {api_url: '"+us.Host()+"', api_key_file: "+write("us_key", us.APIKey())+", retries: 1}\n"+
+		"  - name: eu\n    type: opsgenie\n    query: 'tag: db'\n"+
+		"    opsgenie: {api_url: 'http://"+eu.Host()+"', api_key_file: "+write("eu_key", eu.APIKey())+", retries: 1}\n"+
+		"  - name: problems\n    type: dynatrace\n    lookback: 1h\n"+
+		"    dynatrace: {api_url: '"+dt.URL()+"', api_token_file: "+write("dt_token", dt.Token())+", problem_selector: 'status(\"open\"),entityTags(\"team:db\")'}\n")
+	logs := &syncBuffer{}
+	if err := run(context.Background(), []string{"once", "-config", cfg}, io.Discard, logs); err != nil {
+		t.Fatalf("once: %v\n%s", err, logs)
+	}
+	got := map[string]alert.Meta{}
+	for _, env := range cl.received() {
+		got[env.Meta.FeedName] = env.Meta
+	}
+	want := map[string]alert.Meta{
+		"us":       {UniqueKey: "tinyId", UniqueValue: a.TinyID, FeedType: "OpsGenie", FeedName: "us"},
+		"eu":       {UniqueKey: "tinyId", UniqueValue: b.TinyID, FeedType: "OpsGenie", FeedName: "eu"},
+		"problems": {UniqueKey: "problemId", UniqueValue: p.ProblemID, FeedType: "Dynatrace", FeedName: "problems"},
+	}
+	if len(cl.received()) != 3 || len(got) != 3 {
+		t.Fatalf("classifier got %d envelopes: %v", len(cl.received()), got)
+	}
+	for name, m := range want {
+		if got[name] != m {
+			t.Errorf("feed %s: meta %+v, want %+v", name, got[name], m)
+		}
+	}
+	for _, env := range cl.received() {
+		if env.Meta.FeedType == "Dynatrace" && env.Get("impactedEntities.0.name").String() != "db01" {
+			t.Errorf("problem envelope %s", env.Raw)
+		}
+	}
+	if out := logs.String(); strings.Contains(out, dt.Token()) || strings.Contains(out, eu.APIKey()) {
+		t.Error("logs reveal a secret")
+	}
+	if err := run(context.Background(), []string{"once", "-config", cfg}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(cl.received()); n != 3 {
+		t.Errorf("second run delivered again: %d envelopes", n)
 	}
 }

@@ -19,6 +19,23 @@
 //	    unique_key: tinyId            # field of the alert record identifying it
 //	    loop_interval: 30s            # optional override
 //	    opsgenie: {api_url: api.opsgenie.com, api_key_file: /run/secrets/opsgenie_key, timeout: 15s, retries: 2}
+//	  - name: eu-incoming             # another account: its own key and host
+//	    type: opsgenie
+//	    query: "status: open"
+//	    opsgenie: {api_url: api.eu.opsgenie.com, api_key_file: /run/secrets/opsgenie_eu_key}
+//	  - name: problems
+//	    type: dynatrace               # no query: the problem selector says what to poll
+//	    lookback: 24h                 # from=now-24h: problems that started (or ended) since
+//	    unique_key: problemId         # the default for dynatrace; displayId also works
+//	    dynatrace:
+//	      api_url: https://abc12345.live.dynatrace.com
+//	      api_token_file: /run/secrets/dynatrace_token
+//	      timeout: 15s
+//	      retries: 2
+//	      problem_selector: 'status("open"),entityTags("team:db")'   # default status("open")
+//	      entity_selector: ""         # optional
+//	      page_size: 100              # 1..500
+//	max_backoff: 5m                   # longest wait after repeated failures of a feed's source
 package config
 
 import (
@@ -33,6 +50,7 @@ import (
 	"time"
 
 	sconfig "github.com/alexis-ops/alexis/shared/config"
+	"github.com/alexis-ops/alexis/shared/dynatrace"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
 	"github.com/alexis-ops/alexis/shared/server"
@@ -47,13 +65,20 @@ const (
 	DefaultStateFile         = "/var/lib/alexis/poller-state.json"
 	DefaultClassifierTimeout = 10 * time.Second
 	DefaultLookback          = 24 * time.Hour
-	DefaultUniqueKey         = "tinyId"
+	DefaultUniqueKey         = "tinyId"    // opsgenie
+	DefaultDynatraceKey      = "problemId" // dynatrace
+	DefaultProblemSelector   = `status("open")`
+	DefaultMaxBackoff        = 5 * time.Minute
 )
 
 // Feed types (values of feeds[].type, case-insensitive).
 const (
-	TypeOpsGenie = "opsgenie"
+	TypeOpsGenie  = "opsgenie"
+	TypeDynatrace = "dynatrace"
 )
+
+// types lists the feed types for messages.
+const types = TypeOpsGenie + ", " + TypeDynatrace
 
 // Config is the poller configuration.
 type Config struct {
@@ -63,7 +88,8 @@ type Config struct {
 	Log        logging.Options `yaml:"log"`
 
 	LoopInterval sconfig.Duration `yaml:"loop_interval"`
-	StateFile    string           `yaml:"state_file"` // what was delivered, kept across restarts
+	MaxBackoff   sconfig.Duration `yaml:"max_backoff"` // cap of a failing feed's back-off
+	StateFile    string           `yaml:"state_file"`  // what was delivered, kept across restarts
 	Classifier   Classifier       `yaml:"classifier"`
 	Feeds        []Feed           `yaml:"feeds"`
 }
@@ -85,7 +111,17 @@ type Feed struct {
 	UniqueKey    string           `yaml:"unique_key"`
 	LoopInterval sconfig.Duration `yaml:"loop_interval"` // 0: the top-level loop_interval
 
-	OpsGenie *opsgenie.Config `yaml:"opsgenie"` // type opsgenie
+	OpsGenie  *opsgenie.Config `yaml:"opsgenie"`  // type opsgenie
+	Dynatrace *Dynatrace       `yaml:"dynatrace"` // type dynatrace
+}
+
+// Dynatrace is the dynatrace block of a feed: the client's configuration
+// and what to poll.
+type Dynatrace struct {
+	dynatrace.Config `yaml:",inline"`
+	ProblemSelector  string `yaml:"problem_selector"` // default status("open")
+	EntitySelector   string `yaml:"entity_selector"`  // optional
+	PageSize         int    `yaml:"page_size"`        // default 100, at most 500
 }
 
 // Default returns a configuration holding every top-level default. Feed
@@ -96,6 +132,7 @@ func Default() *Config {
 		BodyLimit:    server.DefaultBodyLimit,
 		Log:          logging.Options{Format: "logfmt", Level: "info"},
 		LoopInterval: sconfig.Duration(DefaultLoopInterval),
+		MaxBackoff:   sconfig.Duration(DefaultMaxBackoff),
 		StateFile:    DefaultStateFile,
 		Classifier:   Classifier{Timeout: sconfig.Duration(DefaultClassifierTimeout)},
 	}
@@ -131,6 +168,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LoopInterval <= 0 {
 		p.Addf("loop_interval", "must be positive")
+	}
+	if c.MaxBackoff <= 0 {
+		p.Addf("max_backoff", "must be positive")
 	}
 	if c.StateFile == "" {
 		p.Addf("state_file", "required")
@@ -177,8 +217,11 @@ func (c *Config) Validate() error {
 			p.Addf(key+"name", "%q is already the name of feeds[%d]", f.Name, prev)
 		}
 		names[f.Name] = i
-		if strings.TrimSpace(f.Query) == "" {
+		if f.Type == TypeOpsGenie && strings.TrimSpace(f.Query) == "" {
 			p.Addf(key+"query", "required")
+		}
+		if f.Type == TypeDynatrace && f.Query != "" {
+			p.Addf(key+"query", "not for type dynatrace: use dynatrace.problem_selector")
 		}
 		if f.Lookback < 0 {
 			p.Addf(key+"lookback", "must not be negative")
@@ -191,18 +234,30 @@ func (c *Config) Validate() error {
 		}
 		switch f.Type {
 		case "":
-			p.Addf(key+"type", "required (one of: %s)", TypeOpsGenie)
+			p.Addf(key+"type", "required (one of: %s)", types)
 		case TypeOpsGenie:
 			if f.OpsGenie == nil {
 				p.Addf(key+"opsgenie", "required for type opsgenie")
 			} else {
 				errs = append(errs, f.OpsGenie.Validate(key+"opsgenie."))
 			}
+		case TypeDynatrace:
+			if f.Dynatrace == nil {
+				p.Addf(key+"dynatrace", "required for type dynatrace")
+			} else {
+				errs = append(errs, f.Dynatrace.Validate(key+"dynatrace."))
+				if f.Dynatrace.PageSize < 0 || f.Dynatrace.PageSize > dynatrace.MaxPageSize {
+					p.Addf(key+"dynatrace.page_size", "must be 1..%d", dynatrace.MaxPageSize)
+				}
+			}
 		default:
-			p.Addf(key+"type", "unknown feed type %q (one of: %s)", f.Type, TypeOpsGenie)
+			p.Addf(key+"type", "unknown feed type %q (one of: %s)", f.Type, types)
 		}
 		if f.Type != TypeOpsGenie && f.OpsGenie != nil {
 			p.Addf(key+"opsgenie", "only for type opsgenie")
+		}
+		if f.Type != TypeDynatrace && f.Dynatrace != nil {
+			p.Addf(key+"dynatrace", "only for type dynatrace")
 		}
 	}
 	return errors.Join(append([]error{p.Err()}, errs...)...)
@@ -216,6 +271,17 @@ func (f *Feed) setDefaults() {
 	}
 	if f.UniqueKey == "" {
 		f.UniqueKey = DefaultUniqueKey
+		if f.Type == TypeDynatrace {
+			f.UniqueKey = DefaultDynatraceKey
+		}
+	}
+	if d := f.Dynatrace; d != nil {
+		if strings.TrimSpace(d.ProblemSelector) == "" {
+			d.ProblemSelector = DefaultProblemSelector
+		}
+		if d.PageSize == 0 {
+			d.PageSize = dynatrace.DefaultPageSize
+		}
 	}
 }
 

@@ -87,8 +87,8 @@ func TestLoad(t *testing.T) {
 			name: "every feed problem at once",
 			yaml: head + "feeds:\n" +
 				"  - {name: a, type: opsgenie, opsgenie: {api_key_file: " + filepath.Join(dir, "og_key") + "}}\n" +
-				"  - {name: a, type: opsgenie, query: x, lookback: -1h, loop_interval: -1s, opsgenie: {api_url: 'https://api.opsgenie.com', retries: 20}}\n" +
-				"  - {name: 'bad name', type: dynatrace, query: x, opsgenie: {api_key_file: /k}}\n" +
+				"  - {name: a, type: opsgenie, query: x, lookback: -1h, loop_interval: -1s, opsgenie: {api_url: 'https://api.opsgenie.com/v2', retries: 20}}\n" +
+				"  - {name: 'bad name', type: jira, query: x, opsgenie: {api_key_file: /k}}\n" +
 				"  - {query: x, type: opsgenie}\n" +
 				"  - {name: e, query: x}\n",
 			wantErrs: []string{
@@ -97,10 +97,10 @@ func TestLoad(t *testing.T) {
 				"feeds[1].lookback: must not be negative",
 				"feeds[1].loop_interval: must not be negative",
 				"feeds[1].opsgenie.api_key_file: required",
-				"feeds[1].opsgenie.api_url: host[:port] only",
+				"feeds[1].opsgenie.api_url: want scheme://host[:port] without path",
 				"feeds[1].opsgenie.retries: must be 0..10",
 				"feeds[2].name: use letters",
-				`feeds[2].type: unknown feed type "dynatrace"`,
+				`feeds[2].type: unknown feed type "jira"`,
 				"feeds[2].opsgenie: only for type opsgenie",
 				"feeds[3].name: required",
 				"feeds[3].opsgenie: required for type opsgenie",
@@ -133,6 +133,42 @@ func TestLoad(t *testing.T) {
 			name:     "missing classifier url",
 			yaml:     strings.Replace(head, "  url: http://127.0.0.1:8081/v1/classifier\n", "", 1) + feedYAML(dir, ""),
 			wantErrs: []string{"classifier.url: required"},
+		},
+		{
+			name: "dynatrace feed with defaults",
+			yaml: head + "feeds:\n  - name: problems\n    type: Dynatrace\n" +
+				"    dynatrace: {api_url: 'https://abc.live.dynatrace.com', api_token_file: " + filepath.Join(dir, "og_key") + "}\n",
+			check: func(t *testing.T, c *Config) {
+				f := c.Feeds[0]
+				if f.Type != TypeDynatrace || f.UniqueKey != "problemId" || f.Dynatrace.ProblemSelector != `status("open")` ||
+					f.Dynatrace.PageSize != 100 || f.Dynatrace.APIURL != "https://abc.live.dynatrace.com" || c.MaxBackoff.D() != DefaultMaxBackoff {
+					t.Errorf("dynatrace defaults: %+v %+v", f, f.Dynatrace)
+				}
+			},
+		},
+		{
+			name: "dynatrace feed problems",
+			yaml: head + "max_backoff: 0s\nfeeds:\n  - name: problems\n    type: dynatrace\n    query: 'status: open'\n" +
+				"    dynatrace: {api_url: 'abc.live.dynatrace.com', page_size: 501, problem_selector: x, colour: red}\n" +
+				"  - name: p2\n    type: dynatrace\n  - name: p3\n    type: opsgenie\n    query: x\n    opsgenie: {api_key_file: /k}\n" +
+				"    dynatrace: {api_url: 'https://x'}\n",
+			wantErrs: []string{"field colour not found"},
+		},
+		{
+			name: "dynatrace feed values",
+			yaml: head + "max_backoff: 0s\nfeeds:\n  - name: problems\n    type: dynatrace\n    query: 'status: open'\n" +
+				"    dynatrace: {api_url: 'abc.live.dynatrace.com', page_size: 501}\n" +
+				"  - name: p2\n    type: dynatrace\n  - name: p3\n    type: opsgenie\n    query: x\n    opsgenie: {api_key_file: /k}\n" +
+				"    dynatrace: {api_url: 'https://x'}\n",
+			wantErrs: []string{
+				"max_backoff: must be positive",
+				"feeds[0].query: not for type dynatrace: use dynatrace.problem_selector",
+				"feeds[0].dynatrace.api_url: URL must be http:// or https://",
+				"feeds[0].dynatrace.api_token_file: required",
+				"feeds[0].dynatrace.page_size: must be 1..500",
+				"feeds[1].dynatrace: required for type dynatrace",
+				"feeds[2].dynatrace: only for type dynatrace",
+			},
 		},
 		{
 			name:     "bad duration",

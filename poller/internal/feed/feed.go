@@ -6,6 +6,7 @@ package feed
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/alexis-ops/alexis/shared/alert"
 )
@@ -35,3 +36,24 @@ var ErrGone = errors.New("alert no longer exists")
 // made into an envelope, e.g. because it lacks the feed's unique_key field.
 // Other alerts are unaffected.
 var ErrInvalid = errors.New("alert cannot be delivered")
+
+// RateLimitError is a source's "too many requests" answer that its client
+// gave up retrying. The poller backs the feed off instead of polling again
+// at its loop interval.
+type RateLimitError struct {
+	RetryAfter time.Duration // what the source asked to wait; 0 if it did not say
+	Err        error
+}
+
+func (e *RateLimitError) Error() string { return "rate limited: " + e.Err.Error() }
+func (e *RateLimitError) Unwrap() error { return e.Err }
+
+// RateLimited reports whether err is (or wraps) a RateLimitError, and the
+// wait it asked for.
+func RateLimited(err error) (time.Duration, bool) {
+	var rl *RateLimitError
+	if errors.As(err, &rl) {
+		return rl.RetryAfter, true
+	}
+	return 0, false
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/alexis-ops/alexis/poller/internal/config"
 	"github.com/alexis-ops/alexis/poller/internal/feed"
+	"github.com/alexis-ops/alexis/poller/internal/feed/dynatrace"
 	"github.com/alexis-ops/alexis/poller/internal/feed/opsgenie"
 	"github.com/rs/zerolog"
 )
@@ -16,7 +17,8 @@ import (
 type Constructor func(cfg config.Feed, log zerolog.Logger) (feed.Feed, error)
 
 var types = map[string]Constructor{
-	config.TypeOpsGenie: func(c config.Feed, log zerolog.Logger) (feed.Feed, error) { return nonNil(opsgenie.New(c, log)) },
+	config.TypeOpsGenie:  func(c config.Feed, log zerolog.Logger) (feed.Feed, error) { return nonNil(opsgenie.New(c, log)) },
+	config.TypeDynatrace: func(c config.Feed, log zerolog.Logger) (feed.Feed, error) { return nonNil(dynatrace.New(c, log)) },
 }
 
 // New builds the feed for cfg by its type.

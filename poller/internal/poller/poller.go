@@ -10,11 +10,19 @@
 //   - an alert the classifier rejected (4xx) is remembered with the error
 //     and not sent again, so a bad alert cannot cause a hot loop;
 //   - an alert is forgotten once it leaves its feed's query results;
-//   - the memory is saved to the state file, so a restart does not deliver
-//     again (at most the deliveries of the last second before a crash are
-//     repeated: delivery is at least once).
+//   - each delivery is committed to the state (journal + fsync) before the
+//     next alert is delivered, so a restart, even after SIGKILL, delivers
+//     none again except the one whose answer was in flight when the
+//     process died (delivery is at least once, and exactly once unless the
+//     poller dies during a delivery).
 //
 // Each feed runs on its own goroutine, so a slow feed delays only itself.
+// A feed whose source fails (listing or fetching: 429 after the client's
+// own retries, 5xx, unreachable) is backed off: its next poll waits twice
+// as long after each failed poll in a row, at least what a 429 asked for,
+// at most MaxBackoff; a successful poll brings it back to its interval. A
+// classifier that cannot take alerts does not back a feed off: its alerts
+// are offered again on the next loop, so they flow as soon as it is back.
 package poller
 
 import (
@@ -22,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -83,9 +92,9 @@ type Options struct {
 	Classifier Classifier
 	State      *state.Store
 	Log        zerolog.Logger
-	// SaveEvery bounds how often the state is saved while a poll delivers
-	// (it is always saved when a poll ends); default 1s.
-	SaveEvery time.Duration
+	// MaxBackoff caps the wait of a feed whose source keeps failing;
+	// default 5m (never less than the feed's interval).
+	MaxBackoff time.Duration
 }
 
 // Poller runs feeds.
@@ -112,6 +121,8 @@ type FeedStatus struct {
 	AlertsRejected   int       `json:"alerts_rejected"`       // answered 4xx since start
 	DeliveryFailures int       `json:"delivery_failures"`     // fetch or delivery failures since start
 	Remembered       int       `json:"remembered"`            // delivered alerts still matching (state file)
+	SourceFailures   int       `json:"source_failures"`       // polls in a row whose source failed (backing off while > 0)
+	NextPoll         time.Time `json:"next_poll,omitzero"`    // when the feed polls next
 }
 
 // Result counts what one poll did.
@@ -125,10 +136,13 @@ type Result struct {
 	Forgotten int // remembered alerts that left the query results
 }
 
+// DefaultMaxBackoff is the default of Options.MaxBackoff.
+const DefaultMaxBackoff = 5 * time.Minute
+
 // New builds a poller.
 func New(o Options) *Poller {
-	if o.SaveEvery <= 0 {
-		o.SaveEvery = time.Second
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = DefaultMaxBackoff
 	}
 	p := &Poller{o: o, status: map[string]*FeedStatus{}}
 	for _, s := range o.Sources {
@@ -144,18 +158,70 @@ func (p *Poller) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, src := range p.o.Sources {
 		wg.Go(func() {
+			failures := 0
 			for {
-				p.Poll(ctx, src)
+				_, err := p.Poll(ctx, src)
+				if ctx.Err() != nil {
+					return
+				}
+				var wait time.Duration
+				wait, failures = p.next(src, err, failures)
 				select {
 				case <-ctx.Done():
 					return
-				case <-time.After(src.Interval):
+				case <-time.After(wait):
 				}
 			}
 		})
 	}
 	wg.Wait()
 }
+
+// next decides when src polls again after a poll that returned err, given
+// the failed polls in a row before it, and logs entering and leaving a
+// back-off.
+func (p *Poller) next(src Source, err error, failures int) (time.Duration, int) {
+	log := p.o.Log.With().Str(logging.FeedName, src.Feed.Name()).Logger()
+	var se *SourceError
+	if !errors.As(err, &se) {
+		if failures > 0 {
+			log.Info().Str(logging.Event, "feed_recovered").Int(logging.Count, failures).Msg("source answers again")
+		}
+		p.scheduled(src.Feed.Name(), 0, src.Interval)
+		return src.Interval, 0
+	}
+	failures++
+	after, limited := feed.RateLimited(err)
+	wait := Backoff(src.Interval, p.o.MaxBackoff, failures, after)
+	log.Warn().Str(logging.Event, "feed_backoff").Int(logging.Count, failures).Str(logging.RateLimited, strconv.FormatBool(limited)).
+		Int64(logging.DelayMS, wait.Milliseconds()).Msg("source failing: polling less often")
+	p.scheduled(src.Feed.Name(), failures, wait)
+	return wait, failures
+}
+
+// Backoff is the wait before the next poll of a feed whose source failed
+// failures polls in a row: interval doubled per failure, at least what the
+// source asked for (retryAfter), at most limit (but never below interval).
+func Backoff(interval, limit time.Duration, failures int, retryAfter time.Duration) time.Duration {
+	limit = max(limit, interval)
+	wait := limit
+	if failures < 30 {
+		if d := interval << failures; d > 0 && d < limit {
+			wait = d
+		}
+	}
+	if retryAfter > wait {
+		wait = min(retryAfter, limit)
+	}
+	return wait
+}
+
+// SourceError is a poll failure of the feed's source (listing or fetching),
+// as opposed to the classifier's.
+type SourceError struct{ Err error }
+
+func (e *SourceError) Error() string { return e.Err.Error() }
+func (e *SourceError) Unwrap() error { return e.Err }
 
 // Once polls every feed once, concurrently, and returns the errors of the
 // feeds that failed, each prefixed with the feed name.
@@ -207,7 +273,7 @@ func (p *Poller) poll(ctx context.Context, f feed.Feed, log zerolog.Logger) (Res
 	var res Result
 	ids, err := f.List(ctx)
 	if err != nil {
-		return res, fmt.Errorf("list alerts: %w", err)
+		return res, &SourceError{Err: fmt.Errorf("list alerts: %w", err)}
 	}
 	res.Seen = len(ids)
 	current := make(map[string]bool, len(ids))
@@ -217,7 +283,6 @@ func (p *Poller) poll(ctx context.Context, f feed.Feed, log zerolog.Logger) (Res
 	res.Forgotten = p.o.State.Retain(f.Name(), current)
 
 	var failure error // the last fetch or delivery failure
-	lastSave := time.Now()
 	for _, id := range ids {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
@@ -244,7 +309,7 @@ func (p *Poller) poll(ctx context.Context, f feed.Feed, log zerolog.Logger) (Res
 			// for the next poll rather than hammering it.
 			log.Warn().Str(logging.Event, "alert_fetch_failed").Str(logging.AlertID, id).Err(err).Send()
 			res.Failed++
-			return res, p.failed(res, fmt.Errorf("fetch alert %s: %w", id, err))
+			return res, &SourceError{Err: p.failed(res, fmt.Errorf("fetch alert %s: %w", id, err))}
 		}
 
 		stop, err := p.deliver(ctx, log, f.Name(), id, env, &res)
@@ -253,12 +318,6 @@ func (p *Poller) poll(ctx context.Context, f feed.Feed, log zerolog.Logger) (Res
 		}
 		if stop {
 			return res, p.failed(res, err)
-		}
-		if time.Since(lastSave) >= p.o.SaveEvery {
-			if err := p.o.State.Save(); err != nil {
-				log.Error().Str(logging.Event, "state_save_failed").Err(err).Send()
-			}
-			lastSave = time.Now()
 		}
 	}
 	if failure != nil {
@@ -286,7 +345,7 @@ func (p *Poller) deliver(ctx context.Context, log zerolog.Logger, feedName, id s
 	}
 	if err == nil {
 		res.Delivered++
-		p.o.State.Mark(feedName, id, state.Entry{UniqueValue: uv, DeliveredAt: time.Now().UTC(), Result: cl.Result})
+		p.commit(log, feedName, id, state.Entry{UniqueValue: uv, DeliveredAt: time.Now().UTC(), Result: cl.Result})
 		log.Info().Str(logging.Event, "alert_delivered").Str(logging.AlertID, id).Str(logging.UniqueValue, uv).
 			Str(logging.Result, cl.Result).Send()
 		return false, nil
@@ -296,7 +355,7 @@ func (p *Poller) deliver(ctx context.Context, log zerolog.Logger, feedName, id s
 	}
 	if errors.Is(err, ErrBadAnswer) {
 		res.Delivered++
-		p.o.State.Mark(feedName, id, state.Entry{UniqueValue: uv, DeliveredAt: time.Now().UTC(), Result: ResultUnknown, Error: err.Error()})
+		p.commit(log, feedName, id, state.Entry{UniqueValue: uv, DeliveredAt: time.Now().UTC(), Result: ResultUnknown, Error: err.Error()})
 		log.Warn().Str(logging.Event, "alert_delivered").Str(logging.AlertID, id).Str(logging.UniqueValue, uv).
 			Str(logging.Result, ResultUnknown).Err(err).Send()
 		return false, nil
@@ -305,7 +364,7 @@ func (p *Poller) deliver(ctx context.Context, log zerolog.Logger, feedName, id s
 	isStatus := errors.As(err, &se)
 	if isStatus && se.Code >= 400 && se.Code <= 499 && se.Code != http.StatusTooManyRequests {
 		res.Rejected++
-		p.o.State.Mark(feedName, id, state.Entry{UniqueValue: uv, DeliveredAt: time.Now().UTC(), Result: ResultRejected, Error: err.Error()})
+		p.commit(log, feedName, id, state.Entry{UniqueValue: uv, DeliveredAt: time.Now().UTC(), Result: ResultRejected, Error: err.Error()})
 		log.Warn().Str(logging.Event, "delivery_rejected").Str(logging.AlertID, id).Str(logging.UniqueValue, uv).
 			Int(logging.Status, se.Code).Err(err).Send()
 		return false, nil
@@ -324,6 +383,25 @@ func (p *Poller) deliver(ctx context.Context, log zerolog.Logger, feedName, id s
 		}
 	}
 	return unavailable, fmt.Errorf("deliver alert %s: %w", id, err)
+}
+
+// commit records a delivery durably before the next one starts. If the
+// disk fails, the delivery is still remembered in memory (and saved when
+// the poll ends, if the disk allows by then).
+func (p *Poller) commit(log zerolog.Logger, feedName, id string, e state.Entry) {
+	if err := p.o.State.Commit(feedName, id, e); err != nil {
+		log.Error().Str(logging.Event, "state_save_failed").Str(logging.AlertID, id).Err(err).Send()
+	}
+}
+
+// scheduled records a feed's back-off state and next poll.
+func (p *Poller) scheduled(name string, failures int, wait time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st := p.status[name]; st != nil {
+		st.SourceFailures = failures
+		st.NextPoll = time.Now().Add(wait).UTC()
+	}
 }
 
 func (p *Poller) record(name string, start time.Time, elapsed time.Duration, res Result, err error) {

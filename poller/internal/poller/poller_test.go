@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -562,7 +563,7 @@ func TestSlowFeedDoesNotBlockOthers(t *testing.T) {
 		close(done)
 	}()
 	deadline := time.Now().Add(20 * time.Second) // a hang guard, not a speed check
-	for e.cl.countOf(a.TinyID) == 0 && time.Now().Before(deadline) {
+	for (e.cl.countOf(a.TinyID) == 0 || p.Status()[1].Polls == 0) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if e.cl.countOf(a.TinyID) != 1 {
@@ -614,5 +615,121 @@ func TestRunStopsOnCancel(t *testing.T) {
 	p.Run(ctx) // returns at once
 	if strings.Contains(e.logs.String(), "event=poll_failed") {
 		t.Error("a cancelled poll was logged as failed")
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	const iv = 30 * time.Second
+	cases := []struct {
+		name       string
+		failures   int
+		retryAfter time.Duration
+		limit      time.Duration
+		want       time.Duration
+	}{
+		{name: "first failure doubles", failures: 1, limit: 5 * time.Minute, want: time.Minute},
+		{name: "third failure", failures: 3, limit: 5 * time.Minute, want: 4 * time.Minute},
+		{name: "capped", failures: 4, limit: 5 * time.Minute, want: 5 * time.Minute},
+		{name: "huge count does not overflow", failures: 90, limit: 5 * time.Minute, want: 5 * time.Minute},
+		{name: "retry-after longer", failures: 1, retryAfter: 2 * time.Minute, limit: 5 * time.Minute, want: 2 * time.Minute},
+		{name: "retry-after shorter", failures: 2, retryAfter: time.Second, limit: 5 * time.Minute, want: 2 * time.Minute},
+		{name: "retry-after capped", failures: 1, retryAfter: time.Hour, limit: 5 * time.Minute, want: 5 * time.Minute},
+		{name: "limit below interval", failures: 1, limit: time.Second, want: iv},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Backoff(iv, tc.limit, tc.failures, tc.retryAfter); got != tc.want {
+				t.Errorf("Backoff = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// flakyFeed fails its listing fails times (rate limited), then lists nothing.
+type flakyFeed struct {
+	mu    sync.Mutex
+	fails int
+	lists int
+}
+
+func (f *flakyFeed) Name() string { return "flaky" }
+func (f *flakyFeed) Type() string { return "Test" }
+func (f *flakyFeed) List(context.Context) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lists++
+	if f.lists <= f.fails {
+		return nil, &feed.RateLimitError{Err: errors.New("status 429")}
+	}
+	return nil, nil
+}
+func (f *flakyFeed) Fetch(context.Context, string) (*alert.Envelope, error) {
+	return nil, errors.New("unused")
+}
+
+func (f *flakyFeed) listed() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lists
+}
+
+func TestRunBacksOffAFailingSource(t *testing.T) {
+	e := newEnv(t)
+	fl := &flakyFeed{fails: 4}
+	p, _ := e.poller("", fl)
+	p.o.MaxBackoff = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		p.Run(ctx)
+		close(done)
+	}()
+	deadline := time.Now().Add(20 * time.Second) // a hang guard, not a speed check
+	for !strings.Contains(e.logs.String(), "event=feed_recovered") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	var delays []string
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		if strings.Contains(line, "event=feed_backoff") {
+			if !strings.Contains(line, "rate_limited=true") || !strings.Contains(line, "feed_name=flaky") {
+				t.Errorf("backoff line %q", line)
+			}
+			for _, f := range strings.Fields(line) {
+				if v, ok := strings.CutPrefix(f, "delay_ms="); ok {
+					delays = append(delays, v)
+				}
+			}
+		}
+	}
+	// interval 10ms: 20, 40, 80, then capped at 100.
+	if want := []string{"20", "40", "80", "100"}; !slices.Equal(delays, want) {
+		t.Errorf("back-off delays %v, want %v", delays, want)
+	}
+	if !strings.Contains(e.logs.String(), "event=feed_recovered") {
+		t.Error("no feed_recovered")
+	}
+	if st := p.Status()[0]; st.SourceFailures != 0 || st.NextPoll.IsZero() {
+		t.Errorf("status after recovery %+v", st)
+	}
+}
+
+func TestDeliveryIsCommittedBeforeTheNext(t *testing.T) {
+	e := newEnv(t)
+	a, b := e.alert("first"), e.alert("second")
+	p, _ := e.poller("", e.opsgenieFeed("incoming", query, ""))
+	var sawFirst bool
+	e.cl.setRespond(func(env *alert.Envelope, n int) (int, any) {
+		if env.Meta.UniqueValue == b.TinyID {
+			// What a poller restarted right now would read.
+			st, err := state.Open(e.state)
+			sawFirst = err == nil && st.Delivered("incoming", a.ID)
+		}
+		return answer(api.ResultMatched)
+	})
+	mustPoll(t, p, p.o.Sources[0])
+	if !sawFirst {
+		t.Error("the first delivery was not durable when the second was sent")
 	}
 }

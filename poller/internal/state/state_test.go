@@ -146,3 +146,82 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestCommitIsDurableWithoutSave(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b"} {
+		if err := s.Commit("incoming", id, Entry{UniqueValue: id, Result: "matched"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No Save: the process dies here. A new process sees both deliveries.
+	again, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Delivered("incoming", "a") || !again.Delivered("incoming", "b") {
+		t.Fatal("committed deliveries lost without a save")
+	}
+	if err := again.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(JournalPath(path)); !os.IsNotExist(err) {
+		t.Errorf("journal left after a save: %v", err)
+	}
+	third, err := Open(path)
+	if err != nil || third.Count("incoming") != 2 {
+		t.Errorf("after folding the journal in: count %d, %v", third.Count("incoming"), err)
+	}
+
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestJournalReplay(t *testing.T) {
+	line := `{"feed":"f","id":"a","entry":{"unique_value":"1","delivered_at":"2024-05-01T12:00:00Z","result":"matched"}}`
+	cases := []struct {
+		name    string
+		journal string
+		want    []string // delivered ids
+		err     string
+	}{
+		{name: "whole lines", journal: line + "\n" + strings.Replace(line, `"a"`, `"b"`, 1) + "\n", want: []string{"a", "b"}},
+		{name: "last line cut by a crash", journal: line + "\n" + line[:40], want: []string{"a"}},
+		{name: "empty", journal: "", want: nil},
+		{name: "corrupt middle line", journal: "garbage\n" + line + "\n", err: "corrupt at line 1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.json")
+			if err := os.WriteFile(JournalPath(path), []byte(tc.journal), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(path)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Count("f") != len(tc.want) {
+				t.Errorf("count %d, want %d", s.Count("f"), len(tc.want))
+			}
+			for _, id := range tc.want {
+				if !s.Delivered("f", id) {
+					t.Errorf("%s not delivered", id)
+				}
+			}
+		})
+	}
+}

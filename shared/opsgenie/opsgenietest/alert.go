@@ -41,6 +41,11 @@ type Alert struct {
 	Teams []string `json:"-"`
 	// Notes are the alert's notes, oldest first.
 	Notes []Note `json:"-"`
+	// Users are the user names added as responders, in order.
+	Users []string `json:"-"`
+	// Escalations are the escalation names (or ids) the alert was
+	// escalated to, in order.
+	Escalations []string `json:"-"`
 }
 
 // Responder is a team, user, escalation or schedule responsible for an
@@ -115,6 +120,8 @@ func (a *Alert) clone() Alert {
 	c.Teams = slices.Clone(a.Teams)
 	c.Notes = slices.Clone(a.Notes)
 	c.Responders = slices.Clone(a.Responders)
+	c.Users = slices.Clone(a.Users)
+	c.Escalations = slices.Clone(a.Escalations)
 	c.Details = make(map[string]string, len(a.Details))
 	for k, v := range a.Details {
 		c.Details[k] = v
@@ -199,6 +206,8 @@ func newUUID() string {
 }
 
 // teamID derives a stable UUID-shaped id for a team name.
+func userID(name string) string { return teamID("user:" + name) }
+
 func teamID(name string) string {
 	b := sha1.Sum([]byte("team:" + strings.ToLower(name)))
 	b[6] = b[6]&0x0f | 0x50

@@ -37,6 +37,7 @@ package opsgenietest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -217,6 +218,18 @@ func (s *Server) Notes(id string) []string {
 func (s *Server) Teams(id string) []string {
 	a, _ := s.Alert(id)
 	return a.Teams
+}
+
+// Users returns the user names added to alert id as responders.
+func (s *Server) Users(id string) []string {
+	a, _ := s.Alert(id)
+	return a.Users
+}
+
+// Escalations returns the escalations alert id was escalated to.
+func (s *Server) Escalations(id string) []string {
+	a, _ := s.Alert(id)
+	return a.Escalations
 }
 
 // Tags returns alert id's tags.
@@ -896,6 +909,13 @@ func (s *Server) action(c *call, ident, name string) {
 				}
 				s.addTeam(a, teamName)
 			}
+			if b.Responder.Type == "user" {
+				name := cmp.Or(b.Responder.Username, b.Responder.ID)
+				if !slices.Contains(a.Users, name) {
+					a.Users = append(a.Users, name)
+					a.Responders = append(a.Responders, Responder{Type: "user", ID: userID(name)})
+				}
+			}
 			return "Added responder", true
 		}
 	case "tags":
@@ -972,7 +992,10 @@ func (s *Server) action(c *call, ident, name string) {
 			return
 		}
 		who = b.actor
-		apply = func(a *Alert) (string, bool) { return "Escalated alert", true }
+		apply = func(a *Alert) (string, bool) {
+			a.Escalations = append(a.Escalations, cmp.Or(b.Escalation.Name, b.Escalation.ID))
+			return "Escalated alert", true
+		}
 	default:
 		c.fail(http.StatusNotFound, "No API found at "+c.r.URL.Path)
 		return

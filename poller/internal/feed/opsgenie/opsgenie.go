@@ -80,7 +80,7 @@ func (f *Feed) Query(now time.Time) string {
 func (f *Feed) List(ctx context.Context) ([]string, error) {
 	sums, err := f.client.List(ctx, f.Query(f.o.Now()))
 	if err != nil {
-		return nil, err
+		return nil, rateLimited(err)
 	}
 	ids := make([]string, 0, len(sums))
 	for _, s := range sums {
@@ -96,7 +96,7 @@ func (f *Feed) Fetch(ctx context.Context, id string) (*alert.Envelope, error) {
 		return nil, fmt.Errorf("%w: %w", feed.ErrGone, err)
 	}
 	if err != nil {
-		return nil, err
+		return nil, rateLimited(err)
 	}
 	v := gjson.GetBytes(rec, f.o.UniqueKey)
 	if !v.Exists() || v.String() == "" {
@@ -112,6 +112,15 @@ func (f *Feed) Fetch(ctx context.Context, id string) (*alert.Envelope, error) {
 		return nil, fmt.Errorf("%w: alert %s: %w", feed.ErrInvalid, id, err)
 	}
 	return env, nil
+}
+
+// rateLimited marks a 429 the SDK gave up retrying. The SDK does not show
+// the answer's headers, so the poller picks the wait.
+func rateLimited(err error) error {
+	if opsgenie.StatusCode(err) == http.StatusTooManyRequests {
+		return &feed.RateLimitError{Err: err}
+	}
+	return err
 }
 
 var _ feed.Feed = (*Feed)(nil)
