@@ -156,6 +156,26 @@ type TLSFiles struct {
 	KeyFile  string `yaml:"key_file"`
 }
 
+// Enabled reports whether HTTPS is configured.
+func (t TLSFiles) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// Validate checks that cert and key are set together and load as a pair;
+// prefix names the config key ("tls.").
+func (t TLSFiles) Validate(prefix string) error {
+	switch {
+	case !t.Enabled():
+		return nil
+	case t.CertFile == "":
+		return fmt.Errorf("%scert_file: required with %skey_file", prefix, prefix)
+	case t.KeyFile == "":
+		return fmt.Errorf("%skey_file: required with %scert_file", prefix, prefix)
+	}
+	if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+		return fmt.Errorf("%scert_file, %skey_file: %v", prefix, prefix, err)
+	}
+	return nil
+}
+
 // Run serves e on ln until ctx is cancelled, then shuts down gracefully
 // (waiting up to 10 s for requests in flight).
 func Run(ctx context.Context, e *echo.Echo, ln net.Listener, t TLSFiles) error {
@@ -170,7 +190,7 @@ func Run(ctx context.Context, e *echo.Echo, ln net.Listener, t TLSFiles) error {
 	errc := make(chan error, 1)
 	go func() {
 		var err error
-		if t.CertFile != "" {
+		if t.Enabled() {
 			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 			err = srv.ServeTLS(ln, t.CertFile, t.KeyFile)
 		} else {

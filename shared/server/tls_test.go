@@ -69,3 +69,35 @@ func TestTLS(t *testing.T) {
 		t.Errorf("plain HTTP to the TLS port: code %d err %v", code, err)
 	}
 }
+
+func TestTLSFilesValidate(t *testing.T) {
+	f, err := tlstest.Generate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		files   TLSFiles
+		wantErr string
+	}{
+		{"none", TLSFiles{}, ""},
+		{"both", TLSFiles{CertFile: f.CertFile, KeyFile: f.KeyFile}, ""},
+		{"cert only", TLSFiles{CertFile: f.CertFile}, "tls.key_file: required"},
+		{"key only", TLSFiles{KeyFile: f.KeyFile}, "tls.cert_file: required"},
+		{"swapped", TLSFiles{CertFile: f.KeyFile, KeyFile: f.CertFile}, "tls.cert_file, tls.key_file"},
+		{"missing", TLSFiles{CertFile: "/nonexistent", KeyFile: f.KeyFile}, "no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.files.Validate("tls.")
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}

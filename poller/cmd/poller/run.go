@@ -17,6 +17,7 @@ import (
 	sconfig "github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/httpclient"
 	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/alexis-ops/alexis/shared/metrics"
 	"github.com/alexis-ops/alexis/shared/server"
 )
 
@@ -100,7 +101,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		sources = append(sources, poller.Source{Feed: f, Interval: cfg.Interval(fc)})
 	}
+	reg := metrics.New(service)
 	p := poller.New(poller.Options{
+		Metrics:    poller.NewMetrics(reg),
 		Sources:    sources,
 		Classifier: &poller.HTTPClassifier{URL: cfg.Classifier.URL, Client: client},
 		State:      st,
@@ -119,14 +122,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit})
+		e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit,
+			Metrics: reg, MetricsAuth: auth.Middleware(tokens)})
 		(&httpapi.Handler{Poller: p}).Register(e, tokens)
 		ln, err := net.Listen("tcp", cfg.Listen)
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
 		listen = ln.Addr().String()
-		serve = func() error { return server.Run(ctx, e, ln, server.TLSFiles{}) }
+		serve = func() error { return server.Run(ctx, e, ln, cfg.TLS) }
 	}
 	log.Info().Str(logging.Event, "service_started").Str(logging.Listen, listen).
 		Int(logging.Count, len(sources)).Msg(service + " " + version)

@@ -86,6 +86,7 @@ type Config struct {
 	TokensFile string          `yaml:"tokens_file"` // inbound client tokens; required with listen
 	BodyLimit  int64           `yaml:"body_limit"`  // bytes
 	Log        logging.Options `yaml:"log"`
+	TLS        server.TLSFiles `yaml:"tls"` // serve HTTPS with this certificate and key
 
 	LoopInterval sconfig.Duration `yaml:"loop_interval"`
 	MaxBackoff   sconfig.Duration `yaml:"max_backoff"` // cap of a failing feed's back-off
@@ -165,6 +166,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BodyLimit <= 0 {
 		p.Addf("body_limit", "must be a positive number of bytes")
+	}
+	if err := c.TLS.Validate("tls."); err != nil {
+		p.Add("tls", err)
 	}
 	if c.LoopInterval <= 0 {
 		p.Addf("loop_interval", "must be positive")

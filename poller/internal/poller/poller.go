@@ -95,6 +95,8 @@ type Options struct {
 	// MaxBackoff caps the wait of a feed whose source keeps failing;
 	// default 5m (never less than the feed's interval).
 	MaxBackoff time.Duration
+	// Metrics, if set, receives counters (see NewMetrics).
+	Metrics *Metrics
 }
 
 // Poller runs feeds.
@@ -254,6 +256,7 @@ func (p *Poller) Poll(ctx context.Context, src Source) (Result, error) {
 	}
 	elapsed := time.Since(start)
 	p.record(f.Name(), start, elapsed, res, err)
+	p.o.Metrics.polled(f.Name(), elapsed, res, err)
 	switch {
 	case ctx.Err() != nil:
 		return res, ctx.Err()
@@ -338,12 +341,14 @@ func (p *Poller) deliver(ctx context.Context, log zerolog.Logger, feedName, id s
 	uv := env.Meta.UniqueValue
 	cl, err := p.o.Classifier.Classify(ctx, env)
 	if err == nil && cl.Result == api.ResultDeferred {
+		p.o.Metrics.delivered(feedName, cl.Result)
 		res.Deferred++
 		log.Info().Str(logging.Event, "alert_deferred").Str(logging.AlertID, id).Str(logging.UniqueValue, uv).
 			Str(logging.Result, cl.Result).Send()
 		return false, nil
 	}
 	if err == nil {
+		p.o.Metrics.delivered(feedName, cl.Result)
 		res.Delivered++
 		p.commit(log, feedName, id, state.Entry{UniqueValue: uv, DeliveredAt: time.Now().UTC(), Result: cl.Result})
 		log.Info().Str(logging.Event, "alert_delivered").Str(logging.AlertID, id).Str(logging.UniqueValue, uv).
@@ -363,6 +368,7 @@ func (p *Poller) deliver(ctx context.Context, log zerolog.Logger, feedName, id s
 	var se *httpclient.StatusError
 	isStatus := errors.As(err, &se)
 	if isStatus && se.Code >= 400 && se.Code <= 499 && se.Code != http.StatusTooManyRequests {
+		p.o.Metrics.delivered(feedName, ResultRejected)
 		res.Rejected++
 		p.commit(log, feedName, id, state.Entry{UniqueValue: uv, DeliveredAt: time.Now().UTC(), Result: ResultRejected, Error: err.Error()})
 		log.Warn().Str(logging.Event, "delivery_rejected").Str(logging.AlertID, id).Str(logging.UniqueValue, uv).
