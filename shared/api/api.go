@@ -36,6 +36,12 @@ const (
 	ExecSuccess = "success"
 	ExecFailure = "failure"
 	ExecDryRun  = "dry_run"
+	// ExecSkipped: the governor refused to run it (rate or blast-radius
+	// limit); a person should look at the alert.
+	ExecSkipped = "skipped"
+	// ExecInterrupted: the action handler stopped while it ran (crash,
+	// restart, shutdown); what ran is only partly known.
+	ExecInterrupted = "interrupted"
 )
 
 // ActionAccepted is the action handler's answer to POST /v1/action.

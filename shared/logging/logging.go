@@ -52,6 +52,8 @@ const (
 	Failed       = "failed"       // how many failed
 	Result       = "result"       // the classifier's answer to a delivered alert: matched, unmatched, deferred
 	DelayMS      = "delay_ms"     // how long a retry or back-off waits before the next try
+	Reason       = "reason"       // why something was skipped or interrupted (e.g. the action handler's governor)
+	Replica      = "replica"      // an action handler replica's name in its store
 	RateLimited  = "rate_limited" // a source answered 429 (too many requests)
 	Mode         = "mode"         // how the classifier sees rule file changes: inotify or poll
 )

@@ -1,8 +1,8 @@
-// Package rule defines the Alexis rule file (format v1, as written for the
-// original Alexis) shared by the classifier, which matches alerts against
-// rules, and the action handler, which runs a matched rule's tasks.
+// Package rule defines the Alexis rule file shared by the classifier, which
+// matches alerts against rules, and the action handler, which runs a matched
+// rule's tasks. docs/rules.md is the reference for every field.
 //
-// A rule file is one JSON object:
+// A rule file is one JSON object. The original Alexis (v1) form:
 //
 //	{"enabled": "true", "os_type": "linux",
 //	 "rule_name": "day_duplicator_gc_restart", "rule_description": "...", "rule_version": "1.01",
@@ -13,6 +13,11 @@
 //	                         "delay_after": "30s", "action": "restart_service", "action_reason": "gc"}}],
 //	 "entity_type": "explicit", "entities": ["app01.example.com"],
 //	 "route_to_team": "email_opsunixadmins", "delay_escalation": "20m"}
+//
+// Version 2 adds, in the same files, a condition tree "when" (instead of or
+// beside "evaluation_list"; both must pass when both are there), "min_age",
+// entities read from a gjson path ("entity_type": "path", "entity_path"),
+// "entity_filter", and command templates ("template": true on a task).
 package rule
 
 import (
@@ -20,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -29,6 +35,7 @@ import (
 const (
 	EntityExplicit = "explicit" // hosts listed in "entities"
 	EntityKeyValue = "keyvalue" // hosts read from the alert at "entity_keyvalue"
+	EntityPathType = "path"     // hosts read from the alert at the gjson path "entity_path" (v2)
 )
 
 // Rule is one rule file.
@@ -39,13 +46,18 @@ type Rule struct {
 	Description     string           `json:"rule_description,omitempty"`
 	Version         string           `json:"rule_version,omitempty"`
 	AlertFeed       string           `json:"alert_feed"`
-	Evaluations     []EvaluationItem `json:"evaluation_list"`
+	Evaluations     []EvaluationItem `json:"evaluation_list,omitempty"`
+	When            *Cond            `json:"when,omitempty"`    // v2 condition tree
+	MinAge          string           `json:"min_age,omitempty"` // v2: act only on alerts open this long
 	Tasks           []TaskItem       `json:"task_list"`
 	EntityType      string           `json:"entity_type"`
 	Entities        []string         `json:"entities,omitempty"`
 	EntityKeyValue  []string         `json:"entity_keyvalue,omitempty"`
+	EntityJSONPath  string           `json:"entity_path,omitempty"`   // v2: gjson path, for entity_type path
+	EntityFilter    string           `json:"entity_filter,omitempty"` // v2: regex hosts must match
 	RouteToTeam     string           `json:"route_to_team,omitempty"`
 	DelayEscalation string           `json:"delay_escalation,omitempty"`
+	Governor        *Governor        `json:"governor,omitempty"` // action handler rate and blast-radius limits (governor.go)
 }
 
 // Flag is the v1 "enabled" field: the string "true" or "false" (a JSON
@@ -100,6 +112,9 @@ func Parse(data []byte) (*Rule, error) {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, Errors{{Path: "$", Msg: "not a JSON object: " + err.Error()}}
 	}
+	if raw == nil {
+		return nil, Errors{{Path: "$", Msg: "not a JSON object: null"}}
+	}
 	errs = append(errs, unknownKeys(raw, "", topKeys)...)
 	if en, ok := raw["enabled"]; ok {
 		var f Flag
@@ -109,13 +124,33 @@ func Parse(data []byte) (*Rule, error) {
 			data, _ = json.Marshal(raw)
 		}
 	}
+	// The condition tree is read on its own, to report all of its problems.
+	var when *Cond
+	whenRaw, hasWhen := raw["when"]
+	if hasWhen {
+		var cerrs Errors
+		when, cerrs = ParseCond(whenRaw, "when", false)
+		errs = append(errs, cerrs...)
+		delete(raw, "when")
+		data, _ = json.Marshal(raw)
+	}
 	var r Rule
 	if err := json.Unmarshal(data, &r); err != nil {
 		errs = append(errs, typeError(err))
 		return nil, errs
 	}
+	r.When = when
+	if hasWhen && when == nil && len(errs) == 0 {
+		errs = append(errs, FieldError{Path: "when", Msg: "invalid condition"})
+	}
 	errs = append(errs, nestedUnknownKeys(raw)...)
-	errs = append(errs, r.Validate()...)
+	errs = append(errs, governorUnknownKeys(raw)...)
+	for _, e := range r.Validate() {
+		if hasWhen && e.Path == "evaluation_list" {
+			continue // when is there, with its own errors
+		}
+		errs = append(errs, e)
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -137,8 +172,8 @@ func (r *Rule) Validate() Errors {
 	if strings.TrimSpace(r.OSType) == "" {
 		add("os_type", "required")
 	}
-	if len(r.Evaluations) == 0 {
-		add("evaluation_list", "required: a rule without evaluations would match every alert")
+	if len(r.Evaluations) == 0 && r.When == nil {
+		add("evaluation_list", "required (or when): a rule without conditions would match every alert")
 	}
 	errs = append(errs, validateEvaluations(r.Evaluations)...)
 	if len(r.Tasks) == 0 {
@@ -159,15 +194,43 @@ func (r *Rule) Validate() Errors {
 		if len(r.EntityKeyValue) == 0 {
 			add("entity_keyvalue", `required when entity_type is keyvalue, e.g. ["details", "host"]`)
 		}
+	case EntityPathType:
+		if strings.TrimSpace(r.EntityJSONPath) == "" {
+			add("entity_path", `required when entity_type is path: a gjson path into the alert, e.g. "details.hosts"`)
+		}
 	case "":
-		add("entity_type", "required: explicit or keyvalue")
+		add("entity_type", "required: explicit, keyvalue or path")
 	default:
-		add("entity_type", "unknown entity type %q: want explicit or keyvalue", r.EntityType)
+		add("entity_type", "unknown entity type %q: want explicit, keyvalue or path", r.EntityType)
+	}
+	if r.EntityJSONPath != "" && r.EntityType != EntityPathType {
+		add("entity_path", "only read when entity_type is path (entity_type is %q)", r.EntityType)
+	}
+	if r.EntityFilter != "" {
+		if _, err := regexp.Compile(r.EntityFilter); err != nil {
+			add("entity_filter", "invalid regular expression: %s", RegexpProblem(err))
+		}
 	}
 	if _, err := parseDuration(r.DelayEscalation); err != nil {
 		add("delay_escalation", "%v", err)
 	}
+	if _, err := parseDuration(r.MinAge); err != nil {
+		add("min_age", "%v", err)
+	}
+	errs = append(errs, r.Governor.validate()...)
 	return errs
+}
+
+// Wait is how long the alert must have been open before the rule acts: the
+// longest of min_age and the v1 evaluation durations (0: no wait).
+func (r *Rule) Wait() time.Duration {
+	d, _ := parseDuration(r.MinAge)
+	for _, ev := range r.Evaluations {
+		if e, _ := parseDuration(ev.Evaluation.Duration); e > d {
+			d = e
+		}
+	}
+	return d
 }
 
 // parseDuration parses a Go duration ("30s", "5m", "0m"); "" is zero.

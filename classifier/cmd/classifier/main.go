@@ -1,8 +1,12 @@
 // Command classifier matches alerts against rule files and pushes matched
 // rules to the action handler.
 //
-//	classifier [-config PATH]   serve (default config /etc/alexis/classifier.yaml)
-//	classifier version          print the version
+//	classifier [-config PATH]          serve (default config /etc/alexis/classifier.yaml)
+//	classifier lint [-config PATH] [-json] [DIR]
+//	                                   check rule files; exit 1 if any is invalid
+//	classifier explain [-rules DIR | -config PATH] [-json] [-now TIME] [-feed-type TYPE] ALERT.json
+//	                                   say what every rule decides for an alert, and why
+//	classifier version                 print the version
 package main
 
 import (
@@ -23,6 +27,8 @@ func main() {
 	case err == nil:
 	case errors.Is(err, flag.ErrHelp):
 		os.Exit(0)
+	case errors.Is(err, errProblems):
+		os.Exit(1) // the findings are printed
 	case errors.Is(err, errUsage):
 		fmt.Fprintln(os.Stderr, "classifier:", err)
 		os.Exit(2)

@@ -27,13 +27,22 @@ var version = "dev"
 const service = "classifier"
 
 // errUsage marks command-line mistakes.
-var errUsage = errors.New("usage: classifier [-config PATH] | classifier version")
+var errUsage = errors.New("usage: classifier [-config PATH] | classifier lint [-config PATH] [DIR] | " +
+	"classifier explain [-config PATH | -rules DIR] [-json] [-now TIME] [-feed-type TYPE] ALERT.json | classifier version")
 
-// run is the whole program: it serves until ctx is cancelled.
+// run is the whole program: it serves until ctx is cancelled, or runs a
+// subcommand.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "version" {
-		fmt.Fprintf(stdout, "%s %s\n", service, version)
-		return nil
+	if len(args) > 0 {
+		switch args[0] {
+		case "version":
+			fmt.Fprintf(stdout, "%s %s\n", service, version)
+			return nil
+		case "lint":
+			return runLint(ctx, args[1:], stdout, stderr)
+		case "explain":
+			return runExplain(ctx, args[1:], stdout, stderr)
+		}
 	}
 	fs := flag.NewFlagSet(service, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -79,21 +88,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	loader := rules.NewDir(rules.DirOptions{
-		Dir: cfg.RulesDir,
-		Log: log.With().Str(logging.Component, "rules").Logger(),
+		Dir:  cfg.RulesDir,
+		Log:  log.With().Str(logging.Component, "rules").Logger(),
+		Poll: cfg.RulesWatch == "poll",
 	})
+	defer loader.Close()
 	set, err := loader.Load(ctx)
 	if err != nil {
 		return err
 	}
-	log.Info().Str(logging.Event, "rules_loaded").Int(logging.Count, len(set.Rules)).Msg("valid rule files")
+	log.Info().Str(logging.Event, "rules_loaded").Int(logging.Count, len(set.Rules)).
+		Str(logging.Mode, loader.Mode()).Msg("valid rule files")
 
 	cl := classify.New(classify.Options{
-		Rules:   loader,
-		Actions: classify.NewActionHandlers(cfg.ActionHandlerURLs(), client, log.With().Str(logging.Component, "push").Logger()),
-		Tickets: tickets,
-		Queue:   cfg.DefaultInvestigationQueue,
-		Log:     log.With().Str(logging.Component, "classify").Logger(),
+		Rules:     loader,
+		Actions:   classify.NewActionHandlers(cfg.ActionHandlerURLs(), client, log.With().Str(logging.Component, "push").Logger()),
+		Tickets:   tickets,
+		Queue:     cfg.DefaultInvestigationQueue,
+		AutoQueue: cfg.AutoremediationQueue,
+		Log:       log.With().Str(logging.Component, "classify").Logger(),
 	})
 	e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit})
 	h := &httpapi.Handler{Classifier: cl, Rules: loader}

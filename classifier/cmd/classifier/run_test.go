@@ -193,6 +193,10 @@ opsgenie:
 		"Autoremediation rule day_duplicator_gc_restart has matched, pushing to Action Handler (execution exec-run)") {
 		t.Errorf("OpsGenie notes: %v", notes)
 	}
+	if teams := og.get("/v2/alerts/70413a06-38d6-4c85-92b8-5ebc900d42e2/teams"); len(teams) != 1 ||
+		!strings.Contains(teams[0], `"queue_autoremediation"`) {
+		t.Errorf("OpsGenie teams: %v, want the alert added to queue_autoremediation", teams)
+	}
 
 	// Unauthenticated and malformed requests.
 	for _, tc := range []struct {

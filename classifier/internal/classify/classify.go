@@ -36,8 +36,11 @@ type Options struct {
 	Actions Pusher
 	Tickets ticket.Set // by feed type; an alert whose feed has none is not written back
 	Queue   string     // default_investigation_queue
-	Now     func() time.Time
-	Log     zerolog.Logger
+	// AutoQueue (autoremediation_queue) is the team added to an alert once
+	// at least one matched rule was pushed; "" adds none.
+	AutoQueue string
+	Now       func() time.Time
+	Log       zerolog.Logger
 }
 
 // Classifier classifies alerts. It is safe for concurrent use.
@@ -73,7 +76,8 @@ type pushed struct {
 // Classify matches env against the current rules and acts on the outcome:
 //
 //   - matched: push each matched rule to its action handler and note it on
-//     the alert; a rule that cannot be pushed for good (no handler for its
+//     the alert; once one was pushed, add the alert to the autoremediation
+//     queue team (so the poller's query no longer lists it); a rule that cannot be pushed for good (no handler for its
 //     os_type, a 4xx answer) is noted and the alert routed to the
 //     investigation queue. If every push failed temporarily, nothing is
 //     written and ErrUnavailable is returned.
@@ -97,15 +101,11 @@ func (c *Classifier) Classify(ctx context.Context, env *alert.Envelope) (*Result
 
 	a := rules.NewAlert(env)
 	now := c.o.Now()
-	checked := 0
+	checked := set.Applicable(env.Meta.FeedType)
 	var matched, deferred []*rules.Rule
 	var failed []string // rules that could not be evaluated, with why
-	for _, r := range set.Rules {
-		if !r.Applies(env.Meta.FeedType) {
-			continue
-		}
-		checked++
-		out, err := r.Match(a, now)
+	set.Candidates(a, func(r *rules.Rule) bool {
+		out, err := r.Matcher.Match(a, now)
 		switch {
 		case err != nil:
 			log.Warn().Str(logging.Event, "rule_error").Str(logging.RuleName, r.Def.Name).
@@ -117,7 +117,8 @@ func (c *Classifier) Classify(ctx context.Context, env *alert.Envelope) (*Result
 			log.Debug().Str(logging.Event, "rule_deferred").Str(logging.RuleName, r.Def.Name).Send()
 			deferred = append(deferred, r)
 		}
-	}
+		return true
+	})
 
 	res := &Result{Classification: api.Classification{UniqueValue: env.Meta.UniqueValue, RulesChecked: checked}}
 	switch {
@@ -162,7 +163,7 @@ func (c *Classifier) act(ctx context.Context, log zerolog.Logger, env *alert.Env
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), WritebackTimeout)
 	defer cancel()
 	w := c.writer(log, env)
-	route := false
+	route, anyPushed := false, false
 	res.Result = api.ResultMatched
 	for _, p := range results {
 		name := p.rule.Def.Name
@@ -175,6 +176,7 @@ func (c *Classifier) act(ctx context.Context, log zerolog.Logger, env *alert.Env
 				note += fmt.Sprintf(" (execution %s)", p.exec)
 			}
 			w.note(wctx, note)
+			anyPushed = true
 		} else {
 			route = true
 			ma.Error = p.err.Error()
@@ -189,6 +191,9 @@ func (c *Classifier) act(ctx context.Context, log zerolog.Logger, env *alert.Env
 				name, logging.Trim(p.err.Error(), maxNoteError), retry, c.o.Queue))
 		}
 		res.Matched = append(res.Matched, ma)
+	}
+	if anyPushed && c.o.AutoQueue != "" {
+		w.team(wctx, c.o.AutoQueue)
 	}
 	if route {
 		w.team(wctx, c.o.Queue)

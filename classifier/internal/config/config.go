@@ -5,12 +5,14 @@
 //	body_limit: 1048576
 //	log: {format: logfmt, level: info}
 //	rules_dir: /etc/alexis/rules
+//	rules_watch: inotify
 //	action_handlers:
 //	  linux: http://127.0.0.1:8082/v1/action
 //	action_handler_token_file: /run/secrets/classifier_ah_token
 //	action_handler_timeout: 10s
 //	action_handler_ca_file: ""
 //	default_investigation_queue: ops_investigation
+//	autoremediation_queue: queue_autoremediation
 //	opsgenie: {api_url: api.opsgenie.com, api_key_file: /run/secrets/opsgenie_key}
 package config
 
@@ -36,6 +38,7 @@ const DefaultPath = "/etc/alexis/classifier.yaml"
 const (
 	DefaultListen               = "127.0.0.1:8081"
 	DefaultActionHandlerTimeout = 10 * time.Second
+	DefaultAutoremediationQueue = "queue_autoremediation"
 )
 
 // Config is the classifier configuration.
@@ -45,7 +48,12 @@ type Config struct {
 	BodyLimit  int64           `yaml:"body_limit"`  // bytes
 	Log        logging.Options `yaml:"log"`
 
-	RulesDir string `yaml:"rules_dir"` // *.json rule files, re-read on every request
+	RulesDir string `yaml:"rules_dir"` // *.json rule files, re-checked on every request
+
+	// RulesWatch is how rule file changes are seen: "inotify" (default;
+	// polling where inotify is unavailable or the directory is on a network
+	// file system) or "poll" (stat every file on every request).
+	RulesWatch string `yaml:"rules_watch"`
 
 	// ActionHandlers maps a rule's os_type (case-insensitive) to the URL of
 	// the action handler that runs it.
@@ -58,6 +66,11 @@ type Config struct {
 	// rule matched or a matched rule could not be pushed.
 	DefaultInvestigationQueue string `yaml:"default_investigation_queue"`
 
+	// AutoremediationQueue is the team an alert is added to once a matched
+	// rule was pushed to an action handler, so it leaves the poller's query
+	// ("... AND NOT teams:queue_autoremediation ..."). Empty disables it.
+	AutoremediationQueue string `yaml:"autoremediation_queue"`
+
 	// OpsGenie, when set, writes notes and teams back to OpsGenie alerts.
 	OpsGenie *opsgenie.Config `yaml:"opsgenie"`
 }
@@ -69,6 +82,8 @@ func Default() *Config {
 		BodyLimit:            server.DefaultBodyLimit,
 		Log:                  logging.Options{Format: "logfmt", Level: "info"},
 		ActionHandlerTimeout: sconfig.Duration(DefaultActionHandlerTimeout),
+		AutoremediationQueue: DefaultAutoremediationQueue,
+		RulesWatch:           "inotify",
 	}
 }
 
@@ -99,6 +114,10 @@ func (c *Config) Validate() error {
 		p.Addf("rules_dir", "%v", err)
 	case !st.IsDir():
 		p.Addf("rules_dir", "%s is not a directory", c.RulesDir)
+	}
+
+	if c.RulesWatch != "inotify" && c.RulesWatch != "poll" {
+		p.Addf("rules_watch", "want inotify or poll, got %q", c.RulesWatch)
 	}
 
 	if len(c.ActionHandlers) == 0 {
@@ -135,6 +154,9 @@ func (c *Config) Validate() error {
 
 	if strings.TrimSpace(c.DefaultInvestigationQueue) == "" {
 		p.Addf("default_investigation_queue", "required: the team alerts go to when no rule acts on them")
+	}
+	if c.AutoremediationQueue != strings.TrimSpace(c.AutoremediationQueue) {
+		p.Addf("autoremediation_queue", "leading or trailing space in %q", c.AutoremediationQueue)
 	}
 	errs := []error{p.Err(), c.Log.Validate("log.")}
 	if c.OpsGenie != nil {

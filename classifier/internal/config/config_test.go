@@ -51,7 +51,7 @@ func TestLoad(t *testing.T) {
 			yaml: minimal,
 			want: func(c *Config) string {
 				if c.Listen != "127.0.0.1:8081" || c.BodyLimit != 1<<20 || c.ActionHandlerTimeout.D() != 10*time.Second ||
-					c.Log.Format != "logfmt" || c.OpsGenie != nil {
+					c.Log.Format != "logfmt" || c.OpsGenie != nil || c.AutoremediationQueue != "queue_autoremediation" || c.RulesWatch != "inotify" {
 					return "defaults not applied"
 				}
 				if c.ActionHandlerURLs()["linux"] != "http://127.0.0.1:8082/v1/action" {
@@ -99,8 +99,37 @@ func TestLoad(t *testing.T) {
 				"action_handler_ca_file: stat /no/ca.pem",
 				"default_investigation_queue: required",
 				"opsgenie.api_key_file: required",
-				"opsgenie.api_url: host[:port] only",
 			},
+		},
+		{
+			name: "autoremediation queue disabled",
+			yaml: minimal + "autoremediation_queue: ''\n",
+			want: func(c *Config) string {
+				if c.AutoremediationQueue != "" {
+					return "autoremediation_queue not emptied"
+				}
+				return ""
+			},
+		},
+		{
+			name: "rules_watch poll",
+			yaml: minimal + "rules_watch: poll\n",
+			want: func(c *Config) string {
+				if c.RulesWatch != "poll" {
+					return "rules_watch not read"
+				}
+				return ""
+			},
+		},
+		{
+			name:     "rules_watch unknown",
+			yaml:     minimal + "rules_watch: fsnotify\n",
+			wantErrs: []string{`rules_watch: want inotify or poll, got "fsnotify"`},
+		},
+		{
+			name:     "autoremediation queue with spaces",
+			yaml:     minimal + "autoremediation_queue: ' q '\n",
+			wantErrs: []string{"autoremediation_queue: leading or trailing space"},
 		},
 		{
 			name:     "no action handlers",

@@ -1,14 +1,16 @@
 // Package httpapi is the classifier's HTTP API:
 //
-//	POST /v1/classifier  one alert envelope → api.Classification (+ writeback_errors)
-//	GET  /v1/rules       every rule file with its status and errors
+//	POST /v1/classifier     one alert envelope → api.Classification (+ writeback_errors)
+//	GET  /v1/rules          every rule file with its status, errors and version
+//	POST /v1/rules/explain  one alert envelope → what every rule decides and why; no action taken
 //
-// Both require a token (shared/auth). GET /v1/ping comes from shared/server.
+// All require a token (shared/auth). GET /v1/ping comes from shared/server.
 package httpapi
 
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/alexis-ops/alexis/classifier/internal/classify"
 	"github.com/alexis-ops/alexis/classifier/internal/rules"
@@ -22,6 +24,7 @@ import (
 type Handler struct {
 	Classifier *classify.Classifier
 	Rules      rules.Loader
+	Now        func() time.Time // nil: time.Now
 }
 
 // Register adds the routes to e behind token auth.
@@ -29,6 +32,7 @@ func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
 	mw := auth.Middleware(tokens)
 	e.POST("/v1/classifier", h.classify, mw)
 	e.GET("/v1/rules", h.rules, mw)
+	e.POST("/v1/rules/explain", h.explain, mw)
 }
 
 func (h *Handler) classify(c echo.Context) error {
@@ -65,4 +69,35 @@ func (h *Handler) rules(c echo.Context) error {
 		files = []rules.File{}
 	}
 	return c.JSON(http.StatusOK, RulesAnswer{Rules: files})
+}
+
+// ExplainAnswer is the answer to POST /v1/rules/explain.
+type ExplainAnswer struct {
+	UniqueValue string              `json:"unique_value"`
+	FeedType    string              `json:"feed_type"`
+	Now         time.Time           `json:"now"`    // the time the rules were decided at
+	Result      string              `json:"result"` // what POST /v1/classifier would answer: matched, unmatched, deferred
+	Rules       []rules.Explanation `json:"rules"`
+}
+
+func (h *Handler) explain(c echo.Context) error {
+	body, err := server.ReadBody(c)
+	if err != nil {
+		return err
+	}
+	env, err := alert.Decode(body)
+	if err != nil {
+		return server.BadRequest(err)
+	}
+	set, err := h.Rules.Load(c.Request().Context())
+	if err != nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, err.Error())
+	}
+	now := time.Now()
+	if h.Now != nil {
+		now = h.Now()
+	}
+	xs := rules.Explain(set, rules.NewAlert(env), now)
+	return c.JSON(http.StatusOK, ExplainAnswer{UniqueValue: env.Meta.UniqueValue, FeedType: env.Meta.FeedType,
+		Now: now.UTC(), Result: rules.Verdict(xs), Rules: xs})
 }

@@ -33,6 +33,7 @@ const (
 	clientToken = "poller-token-0123456789abcdef"
 	ahToken     = "classifier-to-ah-token-fedcba9876543210"
 	queue       = "ops_investigation"
+	autoQueue   = "queue_autoremediation"
 	alertID     = "70413a06-38d6-4c85-92b8-5ebc900d42e2"
 	bodyLimit   = 64 << 10
 )
@@ -140,6 +141,7 @@ type setup struct {
 	noTicket bool
 	ticket   ticket.Ticket
 	timeout  time.Duration
+	noAuto   bool // autoremediation_queue: ""
 }
 
 func newHarness(t *testing.T, s setup) *harness {
@@ -178,20 +180,22 @@ func newHarness(t *testing.T, s setup) *harness {
 		tickets.Add("OpsGenie", h.recorder)
 	}
 	loader := rules.NewDir(rules.DirOptions{Dir: h.dir, Log: log})
+	t.Cleanup(func() { loader.Close() })
 	cl := classify.New(classify.Options{
-		Rules:   loader,
-		Actions: classify.NewActionHandlers(s.urls, client, log),
-		Tickets: tickets,
-		Queue:   queue,
-		Now:     func() time.Time { return testNow },
-		Log:     log,
+		Rules:     loader,
+		Actions:   classify.NewActionHandlers(s.urls, client, log),
+		Tickets:   tickets,
+		Queue:     queue,
+		AutoQueue: map[bool]string{false: autoQueue, true: ""}[s.noAuto],
+		Now:       func() time.Time { return testNow },
+		Log:       log,
 	})
 	tokens, err := auth.ParseTokens([]byte("poller:" + clientToken + "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.e = server.New(server.Options{Service: "classifier", Log: log, BodyLimit: bodyLimit})
-	(&Handler{Classifier: cl, Rules: loader}).Register(h.e, tokens)
+	(&Handler{Classifier: cl, Rules: loader, Now: func() time.Time { return testNow }}).Register(h.e, tokens)
 	return h
 }
 
@@ -285,7 +289,7 @@ func TestClassify(t *testing.T) {
 			setup:      setup{rules: []string{"gc_restart.json", "invalid_json.json"}},
 			wantStatus: 200, wantResult: api.ResultMatched, wantCheck: 1,
 			wantMatch:  []api.MatchedAction{{RuleName: "day_duplicator_gc_restart", ExecutionID: "exec-1"}},
-			wantCalls:  []tickettest.Call{note(matchedNote)},
+			wantCalls:  []tickettest.Call{note(matchedNote), team(autoQueue)},
 			wantPushed: []string{"day_duplicator_gc_restart"},
 			wantLogs: [][]string{{"event=rule_matched", "alert_id=" + alertID, "unique_value=42", "feed_type=OpsGenie",
 				"rule_name=day_duplicator_gc_restart", "execution_id=exec-1"}},
@@ -368,7 +372,7 @@ func TestClassify(t *testing.T) {
 				"gc.json": ruleWith(t, map[string]any{"os_type": "LINUX"})}},
 			wantStatus: 200, wantResult: api.ResultMatched, wantCheck: 1,
 			wantMatch:  []api.MatchedAction{{RuleName: "day_duplicator_gc_restart", ExecutionID: "exec-1"}},
-			wantCalls:  []tickettest.Call{note(matchedNote)},
+			wantCalls:  []tickettest.Call{note(matchedNote), team(autoQueue)},
 			wantPushed: []string{"day_duplicator_gc_restart"},
 		},
 		{
@@ -391,6 +395,7 @@ func TestClassify(t *testing.T) {
 				note("Autoremediation rule first has matched, pushing to Action Handler (execution exec-1)"),
 				note("Autoremediation rule second has matched, but pushing to Action Handler failed: " +
 					"push to action handler: status 502: refused with 502. It will not be retried. Routing to ops_investigation for investigation."),
+				team(autoQueue),
 				team(queue),
 			},
 			wantPushed: []string{"first", "second"},
@@ -407,7 +412,7 @@ func TestClassify(t *testing.T) {
 			setup:      setup{ruleJSON: map[string]string{"slow.json": withDuration(t, "10m")}},
 			wantStatus: 200, wantResult: api.ResultMatched, wantCheck: 1,
 			wantMatch:  []api.MatchedAction{{RuleName: "day_duplicator_gc_restart", ExecutionID: "exec-1"}},
-			wantCalls:  []tickettest.Call{note(matchedNote)},
+			wantCalls:  []tickettest.Call{note(matchedNote), team(autoQueue)},
 			wantPushed: []string{"day_duplicator_gc_restart"},
 		},
 		{
@@ -417,8 +422,9 @@ func TestClassify(t *testing.T) {
 				"b.json": withDuration(t, "1h"),
 			}},
 			wantStatus: 200, wantResult: api.ResultMatched, wantCheck: 2,
-			wantMatch:  []api.MatchedAction{{RuleName: "now", ExecutionID: "exec-1"}},
-			wantCalls:  []tickettest.Call{note("Autoremediation rule now has matched, pushing to Action Handler (execution exec-1)")},
+			wantMatch: []api.MatchedAction{{RuleName: "now", ExecutionID: "exec-1"}},
+			wantCalls: []tickettest.Call{note("Autoremediation rule now has matched, pushing to Action Handler (execution exec-1)"),
+				team(autoQueue)},
 			wantPushed: []string{"now"},
 		},
 		{
@@ -432,6 +438,14 @@ func TestClassify(t *testing.T) {
 				team(queue),
 			},
 			wantLogs: [][]string{{"event=rule_error", "rule_name=day_duplicator_gc_restart", "createdAt: missing"}},
+		},
+		{
+			name:       "autoremediation queue disabled",
+			setup:      setup{rules: []string{"gc_restart.json"}, noAuto: true},
+			wantStatus: 200, wantResult: api.ResultMatched, wantCheck: 1,
+			wantMatch:  []api.MatchedAction{{RuleName: "day_duplicator_gc_restart", ExecutionID: "exec-1"}},
+			wantCalls:  []tickettest.Call{note(matchedNote)},
+			wantPushed: []string{"day_duplicator_gc_restart"},
 		},
 		{
 			name:       "no ticket for the feed type",
@@ -652,5 +666,98 @@ func TestClassifyRulesChangeWithoutRestart(t *testing.T) {
 	}
 	if res := post(); res.Result != api.ResultUnmatched {
 		t.Fatalf("after deleting the rule: %+v", res)
+	}
+}
+
+func TestRulesVersionAndHash(t *testing.T) {
+	h := newHarness(t, setup{rules: []string{"gc_restart.json"}})
+	rec := h.do(t, http.MethodGet, "/v1/rules", nil, clientToken)
+	var got RulesAnswer
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || len(got.Rules) != 1 {
+		t.Fatalf("answer %s", rec.Body)
+	}
+	f := got.Rules[0]
+	if f.RuleVersion != "1.01" || len(f.SHA256) != 64 || f.Modified.IsZero() || f.Status != "ok" {
+		t.Errorf("file = %+v", f)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	h := newHarness(t, setup{rules: []string{"gc_restart.json", "bad_regex.json"}, ruleJSON: map[string]string{
+		"slow.json": strings.Replace(withDuration(t, "1h"), `"day_duplicator_gc_restart"`, `"slow"`, 1),
+		"v2.json": ruleWith(t, map[string]any{"rule_name": "v2", "evaluation_list": nil, "when": map[string]any{"all": []any{
+			map[string]any{"path": "tags", "op": "tags_include", "value": []string{"syn.day"}},
+			map[string]any{"path": "details.host", "op": "regex", "value": "^web"},
+		}}}),
+	}})
+	if rec := h.do(t, http.MethodPost, "/v1/rules/explain", gcAlert(t, nil), ""); rec.Code != 401 {
+		t.Errorf("without a token: %d", rec.Code)
+	}
+	if rec := h.do(t, http.MethodPost, "/v1/rules/explain", []byte(`{"id": 1}`), clientToken); rec.Code != 400 {
+		t.Errorf("not an envelope: %d %s", rec.Code, rec.Body)
+	}
+	rec := h.do(t, http.MethodPost, "/v1/rules/explain", gcAlert(t, nil), clientToken)
+	if rec.Code != 200 {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	var got ExplainAnswer
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Result != api.ResultMatched || got.UniqueValue != "42" || got.FeedType != "OpsGenie" || !got.Now.Equal(testNow) {
+		t.Errorf("answer %s", rec.Body)
+	}
+	status := map[string]rules.Explanation{}
+	for _, x := range got.Rules {
+		status[filepath.Base(x.File)] = x
+	}
+	if status["gc_restart.json"].Status != "matched" || status["bad_regex.json"].Status != "invalid" ||
+		status["slow.json"].Status != "deferred" || status["v2.json"].Status != "not_matched" {
+		t.Errorf("statuses: %s", rec.Body)
+	}
+	f := status["v2.json"].Failure
+	if f == nil || f.RulePath != "when.all[1]" || f.AlertPath != "details.host" || f.Actual != `"app01.example.com"` {
+		t.Errorf("failure %+v", f)
+	}
+	// Nothing was pushed or written.
+	if len(h.ah.got()) != 0 || len(h.recorder.Calls()) != 0 {
+		t.Errorf("explain acted: pushed %d, wrote %v", len(h.ah.got()), h.recorder.Calls())
+	}
+}
+
+// A v2 rule is pushed in a form the action handler parses back, template
+// and conditions included.
+func TestClassifyV2Rule(t *testing.T) {
+	v2 := ruleWith(t, map[string]any{"rule_name": "v2", "evaluation_list": nil, "min_age": "5m",
+		"when": map[string]any{"all": []any{
+			map[string]any{"path": "tags", "op": "tags_include", "value": []string{"syn.duplicator"}},
+			map[string]any{"path": "description", "op": "regex", "value": `\(\d+(\.\d+)? s\)$`},
+			map[string]any{"path": "details.host", "op": "ends_with", "value": ".example.com"},
+		}},
+		"task_list": []any{map[string]any{"task": map[string]any{"task_type": "remote_ssh", "template": true,
+			"run_command": "sudo systemctl restart {{ .details.service }}"}}},
+		"entity_type": "path", "entity_path": "details.host", "entities": nil,
+	})
+	h := newHarness(t, setup{ruleJSON: map[string]string{"v2.json": v2}})
+	rec := h.do(t, http.MethodPost, "/v1/classifier", gcAlert(t, map[string]any{
+		"details": map[string]any{"host": "app01.example.com", "service": "duplicator; reboot"}}), clientToken)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"result":"matched"`) {
+		t.Fatalf("status %d: %s\n%s", rec.Code, rec.Body, h.logs)
+	}
+	pushed := h.ah.got()
+	if len(pushed) != 1 {
+		t.Fatalf("pushed %d", len(pushed))
+	}
+	r := pushed[0].Rule
+	if r.When == nil || !r.Tasks[0].Task.Template || r.EntityPath() != "details.host" {
+		t.Errorf("pushed rule %+v", r)
+	}
+	cmd, err := r.Tasks[0].Task.Command(pushed[0].Alert.Raw)
+	if err != nil || cmd != "sudo systemctl restart 'duplicator; reboot'" {
+		t.Errorf("command %q, %v", cmd, err)
+	}
+	hosts, err := r.ResolveEntities(pushed[0].Alert)
+	if err != nil || strings.Join(hosts, ",") != "app01.example.com" {
+		t.Errorf("entities %v, %v", hosts, err)
 	}
 }

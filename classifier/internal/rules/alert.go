@@ -20,9 +20,26 @@ const CreatedAtKey = "createdAt"
 type Alert struct {
 	Env *alert.Envelope
 
-	tags    map[string]bool
-	fields  map[string]gjson.Result
-	created *createdAt
+	raw      string // Env.Raw, so lookups return substrings instead of copies
+	tags     []string
+	tagsDone bool
+	tagBits  []uint64 // bit i: the alert has the tag interned as i
+	tagN     int      // tags interned when tagBits was made
+	fields   []field  // looked-up paths; few, so a slice beats a map
+	buf      [8]field
+	slots    []slot // by interned path number
+	created  *createdAt
+}
+
+type slot struct {
+	str  string
+	t    gjson.Type
+	done bool
+}
+
+type field struct {
+	path string
+	v    gjson.Result
 }
 
 type createdAt struct {
@@ -32,30 +49,99 @@ type createdAt struct {
 
 // NewAlert wraps env.
 func NewAlert(env *alert.Envelope) *Alert {
-	return &Alert{Env: env}
+	a := &Alert{Env: env, raw: string(env.Raw)}
+	a.fields = a.buf[:0]
+	return a
 }
 
-// HasTags reports whether every tag in want is one of the alert's tags
-// (exact string comparison). The alert's tags are the string elements of its
-// top-level "tags" array; anything else there is no tag.
-func (a *Alert) HasTags(want []string) bool {
-	if len(want) == 0 {
+// Get returns the value at a gjson path into the alert.
+func (a *Alert) Get(path string) gjson.Result {
+	for i := range a.fields {
+		if a.fields[i].path == path {
+			return a.fields[i].v
+		}
+	}
+	v := gjson.Get(a.raw, path)
+	a.fields = append(a.fields, field{path, v})
+	return v
+}
+
+// text returns the string at path (interned as id) and the value's type.
+func (a *Alert) text(id int, path string) (string, gjson.Type) {
+	if id < 0 || id >= maxPathIDs {
+		v := a.Get(path)
+		return v.Str, v.Type
+	}
+	if id >= len(a.slots) {
+		n := min(max(2*len(a.slots), id+1, 16), maxPathIDs)
+		a.slots = append(a.slots, make([]slot, n-len(a.slots))...)
+	}
+	s := &a.slots[id]
+	if !s.done {
+		v := gjson.Get(a.raw, path)
+		s.str, s.t, s.done = v.Str, v.Type, true
+	}
+	return s.str, s.t
+}
+
+// hasTagIDs reports whether the alert has every tag numbered in ids, the
+// largest of which is maxID.
+func (a *Alert) hasTagIDs(ids []int, maxID int) bool {
+	if len(ids) == 0 {
 		return true
 	}
-	if a.tags == nil {
-		a.tags = map[string]bool{}
-		if v := a.Env.Get("tags"); v.IsArray() {
-			for _, t := range v.Array() {
-				if t.Type == gjson.String {
-					a.tags[t.Str] = true
+	if a.tagBits == nil || maxID >= a.tagN {
+		tagIDs.mu.RLock()
+		a.tagN = tagIDs.n
+		tagIDs.mu.RUnlock()
+		a.tagBits = make([]uint64, 0, 2)
+		for _, t := range a.Tags() {
+			if id := tagIDs.lookup(t); id >= 0 {
+				for id/64 >= len(a.tagBits) {
+					a.tagBits = append(a.tagBits, 0)
 				}
+				a.tagBits[id/64] |= 1 << (id % 64)
 			}
 		}
 	}
-	for _, t := range want {
-		if !a.tags[t] {
+	for _, id := range ids {
+		if id/64 >= len(a.tagBits) || a.tagBits[id/64]&(1<<(id%64)) == 0 {
 			return false
 		}
+	}
+	return true
+}
+
+// Tags returns the string elements of the alert's top-level "tags" array;
+// anything else there is no tag, and a "tags" that is not an array holds
+// none.
+func (a *Alert) Tags() []string {
+	if !a.tagsDone {
+		a.tagsDone = true
+		if v := a.Get("tags"); v.IsArray() {
+			v.ForEach(func(_, t gjson.Result) bool {
+				if t.Type == gjson.String {
+					a.tags = append(a.tags, t.Str)
+				}
+				return true
+			})
+		}
+	}
+	return a.tags
+}
+
+// HasTags reports whether every tag in want is one of the alert's tags
+// (exact string comparison).
+func (a *Alert) HasTags(want []string) bool {
+	tags := a.Tags()
+next:
+	for _, w := range want {
+		for _, t := range tags {
+			if t == w {
+				continue next
+			}
+		}
+		return false
 	}
 	return true
 }
@@ -63,22 +149,13 @@ func (a *Alert) HasTags(want []string) bool {
 // Field returns the alert's top-level field key (the key is escaped, so
 // "details.host" names a top-level field with a dot in its name, not a path).
 func (a *Alert) Field(key string) gjson.Result {
-	if v, ok := a.fields[key]; ok {
-		return v
-	}
-	if a.fields == nil {
-		a.fields = map[string]gjson.Result{}
-	}
-	v := a.Env.Get(gjson.Escape(key))
-	a.fields[key] = v
-	return v
+	return a.Get(gjson.Escape(key))
 }
 
-// Text returns a top-level field as text for a regular expression: a string
-// as is, a number as written in the alert, a boolean as true or false.
-// A missing field, null, an object or an array has no text (ok is false).
-func (a *Alert) Text(key string) (s string, ok bool) {
-	v := a.Field(key)
+// Text returns a value as text for a v1 regular expression: a string as
+// is, a number as written in the alert, a boolean as true or false. A
+// missing field, null, an object or an array has no text (ok is false).
+func Text(v gjson.Result) (s string, ok bool) {
 	switch v.Type {
 	case gjson.String:
 		return v.Str, true
@@ -96,7 +173,7 @@ func (a *Alert) Text(key string) (s string, ok bool) {
 // field: an RFC 3339 string or a number of milliseconds since the epoch.
 func (a *Alert) CreatedAt() (time.Time, error) {
 	if a.created == nil {
-		t, err := parseCreatedAt(a.Field(CreatedAtKey))
+		t, err := parseCreatedAt(a.Get(CreatedAtKey))
 		a.created = &createdAt{t: t, err: err}
 	}
 	return a.created.t, a.created.err

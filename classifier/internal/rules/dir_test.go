@@ -49,6 +49,7 @@ func newDir(t *testing.T) (*Dir, string, *logBuffer) {
 	dir := t.TempDir()
 	logs := &logBuffer{}
 	d := NewDir(DirOptions{Dir: dir, Log: logging.New(logs, "classifier", logging.Options{Level: "debug"})})
+	t.Cleanup(func() { d.Close() })
 	return d, dir, logs
 }
 
@@ -239,8 +240,8 @@ func TestDirSeesChanges(t *testing.T) {
 	if len(logs.lines("event=rule_removed", "rule_file="+path)) != 1 {
 		t.Error("no rule_removed line for the deleted file")
 	}
-	if len(d.cache) != 0 {
-		t.Errorf("cache holds %d versions after the only file was deleted", len(d.cache))
+	if len(d.entries) != 0 {
+		t.Errorf("%d entries kept after the only file was deleted", len(d.entries))
 	}
 }
 

@@ -14,13 +14,18 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// FuzzMatch feeds arbitrary envelopes and rule files through the loader and
-// the matcher: nothing panics, a file that does not compile is never loaded
-// (so never matches), and whatever matches really satisfies v1 semantics,
-// checked here independently of the matcher.
+// FuzzMatch feeds arbitrary envelopes and rule files (v1 and v2) through
+// the loader and the matcher: nothing panics, a file that does not compile
+// is never loaded (so never matches), Explain decides as Match does, the
+// tag index never hides a rule that matches, and whatever matches really
+// satisfies the v1 evaluations, checked here independently of the matcher.
 func FuzzMatch(f *testing.F) {
 	alerts, _ := filepath.Glob("../../testdata/alerts/*.json")
+	more, _ := filepath.Glob("../../testdata/golden/alerts/*.json")
+	alerts = append(alerts, more...)
 	ruleFiles, _ := filepath.Glob("../../testdata/rules/*.json")
+	more, _ = filepath.Glob("../../testdata/rules_v2/*.json")
+	ruleFiles = append(ruleFiles, more...)
 	for _, a := range alerts {
 		ad, _ := os.ReadFile(a)
 		for _, r := range ruleFiles {
@@ -31,8 +36,11 @@ func FuzzMatch(f *testing.F) {
 	f.Add([]byte(`{"tags":["x"],"d":5,"alexis":{"feed_type":"f","unique_value":"1"}}`),
 		[]byte(`{"enabled":true,"os_type":"l","rule_name":"n","alert_feed":"F","evaluation_list":[{"evaluation":{"tags":["x"],"search_key":"d","search_text":"5","duration":"1h"}}],"task_list":[{"task":{"task_type":"remote_ssh","run_command":"c"}}],"entity_type":"explicit","entities":["h"]}`))
 
+	f.Add([]byte(opAlert), whenRule(f, `{"all": [{"path": "tags", "op": "tags_include", "value": ["prod"]}, {"path": "details.disks", "op": "any", "cond": {"path": "pct", "op": "gte", "value": 90}}]}`, nil))
+	f.Add([]byte(opAlert), whenRule(f, `{"any": [{"path": "message", "op": "iregex", "value": "disk"}, {"not": {"path": "count", "op": "in", "value": [1, "17"]}}]}`, map[string]any{"min_age": "1m"}))
+
 	dir := f.TempDir()
-	d := NewDir(DirOptions{Dir: dir, Log: zerolog.Nop()})
+	d := NewDir(DirOptions{Dir: dir, Log: zerolog.Nop(), Poll: true})
 	var mu sync.Mutex
 
 	f.Fuzz(func(t *testing.T, envData, ruleData []byte) {
@@ -70,8 +78,19 @@ func FuzzMatch(f *testing.F) {
 		if err != nil && out != NoMatch {
 			t.Fatalf("outcome %s with error %v", out, err)
 		}
+		if r.Applies(env.Meta.FeedType) {
+			xout, failure, xerr := r.Matcher.Explain(NewAlert(env), testNow)
+			if xout != out || (xerr == nil) != (err == nil) || (failure != nil) != (out == NoMatch && err == nil) {
+				t.Fatalf("explain %s %+v %v, match %s %v", xout, failure, xerr, out, err)
+			}
+		}
 		if out == NoMatch {
 			return
+		}
+		found := false
+		set.Candidates(NewAlert(env), func(c *Rule) bool { found = found || c == r; return true })
+		if !found {
+			t.Fatalf("%s rule not among the candidates for its alert", out)
 		}
 		// Matched or Deferred: every condition must really hold.
 		if !bool(r.Def.Enabled) || !strings.EqualFold(r.Def.AlertFeed, env.Meta.FeedType) {

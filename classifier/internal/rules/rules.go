@@ -1,16 +1,18 @@
 // Package rules loads the classifier's rule files and decides which rules
 // match an alert.
 //
-// A Loader produces the current Set of rules (Dir reads a directory on every
-// call, so a rule file dropped in, edited or deleted counts from the next
-// alert on). Each valid rule file is compiled once per version into a Rule:
-// the rule definition sent to the action handler, plus a Matcher holding its
-// conditions with regular expressions already compiled. A file that fails to
-// compile is listed in the Set with its errors and never matches anything.
+// A Loader produces the current Set of rules (Dir re-checks a directory on
+// every call, so a rule file dropped in, edited or deleted counts from the
+// next alert on). Each valid rule file is compiled once per version into a
+// Rule: the rule definition sent to the action handler, plus a Matcher
+// holding its conditions with regular expressions already compiled. A file
+// that fails to compile is listed in the Set with its errors and never
+// matches anything.
 package rules
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -20,12 +22,6 @@ import (
 // Loader produces the current rule set.
 type Loader interface {
 	Load(ctx context.Context) (*Set, error)
-}
-
-// Set is the rule files as one Load found them.
-type Set struct {
-	Files []File  // every rule file, in lexical order of file name
-	Rules []*Rule // the valid ones, in the same order
 }
 
 // File statuses.
@@ -42,6 +38,8 @@ type File struct {
 	Enabled     bool        `json:"enabled"`
 	Status      string      `json:"status"` // StatusOK or StatusInvalid
 	Errors      rule.Errors `json:"errors"` // empty when ok
+	SHA256      string      `json:"sha256,omitempty"`
+	Modified    time.Time   `json:"modified,omitzero"`
 }
 
 // Rule is one valid, compiled rule file.
@@ -73,7 +71,7 @@ type Outcome int
 const (
 	NoMatch  Outcome = iota // a condition failed
 	Matched                 // every condition holds: act
-	Deferred                // every condition holds but the alert is younger than the rule's duration: ask again later
+	Deferred                // every condition holds but the alert is younger than the rule's wait: ask again later
 )
 
 func (o Outcome) String() string {
@@ -87,14 +85,33 @@ func (o Outcome) String() string {
 	}
 }
 
-// Matcher holds a rule's conditions. Each rule format compiles its own.
+// Matcher holds a rule's conditions.
 type Matcher interface {
 	// Match decides the conditions for alert a at time now. An error means
 	// the alert lacks what the rule needs to decide (e.g. no createdAt for a
-	// rule with a duration); the caller must then not act on the rule.
+	// rule with a wait); the caller must then not act on the rule.
 	Match(a *Alert, now time.Time) (Outcome, error)
+	// Explain decides as Match does and, on NoMatch, returns the first
+	// condition that failed.
+	Explain(a *Alert, now time.Time) (Outcome, *Failure, error)
+	// Wait is how long an alert must have been open before the rule acts.
+	Wait() time.Duration
+	// RequiredTags lists tags every alert the rule matches carries (maybe
+	// none); the Set indexes rules by them.
+	RequiredTags() []string
+}
+
+// Failure is the condition that made a rule not match, as explained.
+type Failure struct {
+	RulePath     string          `json:"rule_path"`            // JSON path of the condition in the rule file
+	AlertPath    string          `json:"alert_path,omitempty"` // gjson path it read
+	Op           string          `json:"op"`
+	Expected     json.RawMessage `json:"expected,omitempty"`
+	Actual       string          `json:"actual,omitempty"` // the value seen, as JSON, trimmed; "(missing)"
+	Reason       string          `json:"reason,omitempty"`
+	Alternatives []*Failure      `json:"alternatives,omitempty"` // an "any" block: why each alternative failed
 }
 
 // Compiler turns a rule file's content into its definition and matcher, or
-// returns rule.Errors naming every problem. Compile is the v1 compiler.
+// returns rule.Errors naming every problem. Compile is the compiler.
 type Compiler func(data []byte) (*rule.Rule, Matcher, error)

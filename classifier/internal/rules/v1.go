@@ -1,115 +1,89 @@
 package rules
 
 import (
-	"errors"
+	"encoding/json"
 	"fmt"
 	"regexp"
-	"regexp/syntax"
-	"time"
 
 	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/tidwall/gjson"
 )
 
-// Compile parses a rule file in the Alexis v1 format (strictly, with
-// rule.Parse) and compiles its evaluations. Every problem comes back at once
-// as rule.Errors.
-//
-// v1 semantics: a rule matches an alert when it is enabled, its alert_feed
-// equals the alert's feed type (case-insensitively; see Rule.Applies) and
-// every evaluation passes. An evaluation passes when its tags are a subset
-// of the alert's tags and its search_text, a Go (RE2) regular expression, is
-// found anywhere in the text of the alert's top-level field search_key (see
-// Alert.Text; a missing or non-scalar field fails). An evaluation without
-// search_key is a tag check only. If a rule would match but the alert is
-// younger than the longest evaluation duration, the rule is Deferred.
-func Compile(data []byte) (*rule.Rule, Matcher, error) {
-	def, err := rule.Parse(data)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, errs := compileV1(def)
-	if len(errs) > 0 {
-		return nil, nil, errs
-	}
-	return def, m, nil
-}
-
-type v1Matcher struct {
-	evals []v1Evaluation
-	wait  time.Duration // the longest evaluation duration
-}
-
+// v1 semantics (kept exactly): an evaluation passes when its tags are a
+// subset of the alert's tags and its search_text, a Go (RE2) regular
+// expression, is found anywhere in the text of the alert's top-level field
+// search_key (see Text; a missing or non-scalar field fails). An
+// evaluation without search_key is a tag check only.
 type v1Evaluation struct {
-	tags []string
-	key  string         // top-level field; "" for a tag-only evaluation
-	re   *regexp.Regexp // nil when key is ""
+	index int
+	tags  []string
+	key   string // top-level field as written; "" for a tag-only evaluation
+	path  string // key escaped for gjson
+	re    *regexp.Regexp
+	lit   string // a literal the text must contain for re to match ("" if none known)
+	only  bool   // re is exactly lit
+	text  string // search_text as written
 }
 
-func compileV1(def *rule.Rule) (*v1Matcher, rule.Errors) {
+func compileV1(def *rule.Rule) ([]v1Evaluation, rule.Errors) {
 	var errs rule.Errors
-	m := &v1Matcher{}
+	var evs []v1Evaluation
 	for i, item := range def.Evaluations {
 		e := item.Evaluation
-		ev := v1Evaluation{tags: e.Tags, key: e.SearchKey}
+		ev := v1Evaluation{index: i, tags: e.Tags, key: e.SearchKey, path: gjson.Escape(e.SearchKey), text: e.SearchText}
 		if e.SearchKey != "" {
 			re, err := regexp.Compile(e.SearchText)
 			if err != nil {
 				errs = append(errs, rule.FieldError{
 					Path: fmt.Sprintf("evaluation_list[%d].evaluation.search_text", i),
-					Msg:  "invalid regular expression: " + regexpProblem(err),
+					Msg:  "invalid regular expression: " + rule.RegexpProblem(err),
 				})
 				continue
 			}
 			ev.re = re
+			ev.lit, ev.only = literalOf(re)
 		}
-		if e.Duration != "" {
-			// rule.Parse has already checked the duration.
-			if d, err := time.ParseDuration(e.Duration); err == nil && d > m.wait {
-				m.wait = d
-			}
-		}
-		m.evals = append(m.evals, ev)
+		evs = append(evs, ev)
 	}
-	return m, errs
+	return evs, errs
 }
 
-// Match implements Matcher.
-func (m *v1Matcher) Match(a *Alert, now time.Time) (Outcome, error) {
-	for _, ev := range m.evals {
-		if !ev.pass(a) {
-			return NoMatch, nil
-		}
-	}
-	if m.wait <= 0 {
-		return Matched, nil
-	}
-	created, err := a.CreatedAt()
-	if err != nil {
-		return NoMatch, fmt.Errorf("rule has duration %s: %w", m.wait, err)
-	}
-	if now.Sub(created) < m.wait {
-		return Deferred, nil
-	}
-	return Matched, nil
-}
-
-func (ev v1Evaluation) pass(a *Alert) bool {
+func (ev *v1Evaluation) pass(a *Alert) bool {
 	if !a.HasTags(ev.tags) {
 		return false
 	}
 	if ev.re == nil {
 		return true
 	}
-	text, ok := a.Text(ev.key)
-	return ok && ev.re.MatchString(text)
+	text, ok := Text(a.Get(ev.path))
+	return ok && matchLiteral(ev.re, ev.lit, ev.only, text)
 }
 
-// regexpProblem phrases a regexp error without repeating the whole pattern
-// twice ("error parsing regexp: missing closing ): `(a`").
-func regexpProblem(err error) string {
-	var se *syntax.Error
-	if errors.As(err, &se) {
-		return fmt.Sprintf("%s: `%s`", se.Code, se.Expr)
+// explain says why the evaluation fails, or returns nil when it passes.
+func (ev *v1Evaluation) explain(a *Alert) *Failure {
+	p := fmt.Sprintf("evaluation_list[%d].evaluation", ev.index)
+	if !a.HasTags(ev.tags) {
+		want, _ := json.Marshal(ev.tags)
+		tags, _ := json.Marshal(a.Tags())
+		f := &Failure{RulePath: p + ".tags", AlertPath: "tags", Op: rule.OpTagsInclude, Expected: want, Actual: trimActual(string(tags))}
+		for _, t := range ev.tags {
+			if !a.HasTags([]string{t}) {
+				f.Reason = fmt.Sprintf("tag %q is not on the alert", t)
+				break
+			}
+		}
+		return f
 	}
-	return err.Error()
+	if ev.re == nil || ev.pass(a) {
+		return nil
+	}
+	want, _ := json.Marshal(ev.text)
+	v := a.Get(ev.path)
+	f := &Failure{RulePath: p + ".search_text", AlertPath: ev.key, Op: rule.OpRegex, Expected: want, Actual: actual(v)}
+	if _, ok := Text(v); !ok {
+		f.Reason = "search_key is " + typeName(v) + ", not a string, number or boolean"
+	} else {
+		f.Reason = "regular expression not found"
+	}
+	return f
 }

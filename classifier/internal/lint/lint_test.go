@@ -1,0 +1,106 @@
+package lint
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const valid = `{"enabled": "true", "os_type": "linux", "rule_name": "%s", "alert_feed": "OpsGenie",
+ "evaluation_list": [{"evaluation": {"tags": ["db"], "search_key": "description", "search_text": %q}}],
+ "task_list": [{"task": {"task_type": "remote_ssh", "run_command": %q %s}}],
+ "entity_type": "explicit", "entities": ["app01"]}`
+
+func ruleFile(name, searchText, command, extra string) string {
+	return fmt.Sprintf(valid, name, searchText, command, extra)
+}
+
+func TestDir(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"a_ok.json":        ruleFile("a", "Disk full", "uptime", ""),
+		"b_literal.json":   ruleFile("b", "Disk usage (95%)", "uptime", ""),
+		"c_braces.json":    ruleFile("c", "x", "restart {{ .details.service }}", ""),
+		"d_reason.json":    ruleFile("d", "x", "uptime", `, "template": true, "unsafe_reason": "none"`),
+		"e_eval.json":      ruleFile("e", "x", "eval {{ .details.cmd }}", `, "template": true`),
+		"f_raw.json":       ruleFile("f", "x", "tar {{ .details.flags | raw_unsafe }}", `, "template": true`),
+		"g_invalid.json":   `{"enabled": "true", "rule_name": "g", "when": {"all": []}, "task_list": [{"task": {"task_type": "remote_shh"}}]}`,
+		"h_notjson.json":   `{"enabled": `,
+		"i_duplicate.json": ruleFile("a", "Disk full", "uptime", ""),
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := Dir(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, p := range rep.Problems {
+		p.File = Base(dir, p.File)
+		lines = append(lines, p.String())
+	}
+	out := strings.Join(lines, "\n")
+	for _, want := range []string{
+		`b_literal.json: evaluation_list[0].evaluation.search_text: warning: regular expression "Disk usage (95%)" does not match its own text`,
+		`c_braces.json: task_list[0].task.run_command: warning: contains "{{" but "template" is not true`,
+		`d_reason.json: task_list[0].task.unsafe_reason: warning: set, but run_command does not use raw_unsafe`,
+		`e_eval.json: task_list[0].task.run_command: warning: a value is passed to a command that runs it as shell code again`,
+		`f_raw.json: task_list[0].task.unsafe_reason: required: run_command inserts a value unquoted`,
+		`g_invalid.json: when.all: empty`,
+		`g_invalid.json: task_list[0].task.task_type: unknown task type "remote_shh"`,
+		`g_invalid.json: alert_feed: required`,
+		`g_invalid.json: entity_type: required`,
+		`h_notjson.json: $: not a JSON object`,
+		`i_duplicate.json: rule_name: duplicate rule_name "a"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no line %q in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\na_ok.json") || strings.HasPrefix(out, "a_ok.json") {
+		t.Errorf("problems for a clean file:\n%s", out)
+	}
+	if rep.OK() || rep.Files != 9 || rep.Invalid != 4 || rep.Valid != 5 || rep.Warnings != 4 {
+		t.Errorf("report %s", rep.Summary())
+	}
+
+	clean := t.TempDir()
+	os.WriteFile(filepath.Join(clean, "a.json"), []byte(ruleFile("a", "Disk full", "uptime", "")), 0o644)
+	rep, err = Dir(context.Background(), clean)
+	if err != nil || !rep.OK() || len(rep.Problems) != 0 || rep.Summary() != "1 rule files: 1 valid, 0 invalid, 0 warnings" {
+		t.Errorf("clean dir: %+v, %v", rep, err)
+	}
+	if _, err := Dir(context.Background(), filepath.Join(clean, "nope")); err == nil {
+		t.Error("linted a missing directory")
+	}
+}
+
+func TestLiteralMistake(t *testing.T) {
+	tests := []struct {
+		expr string
+		warn bool
+	}{
+		{"Disk full", false},
+		{`Disk usage \(95%\)`, false},
+		{"Disk usage (95%)", true},
+		{"time (12.5 s)", true},
+		{"a.b", false}, // matches itself
+		{"^Disk (full|empty)$", false},
+		{"host[0-9]+", false},
+		{"app01.example.com", false},
+		{"what?", false}, // matches "what"
+		{"[ERROR] disk", true},
+		{"^[ERROR] disk", false}, // anchored: written as a regular expression
+	}
+	for _, tc := range tests {
+		if got := literalMistake(tc.expr) != ""; got != tc.warn {
+			t.Errorf("literalMistake(%q) = %v, want %v", tc.expr, got, tc.warn)
+		}
+	}
+}

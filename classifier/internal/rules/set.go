@@ -1,0 +1,131 @@
+package rules
+
+import (
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Set is the rule files as one Load found them. It is immutable once
+// built, so requests can share it while a newer one is published.
+type Set struct {
+	Files []File  // every rule file, in lexical order of file name
+	Rules []*Rule // the valid ones, in the same order
+
+	feeds   []*feedIndex // enabled rules by feed type
+	scratch sync.Pool    // *[]int32 for Candidates
+}
+
+// feedIndex holds the enabled rules of one feed type, indexed by one tag
+// each must have (the rarest of its required tags), so an alert is only
+// checked against rules whose key tag it carries plus those without one.
+type feedIndex struct {
+	feed     string
+	rules    []*Rule
+	untagged []int32            // rules without a required tag
+	byTag    map[string][]int32 // key tag → rules, ascending
+}
+
+// NewSet builds a Set over files and their valid rules (in file order).
+func NewSet(files []File, valid []*Rule) *Set {
+	s := &Set{Files: files, Rules: valid}
+	s.scratch.New = func() any { b := make([]int32, 0, 64); return &b }
+	for _, r := range valid {
+		if !bool(r.Def.Enabled) {
+			continue
+		}
+		fi := s.feed(r.Def.AlertFeed)
+		if fi == nil {
+			fi = &feedIndex{feed: r.Def.AlertFeed, byTag: map[string][]int32{}}
+			s.feeds = append(s.feeds, fi)
+		}
+		fi.rules = append(fi.rules, r)
+	}
+	for _, fi := range s.feeds {
+		count := map[string]int{}
+		for _, r := range fi.rules {
+			for _, t := range dedupe(r.Matcher.RequiredTags()) {
+				count[t]++
+			}
+		}
+		for i, r := range fi.rules {
+			key, best := "", 0
+			for _, t := range r.Matcher.RequiredTags() {
+				if key == "" || count[t] < best {
+					key, best = t, count[t]
+				}
+			}
+			if key == "" {
+				fi.untagged = append(fi.untagged, int32(i))
+			} else {
+				fi.byTag[key] = append(fi.byTag[key], int32(i))
+			}
+		}
+	}
+	return s
+}
+
+func (s *Set) feed(feedType string) *feedIndex {
+	for _, fi := range s.feeds {
+		if strings.EqualFold(fi.feed, feedType) {
+			return fi
+		}
+	}
+	return nil
+}
+
+// Applicable is the number of enabled rules written for feedType: the
+// rules an alert of that feed is checked against ("rules_checked").
+func (s *Set) Applicable(feedType string) int {
+	if fi := s.feed(feedType); fi != nil {
+		return len(fi.rules)
+	}
+	return 0
+}
+
+// Candidates calls fn, in file order, with each enabled rule for the
+// alert's feed type that could match it: rules whose key tag the alert
+// lacks are skipped, as they cannot match. fn returns false to stop.
+func (s *Set) Candidates(a *Alert, fn func(*Rule) bool) {
+	fi := s.feed(a.Env.Meta.FeedType)
+	if fi == nil {
+		return
+	}
+	if len(fi.byTag) == 0 {
+		for _, r := range fi.rules {
+			if !fn(r) {
+				return
+			}
+		}
+		return
+	}
+	bp := s.scratch.Get().(*[]int32)
+	idx := append((*bp)[:0], fi.untagged...)
+	tagged := false
+	for _, t := range a.Tags() {
+		if hits := fi.byTag[t]; len(hits) > 0 {
+			idx = append(idx, hits...)
+			tagged = true
+		}
+	}
+	if tagged {
+		slices.Sort(idx)
+		idx = slices.Compact(idx)
+	}
+	for _, i := range idx {
+		if !fn(fi.rules[i]) {
+			break
+		}
+	}
+	*bp = idx
+	s.scratch.Put(bp)
+}
+
+func dedupe(tags []string) []string {
+	if len(tags) < 2 {
+		return tags
+	}
+	out := slices.Clone(tags)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

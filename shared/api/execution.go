@@ -1,0 +1,50 @@
+package api
+
+import "time"
+
+// Execution is one action handler execution, as GET /v1/executions lists
+// it and GET /v1/executions/{id} shows it (with Steps).
+type Execution struct {
+	ID          string     `json:"id"`
+	Status      string     `json:"status"`           // Exec* constants
+	Reason      string     `json:"reason,omitempty"` // why skipped or interrupted
+	AlertID     string     `json:"alert_id"`
+	UniqueValue string     `json:"unique_value"`
+	FeedType    string     `json:"feed_type"`
+	FeedName    string     `json:"feed_name"`
+	RuleName    string     `json:"rule_name"`
+	Client      string     `json:"client"` // who asked (their token's name)
+	Entities    []string   `json:"entities"`
+	CreatedAt   time.Time  `json:"created_at"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+	FinishedAt  *time.Time `json:"finished_at,omitempty"`
+	ReportedAt  *time.Time `json:"reported_at,omitempty"` // written back onto the alert
+	Steps       []Step     `json:"steps,omitempty"`
+}
+
+// Step is one task on one host of an execution. Command, output and error
+// never hold secrets: they are redacted before they are stored.
+type Step struct {
+	TaskIndex  int        `json:"task_index"` // position in the rule's task_list
+	Entity     string     `json:"entity"`
+	TaskType   string     `json:"task_type"`
+	Action     string     `json:"action,omitempty"`
+	Command    string     `json:"command,omitempty"` // what ran: command line, argv, "METHOD URL", "plugin NAME"
+	Status     string     `json:"status"`            // running, success, failure, skipped, dry_run, interrupted
+	ExitCode   *int       `json:"exit_code"`         // null when there is none (not run, killed, http)
+	HTTPStatus int        `json:"http_status,omitempty"`
+	Stdout     string     `json:"stdout,omitempty"` // capped
+	Stderr     string     `json:"stderr,omitempty"`
+	Truncated  bool       `json:"truncated,omitempty"`
+	Error      string     `json:"error,omitempty"` // why it failed or was skipped
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	ElapsedMS  *int64     `json:"elapsed_ms,omitempty"`
+}
+
+// ExecutionList is a page of GET /v1/executions, newest first; pass
+// NextCursor as ?cursor= for the next page.
+type ExecutionList struct {
+	Executions []Execution `json:"executions"`
+	NextCursor string      `json:"next_cursor,omitempty"`
+}

@@ -1,0 +1,301 @@
+package command
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestQuote(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", "''"},
+		{"nginx", "'nginx'"},
+		{"it's", `'it'\''s'`},
+		{"'", `''\'''`},
+		{`a\b"c$d`, `'a\b"c$d'`},
+		{"line1\nline2", "'line1\nline2'"},
+		{"ünïcode ✓", "'ünïcode ✓'"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := Quote(tc.in)
+			if err != nil || got != tc.want {
+				t.Errorf("Quote(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			}
+		})
+	}
+	if _, err := Quote("a\x00b"); !errors.Is(err, ErrNUL) {
+		t.Errorf("NUL: err = %v, want ErrNUL", err)
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		text    string
+		wantErr string // "" when valid
+		raw     bool
+	}{
+		{name: "no actions", text: "sudo systemctl restart duplicator"},
+		{name: "docker-style braces are actions", text: "docker inspect -f '{{.State.Running}}' app", wantErr: "inside '...'"},
+		{name: "empty", text: ""},
+		{name: "plain word", text: "sudo systemctl restart {{ .details.service }}"},
+		{name: "inside a word", text: "--unit={{ .details.service }}.service"},
+		{name: "two values", text: "ssh-keygen -R {{ .details.host }}{{ .details.port }}"},
+		{name: "alert function", text: `ping -c 1 {{ alert "details.ip" }}`},
+		{name: "alert_or", text: `ping -c {{ alert_or "details.count" 1 }} host`},
+		{name: "command substitution", text: "echo $(basename {{ .details.path }})"},
+		{name: "process substitution", text: "diff <(cat {{ .a }}) <(cat {{ .b }})"},
+		{name: "after a closed quote", text: "echo '}' {{ .a }} \"x\" {{ .b }}"},
+		{name: "hash inside a word", text: "echo a#{{ .a }}"},
+		{name: "after a comment line", text: "# restart\nsystemctl restart {{ .a }}"},
+		{name: "escaped quote before", text: `echo \' {{ .a }}`},
+		{name: "closed arithmetic", text: "sleep $((1+2)) && echo {{ .a }}"},
+		{name: "closed parameter", text: "echo ${HOME} {{ .a }}"},
+		{name: "range over tags", text: "{{ range .tags }}echo {{ . }}; {{ end }}"},
+		{name: "if else", text: "{{ if .details.force }}kill -9{{ else }}kill{{ end }} {{ .details.pid }}"},
+		{name: "variables", text: "{{ $h := .details.host }}ping {{ $h }}"},
+		{name: "raw_unsafe pipe", text: "tar {{ .details.flags | raw_unsafe }} {{ .details.file }}", raw: true},
+		{name: "raw_unsafe call", text: "tar {{ raw_unsafe .details.flags }}", raw: true},
+		{name: "comment action", text: "uptime {{/* nothing */}}"},
+
+		{name: "single quotes", text: "echo '{{ .a }}'", wantErr: "inside '...'"},
+		{name: "double quotes", text: `echo "{{ .a }}"`, wantErr: `inside "..."`},
+		{name: "double quotes in substitution", text: `echo "$(cat {{ .a }})"`, wantErr: `inside "..."`},
+		{name: "backticks", text: "echo `cat {{ .a }}`", wantErr: "inside `...`"},
+		{name: "ANSI-C quotes", text: `echo $'\'{{ .a }}'`, wantErr: "inside $'...'"},
+		{name: "after a backslash", text: `echo \{{ .a }}`, wantErr: "right after a backslash"},
+		{name: "after a dollar", text: `echo ${{ .a }}`, wantErr: "right after a $"},
+		{name: "comment", text: "uptime # {{ .a }}", wantErr: "comment"},
+		{name: "arithmetic", text: "echo $(( {{ .a }} + 1 ))", wantErr: "arithmetic"},
+		{name: "bash arithmetic", text: "(( {{ .a }} > 1 )) && reboot", wantErr: "arithmetic"},
+		{name: "old arithmetic", text: "echo $[ {{ .a }} ]", wantErr: "arithmetic"},
+		{name: "parameter expansion", text: "echo ${x:-{{ .a }}}", wantErr: "${...}"},
+		{name: "here-document", text: "cat <<EOF\n{{ .a }}\nEOF", wantErr: "here-document"},
+		{name: "raw_unsafe not last", text: "echo {{ .a | raw_unsafe | printf \"%s\" }}", wantErr: "must be the last"},
+		{name: "explicit shquote", text: "echo {{ .a | shquote }}", wantErr: "applied automatically"},
+		{name: "define", text: `{{ define "x" }}a{{ end }}echo`, wantErr: "not supported"},
+		{name: "template call", text: `echo {{ template "run_command" }}`, wantErr: "not supported"},
+		{name: "unknown function", text: "echo {{ shell .a }}", wantErr: `function "shell" not defined`},
+		{name: "syntax error", text: "echo {{ .a ", wantErr: "unclosed action"},
+		{name: "branch leaves a quote open", text: "echo {{ if .a }}'{{ end }}x'", wantErr: "different quoting states"},
+		{name: "range leaves a quote open", text: "{{ range .tags }}'{{ end }}", wantErr: "changes the shell quoting state"},
+		{name: "NUL", text: "echo \x00", wantErr: "NUL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl, err := Parse(tc.text)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Parse(%q) error = %v, want one containing %q", tc.text, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse(%q): %v", tc.text, err)
+			}
+			if tmpl.UsesRaw() != tc.raw || tmpl.Text() != tc.text {
+				t.Errorf("UsesRaw = %v, Text = %q", tmpl.UsesRaw(), tmpl.Text())
+			}
+		})
+	}
+}
+
+const testAlert = `{"id": "a1", "message": "disk full", "count": 12.50, "acknowledged": false, "nothing": null,
+ "tags": ["prod", "db"], "details": {"service": "nginx", "host": "app01", "quote": "it's", "empty": "",
+  "nul": "a\u0000b", "obj": {"k": "v"}, "list": [1, 2], "uni": "ünïcode ✓"},
+ "alexis": {"unique_value": "42", "feed_type": "OpsGenie"}}`
+
+func TestRender(t *testing.T) {
+	tests := []struct {
+		name, text, want, wantErr string
+	}{
+		{name: "literal", text: "sudo systemctl restart duplicator", want: "sudo systemctl restart duplicator"},
+		{name: "field", text: "sudo systemctl restart {{ .details.service }}", want: "sudo systemctl restart 'nginx'"},
+		{name: "quote in value", text: "echo {{ .details.quote }}", want: `echo 'it'\''s'`},
+		{name: "empty string is a value", text: "echo x{{ .details.empty }}y", want: "echo x''y"},
+		{name: "number as written", text: "echo {{ .count }}", want: "echo '12.50'"},
+		{name: "boolean", text: "echo {{ .acknowledged }}", want: "echo 'false'"},
+		{name: "unicode", text: "echo {{ .details.uni }}", want: "echo 'ünïcode ✓'"},
+		{name: "alert path", text: `echo {{ alert "details.host" }} {{ alert "tags.1" }} {{ alert "alexis.unique_value" }}`, want: "echo 'app01' 'db' '42'"},
+		{name: "alert_or present", text: `echo {{ alert_or "details.host" "none" }}`, want: "echo 'app01'"},
+		{name: "alert_or missing", text: `echo {{ alert_or "details.nope" "none" }}`, want: "echo 'none'"},
+		{name: "alert_or null", text: `echo {{ alert_or "nothing" 5 }}`, want: "echo '5'"},
+		{name: "range", text: "{{ range .tags }}echo {{ . }}; {{ end }}", want: "echo 'prod'; echo 'db'; "},
+		{name: "if", text: "{{ if .acknowledged }}a{{ else }}b{{ end }} {{ .id }}", want: "b 'a1'"},
+		{name: "printf is quoted", text: `echo {{ printf "%s;%s" .id "x" }}`, want: "echo 'a1;x'"},
+		{name: "len", text: "echo {{ len .tags }}", want: "echo '2'"},
+		{name: "raw_unsafe", text: "tar {{ .details.service | raw_unsafe }} {{ .details.host }}", want: "tar nginx 'app01'"},
+
+		{name: "missing key", text: "echo {{ .details.nope }}", wantErr: `map has no entry for key "nope"`},
+		{name: "missing parent", text: "echo {{ .nope.x }}", wantErr: `map has no entry for key "nope"`},
+		{name: "missing path", text: `echo {{ alert "details.nope" }}`, wantErr: `alert has no value at "details.nope"`},
+		{name: "null", text: "echo {{ .nothing }}", wantErr: "value is null"},
+		{name: "object", text: "echo {{ .details.obj }}", wantErr: "value is an object"},
+		{name: "array", text: "echo {{ .details.list }}", wantErr: "value is an array"},
+		{name: "object by path", text: `echo {{ alert "details.obj" }}`, wantErr: `value at "details.obj" is an object`},
+		{name: "NUL", text: "echo {{ .details.nul }}", wantErr: "NUL byte"},
+		{name: "NUL raw", text: "echo {{ .details.nul | raw_unsafe }}", wantErr: "NUL byte"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl, err := Parse(tc.text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tmpl.Render([]byte(testAlert))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Render = %q, %v; want error containing %q", got, err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), funcQuote) {
+					t.Errorf("error mentions the internal function: %v", err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("Render = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+
+	tmpl, _ := Parse("echo {{ .v }}")
+	if _, err := tmpl.Render([]byte(`[1]`)); err == nil {
+		t.Error("rendered for an alert that is not an object")
+	}
+	long := `{"v": "` + strings.Repeat("x", MaxLen) + `"}`
+	if _, err := tmpl.Render([]byte(long)); err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("over-long command: %v", err)
+	}
+}
+
+// hostile are alert values that would run a command, split a word or end
+// the command if they were not quoted.
+var hostile = []string{
+	"$(touch PWNED)",
+	"`touch PWNED`",
+	"; touch PWNED",
+	"x\ntouch PWNED",
+	"x\r\ntouch PWNED\r\n",
+	"'; touch PWNED; '",
+	`'"'"'; touch PWNED; #`,
+	`\'; touch PWNED; \'`,
+	`"; touch PWNED; "`,
+	"&& touch PWNED",
+	"| touch PWNED",
+	"> PWNED",
+	"$((1+1)) ${IFS} $HOME ~ * ?",
+	"${x:-$(touch PWNED)}",
+	"$'\\x27'; touch PWNED",
+	"-n",
+	"--help",
+	"",
+	" ",
+	"'",
+	"''",
+	`\`,
+	`\\'`,
+	"%s%n%d",
+	"ünïcode ✓ \u202e RTL \u200b",
+	"tab\there",
+	"#comment",
+	"a'b\"c`d$e\\f!g",
+	strings.Repeat("$(touch PWNED)'\"`;\n", 1200), // 22 KB, 26 KB quoted
+	strings.Repeat("x", 30000),
+}
+
+// TestHostileValuesRealShell renders commands from hostile alert values and
+// runs them with real shells: every value must arrive as one literal
+// argument, byte for byte, and nothing else may run.
+func TestHostileValuesRealShell(t *testing.T) {
+	var shells []string
+	for _, sh := range []string{"/bin/sh", "/bin/dash", "/bin/bash", "/bin/zsh", "/bin/ksh", "/bin/mksh"} {
+		if _, err := os.Stat(sh); err == nil {
+			shells = append(shells, sh)
+		}
+	}
+	if len(shells) == 0 {
+		t.Skip("no shell")
+	}
+	templates := []struct {
+		text   string
+		expect func(v string) string
+	}{
+		{"printf %s {{ .details.v }}", func(v string) string { return v }},
+		{"printf '[%s]' x{{ .details.v }}y", func(v string) string { return "[x" + v + "y]" }},
+		{`printf '[%s][%s]' {{ alert "details.v" }} {{ .details.v }}`, func(v string) string { return "[" + v + "][" + v + "]" }},
+		{"printf %s $(printf %s {{ .details.v }} | od -An -c | tr -d ' \\n' >/dev/null; printf ok)", func(string) string { return "ok" }},
+		{"v={{ .details.v }}; printf %s \"$v\"", func(v string) string { return v }},
+	}
+	for _, sh := range shells {
+		for ti, tt := range templates {
+			tmpl, err := Parse(tt.text)
+			if err != nil {
+				t.Fatalf("%s: %v", tt.text, err)
+			}
+			for vi, v := range hostile {
+				name := filepath.Base(sh) + "/" + string(rune('a'+ti)) + "/" + shorten(v)
+				t.Run(name, func(t *testing.T) {
+					alert := `{"details": {"v": ` + jsonString(v) + `}}`
+					cmd, err := tmpl.Render([]byte(alert))
+					if err != nil {
+						t.Fatalf("render value %d: %v", vi, err)
+					}
+					dir := t.TempDir()
+					c := exec.Command(sh, "-c", cmd)
+					c.Dir = dir
+					out, err := c.Output()
+					if err != nil {
+						t.Fatalf("%s -c failed: %v", sh, err)
+					}
+					if want := tt.expect(v); string(out) != want {
+						t.Errorf("value arrived changed:\n got %q\nwant %q", shorten(string(out)), shorten(want))
+					}
+					if _, err := os.Stat(filepath.Join(dir, "PWNED")); err == nil {
+						t.Error("the value ran a command")
+					}
+				})
+			}
+		}
+	}
+
+	// NUL cannot be passed: refused, not cut short.
+	tmpl, _ := Parse("printf %s {{ .details.v }}")
+	if _, err := tmpl.Render([]byte(`{"details": {"v": "rm\u0000 -rf"}}`)); !errors.Is(err, ErrNUL) {
+		t.Errorf("NUL value: %v, want ErrNUL", err)
+	}
+}
+
+func jsonString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20:
+			b.WriteString(`\u00`)
+			b.WriteByte("0123456789abcdef"[r>>4])
+			b.WriteByte("0123456789abcdef"[r&15])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func shorten(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "?")
+	}
+	return s
+}

@@ -1,0 +1,265 @@
+package rule
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ruleWith returns the v1 example with its task list and extra top-level
+// fields replaced.
+func ruleWith(t *testing.T, tasks string, extra map[string]any) []byte {
+	t.Helper()
+	data, err := os.ReadFile("testdata/alexis_v1_example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	var list any
+	if err := json.Unmarshal([]byte(tasks), &list); err != nil {
+		t.Fatalf("test task list: %v", err)
+	}
+	m["task_list"] = list
+	for k, v := range extra {
+		m[k] = v
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func TestTaskTypesAndOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		tasks string
+		paths []string // error paths expected; none: valid
+	}{
+		{name: "restart check diagnose", tasks: `[
+			{"task": {"task_type": "remote_ssh", "run_command": "systemctl restart dup", "timeout": "2m"}},
+			{"task": {"task_type": "remote_ssh", "run_command": "systemctl is-active dup", "on_failure": "continue"}},
+			{"task": {"task_type": "remote_ssh", "run_command": "journalctl -u dup -n 50", "run_if": "failure"}},
+			{"task": {"task_type": "http", "url": "https://lb.example.com/pools/web/{{ entity }}", "method": "put",
+			          "headers": {"Authorization": "Bearer {{ secret \"lb\" }}"}, "body": "{\"state\": \"{{ .details.state }}\"}",
+			          "expect_status": [200, 204], "run_if": "always"}},
+			{"task": {"task_type": "local", "argv": ["ansible-playbook", "-l", "{{ entity }}", "restart.yml"],
+			          "env": {"ANSIBLE_TOKEN": "{{ secret \"ansible\" }}"}}},
+			{"task": {"task_type": "plugin", "plugin": "restart-pod.py", "env": {"NS": "prod"}}}]`},
+		{name: "bad options", tasks: `[{"task": {"task_type": "remote_ssh", "run_command": "x",
+			"timeout": "soon", "on_failure": "retry", "run_if": "sometimes"}}]`,
+			paths: []string{"task_list[0].task.on_failure", "task_list[0].task.run_if", "task_list[0].task.timeout"}},
+		{name: "zero timeout", tasks: `[{"task": {"task_type": "remote_ssh", "run_command": "x", "timeout": "0s"}}]`,
+			paths: []string{"task_list[0].task.timeout"}},
+		{name: "fields of another type", tasks: `[{"task": {"task_type": "remote_ssh", "run_command": "x",
+			"argv": ["ls"], "url": "http://x/", "plugin": "p", "env": {"A": "b"}}}]`,
+			paths: []string{"task_list[0].task.argv", "task_list[0].task.env", "task_list[0].task.plugin", "task_list[0].task.url"}},
+		{name: "local needs argv", tasks: `[{"task": {"task_type": "local"}}]`, paths: []string{"task_list[0].task.argv"}},
+		{name: "local program from the alert", tasks: `[{"task": {"task_type": "local", "argv": ["{{ .details.prog }}"]}}]`,
+			paths: []string{"task_list[0].task.argv[0]"}},
+		{name: "local secret in argv", tasks: `[{"task": {"task_type": "local", "argv": ["curl", "{{ secret \"x\" }}"]}}]`,
+			paths: []string{"task_list[0].task.argv[1]"}},
+		{name: "local bad template", tasks: `[{"task": {"task_type": "local", "argv": ["echo", "{{ .x "]}}]`,
+			paths: []string{"task_list[0].task.argv[1]"}},
+		{name: "env names", tasks: `[{"task": {"task_type": "local", "argv": ["env"],
+			"env": {"PATH": "/tmp", "ALEXIS_ENTITY": "x", "1BAD": "x", "OK": "{{ nope }}"}}}]`,
+			paths: []string{"task_list[0].task.env.1BAD", "task_list[0].task.env.ALEXIS_ENTITY", "task_list[0].task.env.OK", "task_list[0].task.env.PATH"}},
+		{name: "plugin name is a file name", tasks: `[{"task": {"task_type": "plugin", "plugin": "../bin/sh"}}]`,
+			paths: []string{"task_list[0].task.plugin"}},
+		{name: "plugin name required", tasks: `[{"task": {"task_type": "plugin"}}]`, paths: []string{"task_list[0].task.plugin"}},
+		{name: "http url required", tasks: `[{"task": {"task_type": "http"}}]`, paths: []string{"task_list[0].task.url"}},
+		{name: "http host from the alert", tasks: `[{"task": {"task_type": "http", "url": "http://{{ .details.host }}/x"}}]`,
+			paths: []string{"task_list[0].task.url"}},
+		{name: "http scheme", tasks: `[{"task": {"task_type": "http", "url": "file:///etc/passwd"}}]`,
+			paths: []string{"task_list[0].task.url"}},
+		{name: "http method status body", tasks: `[{"task": {"task_type": "http", "url": "http://x/", "method": "TRACE",
+			"expect_status": [42], "headers": {"Bad Name": "x"}}},
+			{"task": {"task_type": "http", "url": "http://x/", "method": "GET", "body": "{}"}}]`,
+			paths: []string{"task_list[0].task.expect_status[0]", "task_list[0].task.headers.Bad Name", "task_list[0].task.method", "task_list[1].task.body"}},
+		{name: "unknown task field", tasks: `[{"task": {"task_type": "local", "argv": ["ls"], "shell": true}}]`,
+			paths: []string{"task_list[0].task.shell"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(ruleWith(t, tc.tasks, nil))
+			var got []string
+			var re Errors
+			if errors.As(err, &re) {
+				for _, e := range re {
+					got = append(got, e.Path)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.paths) {
+				t.Errorf("error paths %q, want %q (%v)", got, tc.paths, err)
+			}
+		})
+	}
+}
+
+func TestTaskDefaults(t *testing.T) {
+	var task Task
+	if task.OnFailureOrDefault() != OnFailureStop || task.RunIfOrDefault() != RunIfSuccess || task.TimeoutDuration() != 0 {
+		t.Errorf("defaults %s %s %v", task.OnFailureOrDefault(), task.RunIfOrDefault(), task.TimeoutDuration())
+	}
+	task = Task{OnFailure: "continue", RunIf: "always", Timeout: "90s"}
+	if task.OnFailureOrDefault() != OnFailureContinue || task.RunIfOrDefault() != RunIfAlways || task.TimeoutDuration() != 90*time.Second {
+		t.Errorf("set %+v", task)
+	}
+	if (Task{Body: "{}"}).HTTPMethod() != "POST" || (Task{}).HTTPMethod() != "GET" || (Task{Method: "put"}).HTTPMethod() != "PUT" {
+		t.Error("http method defaults")
+	}
+}
+
+const alertJSON = `{"id": "a1", "details": {"host": "app01", "svc": "dup licator", "quote": "a\"b", "n": 3,
+	"dash": "--all", "obj": {"x": 1}, "nul": "a\u0000b", "ns": null}}`
+
+func secrets(name string) (string, error) {
+	if name == "lb" {
+		return "s3cr3t-value", nil
+	}
+	return "", errors.New("no secret " + name)
+}
+
+func TestRenderArgvAndEnv(t *testing.T) {
+	d := TemplateData{Alert: []byte(alertJSON), Entity: "app01:2222", Secret: secrets}
+	for _, tc := range []struct {
+		name string
+		argv []string
+		want []string
+		err  string
+	}{
+		{name: "values stay one argument each", argv: []string{"systemctl", "restart", "{{ .details.svc }}", "{{ entity }}", "n={{ .details.n }}"},
+			want: []string{"systemctl", "restart", "dup licator", "app01:2222", "n=3"}},
+		{name: "gjson path and fallback", argv: []string{"x", `{{ alert "details.quote" }}`, `{{ alert_or "details.ns" "default" }}`},
+			want: []string{"x", `a"b`, "default"}},
+		{name: "option injection refused", argv: []string{"kubectl", "delete", "pod", "{{ .details.dash }}"}, err: "read as an option"},
+		{name: "option written by the rule", argv: []string{"x", "--pod={{ .details.svc }}"}, want: []string{"x", "--pod=dup licator"}},
+		{name: "missing value", argv: []string{"x", "{{ .details.nope }}"}, err: "nope"},
+		{name: "object", argv: []string{"x", "{{ .details.obj }}"}, err: "object"},
+		{name: "null", argv: []string{"x", "{{ .details.ns }}"}, err: "null"},
+		{name: "NUL byte", argv: []string{"x", "{{ .details.nul }}"}, err: "NUL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Task{TaskType: TaskLocal, Argv: tc.argv}.RenderArgv(d)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Fatalf("got %q %v, want %q", got, err, tc.want)
+			}
+		})
+	}
+	env, err := Task{Env: map[string]string{"TOKEN": `{{ secret "lb" }}`, "HOST": "{{ entity }}"}}.RenderEnv(d)
+	if err != nil || env["TOKEN"] != "s3cr3t-value" || env["HOST"] != "app01:2222" {
+		t.Errorf("env %v %v", env, err)
+	}
+	if _, err := (Task{Env: map[string]string{"T": `{{ secret "nope" }}`}}).RenderEnv(d); err == nil {
+		t.Error("unknown secret rendered")
+	}
+}
+
+func TestRenderHTTP(t *testing.T) {
+	d := TemplateData{Alert: []byte(alertJSON), Entity: "app01", Secret: secrets}
+	for _, tc := range []struct {
+		name string
+		task Task
+		want HTTPRequest
+		err  string
+	}{
+		{name: "json body escapes values", task: Task{URL: "https://lb/pools/{{ .details.svc }}/members?host={{ entity }}",
+			Headers: map[string]string{"Authorization": `Bearer {{ secret "lb" }}`},
+			Body:    `{"host": "{{ entity }}", "why": "{{ .details.quote }}", "n": {{ .details.n }}}`},
+			want: HTTPRequest{Method: "POST", URL: "https://lb/pools/dup%20licator/members?host=app01",
+				Headers: map[string]string{"Authorization": "Bearer s3cr3t-value", "Content-Type": "application/json"},
+				Body:    `{"host": "app01", "why": "a\"b", "n": 3}`}},
+		{name: "injection breaks the JSON and is refused", task: Task{URL: "http://x/", Body: `{"n": {{ .details.svc }}}`},
+			err: "not valid JSON"},
+		{name: "form body", task: Task{URL: "http://x/", Method: "put", Headers: map[string]string{"content-type": "application/x-www-form-urlencoded"},
+			Body: "svc={{ .details.svc }}&q={{ .details.quote }}"},
+			want: HTTPRequest{Method: "PUT", URL: "http://x/", Headers: map[string]string{"content-type": "application/x-www-form-urlencoded"},
+				Body: "svc=dup+licator&q=a%22b"}},
+		{name: "GET without body", task: Task{URL: "http://x/health/{{ entity }}"},
+			want: HTTPRequest{Method: "GET", URL: "http://x/health/app01", Headers: map[string]string{}}},
+		{name: "url value cannot add a path or query", task: Task{URL: "http://x/{{ .details.quote }}/{{ alert \"details.dash\" }}?a={{ alert_or \"details.q\" \"1&b=2\" }}"},
+			want: HTTPRequest{Method: "GET", URL: "http://x/a%22b/--all?a=1%26b%3D2", Headers: map[string]string{}}},
+		{name: "header line break", task: Task{URL: "http://x/", Headers: map[string]string{"X": "{{ alert_or \"nope\" \"a\\nb\" }}"}}, err: "line break"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.task.RenderHTTP(d)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Method != tc.want.Method || got.URL != tc.want.URL || got.Body != tc.want.Body || len(got.Headers) != len(tc.want.Headers) {
+				t.Fatalf("got %+v\nwant %+v", got, tc.want)
+			}
+			for k, v := range tc.want.Headers {
+				if got.Headers[k] != v {
+					t.Errorf("header %s = %q, want %q", k, got.Headers[k], v)
+				}
+			}
+		})
+	}
+}
+
+func TestGovernor(t *testing.T) {
+	tasks := `[{"task": {"task_type": "remote_ssh", "run_command": "x"}}]`
+	r, err := Parse(ruleWith(t, tasks, map[string]any{"governor": map[string]any{
+		"max_executions": 10, "max_executions_per_entity": 3, "window": "1h", "cooldown": "10m"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := r.Governor
+	if g.MaxExecutions != 10 || g.MaxExecutionsPerEntity != 3 || g.WindowDuration() != time.Hour || g.CooldownDuration() != 10*time.Minute {
+		t.Errorf("governor %+v", g)
+	}
+	out, _ := json.Marshal(r)
+	if again, err := Parse(out); err != nil || *again.Governor != *g {
+		t.Errorf("round trip: %v", err)
+	}
+	var none *Governor
+	if none.WindowDuration() != 0 || none.CooldownDuration() != 0 {
+		t.Error("nil governor")
+	}
+	_, err = Parse(ruleWith(t, tasks, map[string]any{"governor": map[string]any{
+		"max_executions": -1, "max_executions_per_entity": -2, "window": "0s", "cooldown": "x", "per_entity": true}}))
+	var re Errors
+	if !errors.As(err, &re) {
+		t.Fatalf("err %v", err)
+	}
+	var paths []string
+	for _, e := range re {
+		paths = append(paths, e.Path)
+	}
+	slices.Sort(paths)
+	want := []string{"governor.cooldown", "governor.max_executions", "governor.max_executions_per_entity", "governor.per_entity", "governor.window"}
+	if !slices.Equal(paths, want) {
+		t.Errorf("paths %q, want %q", paths, want)
+	}
+}
+
+func FuzzRenderHTTP(f *testing.F) {
+	f.Add(`{"a": "{{ .details.svc }}"}`, "x")
+	f.Add(`{{ range .tags }}{{ . }}{{ end }}`, `"`)
+	f.Fuzz(func(t *testing.T, body, value string) {
+		alert, _ := json.Marshal(map[string]any{"details": map[string]any{"svc": value}, "tags": []string{value}})
+		req, err := Task{URL: "http://x/", Body: body}.RenderHTTP(TemplateData{Alert: alert})
+		if err == nil && !json.Valid([]byte(req.Body)) {
+			t.Fatalf("rendered invalid JSON %q", req.Body)
+		}
+	})
+}
