@@ -29,6 +29,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/alexis-ops/alexis/shared/ticket"
 )
 
 // Entity types.
@@ -58,6 +60,10 @@ type Rule struct {
 	RouteToTeam     string           `json:"route_to_team,omitempty"`
 	DelayEscalation string           `json:"delay_escalation,omitempty"`
 	Governor        *Governor        `json:"governor,omitempty"` // action handler rate and blast-radius limits (governor.go)
+	// Write-back after the tasks ran (writeback.go). nil (absent): the
+	// default; an empty list: nothing but the result notes.
+	OnSuccess []ticket.Op `json:"on_success,omitzero"`
+	OnFailure []ticket.Op `json:"on_failure,omitzero"`
 }
 
 // Flag is the v1 "enabled" field: the string "true" or "false" (a JSON
@@ -145,6 +151,7 @@ func Parse(data []byte) (*Rule, error) {
 	}
 	errs = append(errs, nestedUnknownKeys(raw)...)
 	errs = append(errs, governorUnknownKeys(raw)...)
+	errs = append(errs, writebackUnknownKeys(raw)...)
 	for _, e := range r.Validate() {
 		if hasWhen && e.Path == "evaluation_list" {
 			continue // when is there, with its own errors
@@ -218,6 +225,7 @@ func (r *Rule) Validate() Errors {
 		add("min_age", "%v", err)
 	}
 	errs = append(errs, r.Governor.validate()...)
+	errs = append(errs, r.validateWriteback()...)
 	return errs
 }
 

@@ -11,14 +11,16 @@ import (
 	"github.com/alexis-ops/alexis/classifier/internal/classify"
 	"github.com/alexis-ops/alexis/classifier/internal/config"
 	"github.com/alexis-ops/alexis/classifier/internal/httpapi"
+	"github.com/alexis-ops/alexis/classifier/internal/intake"
 	"github.com/alexis-ops/alexis/classifier/internal/rules"
 	"github.com/alexis-ops/alexis/shared/auth"
 	sconfig "github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/httpclient"
 	"github.com/alexis-ops/alexis/shared/logging"
-	"github.com/alexis-ops/alexis/shared/opsgenie"
+	"github.com/alexis-ops/alexis/shared/metrics"
+	"github.com/alexis-ops/alexis/shared/rule"
 	"github.com/alexis-ops/alexis/shared/server"
-	"github.com/alexis-ops/alexis/shared/ticket"
+	"github.com/alexis-ops/alexis/shared/ticket/registry"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -77,20 +79,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("action_handler_ca_file: %w", err)
 	}
 
-	// Ticket systems, by feed type: one line per integration.
-	tickets := ticket.Set{}
-	if cfg.OpsGenie != nil {
-		og, err := opsgenie.New(*cfg.OpsGenie, log.With().Str(logging.Component, "opsgenie").Logger())
-		if err != nil {
-			return err
-		}
-		tickets.Add("OpsGenie", og)
+	reg := metrics.New(service)
+	cm := classify.NewMetrics(reg)
+
+	// Ticket systems, by feed type (and feed name).
+	tickets, err := registry.Build(cfg.Tickets, log)
+	if err != nil {
+		return fmt.Errorf("tickets: %w", err)
 	}
 
 	loader := rules.NewDir(rules.DirOptions{
 		Dir:  cfg.RulesDir,
 		Log:  log.With().Str(logging.Component, "rules").Logger(),
 		Poll: cfg.RulesWatch == "poll",
+		// A rule whose write-back the feed's ticket system cannot do is
+		// refused when it loads, not found out after its tasks ran.
+		Compile: rules.WithCheck(rules.Compile, func(def *rule.Rule) rule.Errors { return def.CheckWriteback(tickets) }),
 	})
 	defer loader.Close()
 	set, err := loader.Load(ctx)
@@ -99,17 +103,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info().Str(logging.Event, "rules_loaded").Int(logging.Count, len(set.Rules)).
 		Str(logging.Mode, loader.Mode()).Msg("valid rule files")
+	reg.Registry.MustRegister(classify.RulesCollector(service, loader))
+
+	intakeCfg := httpapi.Intake{AlertmanagerFeedName: cfg.Alertmanager.FeedName, Webhooks: map[string]intake.WebhookFeed{}}
+	feedTypes := []string{intake.FeedTypeAlertmanager, registry.FeedTypeOpsGenie, registry.FeedTypeDynatrace}
+	for _, w := range cfg.Webhooks {
+		intakeCfg.Webhooks[w.Name] = w.Feed()
+		feedTypes = append(feedTypes, w.FeedType)
+	}
+	for _, w := range cfg.Tickets.Webhooks {
+		feedTypes = append(feedTypes, w.FeedTypes...)
+	}
 
 	cl := classify.New(classify.Options{
 		Rules:     loader,
 		Actions:   classify.NewActionHandlers(cfg.ActionHandlerURLs(), client, log.With().Str(logging.Component, "push").Logger()),
-		Tickets:   tickets,
+		Tickets:   cm.Tickets(tickets),
 		Queue:     cfg.DefaultInvestigationQueue,
 		AutoQueue: cfg.AutoremediationQueue,
+		FeedTypes: feedTypes,
+		Metrics:   cm,
 		Log:       log.With().Str(logging.Component, "classify").Logger(),
 	})
-	e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit})
-	h := &httpapi.Handler{Classifier: cl, Rules: loader}
+	e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit,
+		Metrics: reg, MetricsAuth: auth.Middleware(tokens)})
+	h := &httpapi.Handler{Classifier: cl, Rules: loader, Intake: intakeCfg,
+		Log: log.With().Str(logging.Component, "intake").Logger()}
 	h.Register(e, tokens)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -117,7 +136,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info().Str(logging.Event, "service_started").Str(logging.Listen, ln.Addr().String()).Msg(service + " " + version)
-	err = server.Run(ctx, e, ln, server.TLSFiles{})
+	err = server.Run(ctx, e, ln, cfg.TLS)
 	log.Info().Str(logging.Event, "service_stopped").Send()
 	return err
 }

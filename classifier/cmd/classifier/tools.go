@@ -17,6 +17,11 @@ import (
 	"github.com/alexis-ops/alexis/classifier/internal/lint"
 	"github.com/alexis-ops/alexis/classifier/internal/rules"
 	"github.com/alexis-ops/alexis/shared/alert"
+	"github.com/alexis-ops/alexis/shared/opsgenie"
+	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/alexis-ops/alexis/shared/ticket"
+	"github.com/alexis-ops/alexis/shared/ticket/registry"
+	"github.com/rs/zerolog"
 	"github.com/tidwall/gjson"
 	"gopkg.in/yaml.v3"
 )
@@ -24,27 +29,63 @@ import (
 // errProblems makes the command exit 1 after it printed its findings.
 var errProblems = errors.New("problems found")
 
+// toolConfig is what lint and explain read of the configuration file,
+// leniently: they run in a rules repository's CI too, where the service's
+// other files do not exist.
+type toolConfig struct {
+	RulesDir string           `yaml:"rules_dir"`
+	Tickets  registry.Config  `yaml:"tickets"`
+	OpsGenie *opsgenie.Config `yaml:"opsgenie"`
+}
+
+func readToolConfig(configPath string) (*toolConfig, error) {
+	data, err := os.ReadFile(configPath)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	var c toolConfig
+	if err := yaml.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", configPath, err)
+	}
+	if c.Tickets.OpsGenie == nil {
+		c.Tickets.OpsGenie = c.OpsGenie
+	}
+	return &c, nil
+}
+
 // defaultRulesDir is ./rules, or the rules_dir of the configuration file
-// when -config is given (read leniently: lint runs in a rules repository's
-// CI, where the service's other files do not exist).
+// when -config is given.
 func defaultRulesDir(configPath string) (string, error) {
 	if configPath == "" {
 		return "rules", nil
 	}
-	data, err := os.ReadFile(configPath)
+	c, err := readToolConfig(configPath)
 	if err != nil {
-		return "", fmt.Errorf("read config: %w", err)
-	}
-	var c struct {
-		RulesDir string `yaml:"rules_dir"`
-	}
-	if err := yaml.Unmarshal(data, &c); err != nil {
-		return "", fmt.Errorf("config %s: %w", configPath, err)
+		return "", err
 	}
 	if c.RulesDir == "" {
 		return "", fmt.Errorf("config %s: rules_dir is not set", configPath)
 	}
 	return c.RulesDir, nil
+}
+
+// writebackCheck is the check the classifier applies when it loads rules
+// with the ticket systems of the configuration file: nil, with a note on
+// stderr, when they cannot be built here (e.g. their secrets are missing).
+func writebackCheck(configPath string, stderr io.Writer) func(*rule.Rule) rule.Errors {
+	if configPath == "" {
+		return nil
+	}
+	c, err := readToolConfig(configPath)
+	var set ticket.Set
+	if err == nil {
+		set, err = registry.Build(c.Tickets, zerolog.Nop())
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "classifier lint: on_success and on_failure not checked against the ticket systems: %v\n", err)
+		return nil
+	}
+	return func(r *rule.Rule) rule.Errors { return r.CheckWriteback(set) }
 }
 
 // parseInterleaved parses flags given before or after positional arguments.
@@ -66,7 +107,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("classifier lint", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "read rules_dir from this configuration file (default DIR, or ./rules)")
+	configPath := fs.String("config", "", "read rules_dir (default DIR, or ./rules) and the ticket systems (to check on_success and on_failure) from this configuration file")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -81,7 +122,7 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	} else if dir, err = defaultRulesDir(*configPath); err != nil {
 		return err
 	}
-	rep, err := lint.Dir(ctx, dir)
+	rep, err := lint.DirChecked(ctx, dir, writebackCheck(*configPath, stderr))
 	if err != nil {
 		return err
 	}

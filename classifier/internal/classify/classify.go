@@ -34,11 +34,16 @@ var ErrUnavailable = errors.New("unavailable, try again later")
 type Options struct {
 	Rules   rules.Loader
 	Actions Pusher
-	Tickets ticket.Set // by feed type; an alert whose feed has none is not written back
+	Tickets ticket.Set // by feed type and name (ForFeed); an alert whose feed has none is not written back
 	Queue   string     // default_investigation_queue
 	// AutoQueue (autoremediation_queue) is the team added to an alert once
 	// at least one matched rule was pushed; "" adds none.
 	AutoQueue string
+	// FeedTypes are feed types alerts are expected from (configured
+	// intake and ticket systems), for metric labels; besides these, the
+	// rules' alert_feed values count, and anything else is OtherFeedType.
+	FeedTypes []string
+	Metrics   *Metrics // nil: none
 	Now       func() time.Time
 	Log       zerolog.Logger
 }
@@ -87,6 +92,35 @@ type pushed struct {
 //     If that write fails, ErrUnavailable is returned so the alert is
 //     offered again.
 func (c *Classifier) Classify(ctx context.Context, env *alert.Envelope) (*Result, error) {
+	start := time.Now()
+	res, set, err := c.classify(ctx, env)
+	result := ResultUnavailable
+	if err == nil {
+		result = res.Result
+	}
+	c.o.Metrics.classified(c.feedLabel(set, env.Meta.FeedType), result, time.Since(start))
+	return res, err
+}
+
+// feedLabel is feedType as spelled by the rules or the configuration, or
+// OtherFeedType.
+func (c *Classifier) feedLabel(set *rules.Set, feedType string) string {
+	if set != nil {
+		if ft := set.FeedType(feedType); ft != "" {
+			return ft
+		}
+	}
+	for _, ft := range c.o.FeedTypes {
+		if strings.EqualFold(ft, feedType) {
+			return ft
+		}
+	}
+	return OtherFeedType
+}
+
+// classify is Classify; it also returns the rule set it used (nil if none
+// could be loaded).
+func (c *Classifier) classify(ctx context.Context, env *alert.Envelope) (*Result, *rules.Set, error) {
 	log := c.o.Log.With().
 		Str(logging.AlertID, env.ID()).
 		Str(logging.UniqueValue, env.Meta.UniqueValue).
@@ -96,7 +130,7 @@ func (c *Classifier) Classify(ctx context.Context, env *alert.Envelope) (*Result
 	set, err := c.o.Rules.Load(ctx)
 	if err != nil {
 		log.Error().Str(logging.Event, "rules_unavailable").Str(logging.ErrorKey, err.Error()).Send()
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 
 	a := rules.NewAlert(env)
@@ -112,6 +146,7 @@ func (c *Classifier) Classify(ctx context.Context, env *alert.Envelope) (*Result
 				Str(logging.RuleFile, r.File).Str(logging.ErrorKey, err.Error()).Msg("rule not evaluated")
 			failed = append(failed, fmt.Sprintf("rule %s could not be evaluated: %v", r.Def.Name, err))
 		case out == rules.Matched:
+			c.o.Metrics.ruleMatched(r.Def.Name)
 			matched = append(matched, r)
 		case out == rules.Deferred:
 			log.Debug().Str(logging.Event, "rule_deferred").Str(logging.RuleName, r.Def.Name).Send()
@@ -127,13 +162,15 @@ func (c *Classifier) Classify(ctx context.Context, env *alert.Envelope) (*Result
 			log.Info().Str(logging.Event, "rules_deferred_dropped").Int(logging.Count, len(deferred)).
 				Msg("other rules matched; deferred rules are not offered again")
 		}
-		return c.act(ctx, log, env, matched, res)
+		res, err := c.act(ctx, log, env, matched, res)
+		return res, set, err
 	case len(deferred) > 0:
 		res.Result = api.ResultDeferred
 		log.Info().Str(logging.Event, "alert_deferred").Int(logging.Count, len(deferred)).Msg("alert too young for its rules")
-		return res, nil
+		return res, set, nil
 	default:
-		return c.unmatched(ctx, log, env, failed, res)
+		res, err := c.unmatched(ctx, log, env, failed, res)
+		return res, set, err
 	}
 }
 
@@ -143,6 +180,7 @@ func (c *Classifier) act(ctx context.Context, log zerolog.Logger, env *alert.Env
 	allTemporary := true
 	for _, r := range matched {
 		acc, err := c.o.Actions.Push(ctx, &action.Request{Alert: env, Rule: r.Def})
+		c.o.Metrics.pushed(r.Def.OSType, err)
 		results = append(results, pushed{rule: r, exec: acc.ExecutionID, err: err})
 		if err == nil || !Temporary(err) {
 			allTemporary = false
@@ -230,9 +268,9 @@ type writer struct {
 }
 
 func (c *Classifier) writer(log zerolog.Logger, env *alert.Envelope) *writer {
-	t, ok := c.o.Tickets.For(env.Meta.FeedType)
+	t, ok := c.o.Tickets.ForFeed(env.Meta.FeedType, env.Meta.FeedName)
 	if !ok {
-		log.Warn().Str(logging.Event, "writeback_skipped").
+		log.Info().Str(logging.Event, "writeback_skipped").
 			Msg("no ticket system configured for this feed type; nothing written on the alert")
 		return &writer{log: log}
 	}

@@ -13,22 +13,34 @@
 //	action_handler_ca_file: ""
 //	default_investigation_queue: ops_investigation
 //	autoremediation_queue: queue_autoremediation
-//	opsgenie: {api_url: api.opsgenie.com, api_key_file: /run/secrets/opsgenie_key}
+//	tls: {cert_file: /etc/alexis/tls/cert.pem, key_file: /etc/alexis/tls/key.pem}
+//	tickets:                        # write-back systems by feed type (shared/ticket/registry)
+//	  opsgenie: {api_url: api.opsgenie.com, api_key_file: /run/secrets/opsgenie_key}
+//	alertmanager: {feed_name: ""}   # POST /v1/alertmanager; "": the payload's receiver
+//	webhooks:                       # POST /v1/webhook/{name}
+//	  - {name: grafana, feed_type: Grafana, id_path: fingerprint, items_path: alerts}
+//
+// The top-level "opsgenie" block of earlier versions still works: it is
+// tickets.opsgenie when that is not set (setting both is an error).
 package config
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/alexis-ops/alexis/classifier/internal/intake"
 	sconfig "github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
 	"github.com/alexis-ops/alexis/shared/server"
+	"github.com/alexis-ops/alexis/shared/ticket/registry"
 )
 
 // DefaultPath is where the classifier looks for its configuration.
@@ -71,8 +83,63 @@ type Config struct {
 	// ("... AND NOT teams:queue_autoremediation ..."). Empty disables it.
 	AutoremediationQueue string `yaml:"autoremediation_queue"`
 
-	// OpsGenie, when set, writes notes and teams back to OpsGenie alerts.
+	// TLS, when set, serves HTTPS with this certificate and key.
+	TLS server.TLSFiles `yaml:"tls"`
+
+	// Tickets are the systems notes, teams and the rules' operations are
+	// written back to, by the alerts' feed type (and feed name).
+	Tickets registry.Config `yaml:"tickets"`
+
+	// OpsGenie is the earlier spelling of tickets.opsgenie; Load moves it
+	// there.
 	OpsGenie *opsgenie.Config `yaml:"opsgenie"`
+
+	// Alertmanager configures POST /v1/alertmanager.
+	Alertmanager Alertmanager `yaml:"alertmanager"`
+
+	// Webhooks are the feeds whose sources post their alerts to
+	// POST /v1/webhook/{name}.
+	Webhooks []Webhook `yaml:"webhooks"`
+}
+
+// Alertmanager configures the intake of Alertmanager's webhook
+// notifications.
+type Alertmanager struct {
+	// FeedName is the envelopes' feed_name; "" uses the notification's
+	// receiver.
+	FeedName string `yaml:"feed_name"`
+}
+
+// Webhook is one feed whose source posts alerts as JSON to
+// POST /v1/webhook/{name}.
+type Webhook struct {
+	Name     string `yaml:"name"`      // the URL's {name} and the envelopes' feed_name
+	FeedType string `yaml:"feed_type"` // the envelopes' feed_type, which rules name in alert_feed
+	// IDPath is the gjson path of the alert's identifier in the posted
+	// object (in each item, with ItemsPath): a non-empty string or a
+	// number. Required.
+	IDPath string `yaml:"id_path"`
+	// ItemsPath, when set, is the gjson path of an array of alerts in the
+	// posted object; each element is classified as an alert of its own.
+	ItemsPath string `yaml:"items_path"`
+}
+
+// webhookName is what can follow /v1/webhook/ in a URL unescaped.
+var webhookName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// Webhook returns the webhook feed called name.
+func (c *Config) Webhook(name string) (Webhook, bool) {
+	for _, w := range c.Webhooks {
+		if w.Name == name {
+			return w, true
+		}
+	}
+	return Webhook{}, false
+}
+
+// Feed is how intake reads what the feed's source posts.
+func (w Webhook) Feed() intake.WebhookFeed {
+	return intake.WebhookFeed{Name: w.Name, FeedType: w.FeedType, IDPath: w.IDPath, ItemsPath: w.ItemsPath}
 }
 
 // Default returns a configuration holding every default.
@@ -92,6 +159,9 @@ func Load(path string) (*Config, error) {
 	c := Default()
 	if err := sconfig.Load(path, c); err != nil {
 		return nil, err
+	}
+	if c.OpsGenie != nil {
+		c.Tickets.OpsGenie, c.OpsGenie = c.OpsGenie, nil
 	}
 	return c, nil
 }
@@ -158,7 +228,37 @@ func (c *Config) Validate() error {
 	if c.AutoremediationQueue != strings.TrimSpace(c.AutoremediationQueue) {
 		p.Addf("autoremediation_queue", "leading or trailing space in %q", c.AutoremediationQueue)
 	}
-	errs := []error{p.Err(), c.Log.Validate("log.")}
+	if c.OpsGenie != nil && c.Tickets.OpsGenie != nil {
+		p.Addf("opsgenie", "set either opsgenie or tickets.opsgenie, not both (opsgenie is the earlier spelling of tickets.opsgenie)")
+	}
+	if c.Alertmanager.FeedName != strings.TrimSpace(c.Alertmanager.FeedName) {
+		p.Addf("alertmanager.feed_name", "leading or trailing space in %q", c.Alertmanager.FeedName)
+	}
+	names := map[string]int{}
+	for i, w := range c.Webhooks {
+		key := fmt.Sprintf("webhooks[%d].", i)
+		switch prev, dup := names[w.Name]; {
+		case w.Name == "":
+			p.Addf(key+"name", "required: the feed posts to /v1/webhook/NAME")
+		case !webhookName.MatchString(w.Name):
+			p.Addf(key+"name", "%q: use letters, digits, '.', '_' and '-' (it is part of the URL)", w.Name)
+		case dup:
+			p.Addf(key+"name", "%q is already the name of webhooks[%d]", w.Name, prev)
+		}
+		names[w.Name] = i
+		switch {
+		case strings.TrimSpace(w.FeedType) == "":
+			p.Addf(key+"feed_type", "required: the feed type rules name in alert_feed")
+		case strings.ContainsAny(w.FeedType, "/*") || w.FeedType != strings.TrimSpace(w.FeedType):
+			p.Addf(key+"feed_type", "%q: no '/', '*' or surrounding space", w.FeedType)
+		case strings.EqualFold(w.FeedType, intake.FeedTypeAlertmanager):
+			p.Addf(key+"feed_type", "%q is the feed type of POST /v1/alertmanager", w.FeedType)
+		}
+		if strings.TrimSpace(w.IDPath) == "" {
+			p.Addf(key+"id_path", "required: the gjson path of the alert's id in what the source posts")
+		}
+	}
+	errs := []error{p.Err(), c.Log.Validate("log."), c.TLS.Validate("tls."), c.Tickets.Validate("tickets.")}
 	if c.OpsGenie != nil {
 		errs = append(errs, c.OpsGenie.Validate("opsgenie."))
 	}

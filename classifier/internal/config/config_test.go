@@ -68,7 +68,7 @@ func TestLoad(t *testing.T) {
 			want: func(c *Config) string {
 				u := c.ActionHandlerURLs()
 				if c.Listen != "0.0.0.0:9000" || c.BodyLimit != 2048 || c.ActionHandlerTimeout.D() != 3*time.Second ||
-					u["linux"] != "https://ah:8082/v1/action" || u["aix"] == "" || c.OpsGenie == nil || c.OpsGenie.APIURL != "127.0.0.1:9999" {
+					u["linux"] != "https://ah:8082/v1/action" || u["aix"] == "" || c.Tickets.OpsGenie == nil || c.Tickets.OpsGenie.APIURL != "127.0.0.1:9999" {
 					return "values not read"
 				}
 				return ""
@@ -140,6 +140,55 @@ func TestLoad(t *testing.T) {
 			name:     "rules_dir is a file",
 			yaml:     strings.Replace(minimal, "rules_dir: "+dir, "rules_dir: "+tokens, 1),
 			wantErrs: []string{"rules_dir: " + tokens + " is not a directory"},
+		},
+		{
+			name: "earlier opsgenie block becomes tickets.opsgenie",
+			yaml: minimal + "opsgenie: {api_url: 127.0.0.1:9999, api_key_file: " + tokens + "}\n",
+			want: func(c *Config) string {
+				if c.OpsGenie != nil || c.Tickets.OpsGenie == nil || c.Tickets.OpsGenie.APIURL != "127.0.0.1:9999" {
+					return "opsgenie not moved to tickets.opsgenie"
+				}
+				return ""
+			},
+		},
+		{
+			name: "tickets, intake and tls",
+			yaml: minimal + "tickets:\n  opsgenie: {api_key_file: " + tokens + "}\n  webhooks: [{name: chat, url: 'http://127.0.0.1:1/hook', feed_types: ['*']}]\n" +
+				"alertmanager: {feed_name: prometheus}\n" +
+				"webhooks:\n  - {name: grafana, feed_type: Grafana, id_path: fingerprint, items_path: alerts}\n  - {name: custom-1, feed_type: Custom, id_path: event.id}\n",
+			want: func(c *Config) string {
+				g, ok := c.Webhook("grafana")
+				if !ok || g.FeedType != "Grafana" || g.IDPath != "fingerprint" || g.ItemsPath != "alerts" {
+					return "webhooks not read"
+				}
+				if _, ok := c.Webhook("nope"); ok {
+					return "unknown webhook found"
+				}
+				if c.Tickets.OpsGenie == nil || len(c.Tickets.Webhooks) != 1 || c.Alertmanager.FeedName != "prometheus" || c.TLS.Enabled() {
+					return "tickets or alertmanager not read"
+				}
+				return ""
+			},
+		},
+		{
+			name:     "opsgenie twice",
+			yaml:     minimal + "opsgenie: {api_key_file: " + tokens + "}\ntickets: {opsgenie: {api_key_file: " + tokens + "}}\n",
+			wantErrs: []string{"opsgenie: set either opsgenie or tickets.opsgenie, not both"},
+		},
+		{
+			name: "bad intake and tickets",
+			yaml: minimal + "tickets: {dynatrace: {}}\ntls: {cert_file: /no/cert.pem}\nalertmanager: {feed_name: ' x'}\nwebhooks:\n" +
+				"  - {name: '', feed_type: '', id_path: ''}\n  - {name: 'a/b', feed_type: 'a/b', id_path: x}\n" +
+				"  - {name: g, feed_type: alertmanager, id_path: x}\n  - {name: g, feed_type: G, id_path: x}\n",
+			wantErrs: []string{
+				"tickets.dynatrace.",
+				"tls.key_file: required with tls.cert_file",
+				"alertmanager.feed_name: leading or trailing space",
+				"webhooks[0].name: required", "webhooks[0].feed_type: required", "webhooks[0].id_path: required",
+				`webhooks[1].name: "a/b"`, `webhooks[1].feed_type: "a/b"`,
+				`webhooks[2].feed_type: "alertmanager" is the feed type of POST /v1/alertmanager`,
+				`webhooks[3].name: "g" is already the name of webhooks[2]`,
+			},
 		},
 		{
 			name:     "credentials in a URL",

@@ -3,6 +3,8 @@
 //	POST /v1/classifier     one alert envelope → api.Classification (+ writeback_errors)
 //	GET  /v1/rules          every rule file with its status, errors and version
 //	POST /v1/rules/explain  one alert envelope → what every rule decides and why; no action taken
+//	POST /v1/alertmanager   Alertmanager webhook notification → IntakeAnswer (each firing alert classified)
+//	POST /v1/webhook/{name} any JSON for the webhook feed name → IntakeAnswer
 //
 // All require a token (shared/auth). GET /v1/ping comes from shared/server.
 package httpapi
@@ -18,12 +20,15 @@ import (
 	"github.com/alexis-ops/alexis/shared/auth"
 	"github.com/alexis-ops/alexis/shared/server"
 	"github.com/labstack/echo/v4"
+	"github.com/rs/zerolog"
 )
 
 // Handler serves the classifier API.
 type Handler struct {
 	Classifier *classify.Classifier
 	Rules      rules.Loader
+	Intake     Intake
+	Log        zerolog.Logger
 	Now        func() time.Time // nil: time.Now
 }
 
@@ -33,6 +38,8 @@ func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
 	e.POST("/v1/classifier", h.classify, mw)
 	e.GET("/v1/rules", h.rules, mw)
 	e.POST("/v1/rules/explain", h.explain, mw)
+	e.POST("/v1/alertmanager", h.alertmanager, mw)
+	e.POST("/v1/webhook/:name", h.webhook, mw)
 }
 
 func (h *Handler) classify(c echo.Context) error {

@@ -142,6 +142,8 @@ type setup struct {
 	ticket   ticket.Ticket
 	timeout  time.Duration
 	noAuto   bool // autoremediation_queue: ""
+	intake   Intake
+	ruleDir  string // fixtures directory; default testdata/rules
 }
 
 func newHarness(t *testing.T, s setup) *harness {
@@ -152,7 +154,10 @@ func newHarness(t *testing.T, s setup) *harness {
 	h := &harness{dir: t.TempDir(), recorder: &tickettest.Recorder{}, logs: &logBuffer{}}
 	h.ah = newActionHandler(t, s.status)
 	for _, name := range s.rules {
-		data, err := os.ReadFile(filepath.Join("../../testdata/rules", name))
+		if s.ruleDir == "" {
+			s.ruleDir = "../../testdata/rules"
+		}
+		data, err := os.ReadFile(filepath.Join(s.ruleDir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +200,7 @@ func newHarness(t *testing.T, s setup) *harness {
 		t.Fatal(err)
 	}
 	h.e = server.New(server.Options{Service: "classifier", Log: log, BodyLimit: bodyLimit})
-	(&Handler{Classifier: cl, Rules: loader, Now: func() time.Time { return testNow }}).Register(h.e, tokens)
+	(&Handler{Classifier: cl, Rules: loader, Intake: s.intake, Log: log, Now: func() time.Time { return testNow }}).Register(h.e, tokens)
 	return h
 }
 

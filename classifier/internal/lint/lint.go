@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/alexis-ops/alexis/classifier/internal/rules"
 	"github.com/alexis-ops/alexis/shared/command"
 	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/alexis-ops/alexis/shared/ticket"
 )
 
 // Problem is one finding.
@@ -51,7 +53,17 @@ func (r *Report) Summary() string {
 
 // Dir lints the rule files of dir as the classifier would load them.
 func Dir(ctx context.Context, dir string) (*Report, error) {
-	loader := rules.NewDir(rules.DirOptions{Dir: dir, Poll: true})
+	return DirChecked(ctx, dir, nil)
+}
+
+// DirChecked is Dir with a check that depends on the service's
+// configuration (see rules.WithCheck); nil checks nothing more.
+func DirChecked(ctx context.Context, dir string, check func(*rule.Rule) rule.Errors) (*Report, error) {
+	var compile rules.Compiler
+	if check != nil {
+		compile = rules.WithCheck(rules.Compile, check)
+	}
+	loader := rules.NewDir(rules.DirOptions{Dir: dir, Poll: true, Compile: compile})
 	defer loader.Close()
 	set, err := loader.Load(ctx)
 	if err != nil {
@@ -132,7 +144,23 @@ func Warnings(def *rule.Rule) []Problem {
 			add(p+".unsafe_reason", "set, but run_command does not use raw_unsafe")
 		}
 	}
+	if def.OnFailure != nil && !slices.ContainsFunc(def.OnFailure, routes) {
+		add("on_failure", "no add_team, add_responder or escalate: a failed remediation is routed to no one")
+	}
+	addsRoute := func(op ticket.Op) bool { return op.Kind == ticket.KindAddTeam && op.Value == def.RouteToTeam }
+	if def.OnSuccess != nil && def.RouteToTeam != "" && !slices.ContainsFunc(def.OnSuccess, addsRoute) {
+		add("route_to_team", `not added when on_success is set: add {"op": "add_team", "value": %q} to on_success if it should be`, def.RouteToTeam)
+	}
 	return ws
+}
+
+// routes reports whether op sends the alert to people.
+func routes(op ticket.Op) bool {
+	switch op.Kind {
+	case ticket.KindAddTeam, ticket.KindAddResponder, ticket.KindEscalate:
+		return true
+	}
+	return false
 }
 
 var bracketWord = regexp.MustCompile(`\[[A-Za-z]{3,}\]`)

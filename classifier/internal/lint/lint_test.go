@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/alexis-ops/alexis/shared/ticket"
+	"github.com/alexis-ops/alexis/shared/ticket/tickettest"
 )
 
 const valid = `{"enabled": "true", "os_type": "linux", "rule_name": "%s", "alert_feed": "OpsGenie",
@@ -30,6 +34,11 @@ func TestDir(t *testing.T) {
 		"g_invalid.json":   `{"enabled": "true", "rule_name": "g", "when": {"all": []}, "task_list": [{"task": {"task_type": "remote_shh"}}]}`,
 		"h_notjson.json":   `{"enabled": `,
 		"i_duplicate.json": ruleFile("a", "Disk full", "uptime", ""),
+		"j_writeback.json": strings.Replace(ruleFile("j", "x", "uptime", ""), `"entity_type"`,
+			`"route_to_team": "ops_unix", "on_success": [{"op": "close"}], "on_failure": [{"op": "add_tags", "values": ["failed"]}], "entity_type"`, 1),
+		"k_writeback_ok.json": strings.Replace(ruleFile("k", "x", "uptime", ""), `"entity_type"`,
+			`"route_to_team": "ops_unix", "on_success": [{"op": "add_team", "value": "ops_unix"}], "on_failure": [{"op": "escalate", "value": "e"}], "entity_type"`, 1),
+		"l_writeback_bad.json": strings.Replace(ruleFile("l", "x", "uptime", ""), `"entity_type"`, `"on_failure": [{"op": "note"}], "entity_type"`, 1),
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
@@ -58,15 +67,21 @@ func TestDir(t *testing.T) {
 		`g_invalid.json: entity_type: required`,
 		`h_notjson.json: $: not a JSON object`,
 		`i_duplicate.json: rule_name: duplicate rule_name "a"`,
+		`j_writeback.json: on_failure: warning: no add_team, add_responder or escalate: a failed remediation is routed to no one`,
+		`j_writeback.json: route_to_team: warning: not added when on_success is set`,
+		`l_writeback_bad.json: on_failure[0].value: the note text is required`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no line %q in:\n%s", want, out)
 		}
 	}
+	if strings.Contains(out, "k_writeback_ok.json") {
+		t.Errorf("problems for a rule with good write-back:\n%s", out)
+	}
 	if strings.Contains(out, "\na_ok.json") || strings.HasPrefix(out, "a_ok.json") {
 		t.Errorf("problems for a clean file:\n%s", out)
 	}
-	if rep.OK() || rep.Files != 9 || rep.Invalid != 4 || rep.Valid != 5 || rep.Warnings != 4 {
+	if rep.OK() || rep.Files != 12 || rep.Invalid != 5 || rep.Valid != 7 || rep.Warnings != 6 {
 		t.Errorf("report %s", rep.Summary())
 	}
 
@@ -102,5 +117,34 @@ func TestLiteralMistake(t *testing.T) {
 		if got := literalMistake(tc.expr) != ""; got != tc.warn {
 			t.Errorf("literalMistake(%q) = %v, want %v", tc.expr, got, tc.warn)
 		}
+	}
+}
+
+// With the service's ticket systems, a write-back operation the feed's
+// system cannot do makes the rule invalid, as when the classifier loads it.
+func TestDirChecked(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{
+		"close.json": strings.Replace(ruleFile("close", "x", "uptime", ""), `"entity_type"`,
+			`"on_success": [{"op": "note", "value": "done"}, {"op": "close"}], "entity_type"`, 1),
+		"plain.json": ruleFile("plain", "x", "uptime", ""),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set := ticket.Set{}
+	set.Add("OpsGenie", &tickettest.Recorder{Unsupported: []string{ticket.KindClose}})
+	rep, err := DirChecked(context.Background(), dir, func(r *rule.Rule) rule.Errors { return r.CheckWriteback(set) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Valid != 1 || rep.Invalid != 1 || len(rep.Problems) != 1 ||
+		rep.Problems[0].Path != "on_success[1].op" || !strings.Contains(rep.Problems[0].Message, `cannot do "close"`) {
+		t.Errorf("report %+v", rep)
+	}
+	// Without them, only the rule itself is checked.
+	if rep, err := Dir(context.Background(), dir); err != nil || rep.Invalid != 0 {
+		t.Errorf("unchecked: %+v, %v", rep, err)
 	}
 }

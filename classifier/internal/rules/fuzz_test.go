@@ -26,6 +26,8 @@ func FuzzMatch(f *testing.F) {
 	ruleFiles, _ := filepath.Glob("../../testdata/rules/*.json")
 	more, _ = filepath.Glob("../../testdata/rules_v2/*.json")
 	ruleFiles = append(ruleFiles, more...)
+	more, _ = filepath.Glob("../../testdata/rules_intake/*.json")
+	ruleFiles = append(ruleFiles, more...)
 	for _, a := range alerts {
 		ad, _ := os.ReadFile(a)
 		for _, r := range ruleFiles {

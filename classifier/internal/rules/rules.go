@@ -115,3 +115,23 @@ type Failure struct {
 // Compiler turns a rule file's content into its definition and matcher, or
 // returns rule.Errors naming every problem. Compile is the compiler.
 type Compiler func(data []byte) (*rule.Rule, Matcher, error)
+
+// WithCheck returns a Compiler that compiles with c (Compile when nil) and
+// then applies check, whose errors make the file invalid: checks that
+// depend on the service's configuration, such as whether the feed's ticket
+// system can do a rule's write-back operations.
+func WithCheck(c Compiler, check func(*rule.Rule) rule.Errors) Compiler {
+	if c == nil {
+		c = Compile
+	}
+	return func(data []byte) (*rule.Rule, Matcher, error) {
+		def, m, err := c(data)
+		if err != nil {
+			return nil, nil, err
+		}
+		if errs := check(def); len(errs) > 0 {
+			return nil, nil, errs
+		}
+		return def, m, nil
+	}
+}

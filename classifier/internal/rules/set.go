@@ -74,6 +74,15 @@ func (s *Set) feed(feedType string) *feedIndex {
 	return nil
 }
 
+// FeedType returns feedType as the rules spell it in alert_feed, or ""
+// when no enabled rule is written for it.
+func (s *Set) FeedType(feedType string) string {
+	if fi := s.feed(feedType); fi != nil {
+		return fi.feed
+	}
+	return ""
+}
+
 // Applicable is the number of enabled rules written for feedType: the
 // rules an alert of that feed is checked against ("rules_checked").
 func (s *Set) Applicable(feedType string) int {

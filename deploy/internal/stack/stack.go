@@ -39,13 +39,20 @@ type Options struct {
 	LoopInterval time.Duration // poller loop; default 1s
 	SSHAddr      string        // sshd listen address; default 127.0.0.2:0
 	Development  bool          // action handler development (dry-run) mode
+	// Config holds YAML appended to a service's configuration, by service
+	// name (keys the stack does not set, e.g. classifier webhooks).
+	Config map[string]string
+	// Alertmanager, when set, starts Prometheus Alertmanager too, its
+	// webhook receiver posting to the classifier (alertmanager.go).
+	Alertmanager *AlertmanagerOptions
 }
 
 // Stack is a running pipeline.
 type Stack struct {
-	OpsGenie *opsgenietest.Server
-	SSH      *sshdtest.Server
-	Procs    map[string]*Proc
+	OpsGenie     *opsgenietest.Server
+	SSH          *sshdtest.Server
+	Procs        map[string]*Proc
+	Alertmanager *Alertmanager // with Options.Alertmanager
 
 	ClassifierURL    string // base URL, e.g. http://127.0.0.1:PORT
 	ActionHandlerURL string
@@ -115,7 +122,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 
 	tok := map[string]string{}
-	for _, name := range []string{"poller", "classifier", "oncall"} {
+	for _, name := range []string{"poller", "classifier", "oncall", "alertmanager"} {
 		tok[name] = randomToken()
 	}
 	s.UserToken = tok["oncall"]
@@ -127,8 +134,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	classifierClients := "poller:" + tok["poller"] + "\noncall:" + tok["oncall"] + "\n"
+	if o.Alertmanager != nil {
+		classifierClients += "alertmanager:" + tok["alertmanager"] + "\n"
+	}
 	files := map[string]string{
-		"classifier_tokens":    "poller:" + tok["poller"] + "\noncall:" + tok["oncall"] + "\n",
+		"classifier_tokens":    classifierClients,
+		"alertmanager_token":   tok["alertmanager"],
 		"actionhandler_tokens": "classifier:" + tok["classifier"] + "\noncall:" + tok["oncall"] + "\n",
 		"poller_tokens":        "oncall:" + tok["oncall"] + "\n",
 		"poller_out_token":     tok["poller"] + "\n",
@@ -197,7 +209,7 @@ feeds:
 	}
 	for _, svc := range Services {
 		cfg := filepath.Join(o.Dir, svc+".yaml")
-		if err := os.WriteFile(cfg, []byte(configs[svc]), 0o600); err != nil {
+		if err := os.WriteFile(cfg, []byte(configs[svc]+o.Config[svc]), 0o600); err != nil {
 			return nil, err
 		}
 		p, err := startProc(svc, filepath.Join(o.BinDir, svc), []string{"-config", cfg},
@@ -210,6 +222,11 @@ feeds:
 		err = waitPing(wctx, p, "http://"+addr[svc])
 		cancel()
 		if err != nil {
+			return nil, err
+		}
+	}
+	if o.Alertmanager != nil {
+		if err := s.startAlertmanager(ctx, *o.Alertmanager, paths["alertmanager_token"]); err != nil {
 			return nil, err
 		}
 	}
@@ -231,6 +248,9 @@ func (s *Stack) CreateAlert(message, description, host string, tags ...string) o
 
 // Close stops everything in reverse order.
 func (s *Stack) Close() {
+	if s.Alertmanager != nil {
+		s.Alertmanager.Proc.Stop(10 * time.Second)
+	}
 	for i := len(Services) - 1; i >= 0; i-- {
 		if p := s.Procs[Services[i]]; p != nil {
 			p.Stop(10 * time.Second)

@@ -1,0 +1,150 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/alexis-ops/alexis/classifier/internal/intake"
+	"github.com/alexis-ops/alexis/shared/api"
+	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/alexis-ops/alexis/shared/server"
+	"github.com/labstack/echo/v4"
+	"github.com/rs/zerolog"
+)
+
+// IntakeConcurrency is how many alerts of one notification are classified
+// at once.
+const IntakeConcurrency = 4
+
+// Results of intake besides api.Result* (matched, unmatched, deferred).
+const (
+	ResultSkipped     = "skipped"     // not classified on purpose (a resolved alert)
+	ResultInvalid     = "invalid"     // no envelope could be made of it
+	ResultUnavailable = "unavailable" // nothing decided; the whole request answers 503 so it is sent again
+)
+
+// IntakeAnswer is the answer to POST /v1/alertmanager and
+// POST /v1/webhook/{name}: one result per alert, in the order posted.
+type IntakeAnswer struct {
+	FeedType string         `json:"feed_type"`
+	FeedName string         `json:"feed_name"`
+	Alerts   []IntakeResult `json:"alerts"`
+}
+
+// IntakeResult is what happened to one posted alert.
+type IntakeResult struct {
+	ID              string              `json:"id"` // the alert's id: what the action handler deduplicates on
+	UniqueValue     string              `json:"unique_value"`
+	Status          string              `json:"status,omitempty"` // Alertmanager: firing or resolved
+	Result          string              `json:"result"`
+	RulesChecked    int                 `json:"rules_checked"`
+	Matched         []api.MatchedAction `json:"matched,omitempty"`
+	WritebackErrors []string            `json:"writeback_errors,omitempty"`
+	Reason          string              `json:"reason,omitempty"` // why skipped, invalid or unavailable
+}
+
+// Intake configures the push endpoints of a Handler.
+type Intake struct {
+	// AlertmanagerFeedName is the feed_name of Alertmanager's alerts; ""
+	// uses the notification's receiver.
+	AlertmanagerFeedName string
+	// Webhooks are the webhook feeds by name.
+	Webhooks map[string]intake.WebhookFeed
+}
+
+// alertmanager takes an Alertmanager webhook notification and classifies
+// each firing alert in it.
+func (h *Handler) alertmanager(c echo.Context) error {
+	body, err := server.ReadBody(c)
+	if err != nil {
+		return err
+	}
+	n, err := intake.DecodeAlertmanager(body)
+	if err != nil {
+		return server.BadRequest(err)
+	}
+	feedName := h.Intake.AlertmanagerFeedName
+	if feedName == "" {
+		feedName = n.Receiver
+	}
+	log := h.Log.With().Str(logging.FeedType, intake.FeedTypeAlertmanager).Str(logging.FeedName, feedName).Logger()
+	log.Info().Str(logging.Event, "notification_received").Int(logging.Count, len(n.Alerts)).Str(logging.Status, n.Status).
+		Msg("alertmanager notification")
+	if n.TruncatedAlerts > 0 {
+		log.Warn().Str(logging.Event, "alerts_truncated").Int(logging.Count, n.TruncatedAlerts).
+			Msg("alertmanager left alerts out of the notification (max_alerts)")
+	}
+	return h.answer(c, log, intake.FeedTypeAlertmanager, feedName, n.Items(h.Intake.AlertmanagerFeedName))
+}
+
+// webhook takes what a webhook feed's source posts.
+func (h *Handler) webhook(c echo.Context) error {
+	f, ok := h.Intake.Webhooks[c.Param("name")]
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound,
+			fmt.Sprintf("no webhook feed named %q (webhooks: in the classifier configuration)", logging.Trim(c.Param("name"), 80)))
+	}
+	body, err := server.ReadBody(c)
+	if err != nil {
+		return err
+	}
+	items, err := intake.Webhook(f, body)
+	if err != nil {
+		return server.BadRequest(err)
+	}
+	log := h.Log.With().Str(logging.FeedType, f.FeedType).Str(logging.FeedName, f.Name).Logger()
+	return h.answer(c, log, f.FeedType, f.Name, items)
+}
+
+// answer classifies items and answers 200 with every result, or 503 when
+// one of them could not be decided (the sender tries again later; what was
+// pushed already is not run twice, as the action handler deduplicates by
+// alert id and rule name).
+func (h *Handler) answer(c echo.Context, log zerolog.Logger, feedType, feedName string, items []intake.Item) error {
+	out := IntakeAnswer{FeedType: feedType, FeedName: feedName, Alerts: make([]IntakeResult, len(items))}
+	ctx := c.Request().Context()
+	sem := make(chan struct{}, IntakeConcurrency)
+	var wg sync.WaitGroup
+	for i, it := range items {
+		r := &out.Alerts[i]
+		*r = IntakeResult{ID: it.ID, UniqueValue: it.Unique, Status: it.Status}
+		switch {
+		case it.Err != nil:
+			r.Result, r.Reason = ResultInvalid, it.Err.Error()
+			log.Warn().Str(logging.Event, "alert_invalid").Str(logging.AlertID, it.ID).
+				Str(logging.ErrorKey, it.Err.Error()).Msg("alert not classified")
+		case it.Skip != "":
+			r.Result, r.Reason = ResultSkipped, it.Skip
+			log.Info().Str(logging.Event, "alert_skipped").Str(logging.AlertID, it.ID).
+				Str(logging.UniqueValue, it.Unique).Str(logging.Reason, it.Skip).Send()
+		default:
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				h.classifyItem(ctx, it, r)
+			}()
+		}
+	}
+	wg.Wait()
+	status := http.StatusOK
+	for _, r := range out.Alerts {
+		if r.Result == ResultUnavailable {
+			status = http.StatusServiceUnavailable
+		}
+	}
+	return c.JSON(status, out)
+}
+
+func (h *Handler) classifyItem(ctx context.Context, it intake.Item, r *IntakeResult) {
+	// Classify fails only with classify.ErrUnavailable: nothing decided.
+	res, err := h.Classifier.Classify(ctx, it.Env)
+	if err != nil {
+		r.Result, r.Reason = ResultUnavailable, err.Error()
+		return
+	}
+	r.Result, r.RulesChecked, r.Matched, r.WritebackErrors = res.Result, res.RulesChecked, res.Matched, res.WritebackErrors
+}

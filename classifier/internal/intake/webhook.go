@@ -1,0 +1,78 @@
+package intake
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/alexis-ops/alexis/shared/alert"
+	"github.com/tidwall/gjson"
+)
+
+// WebhookFeed says how to read what a webhook feed's source posts.
+type WebhookFeed struct {
+	Name      string // feed_name of the envelopes
+	FeedType  string // feed_type of the envelopes
+	IDPath    string // gjson path of the alert's id, in the object or in each item
+	ItemsPath string // gjson path of an array of alerts; "" : the object is one alert
+}
+
+// Webhook makes envelopes of what was posted to feed f: the posted object
+// itself, or each element of the array at f.ItemsPath. Each alert's id is
+// the non-empty string or number at f.IDPath. Any problem makes the whole
+// request a *RequestError naming what is missing, before anything is
+// classified.
+func Webhook(f WebhookFeed, data []byte) ([]Item, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' || !gjson.ValidBytes(data) {
+		return nil, requestErr("body must be a JSON object")
+	}
+	records := []gjson.Result{gjson.ParseBytes(data)}
+	where := func(int) string { return "" }
+	if f.ItemsPath != "" {
+		v := gjson.GetBytes(data, f.ItemsPath)
+		if !v.IsArray() {
+			return nil, requestErr("items_path %q: want an array of alerts, got %s", f.ItemsPath, describe(v))
+		}
+		records = v.Array()
+		where = func(i int) string { return fmt.Sprintf("%s[%d]: ", f.ItemsPath, i) }
+	}
+	items := make([]Item, 0, len(records))
+	for i, rec := range records {
+		if !rec.IsObject() {
+			return nil, requestErr("%swant a JSON object, got %s", where(i), describe(rec))
+		}
+		id := rec.Get(f.IDPath)
+		var value string
+		switch id.Type {
+		case gjson.String:
+			value = id.Str
+		case gjson.Number:
+			value = id.Raw
+		}
+		if value == "" {
+			return nil, requestErr("%sid_path %q: want a non-empty string or a number, got %s", where(i), f.IDPath, describe(id))
+		}
+		env, err := alert.New([]byte(rec.Raw), alert.Meta{UniqueKey: f.IDPath, UniqueValue: value,
+			FeedType: f.FeedType, FeedName: f.Name})
+		if err != nil {
+			return nil, requestErr("%s%v", where(i), err)
+		}
+		items = append(items, Item{Env: env, ID: env.ID(), Unique: value})
+	}
+	return items, nil
+}
+
+// describe names what a gjson value is, for error messages.
+func describe(v gjson.Result) string {
+	switch {
+	case !v.Exists():
+		return "nothing there"
+	case v.IsArray():
+		return "an array"
+	case v.IsObject():
+		return "an object"
+	case v.Type == gjson.Null:
+		return "null"
+	}
+	return "JSON " + trimmed(v.Raw, 60)
+}
