@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/alexis-ops/alexis/shared/healthcheck"
 	"io"
 	"net"
 
@@ -30,7 +31,8 @@ const service = "classifier"
 
 // errUsage marks command-line mistakes.
 var errUsage = errors.New("usage: classifier [-config PATH] | classifier lint [-config PATH] [DIR] | " +
-	"classifier explain [-config PATH | -rules DIR] [-json] [-now TIME] [-feed-type TYPE] ALERT.json | classifier version")
+	"classifier explain [-config PATH | -rules DIR] [-json] [-now TIME] [-feed-type TYPE] ALERT.json | " +
+	"classifier healthcheck [-config PATH] [-url URL] | classifier version")
 
 // run is the whole program: it serves until ctx is cancelled, or runs a
 // subcommand.
@@ -44,6 +46,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runLint(ctx, args[1:], stdout, stderr)
 		case "explain":
 			return runExplain(ctx, args[1:], stdout, stderr)
+		case "healthcheck":
+			return healthcheck.Run(ctx, healthcheck.Options{
+				Service: service, DefaultConfig: config.DefaultPath, DefaultListen: config.DefaultListen,
+			}, args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet(service, flag.ContinueOnError)

@@ -149,6 +149,13 @@ opsgenie:
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-config", cfg}, &stdout, &stderr) }()
 	base := "http://" + waitListening(t, &stderr, done)
+	var hcOut bytes.Buffer
+	if err := run(context.Background(), []string{"healthcheck", "-url", base + "/v1/ping"}, &hcOut, io.Discard); err != nil {
+		t.Errorf("healthcheck of the running service: %v", err)
+	}
+	if err := run(context.Background(), []string{"healthcheck", "-url", "http://127.0.0.1:1/v1/ping"}, io.Discard, io.Discard); err == nil {
+		t.Error("healthcheck of nothing passed")
+	}
 
 	// Ping needs no token.
 	resp, err := http.Get(base + "/v1/ping")

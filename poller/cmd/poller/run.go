@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/alexis-ops/alexis/shared/healthcheck"
 	"io"
 	"net"
 
@@ -27,7 +28,7 @@ var version = "dev"
 const service = "poller"
 
 // errUsage marks command-line mistakes.
-var errUsage = errors.New("usage: poller [-config PATH] | poller once [-config PATH] | poller version")
+var errUsage = errors.New("usage: poller [-config PATH] | poller once [-config PATH] | poller healthcheck [-config PATH] [-url URL] | poller version")
 
 // run is the whole program: it polls until ctx is cancelled, or once.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -37,6 +38,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case "version":
 			fmt.Fprintf(stdout, "%s %s\n", service, version)
 			return nil
+		case "healthcheck":
+			return healthcheck.Run(ctx, healthcheck.Options{Service: service, DefaultConfig: config.DefaultPath}, args[1:], stdout, stderr)
 		case "once":
 			once = true
 			args = args[1:]

@@ -80,6 +80,10 @@ func TestRunTLSAndMetrics(t *testing.T) {
 			t.Error("plain HTTP served on the TLS listener")
 		}
 	}
+	// The image's HEALTHCHECK: the binary checks its own HTTPS listener.
+	if err := run(context.Background(), []string{"healthcheck", "-url", "https://" + addr + "/v1/ping", "-ca-file", certs.CAFile}, io.Discard, io.Discard); err != nil {
+		t.Errorf("healthcheck: %v", err)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
