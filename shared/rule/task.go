@@ -231,9 +231,20 @@ func validateHTTP(p string, t Task) Errors {
 		// scheme and host are written out.
 		prefix, _, templated := strings.Cut(t.URL, "{{")
 		u, err := url.Parse(t.URL)
+		badEntityURL := false
+		if m := entityURL.FindStringSubmatch(t.URL); m != nil {
+			// http://{{ entity }}:8080/...: the host is the entity itself.
+			rest := t.URL[len(m[0]):]
+			prefix, _, _ = strings.Cut(rest, "{{")
+			badEntityURL = !entityRest.MatchString(prefix)
+			templated = false
+			u, err = url.Parse(m[1] + "entity" + rest)
+		}
 		switch {
+		case badEntityURL:
+			add("url", "after http://{{ entity }} comes an optional :port, then the path")
 		case templated && !urlPrefix.MatchString(prefix):
-			add("url", "scheme and host must be written out before any {{ }} (http://host/...)")
+			add("url", "scheme and host must be written out before any {{ }} (http://host/..., or http://{{ entity }}:port/...)")
 		case !templated && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == ""):
 			add("url", "want an http:// or https:// URL, got %q", t.URL)
 		}

@@ -75,6 +75,9 @@ var (
 	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 	urlPrefix  = regexp.MustCompile(`^https?://[^/{}?#]+/`)
+	// entityURL: a url whose host is the entity itself ("http://{{ entity }}:8080/health").
+	entityURL  = regexp.MustCompile(`^(https?://)\{\{-?\s*entity\s*-?\}\}`)
+	entityRest = regexp.MustCompile(`^(:[0-9]+)?(/|$)`)
 )
 
 // parseField parses one templated field; name is its JSON path in errors.
@@ -323,13 +326,19 @@ func (t Task) RenderEnv(d TemplateData) (map[string]string, error) {
 // RenderHTTP renders an http task's request for d.
 func (t Task) RenderHTTP(d TemplateData) (HTTPRequest, error) {
 	req := HTTPRequest{Method: t.HTTPMethod(), Headers: map[string]string{}}
-	u, err := parseField("url", t.URL, escURL, true)
+	text, prefix := t.URL, ""
+	if m := entityURL.FindStringSubmatch(text); m != nil {
+		// The host is the entity's (without its SSH port), not escaped.
+		text, prefix = text[len(m[0]):], m[1]+EntityHost(d.Entity)
+	}
+	u, err := parseField("url", text, escURL, true)
 	if err != nil {
 		return req, err
 	}
 	if req.URL, err = render(u, d, true); err != nil {
 		return req, err
 	}
+	req.URL = prefix + req.URL
 	for k, v := range t.Headers {
 		h, err := parseField("headers."+k, v, escText, true)
 		if err != nil {
@@ -402,4 +411,22 @@ func hasHeader(h map[string]string, name string) bool {
 		}
 	}
 	return false
+}
+
+// EntityHost is an entity without its port: "app01" for "app01:2222",
+// "[::1]" for "[::1]:2222" or "::1".
+func EntityHost(entity string) string {
+	e := strings.TrimSpace(entity)
+	switch n := strings.Count(e, ":"); {
+	case strings.HasPrefix(e, "["):
+		if end := strings.Index(e, "]"); end > 0 {
+			return e[:end+1]
+		}
+	case n == 1:
+		h, _, _ := strings.Cut(e, ":")
+		return h
+	case n > 1:
+		return "[" + e + "]"
+	}
+	return e
 }

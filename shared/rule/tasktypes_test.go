@@ -74,6 +74,11 @@ func TestTaskTypesAndOptions(t *testing.T) {
 		{name: "http url required", tasks: `[{"task": {"task_type": "http"}}]`, paths: []string{"task_list[0].task.url"}},
 		{name: "http host from the alert", tasks: `[{"task": {"task_type": "http", "url": "http://{{ .details.host }}/x"}}]`,
 			paths: []string{"task_list[0].task.url"}},
+		{name: "http host is the entity", tasks: `[{"task": {"task_type": "http", "url": "http://{{ entity }}:8080/health/{{ .details.svc }}"}},
+			{"task": {"task_type": "http", "url": "https://{{entity}}"}}]`},
+		{name: "http entity then more host", tasks: `[{"task": {"task_type": "http", "url": "http://{{ entity }}.evil.com/"}},
+			{"task": {"task_type": "http", "url": "http://{{ entity }}:{{ .details.port }}/"}}]`,
+			paths: []string{"task_list[0].task.url", "task_list[1].task.url"}},
 		{name: "http scheme", tasks: `[{"task": {"task_type": "http", "url": "file:///etc/passwd"}}]`,
 			paths: []string{"task_list[0].task.url"}},
 		{name: "http method status body", tasks: `[{"task": {"task_type": "http", "url": "http://x/", "method": "TRACE",
@@ -175,6 +180,8 @@ func TestRenderHTTP(t *testing.T) {
 		want HTTPRequest
 		err  string
 	}{
+		{name: "entity host drops the SSH port", task: Task{URL: "https://{{ entity }}/x"},
+			want: HTTPRequest{Method: "GET", URL: "https://app01/x", Headers: map[string]string{}}},
 		{name: "json body escapes values", task: Task{URL: "https://lb/pools/{{ .details.svc }}/members?host={{ entity }}",
 			Headers: map[string]string{"Authorization": `Bearer {{ secret "lb" }}`},
 			Body:    `{"host": "{{ entity }}", "why": "{{ .details.quote }}", "n": {{ .details.n }}}`},
@@ -191,6 +198,8 @@ func TestRenderHTTP(t *testing.T) {
 			want: HTTPRequest{Method: "GET", URL: "http://x/health/app01", Headers: map[string]string{}}},
 		{name: "url value cannot add a path or query", task: Task{URL: "http://x/{{ .details.quote }}/{{ alert \"details.dash\" }}?a={{ alert_or \"details.q\" \"1&b=2\" }}"},
 			want: HTTPRequest{Method: "GET", URL: "http://x/a%22b/--all?a=1%26b%3D2", Headers: map[string]string{}}},
+		{name: "entity as host", task: Task{URL: "http://{{ entity }}:8080/health/{{ entity }}"},
+			want: HTTPRequest{Method: "GET", URL: "http://app01:8080/health/app01", Headers: map[string]string{}}},
 		{name: "header line break", task: Task{URL: "http://x/", Headers: map[string]string{"X": "{{ alert_or \"nope\" \"a\\nb\" }}"}}, err: "line break"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -262,4 +271,12 @@ func FuzzRenderHTTP(f *testing.F) {
 			t.Fatalf("rendered invalid JSON %q", req.Body)
 		}
 	})
+}
+
+func TestEntityHost(t *testing.T) {
+	for in, want := range map[string]string{"app01": "app01", "app01:2222": "app01", "[::1]:22": "[::1]", "::1": "[::1]", "10.0.0.1": "10.0.0.1"} {
+		if got := EntityHost(in); got != want {
+			t.Errorf("EntityHost(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

@@ -108,8 +108,16 @@ type Server struct {
 }
 
 // NewFleet generates a client key pair in dir ("" makes a temporary
-// directory that Close removes).
+// directory that Close removes). Its servers accept the current user.
 func NewFleet(dir string) (*Fleet, error) {
+	return NewFleetAs(dir, "")
+}
+
+// NewFleetAs is NewFleet for servers that accept another local user ("":
+// the current one). Running sshd as root lets it log anyone in; the user
+// must exist and have a usable shell (a benchmark may want /bin/sh rather
+// than a login shell with a slow rc file).
+func NewFleetAs(dir, username string) (*Fleet, error) {
 	f := &Fleet{Dir: dir}
 	if dir == "" {
 		d, err := os.MkdirTemp("", "sshdtest-")
@@ -126,6 +134,12 @@ func NewFleet(dir string) (*Fleet, error) {
 		return nil, fmt.Errorf("sshdtest: current user: %w", err)
 	}
 	f.User = u.Username
+	if username != "" {
+		if _, err := user.Lookup(username); err != nil {
+			return nil, fmt.Errorf("sshdtest: user %s: %w", username, err)
+		}
+		f.User = username
+	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, err
@@ -152,6 +166,16 @@ func NewFleet(dir string) (*Fleet, error) {
 	}
 	if err := os.WriteFile(f.KnownHostsFile, nil, 0o600); err != nil {
 		return nil, err
+	}
+	if f.User != u.Username {
+		// sshd reads authorized_keys as the user logging in: let it (the
+		// directory's parents must be traversable too).
+		if err := os.Chmod(f.AuthorizedKeysFile, 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(f.Dir, 0o711); err != nil {
+			return nil, err
+		}
 	}
 	return f, nil
 }
@@ -394,6 +418,9 @@ func (s *Server) run(ctx context.Context, hostKeyFiles []string) error {
 	s.cmd.Stdout = s.stderr
 	s.cmd.Stderr = s.stderr
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Per-connection sshd processes hold the output pipe until their
+	// client disconnects: do not wait for them once sshd itself is gone.
+	s.cmd.WaitDelay = time.Second
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("sshdtest: start sshd: %w", err)
 	}

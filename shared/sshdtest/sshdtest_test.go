@@ -139,3 +139,9 @@ func TestStartMakesDir(t *testing.T) {
 		t.Errorf("client key %s: %v", s.ClientKeyFile, err)
 	}
 }
+
+func TestNewFleetAsUnknownUser(t *testing.T) {
+	if _, err := NewFleetAs(t.TempDir(), "no-such-user-alexis"); err == nil || !strings.Contains(err.Error(), "no-such-user-alexis") {
+		t.Fatalf("err %v", err)
+	}
+}

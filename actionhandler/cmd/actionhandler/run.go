@@ -2,21 +2,29 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"strings"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/config"
 	"github.com/alexis-ops/alexis/actionhandler/internal/engine"
+	"github.com/alexis-ops/alexis/actionhandler/internal/governor"
 	"github.com/alexis-ops/alexis/actionhandler/internal/httpapi"
+	"github.com/alexis-ops/alexis/actionhandler/internal/redact"
 	"github.com/alexis-ops/alexis/actionhandler/internal/sshexec"
+	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/shared/auth"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
 	"github.com/alexis-ops/alexis/shared/server"
 	"github.com/alexis-ops/alexis/shared/ticket"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 const service = "actionhandler"
@@ -42,12 +50,45 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	secrets, red, err := loadSecrets(cfg)
+	if err != nil {
+		return err
+	}
 
-	deps := taskDeps{}
+	st, err := openStore(ctx, cfg, secrets)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	replica := cfg.ReplicaID
+	switch {
+	case st.Dialect() == "sqlite":
+		// One process per SQLite file: whatever was running belonged to a
+		// previous process of ours.
+		err = st.ExpireLeases(ctx, "")
+	case replica != "":
+		err = st.ExpireLeases(ctx, replica)
+	}
+	if err != nil {
+		return err
+	}
+	if replica == "" {
+		replica = defaultReplicaID()
+	}
+
+	deps := taskDeps{Config: cfg}
 	if cfg.Development {
 		log.Warn().Str(logging.Event, "development_mode").
 			Msg("development mode: commands are logged and noted, never run; no host is contacted")
 	} else {
+		idle := cfg.SSH.IdleTimeout.D()
+		if idle == 0 {
+			idle = -1 // keep nothing
+		}
+		hosts := map[string]sshexec.Host{}
+		for name, h := range cfg.SSH.Hosts {
+			hosts[name] = sshexec.Host{User: h.User, Port: h.Port}
+		}
 		deps.SSH, err = sshexec.New(sshexec.Options{
 			User:                  cfg.SSH.User,
 			KeyFile:               cfg.SSH.KeyFile,
@@ -57,11 +98,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			ConnectTimeout:        cfg.SSH.ConnectTimeout.D(),
 			CommandTimeout:        cfg.SSH.CommandTimeout.D(),
 			OutputLimit:           cfg.SSH.OutputLimit,
+			IdleTimeout:           idle,
+			Hosts:                 hosts,
 			Log:                   log,
 		})
 		if err != nil {
 			return err
 		}
+		defer deps.SSH.Close()
+	}
+	runners, err := taskRunners(deps)
+	if err != nil {
+		return err
 	}
 
 	tickets := ticket.Set{}
@@ -74,32 +122,57 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	eng := engine.New(engine.Options{
-		Runners:            taskRunners(deps),
+		Store:              st,
+		Owner:              replica,
+		Lease:              cfg.Store.Lease.D(),
+		Runners:            runners,
 		Tickets:            tickets,
 		InvestigationQueue: cfg.InvestigationQueue,
 		Concurrency:        cfg.SSH.Concurrency,
+		ExecutionTimeout:   cfg.ExecutionTimeout.D(),
 		Development:        cfg.Development,
+		Redact:             red,
+		Secret:             secrets.lookup,
 		Log:                log,
 	})
-	pool := engine.NewPool(cfg.MaxConcurrentExecutions, cfg.MaxQueuedExecutions,
-		func(ctx context.Context, x engine.Execution) { eng.Run(ctx, x) })
+	gov := governor.New(governor.Options{
+		DefaultWindow:     cfg.Governor.DefaultWindow.D(),
+		MaxHostsPerMinute: cfg.Governor.MaxHostsPerMinute,
+		Defaults:          cfg.Governor.Defaults.Rule(),
+	})
 
 	e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit})
-	h := &httpapi.Handler{Pool: pool, Log: log.With().Str(logging.Component, "api").Logger()}
-	h.Register(e, tokens)
-
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		pool.Shutdown(0)
 		return fmt.Errorf("listen: %w", err)
 	}
+	log.Info().Str(logging.Event, "store_opened").Str(logging.Replica, replica).
+		Msgf("execution store: %s", st.Dialect())
+	workers := engine.StartWorkers(engine.WorkerOptions{
+		Store:        st,
+		Engine:       eng,
+		Workers:      cfg.MaxConcurrentExecutions,
+		Admit:        gov.Admit,
+		PollInterval: cfg.Store.PollInterval.D(),
+		Retention:    cfg.Store.Retention.D(),
+		Log:          log,
+	})
+	h := &httpapi.Handler{
+		Store:       st,
+		Wake:        workers.Wake,
+		DedupWindow: cfg.DedupWindow.D(),
+		MaxQueued:   cfg.MaxQueuedExecutions,
+		Log:         log.With().Str(logging.Component, "api").Logger(),
+	}
+	h.Register(e, tokens)
+
 	log.Info().Str(logging.Event, "service_started").Str(logging.Listen, ln.Addr().String()).
-		Msg("action handler listening")
+		Str(logging.Replica, replica).Msg("action handler listening")
 	serveErr := server.Run(ctx, e, ln, server.TLSFiles{})
 
 	grace := cfg.ShutdownGrace.D()
 	log.Info().Str(logging.Event, "service_stopping").Msg("waiting for running executions")
-	if !pool.Shutdown(grace) {
+	if !workers.Shutdown(grace) {
 		log.Warn().Str(logging.Event, "executions_cancelled").
 			Msgf("executions still running after %s were cancelled", grace)
 	}
@@ -108,4 +181,92 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serveErr
 	}
 	return nil
+}
+
+// secretSet holds the configured secrets tasks may use.
+type secretSet struct {
+	tasks map[string]string
+	dsn   string // the PostgreSQL DSN, if any
+}
+
+func (s *secretSet) lookup(name string) (string, error) {
+	v, ok := s.tasks[name]
+	if !ok {
+		return "", fmt.Errorf("secret %q is not configured (secrets.%s in the action handler's configuration)", name, name)
+	}
+	return v, nil
+}
+
+// loadSecrets reads the task secrets and builds the redactor from them and
+// from every secret of the service itself.
+func loadSecrets(cfg *config.Config) (*secretSet, *redact.Redactor, error) {
+	s := &secretSet{tasks: map[string]string{}}
+	var values []string
+	for name, path := range cfg.Secrets {
+		sec, err := readSecret(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("secrets.%s: %w", name, err)
+		}
+		if len(sec) < redact.MinLen {
+			return nil, nil, fmt.Errorf("secrets.%s: shorter than %d characters, too short to redact from output", name, redact.MinLen)
+		}
+		s.tasks[name] = sec
+		values = append(values, sec)
+	}
+	if data, err := os.ReadFile(cfg.TokensFile); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if _, tok, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && !strings.HasPrefix(strings.TrimSpace(line), "#") {
+				values = append(values, tok)
+			}
+		}
+	}
+	if cfg.OpsGenie != nil && cfg.OpsGenie.APIKeyFile != "" {
+		if k, err := readSecret(cfg.OpsGenie.APIKeyFile); err == nil {
+			values = append(values, k)
+		}
+	}
+	if cfg.SSH.KeyFile != "" {
+		if pem, err := os.ReadFile(cfg.SSH.KeyFile); err == nil {
+			values = append(values, redact.KeyMaterial(string(pem))...)
+		}
+	}
+	if cfg.Store.PostgresDSNFile != "" {
+		dsn, err := readSecret(cfg.Store.PostgresDSNFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("store.postgres_dsn_file: %w", err)
+		}
+		s.dsn = dsn
+		values = append(values, dsn)
+		if pc, err := pgconn.ParseConfig(dsn); err == nil && pc.Password != "" {
+			values = append(values, pc.Password)
+		}
+	}
+	return s, redact.New(values...), nil
+}
+
+func readSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func openStore(ctx context.Context, cfg *config.Config, s *secretSet) (*store.SQL, error) {
+	if s.dsn != "" {
+		return store.OpenPostgres(ctx, s.dsn, store.Options{})
+	}
+	return store.OpenSQLite(ctx, cfg.Store.SQLitePath, store.Options{})
+}
+
+// defaultReplicaID is the host name and a random suffix: unique, so no
+// replica ever takes another's executions for its own.
+func defaultReplicaID() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		h = "actionhandler"
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return h + "-" + hex.EncodeToString(b)
 }

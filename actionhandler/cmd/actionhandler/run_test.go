@@ -77,6 +77,7 @@ tokens_file: %s
 development: %t
 investigation_queue: queue_needsinvestigation
 shutdown_grace: %s
+store: {sqlite_path: %s}
 ssh:
   user: %s
   key_file: %s
@@ -88,7 +89,7 @@ opsgenie:
   api_key_file: %s
   timeout: 5s
   retries: 1
-`, write("tokens", "oncall:"+token+"\n"), development, grace, s.ssh.User, s.ssh.ClientKeyFile, s.ssh.KnownHostsFile,
+`, write("tokens", "oncall:"+token+"\n"), development, grace, filepath.Join(s.dir, "actionhandler.db"), s.ssh.User, s.ssh.ClientKeyFile, s.ssh.KnownHostsFile,
 		s.og.Host(), write("opsgenie_key", s.og.APIKey()+"\n")))
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -316,7 +317,10 @@ func TestBadConfigFails(t *testing.T) {
 }
 
 func TestTaskRegistryCoversRuleTaskTypes(t *testing.T) {
-	runners := taskRunners(taskDeps{})
+	runners, err := taskRunners(taskDeps{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name := range rule.TaskTypes {
 		if runners[name] == nil {
 			t.Errorf("rule task type %q has no runner", name)

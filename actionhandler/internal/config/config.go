@@ -1,4 +1,5 @@
-// Package config is the action handler's YAML configuration.
+// Package config is the action handler's YAML configuration
+// (docs/actionhandler.md explains every key).
 //
 //	listen: 127.0.0.1:8082
 //	tokens_file: /run/secrets/actionhandler_tokens
@@ -6,9 +7,22 @@
 //	log: {format: logfmt, level: info}
 //	development: false
 //	investigation_queue: queue_needsinvestigation
-//	max_concurrent_executions: 16
-//	max_queued_executions: 256
+//	max_concurrent_executions: 16      # executions this replica runs at once
+//	max_queued_executions: 256         # 503 beyond this many queued (all replicas)
 //	shutdown_grace: 30s
+//	dedup_window: 24h                  # same alert and rule within it: the first execution answers
+//	execution_timeout: 1h              # a whole execution; 0s: none
+//	replica_id: ""                     # default host name + random suffix
+//	store:
+//	  sqlite_path: /var/lib/alexis/actionhandler.db
+//	  postgres_dsn_file: ""            # set: PostgreSQL instead of SQLite
+//	  lease: 30s
+//	  poll_interval: 1s
+//	  retention: 2160h
+//	governor:
+//	  max_hosts_per_minute: 0          # 0: no cap
+//	  default_window: 1h
+//	  defaults: {max_executions: 0, max_executions_per_entity: 0, window: "", cooldown: ""}
 //	ssh:
 //	  user: alexis
 //	  key_file: /run/secrets/alexis_ssh_key
@@ -17,13 +31,20 @@
 //	  port: 22
 //	  connect_timeout: 10s
 //	  command_timeout: 5m
+//	  idle_timeout: 30s
 //	  concurrency: 32
 //	  output_limit: 65536
+//	  hosts: {db01: {user: postgres, port: 2222}}
+//	local: {allowed: [ansible-playbook], path: /usr/local/bin:/usr/bin:/bin, dir: /var/lib/alexis, timeout: 10m}
+//	plugins: {dir: /etc/alexis/plugins, timeout: 5m}
+//	http: {allowed_hosts: [lb.example.com], timeout: 30s}
+//	secrets: {lb_token: /run/secrets/lb_token}
 //	opsgenie: {api_url: api.opsgenie.com, api_key_file: /run/secrets/opsgenie_key}
 package config
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -32,6 +53,7 @@ import (
 	sconfig "github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
+	"github.com/alexis-ops/alexis/shared/rule"
 	"github.com/alexis-ops/alexis/shared/server"
 )
 
@@ -49,6 +71,17 @@ const (
 	DefaultCommandTimeout          = 5 * time.Minute
 	DefaultSSHConcurrency          = 32
 	DefaultOutputLimit             = 64 << 10
+	DefaultIdleTimeout             = 30 * time.Second
+	DefaultDedupWindow             = 24 * time.Hour
+	DefaultExecutionTimeout        = time.Hour
+	DefaultSQLitePath              = "/var/lib/alexis/actionhandler.db"
+	DefaultLease                   = 30 * time.Second
+	DefaultPollInterval            = time.Second
+	DefaultRetention               = 90 * 24 * time.Hour
+	DefaultGovernorWindow          = time.Hour
+	DefaultLocalTimeout            = 5 * time.Minute
+	DefaultPluginTimeout           = 5 * time.Minute
+	DefaultHTTPTimeout             = 30 * time.Second
 )
 
 // Config is the action handler configuration.
@@ -70,10 +103,95 @@ type Config struct {
 	// before they are cancelled (their remote commands killed).
 	ShutdownGrace sconfig.Duration `yaml:"shutdown_grace"`
 
-	SSH SSH `yaml:"ssh"`
+	// DedupWindow: a second request for the same alert and rule within it
+	// returns the first execution instead of running again.
+	DedupWindow sconfig.Duration `yaml:"dedup_window"`
+	// ExecutionTimeout bounds a whole execution; 0 means none.
+	ExecutionTimeout sconfig.Duration `yaml:"execution_timeout"`
+	// ReplicaID names this process in the store. Set it (unique per
+	// replica, stable across restarts) to have a restarted replica report
+	// its interrupted executions at once instead of after the lease.
+	ReplicaID string `yaml:"replica_id"`
+
+	Store    Store    `yaml:"store"`
+	Governor Governor `yaml:"governor"`
+	SSH      SSH      `yaml:"ssh"`
+	Local    Local    `yaml:"local"`
+	Plugins  Plugins  `yaml:"plugins"`
+	HTTP     HTTP     `yaml:"http"`
+	// Secrets are values tasks may use ({{ secret "name" }} in env, url,
+	// headers and body), each read from a file; they are redacted from
+	// everything stored, noted and logged.
+	Secrets map[string]string `yaml:"secrets"`
 
 	// OpsGenie, when set, writes notes and teams back to OpsGenie alerts.
 	OpsGenie *opsgenie.Config `yaml:"opsgenie"`
+}
+
+// Store is where executions are kept.
+type Store struct {
+	// SQLitePath is the embedded database (one action handler per file).
+	SQLitePath string `yaml:"sqlite_path"`
+	// PostgresDSNFile holds a PostgreSQL DSN; set, PostgreSQL is used and
+	// replicas may share it.
+	PostgresDSNFile string `yaml:"postgres_dsn_file"`
+	// Lease: a running execution's owner renews it every third of this;
+	// one not renewed for this long is taken over as interrupted.
+	Lease sconfig.Duration `yaml:"lease"`
+	// PollInterval: how often queued executions are looked for.
+	PollInterval sconfig.Duration `yaml:"poll_interval"`
+	// Retention: reported executions older than this are deleted; 0 keeps all.
+	Retention sconfig.Duration `yaml:"retention"`
+}
+
+// Governor is the global governor and the defaults for rules without one.
+type Governor struct {
+	MaxHostsPerMinute int              `yaml:"max_hosts_per_minute"`
+	DefaultWindow     sconfig.Duration `yaml:"default_window"`
+	Defaults          *RuleGovernor    `yaml:"defaults"`
+}
+
+// RuleGovernor is a rule's governor object in YAML.
+type RuleGovernor struct {
+	MaxExecutions          int    `yaml:"max_executions"`
+	MaxExecutionsPerEntity int    `yaml:"max_executions_per_entity"`
+	Window                 string `yaml:"window"`
+	Cooldown               string `yaml:"cooldown"`
+}
+
+// Rule returns g as a rule governor (nil for nil).
+func (g *RuleGovernor) Rule() *rule.Governor {
+	if g == nil {
+		return nil
+	}
+	return &rule.Governor{MaxExecutions: g.MaxExecutions, MaxExecutionsPerEntity: g.MaxExecutionsPerEntity,
+		Window: g.Window, Cooldown: g.Cooldown}
+}
+
+// Local configures the local task type.
+type Local struct {
+	Allowed []string         `yaml:"allowed"` // programs local tasks may run; empty: none
+	Path    string           `yaml:"path"`    // their PATH
+	Dir     string           `yaml:"dir"`     // their working directory
+	Timeout sconfig.Duration `yaml:"timeout"`
+}
+
+// Plugins configures the plugin task type.
+type Plugins struct {
+	Dir     string           `yaml:"dir"` // empty: plugin tasks are refused
+	Timeout sconfig.Duration `yaml:"timeout"`
+}
+
+// HTTP configures the http task type.
+type HTTP struct {
+	AllowedHosts []string         `yaml:"allowed_hosts"` // empty: any
+	Timeout      sconfig.Duration `yaml:"timeout"`
+}
+
+// SSHHost overrides the user and port for one host.
+type SSHHost struct {
+	User string `yaml:"user"`
+	Port int    `yaml:"port"`
 }
 
 // SSH configures the remote_ssh task type.
@@ -86,7 +204,11 @@ type SSH struct {
 	ConnectTimeout        sconfig.Duration `yaml:"connect_timeout"`
 	CommandTimeout        sconfig.Duration `yaml:"command_timeout"`
 	Concurrency           int              `yaml:"concurrency"`  // hosts at once per task of an execution
-	OutputLimit           int              `yaml:"output_limit"` // bytes kept of stdout and of stderr
+	OutputLimit           int              `yaml:"output_limit"` // bytes kept of stdout and of stderr (all task types)
+	// IdleTimeout: connections are kept this long for the next command to
+	// the same host; 0s closes them after each command.
+	IdleTimeout sconfig.Duration   `yaml:"idle_timeout"`
+	Hosts       map[string]SSHHost `yaml:"hosts"` // by host name (the entity without :port)
 }
 
 // Default returns a configuration holding every default.
@@ -98,7 +220,20 @@ func Default() *Config {
 		MaxConcurrentExecutions: DefaultMaxConcurrentExecutions,
 		MaxQueuedExecutions:     DefaultMaxQueuedExecutions,
 		ShutdownGrace:           sconfig.Duration(DefaultShutdownGrace),
+		DedupWindow:             sconfig.Duration(DefaultDedupWindow),
+		ExecutionTimeout:        sconfig.Duration(DefaultExecutionTimeout),
+		Store: Store{
+			SQLitePath:   DefaultSQLitePath,
+			Lease:        sconfig.Duration(DefaultLease),
+			PollInterval: sconfig.Duration(DefaultPollInterval),
+			Retention:    sconfig.Duration(DefaultRetention),
+		},
+		Governor: Governor{DefaultWindow: sconfig.Duration(DefaultGovernorWindow)},
+		Local:    Local{Timeout: sconfig.Duration(DefaultLocalTimeout)},
+		Plugins:  Plugins{Timeout: sconfig.Duration(DefaultPluginTimeout)},
+		HTTP:     HTTP{Timeout: sconfig.Duration(DefaultHTTPTimeout)},
 		SSH: SSH{
+			IdleTimeout:    sconfig.Duration(DefaultIdleTimeout),
 			Port:           DefaultSSHPort,
 			ConnectTimeout: sconfig.Duration(DefaultConnectTimeout),
 			CommandTimeout: sconfig.Duration(DefaultCommandTimeout),
@@ -172,6 +307,18 @@ func (c *Config) Validate() error {
 	if s.OutputLimit < 1 {
 		p.Addf("ssh.output_limit", "must be a positive number of bytes")
 	}
+	if s.IdleTimeout < 0 {
+		p.Addf("ssh.idle_timeout", "must not be negative")
+	}
+	for name, h := range s.Hosts {
+		if h.Port < 0 || h.Port > 65535 {
+			p.Addf("ssh.hosts."+name+".port", "must be 1..65535, got %d", h.Port)
+		}
+		if strings.ContainsAny(name, ":[]@ ") || name == "" {
+			p.Addf("ssh.hosts."+name, "want a host name without port")
+		}
+	}
+	c.validateExecution(&p)
 	errs := []error{p.Err(), c.Log.Validate("log.")}
 	if c.OpsGenie != nil {
 		errs = append(errs, c.OpsGenie.Validate("opsgenie."))
@@ -199,5 +346,80 @@ func readable(p *sconfig.Problems, key, path string, required bool) {
 		p.Addf(key, "%v", err)
 	case st.IsDir():
 		p.Addf(key, "%s is a directory, want a file", path)
+	}
+}
+
+// validateExecution checks the store, governor, task type and secrets keys.
+func (c *Config) validateExecution(p *sconfig.Problems) {
+	if c.DedupWindow <= 0 {
+		p.Addf("dedup_window", "must be positive")
+	}
+	if c.ExecutionTimeout < 0 {
+		p.Addf("execution_timeout", "must not be negative (0s: none)")
+	}
+	if strings.ContainsAny(c.ReplicaID, " \t\n") {
+		p.Addf("replica_id", "must not contain white space")
+	}
+	st := c.Store
+	if st.PostgresDSNFile != "" {
+		readable(p, "store.postgres_dsn_file", st.PostgresDSNFile, true)
+	} else if strings.TrimSpace(st.SQLitePath) == "" {
+		p.Addf("store.sqlite_path", "required unless store.postgres_dsn_file is set")
+	}
+	if st.Lease < sconfig.Duration(time.Second) {
+		p.Addf("store.lease", "must be at least 1s")
+	}
+	if st.PollInterval <= 0 {
+		p.Addf("store.poll_interval", "must be positive")
+	}
+	if st.Retention < 0 {
+		p.Addf("store.retention", "must not be negative (0s keeps everything)")
+	}
+	g := c.Governor
+	if g.MaxHostsPerMinute < 0 {
+		p.Addf("governor.max_hosts_per_minute", "must not be negative (0: no cap)")
+	}
+	if g.DefaultWindow <= 0 {
+		p.Addf("governor.default_window", "must be positive")
+	}
+	if d := g.Defaults; d != nil {
+		r := rule.Rule{Name: "x", AlertFeed: "x", OSType: "x", EntityType: rule.EntityExplicit, Entities: []string{"x"},
+			Evaluations: []rule.EvaluationItem{{}}, Tasks: []rule.TaskItem{{Task: rule.Task{TaskType: rule.TaskRemoteSSH, RunCommand: "x"}}},
+			Governor: d.Rule()}
+		for _, e := range r.Validate() {
+			if strings.HasPrefix(e.Path, "governor.") {
+				p.Addf("governor.defaults."+strings.TrimPrefix(e.Path, "governor."), "%s", e.Msg)
+			}
+		}
+	}
+	if c.Local.Timeout <= 0 {
+		p.Addf("local.timeout", "must be positive")
+	}
+	for i, a := range c.Local.Allowed {
+		if strings.TrimSpace(a) == "" || (strings.Contains(a, "/") && !strings.HasPrefix(a, "/")) {
+			p.Addf(fmt.Sprintf("local.allowed[%d]", i), "want a program name or an absolute path, got %q", a)
+		}
+	}
+	if c.Local.Dir != "" {
+		if st, err := os.Stat(c.Local.Dir); err != nil || !st.IsDir() {
+			p.Addf("local.dir", "not a directory: %s", c.Local.Dir)
+		}
+	}
+	if c.Plugins.Timeout <= 0 {
+		p.Addf("plugins.timeout", "must be positive")
+	}
+	if c.Plugins.Dir != "" {
+		if st, err := os.Stat(c.Plugins.Dir); err != nil || !st.IsDir() {
+			p.Addf("plugins.dir", "not a directory: %s", c.Plugins.Dir)
+		}
+	}
+	if c.HTTP.Timeout <= 0 {
+		p.Addf("http.timeout", "must be positive")
+	}
+	for name, path := range c.Secrets {
+		if name == "" || strings.ContainsAny(name, " \t\n\"") {
+			p.Addf("secrets", "bad secret name %q", name)
+		}
+		readable(p, "secrets."+name, path, true)
 	}
 }

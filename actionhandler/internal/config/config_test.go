@@ -151,3 +151,61 @@ func FuzzConfig(f *testing.F) {
 		_ = sconfig.Decode(data, "fuzz", c) // must not panic
 	})
 }
+
+func TestExecutionKeys(t *testing.T) {
+	dir, tokens, key, known := files(t)
+	base := "tokens_file: " + tokens + "\ninvestigation_queue: q\nssh: {user: u, key_file: " + key + ", known_hosts_file: " + known + "}\n"
+	c, err := load(t, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DedupWindow.D() != 24*time.Hour || c.ExecutionTimeout.D() != time.Hour || c.Store.SQLitePath != DefaultSQLitePath ||
+		c.Store.Lease.D() != 30*time.Second || c.Store.PollInterval.D() != time.Second || c.Store.Retention.D() != 90*24*time.Hour ||
+		c.Governor.DefaultWindow.D() != time.Hour || c.Governor.MaxHostsPerMinute != 0 || c.Governor.Defaults != nil ||
+		c.SSH.IdleTimeout.D() != 30*time.Second || c.Local.Timeout.D() != 5*time.Minute || c.Plugins.Timeout.D() != 5*time.Minute ||
+		c.HTTP.Timeout.D() != 30*time.Second || len(c.Local.Allowed) != 0 || c.Plugins.Dir != "" {
+		t.Errorf("defaults: %+v", c)
+	}
+	full := base + `dedup_window: 1h
+execution_timeout: 0s
+replica_id: ah-1
+store: {postgres_dsn_file: ` + key + `, lease: 10s, poll_interval: 500ms, retention: 0s}
+governor:
+  max_hosts_per_minute: 50
+  default_window: 2h
+  defaults: {max_executions_per_entity: 3, cooldown: 10m}
+local: {allowed: [ansible-playbook, /usr/bin/kubectl], path: /usr/bin, dir: ` + dir + `, timeout: 10m}
+plugins: {dir: ` + dir + `, timeout: 1m}
+http: {allowed_hosts: [lb.example.com], timeout: 5s}
+secrets: {lb: ` + key + `}
+`
+	full = strings.Replace(full, "ssh: {user: u,", "ssh: {idle_timeout: 0s, hosts: {db01: {user: postgres, port: 2222}}, user: u,", 1)
+	c, err = load(t, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := c.Governor.Defaults.Rule()
+	if c.ReplicaID != "ah-1" || c.Store.PostgresDSNFile != key || g.MaxExecutionsPerEntity != 3 || g.Cooldown != "10m" ||
+		c.SSH.Hosts["db01"].Port != 2222 || c.SSH.IdleTimeout != 0 || c.Local.Allowed[1] != "/usr/bin/kubectl" ||
+		c.Secrets["lb"] != key || c.HTTP.AllowedHosts[0] != "lb.example.com" {
+		t.Errorf("full: %+v", c)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"dedup_window: 0s\n", "dedup_window: must be positive"},
+		{"execution_timeout: -1s\n", "execution_timeout:"},
+		{"store: {sqlite_path: ''}\n", "store.sqlite_path: required"},
+		{"store: {postgres_dsn_file: " + dir + "/none}\n", "store.postgres_dsn_file:"},
+		{"store: {lease: 100ms}\n", "store.lease:"},
+		{"governor: {max_hosts_per_minute: -1, default_window: 0s}\n", "governor.default_window:"},
+		{"governor: {defaults: {max_executions: -1, window: soon}}\n", "governor.defaults.window:"},
+		{"local: {allowed: [bin/x]}\n", "local.allowed[0]:"},
+		{"local: {dir: " + dir + "/none}\n", "local.dir:"},
+		{"plugins: {dir: " + key + "}\n", "plugins.dir:"},
+		{"secrets: {x: " + dir + "/none}\n", "secrets.x:"},
+		{"http: {timeout: 0s}\n", "http.timeout:"},
+	} {
+		if _, err := load(t, base+tc.yaml); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}

@@ -1,18 +1,34 @@
-// Package engine runs an execution: a matched rule's tasks, in order, on
-// each of its entities, then writes the outcome back onto the alert.
+// Package engine runs executions: a matched rule's tasks, in order, on each
+// of its entities, recording every step in the store, then writes the
+// outcome back onto the alert. Workers (workers.go) feed it executions
+// claimed from the store.
 //
-// Task i runs on every entity still in the running at once (up to
-// Concurrency hosts at a time), then the engine waits the task's
-// delay_after before task i+1 (not after the last task). A host whose task
-// failed gets no further tasks; the others carry on.
+// Task i runs on every entity it applies to at once (up to Concurrency
+// hosts at a time); the task's delay_after is waited before the next task
+// that runs anywhere (never after the last). Whether a task applies to a host follows from what happened
+// there before (docs/actionhandler.md):
+//
+//	run_if success (default)  no earlier task failed on the host
+//	run_if failure            an earlier task failed on the host
+//	run_if always             whatever happened
+//	on_failure stop (default) after this task fails on a host, only
+//	                          run_if always tasks follow there
+//	on_failure continue       later tasks follow their run_if
+//
+// A host with any failed task failed; an execution with any failed host
+// failed.
 package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/alexis-ops/alexis/actionhandler/internal/redact"
+	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/actionhandler/internal/task"
 	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/logging"
@@ -25,16 +41,29 @@ import (
 const (
 	DefaultConcurrency      = 32
 	DefaultWritebackTimeout = 30 * time.Second
+	DefaultLease            = 30 * time.Second
+	// storeTimeout bounds each store call made while winding down.
+	storeTimeout = 15 * time.Second
 )
 
 // Options configure an Engine.
 type Options struct {
-	Runners            map[string]task.Runner // by task_type
-	Tickets            ticket.Set             // write-back, by feed_type
-	InvestigationQueue string                 // team for alerts with a failed host
-	Concurrency        int                    // hosts at once per task
-	Development        bool                   // describe, note and log; run nothing
-	Log                zerolog.Logger
+	Store              store.Store
+	Owner              string        // this replica's name in the store
+	Lease              time.Duration // renewed every Lease/3 while an execution runs
+	Runners            map[string]task.Runner
+	Tickets            ticket.Set // write-back, by feed_type
+	InvestigationQueue string     // team for alerts a person must look at
+	Concurrency        int        // hosts at once per task
+	// ExecutionTimeout bounds a whole execution (tasks, delays, waits for
+	// busy hosts); running commands are killed when it is reached. 0: none.
+	ExecutionTimeout time.Duration
+	Development      bool // describe, note and log; run nothing
+	// Redact masks secrets in everything stored, noted and logged.
+	Redact *redact.Redactor
+	// Secret resolves {{ secret "name" }} in task templates; nil: none.
+	Secret func(name string) (string, error)
+	Log    zerolog.Logger
 	// Sleep waits d or until ctx ends (delay_after); default a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// WritebackTimeout bounds the write-back of one execution. Write-back
@@ -59,138 +88,205 @@ func New(o Options) *Engine {
 	if o.WritebackTimeout <= 0 {
 		o.WritebackTimeout = DefaultWritebackTimeout
 	}
+	if o.Lease <= 0 {
+		o.Lease = DefaultLease
+	}
 	return &Engine{o: o, log: o.Log.With().Str(logging.Component, "engine").Logger()}
 }
 
-// Execution is one accepted action request.
-type Execution struct {
-	ID       string
-	Request  *action.Request
-	Entities []string // resolved from the rule for the alert
-	Client   string   // who asked
-}
-
-// Report is what an execution did.
-type Report struct {
-	ID      string
-	Status  string // logging.StatusSuccess, StatusFailure or StatusDryRun
-	Hosts   []*HostReport
-	Elapsed time.Duration
-}
-
-// HostReport is what happened on one entity.
-type HostReport struct {
-	Entity string
-	Status string // success, failure or dry_run
-	Steps  []Step
-}
-
-// Step is one task on one host.
-type Step struct {
-	Index       int
-	Task        rule.Task
-	Status      string // success, failure, skipped or dry_run
-	Result      task.Result
-	Description string // dry runs: what would have run
-}
-
-// Run runs x to its end and writes the outcome back. When ctx ends,
-// running commands are killed and the tasks left fail as cancelled; the
-// write-back still happens.
-func (e *Engine) Run(ctx context.Context, x Execution) *Report {
-	start := time.Now()
-	r := x.Request.Rule
-	log := e.log.With().
+func (e *Engine) logFor(x *store.Execution) zerolog.Logger {
+	return e.log.With().
 		Str(logging.ExecutionID, x.ID).
-		Str(logging.AlertID, x.Request.Alert.ID()).
-		Str(logging.UniqueValue, x.Request.Alert.Meta.UniqueValue).
-		Str(logging.RuleName, r.Name).
+		Str(logging.AlertID, x.AlertID).
+		Str(logging.UniqueValue, x.UniqueValue).
+		Str(logging.RuleName, x.RuleName).
 		Str(logging.Client, x.Client).
 		Logger()
-	rep := &Report{ID: x.ID}
-	live := make([]*HostReport, 0, len(x.Entities))
-	for _, ent := range x.Entities {
-		h := &HostReport{Entity: ent, Status: logging.StatusSuccess}
-		if e.o.Development {
-			h.Status = logging.StatusDryRun
-		}
-		rep.Hosts = append(rep.Hosts, h)
-		live = append(live, h)
-	}
-	for i, ti := range r.Tasks {
-		t := ti.Task
-		if i > 0 && !e.o.Development {
-			if d := r.Tasks[i-1].Task.DelayAfterDuration(); d > 0 && len(live) > 0 {
-				// A cancelled wait is fine: the next task sees ctx and fails as cancelled.
-				_ = e.o.Sleep(ctx, d)
-			}
-		}
-		e.runTask(ctx, log, x.ID, i, t, live)
-		next := live[:0]
-		for _, h := range live {
-			if h.Status != logging.StatusFailure {
-				next = append(next, h)
-			}
-		}
-		live = next
-	}
-	// Hosts that failed early get their remaining tasks listed as skipped.
-	for _, h := range rep.Hosts {
-		for i := len(h.Steps); i < len(r.Tasks); i++ {
-			h.Steps = append(h.Steps, Step{Index: i, Task: r.Tasks[i].Task, Status: logging.StatusSkipped})
-		}
-	}
+}
 
-	rep.Status = logging.StatusSuccess
-	succeeded, failed := 0, 0
-	for _, h := range rep.Hosts {
-		switch h.Status {
-		case logging.StatusFailure:
-			failed++
-			rep.Status = logging.StatusFailure
-		default:
-			succeeded++
-		}
+// errShutdown is the cause of an execution cancelled because the service
+// stops (Workers.Shutdown).
+var errShutdown = errors.New("the action handler shut down while it ran")
+
+// Execute runs x, claimed by this replica (status running), to its end:
+// every step is stored as it starts and ends, the execution finished and
+// written back. When ctx ends (shutdown) running commands are killed, the
+// execution ends interrupted and is still written back. If another replica
+// takes the execution over (this one's lease expired), Execute stops and
+// leaves the rest to it.
+func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
+	log := e.logFor(x)
+	start := time.Now()
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if e.o.ExecutionTimeout > 0 {
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeoutCause(ctx, e.o.ExecutionTimeout,
+			fmt.Errorf("execution_timeout %s reached", e.o.ExecutionTimeout))
+		defer stop()
 	}
-	if e.o.Development {
-		rep.Status = logging.StatusDryRun
+	var lost atomic.Bool
+	hbDone := make(chan struct{})
+	hbStop := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		e.heartbeat(x.ID, hbStop, func(err error) { lost.Store(true); cancel(err) })
+	}()
+	log.Info().Str(logging.Event, "execution_started").Int(logging.Count, len(x.Entities)).Msg("execution started")
+
+	status, reason := e.run(ctx, log, x)
+	close(hbStop)
+	<-hbDone
+	if lost.Load() {
+		log.Error().Str(logging.Event, "lease_lost").
+			Msg("another replica took this execution over (its lease expired); it reports it")
+		return
 	}
-	e.writeBack(ctx, log, x, rep)
-	rep.Elapsed = time.Since(start)
+	if parent.Err() != nil && status != store.DryRun {
+		status, reason = store.Interrupted, errShutdown.Error()+": running commands were killed"
+	}
+	bg, done := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer done()
+	if err := e.o.Store.Finish(bg, x.ID, e.o.Owner, status, reason); err != nil {
+		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).Msg("cannot record the end of the execution")
+		return
+	}
+	got, err := e.o.Store.Get(bg, x.ID)
+	if err != nil {
+		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).Msg("cannot read the execution back")
+		return
+	}
+	succeeded, failed := hostCounts(got)
 	ev := log.Info()
-	if rep.Status == logging.StatusFailure {
+	if status != store.Success && status != store.DryRun {
 		ev = log.Warn()
 	}
 	ev.Str(logging.Event, "execution_finished").
-		Str(logging.ActionStatus, rep.Status).
-		Int(logging.Count, len(rep.Hosts)).
+		Str(logging.ActionStatus, status).
+		Int(logging.Count, len(got.Entities)).
 		Int(logging.Succeeded, succeeded).
 		Int(logging.Failed, failed).
-		Int64(logging.ElapsedMS, rep.Elapsed.Milliseconds()).
+		Int64(logging.ElapsedMS, time.Since(start).Milliseconds()).
 		Msg("execution finished")
-	return rep
+	e.report(ctx, log, got)
 }
 
-// runTask runs task i on every live host, Concurrency at a time.
-func (e *Engine) runTask(ctx context.Context, log zerolog.Logger, id string, i int, t rule.Task, hosts []*HostReport) {
+// heartbeat renews the lease every Lease/3 until stop closes; a lost lease
+// calls lose.
+func (e *Engine) heartbeat(id string, stop <-chan struct{}, lose func(error)) {
+	t := time.NewTicker(e.o.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), e.o.Lease/3)
+		err := e.o.Store.Renew(ctx, id, e.o.Owner, e.o.Lease)
+		cancel()
+		if errors.Is(err, store.ErrLeaseLost) {
+			lose(err)
+			return
+		}
+		if err != nil {
+			e.log.Warn().Str(logging.Event, "store_error").Str(logging.ExecutionID, id).
+				Str(logging.ErrorKey, err.Error()).Msg("cannot renew the execution's lease")
+		}
+	}
+}
+
+// host is where one entity stands in an execution.
+type host struct {
+	entity  string
+	failed  bool // a task failed here
+	stopped bool // a task with on_failure stop failed here
+}
+
+// run runs the tasks and returns the execution's status.
+func (e *Engine) run(ctx context.Context, log zerolog.Logger, x *store.Execution) (status, reason string) {
+	req, err := action.Decode(x.Request)
+	if err != nil {
+		return store.Failure, "the stored request cannot be read: " + err.Error()
+	}
+	hosts := make([]*host, len(x.Entities))
+	for i, ent := range x.Entities {
+		hosts[i] = &host{entity: ent}
+	}
+	tasks := req.Rule.Tasks
+	var delay time.Duration // of the last task that ran, waited before the next that runs
+	for i, ti := range tasks {
+		t := ti.Task
+		var on []*host
+		for _, h := range hosts {
+			if why := skipReason(t, h, e.o.Development); why != "" {
+				e.save(ctx, log, x.ID, store.Step{TaskIndex: i, Entity: h.entity, TaskType: t.TaskType, Action: t.Action,
+					Status: store.Skipped, ExitCode: -1, Error: why})
+				continue
+			}
+			on = append(on, h)
+		}
+		if len(on) == 0 {
+			continue
+		}
+		if delay > 0 && !e.o.Development {
+			// A cancelled wait is fine: the task sees ctx and fails as cancelled.
+			_ = e.o.Sleep(ctx, delay)
+		}
+		e.runTask(ctx, log, x, req, i, t, on)
+		delay = t.DelayAfterDuration()
+	}
+	if e.o.Development {
+		return store.DryRun, ""
+	}
+	for _, h := range hosts {
+		if h.failed {
+			return store.Failure, ""
+		}
+	}
+	return store.Success, ""
+}
+
+// skipReason says why task t does not run on h, "" when it does.
+func skipReason(t rule.Task, h *host, development bool) string {
+	runIf := t.RunIfOrDefault()
+	switch {
+	case development:
+		return ""
+	case h.stopped && runIf != rule.RunIfAlways:
+		return "stopped after an earlier task failed"
+	case runIf == rule.RunIfSuccess && h.failed:
+		return "an earlier task failed"
+	case runIf == rule.RunIfFailure && !h.failed:
+		return "run_if failure: no earlier task failed"
+	}
+	return ""
+}
+
+// runTask runs task i on hosts, Concurrency at a time.
+func (e *Engine) runTask(ctx context.Context, log zerolog.Logger, x *store.Execution, req *action.Request, i int, t rule.Task, hosts []*host) {
 	sem := make(chan struct{}, e.o.Concurrency)
 	var wg sync.WaitGroup
 	for _, h := range hosts {
-		wg.Add(1)
 		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			st := e.runStep(ctx, log, task.Step{ExecutionID: id, Index: i, Task: t, Entity: h.Entity})
-			h.Steps = append(h.Steps, st)
-			if st.Status == logging.StatusFailure {
-				h.Status = logging.StatusFailure
+		wg.Go(func() {
+			defer func() { <-sem }()
+			s := task.Step{ExecutionID: x.ID, AlertID: x.AlertID, RuleName: x.RuleName, Index: i, Task: t,
+				Entity: h.entity, Alert: req.Alert.Raw, Request: x.Request, Secret: e.o.Secret}
+			if e.runStep(ctx, log, s) == store.Failure {
+				h.failed = true
+				if t.OnFailureOrDefault() == rule.OnFailureStop {
+					h.stopped = true
+				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }
 
-func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) Step {
+// runStep runs one step, records it and returns its status.
+func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) string {
 	log = log.With().
 		Str(logging.Entity, s.Entity).
 		Str(logging.Action, s.Task.Action).
@@ -198,43 +294,85 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) S
 		Int(logging.TaskIndex, s.Index).
 		Str(logging.TaskType, s.Task.TaskType).
 		Logger()
-	st := Step{Index: s.Index, Task: s.Task}
+	red := e.o.Redact.String
+	st := store.Step{TaskIndex: s.Index, Entity: s.Entity, TaskType: s.Task.TaskType, Action: s.Task.Action, ExitCode: -1}
 	runner, ok := e.o.Runners[s.Task.TaskType]
-	if e.o.Development {
-		st.Status = logging.StatusDryRun
-		st.Result.ExitCode = -1
-		if ok {
-			st.Description = runner.Describe(s.Task)
-		} else {
-			st.Description = "run unknown task type " + s.Task.TaskType
-		}
-		log.Info().Str(logging.Event, "action_dry_run").
-			Str(logging.ActionStatus, logging.StatusDryRun).
-			Str(logging.Command, s.Task.RunCommand).
-			Msg("development mode: not running")
-		return st
+	desc, descErr := "", error(nil)
+	if ok {
+		desc, descErr = runner.Describe(s)
 	}
+	if e.o.Development {
+		st.Status = store.DryRun
+		switch {
+		case !ok:
+			st.Error = "no runner for task type " + s.Task.TaskType
+		case descErr != nil:
+			st.Error = red(descErr.Error())
+		default:
+			st.Command = red(desc)
+			if s.Task.RunIfOrDefault() == rule.RunIfFailure {
+				st.Command += " (only if an earlier task fails)"
+			}
+		}
+		e.save(ctx, log, s.ExecutionID, st)
+		log.Info().Str(logging.Event, "action_dry_run").
+			Str(logging.ActionStatus, store.DryRun).
+			Str(logging.Command, st.Command).
+			Msg("development mode: not running")
+		return store.DryRun
+	}
+	st.Status, st.StartedAt, st.Command = store.Running, time.Now(), red(desc)
+	e.save(ctx, log, s.ExecutionID, st)
 	log.Info().Str(logging.Event, "action_started").Msg("action started")
+	var res task.Result
 	switch {
 	case !ok:
-		st.Result = task.Result{ExitCode: -1, Err: fmt.Errorf("no runner for task type %q", s.Task.TaskType)}
+		res = task.Result{ExitCode: -1, Err: fmt.Errorf("no runner for task type %q", s.Task.TaskType)}
 	case ctx.Err() != nil:
-		st.Result = task.Result{ExitCode: -1, Err: fmt.Errorf("cancelled: %w", context.Cause(ctx))}
+		res = task.Result{ExitCode: -1, Err: fmt.Errorf("cancelled: %w", context.Cause(ctx))}
 	default:
-		st.Result = runner.Run(ctx, s)
+		res = runner.Run(ctx, s)
 	}
-	st.Status = logging.StatusSuccess
+	st.FinishedAt = time.Now()
+	if res.Command != "" {
+		st.Command = red(res.Command)
+	}
+	st.ExitCode, st.HTTPStatus, st.Truncated = res.ExitCode, res.HTTPStatus, res.Truncated
+	st.Stdout, st.Stderr = red(res.Stdout), red(res.Stderr)
+	st.Status = store.Success
 	ev := log.Info()
-	if st.Result.Err != nil {
-		st.Status = logging.StatusFailure
-		ev = log.Warn().Str(logging.ErrorKey, st.Result.Err.Error())
+	if res.Err != nil {
+		st.Status, st.Error = store.Failure, red(res.Err.Error())
+		ev = log.Warn().Str(logging.ErrorKey, st.Error)
 	}
+	e.save(ctx, log, s.ExecutionID, st)
 	ev.Str(logging.Event, "action_finished").
 		Str(logging.ActionStatus, st.Status).
-		Int(logging.ExitCode, st.Result.ExitCode).
-		Int64(logging.ElapsedMS, st.Result.Elapsed.Milliseconds()).
+		Int(logging.ExitCode, res.ExitCode).
+		Int64(logging.ElapsedMS, res.Elapsed.Milliseconds()).
 		Msg("action finished")
-	return st
+	return st.Status
+}
+
+// save records a step; a store failure is logged (the execution goes on:
+// its end is recorded, or it is taken over as interrupted).
+func (e *Engine) save(ctx context.Context, log zerolog.Logger, id string, st store.Step) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	if err := e.o.Store.SaveStep(ctx, id, st); err != nil {
+		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).Msg("cannot record a step")
+	}
+}
+
+// hostCounts counts hosts with and without a failed step.
+func hostCounts(x *store.Execution) (succeeded, failed int) {
+	bad := map[string]bool{}
+	for _, st := range x.Steps {
+		if st.Status == store.Failure || st.Status == store.Interrupted {
+			bad[st.Entity] = true
+		}
+	}
+	return len(x.Entities) - len(bad), len(bad)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -3,18 +3,22 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/alexis-ops/alexis/actionhandler/internal/redact"
+	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/actionhandler/internal/task"
 	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/logging"
-	"github.com/alexis-ops/alexis/shared/rule"
 	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/alexis-ops/alexis/shared/ticket/tickettest"
 )
@@ -40,10 +44,10 @@ func (ev *events) get() []string {
 // fakeRunner records "run <entity> <index>" and fails the steps named in fail.
 type fakeRunner struct {
 	ev      *events
+	mu      sync.Mutex
 	fail    map[string]bool // "entity index"
 	stdout  string
 	block   chan struct{} // if set, Run waits for it or ctx
-	mu      sync.Mutex
 	running int
 	maxRun  int
 }
@@ -52,37 +56,41 @@ func (f *fakeRunner) Run(ctx context.Context, s task.Step) task.Result {
 	f.mu.Lock()
 	f.running++
 	f.maxRun = max(f.maxRun, f.running)
+	fail, block := f.fail[fmt.Sprintf("%s %d", s.Entity, s.Index)], f.block
 	f.mu.Unlock()
 	defer func() { f.mu.Lock(); f.running--; f.mu.Unlock() }()
-	key := fmt.Sprintf("%s %d", s.Entity, s.Index)
-	f.ev.add("run " + key)
-	if f.block != nil {
+	f.ev.add(fmt.Sprintf("run %s %d", s.Entity, s.Index))
+	if block != nil {
 		select {
-		case <-f.block:
+		case <-block:
 		case <-ctx.Done():
-			return task.Result{ExitCode: -1, Err: errors.New("cancelled: killed"), Elapsed: time.Millisecond}
+			return task.Result{Command: s.Task.RunCommand, ExitCode: -1, Err: fmt.Errorf("cancelled: %v, command killed", context.Cause(ctx))}
 		}
 	}
-	if f.fail[key] {
-		return task.Result{ExitCode: 3, Stderr: "boom", Err: errors.New("exit status 3"), Elapsed: 400 * time.Millisecond}
+	if fail {
+		return task.Result{Command: s.Task.RunCommand, ExitCode: 3, Stderr: "boom", Err: errors.New("exit status 3")}
 	}
-	return task.Result{ExitCode: 0, Stdout: f.stdout, Elapsed: 1200 * time.Millisecond}
+	return task.Result{Command: s.Task.RunCommand, ExitCode: 0, Stdout: f.stdout}
 }
 
-func (f *fakeRunner) Describe(t rule.Task) string { return "run '" + t.RunCommand + "'" }
+func (f *fakeRunner) Describe(s task.Step) (string, error) {
+	return "run '" + s.Task.RunCommand + "'", nil
+}
 
 const ruleJSON = `{"enabled": "true", "os_type": "linux", "rule_name": "r1", "alert_feed": "OpsGenie",
  "evaluation_list": [{"evaluation": {"tags": ["t"]}}],
- "task_list": [
-   {"task": {"task_type": "remote_ssh", "run_command": "systemctl restart dup", "delay_after": "30s", "action": "restart_service", "action_reason": "gc"}},
-   {"task": {"task_type": "remote_ssh", "run_command": "systemctl status dup", "delay_after": "5s", "action": "check_service", "action_reason": "gc"}}],
+ "task_list": %s,
  "entity_type": "explicit", "entities": %s, "route_to_team": "ops_unix"}`
 
-func request(t *testing.T, feed string, entities ...string) *action.Request {
+const twoTasks = `[
+   {"task": {"task_type": "remote_ssh", "run_command": "systemctl restart dup", "delay_after": "30s", "action": "restart_service", "action_reason": "gc"}},
+   {"task": {"task_type": "remote_ssh", "run_command": "systemctl status dup", "delay_after": "5s", "action": "check_service", "action_reason": "gc"}}]`
+
+func request(t *testing.T, feed, tasks string, entities ...string) *action.Request {
 	t.Helper()
-	ents, _ := jsonList(entities)
+	ents, _ := json.Marshal(entities)
 	body := `{"id": "og-1", "tinyId": "42", "alexis": {"unique_key": "tinyId", "unique_value": "42", "feed_type": "` + feed +
-		`", "feed_name": "incoming"}, "rule": ` + fmt.Sprintf(ruleJSON, ents) + `}`
+		`", "feed_name": "incoming"}, "rule": ` + fmt.Sprintf(ruleJSON, tasks, ents) + `}`
 	req, err := action.Decode([]byte(body))
 	if err != nil {
 		t.Fatal(err)
@@ -90,35 +98,36 @@ func request(t *testing.T, feed string, entities ...string) *action.Request {
 	return req
 }
 
-func jsonList(s []string) (string, error) {
-	q := make([]string, len(s))
-	for i, v := range s {
-		q[i] = `"` + v + `"`
-	}
-	return "[" + strings.Join(q, ",") + "]", nil
-}
-
 type fixture struct {
 	eng    *Engine
+	st     store.Store
 	runner *fakeRunner
 	ev     *events
 	rec    *tickettest.Recorder
-	logs   *bytes.Buffer
-	mu     *sync.Mutex
+	logs   *lockedBuf
+	n      int
 }
 
 func newFixture(t *testing.T, edit func(*Options)) *fixture {
 	t.Helper()
 	ev := &events{}
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "e.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
 	f := &fixture{runner: &fakeRunner{ev: ev, fail: map[string]bool{}, stdout: "restarted ok\n"},
-		ev: ev, rec: &tickettest.Recorder{}, logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
+		ev: ev, rec: &tickettest.Recorder{}, logs: &lockedBuf{}, st: st}
 	tickets := ticket.Set{}
 	tickets.Add("OpsGenie", f.rec)
 	o := Options{
+		Store:              st,
+		Owner:              "rep1",
+		Lease:              time.Minute,
 		Runners:            map[string]task.Runner{"remote_ssh": f.runner},
 		Tickets:            tickets,
 		InvestigationQueue: "queue_needsinvestigation",
-		Log:                logging.New(lockedWriter{f.mu, f.logs}, "actionhandler", logging.Options{}),
+		Log:                logging.New(f.logs, "actionhandler", logging.Options{}),
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			ev.add("sleep " + d.String())
 			return nil
@@ -131,26 +140,51 @@ func newFixture(t *testing.T, edit func(*Options)) *fixture {
 	return f
 }
 
-func (f *fixture) logText() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.logs.String()
+// queue records an execution of req on entities and claims it.
+func (f *fixture) queue(t *testing.T, req *action.Request, entities ...string) *store.Execution {
+	t.Helper()
+	f.n++
+	merged, _ := json.Marshal(req)
+	x := &store.Execution{ID: fmt.Sprintf("exec%d", f.n), AlertID: req.Alert.ID(), UniqueValue: req.Alert.Meta.UniqueValue,
+		FeedType: req.Alert.Meta.FeedType, FeedName: req.Alert.Meta.FeedName, RuleName: req.Rule.Name,
+		Client: "classifier", Request: merged, Entities: entities}
+	if _, created, err := f.st.Create(context.Background(), x, 0); err != nil || !created {
+		t.Fatalf("create: %v %v", created, err)
+	}
+	got, err := f.st.Claim(context.Background(), "rep1", time.Minute, nil)
+	if err != nil || got == nil || got.ID != x.ID {
+		t.Fatalf("claim: %+v %v", got, err)
+	}
+	return got
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
+// run executes req on entities and returns the stored execution.
+func (f *fixture) run(t *testing.T, ctx context.Context, req *action.Request, entities ...string) *store.Execution {
+	t.Helper()
+	x := f.queue(t, req, entities...)
+	f.eng.Execute(ctx, x)
+	got, err := f.st.Get(context.Background(), x.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
-func (l lockedWriter) Write(p []byte) (int, error) {
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return l.b.Write(p)
 }
 
-func (f *fixture) run(t *testing.T, ctx context.Context, req *action.Request, entities ...string) *Report {
-	t.Helper()
-	return f.eng.Run(ctx, Execution{ID: "exec1", Request: req, Entities: entities, Client: "classifier"})
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func calls(rec *tickettest.Recorder, op string) []string {
@@ -166,12 +200,25 @@ func calls(rec *tickettest.Recorder, op string) []string {
 	return out
 }
 
+// seconds hides step durations in notes.
+var secondsRE = regexp.MustCompile(`\d+\.\ds\)`)
+
+func noTimes(s string) string { return secondsRE.ReplaceAllString(s, "Ns)") }
+
+func stepStatuses(x *store.Execution) map[string]string {
+	out := map[string]string{}
+	for _, st := range x.Steps {
+		out[fmt.Sprintf("%s %d", st.Entity, st.TaskIndex)] = st.Status
+	}
+	return out
+}
+
 func TestTasksInOrderWithDelays(t *testing.T) {
 	f := newFixture(t, nil)
 	hosts := []string{"app01", "app02", "app03"}
-	rep := f.run(t, context.Background(), request(t, "OpsGenie", hosts...), hosts...)
-	if rep.Status != logging.StatusSuccess {
-		t.Fatalf("status %s", rep.Status)
+	x := f.run(t, context.Background(), request(t, "OpsGenie", twoTasks, hosts...), hosts...)
+	if x.Status != store.Success || x.ReportedAt.IsZero() || x.Owner != "" {
+		t.Fatalf("execution %+v", x)
 	}
 	got := f.ev.get()
 	// Task 0 on every host (any order), the delay, task 1 on every host; no
@@ -184,13 +231,17 @@ func TestTasksInOrderWithDelays(t *testing.T) {
 		!slices.Equal(second, []string{"run app01 1", "run app02 1", "run app03 1"}) {
 		t.Fatalf("events %q", got)
 	}
+	if len(x.Steps) != 6 || x.Steps[0].Command != "systemctl restart dup" || x.Steps[0].Stdout != "restarted ok\n" ||
+		x.Steps[0].StartedAt.IsZero() || x.Steps[0].FinishedAt.IsZero() {
+		t.Errorf("steps %+v", x.Steps)
+	}
 	notes := calls(f.rec, "note")
 	if len(notes) != 3 {
 		t.Fatalf("want one note per host, got %q", notes)
 	}
-	want := "Alexis rule r1: restart_service on app01: success (exit 0, 1.2s)\nrestarted ok\n\n" +
-		"Alexis rule r1: check_service on app01: success (exit 0, 1.2s)\nrestarted ok"
-	if notes[0] != want {
+	want := "Alexis rule r1: restart_service on app01: success (exit 0, Ns)\nrestarted ok\n\n" +
+		"Alexis rule r1: check_service on app01: success (exit 0, Ns)\nrestarted ok"
+	if noTimes(notes[0]) != want {
 		t.Errorf("note:\n%s\nwant:\n%s", notes[0], want)
 	}
 	if teams := calls(f.rec, "team"); !slices.Equal(teams, []string{"ops_unix"}) {
@@ -202,45 +253,85 @@ func TestStopOnFailurePerHost(t *testing.T) {
 	f := newFixture(t, nil)
 	f.runner.fail["app02 0"] = true
 	hosts := []string{"app01", "app02"}
-	rep := f.run(t, context.Background(), request(t, "OpsGenie", hosts...), hosts...)
-	if rep.Status != logging.StatusFailure {
-		t.Fatalf("status %s", rep.Status)
+	x := f.run(t, context.Background(), request(t, "OpsGenie", twoTasks, hosts...), hosts...)
+	if x.Status != store.Failure {
+		t.Fatalf("status %s", x.Status)
 	}
 	got := f.ev.get()
 	if slices.Contains(got, "run app02 1") || !slices.Contains(got, "run app01 1") {
 		t.Fatalf("events %q: app02 must stop after its failure, app01 go on", got)
 	}
-	if rep.Hosts[0].Status != logging.StatusSuccess || rep.Hosts[1].Status != logging.StatusFailure {
-		t.Errorf("host statuses %s %s", rep.Hosts[0].Status, rep.Hosts[1].Status)
-	}
 	notes := calls(f.rec, "note")
-	want := "Alexis rule r1: restart_service on app02: failure (exit 3, 0.4s)\nstderr:\nboom\n\n" +
-		"Alexis rule r1: check_service on app02: skipped (an earlier task failed)"
-	if len(notes) != 2 || notes[1] != want {
+	want := "Alexis rule r1: restart_service on app02: failure (exit 3, Ns)\nstderr:\nboom\n\n" +
+		"Alexis rule r1: check_service on app02: skipped (stopped after an earlier task failed)"
+	if len(notes) != 2 || noTimes(notes[1]) != want {
 		t.Errorf("notes %q\nwant second:\n%s", notes, want)
 	}
 	if teams := calls(f.rec, "team"); !slices.Equal(teams, []string{"queue_needsinvestigation"}) {
 		t.Errorf("teams %q, want the investigation queue only", teams)
 	}
-	if !strings.Contains(f.logText(), "failed=1") || !strings.Contains(f.logText(), "succeeded=1") {
-		t.Errorf("execution_finished counts missing:\n%s", f.logText())
+	if !strings.Contains(f.logs.String(), "failed=1") || !strings.Contains(f.logs.String(), "succeeded=1") {
+		t.Errorf("execution_finished counts missing:\n%s", f.logs)
 	}
 }
 
 func TestAllFailedSkipsDelay(t *testing.T) {
 	f := newFixture(t, nil)
 	f.runner.fail["app01 0"] = true
-	f.run(t, context.Background(), request(t, "OpsGenie", "app01"), "app01")
+	f.run(t, context.Background(), request(t, "OpsGenie", twoTasks, "app01"), "app01")
 	if got := f.ev.get(); !slices.Equal(got, []string{"run app01 0"}) {
 		t.Fatalf("events %q: no delay and no further task once every host failed", got)
 	}
 }
 
+// restart; check (on_failure continue); diagnose if anything failed;
+// clean up always.
+const flowTasks = `[
+	{"task": {"task_type": "remote_ssh", "run_command": "restart", "action": "restart"}},
+	{"task": {"task_type": "remote_ssh", "run_command": "check", "action": "check", "on_failure": "continue"}},
+	{"task": {"task_type": "remote_ssh", "run_command": "diagnose", "action": "diagnose", "run_if": "failure"}},
+	{"task": {"task_type": "remote_ssh", "run_command": "cleanup", "action": "cleanup", "run_if": "always"}}]`
+
+func TestRunIfAndOnFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fail   []int
+		status string
+		steps  []string // status of tasks 0..3
+	}{
+		{name: "all good", status: store.Success,
+			steps: []string{store.Success, store.Success, store.Skipped, store.Success}},
+		{name: "check fails: diagnose", fail: []int{1}, status: store.Failure,
+			steps: []string{store.Success, store.Failure, store.Success, store.Success}},
+		{name: "restart fails and stops: cleanup only", fail: []int{0}, status: store.Failure,
+			steps: []string{store.Failure, store.Skipped, store.Skipped, store.Success}},
+		{name: "diagnose fails too", fail: []int{1, 2}, status: store.Failure,
+			steps: []string{store.Success, store.Failure, store.Failure, store.Success}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			for _, i := range tc.fail {
+				f.runner.fail[fmt.Sprintf("h1 %d", i)] = true
+			}
+			x := f.run(t, context.Background(), request(t, "OpsGenie", flowTasks, "h1"), "h1")
+			if x.Status != tc.status {
+				t.Errorf("status %s, want %s", x.Status, tc.status)
+			}
+			got := stepStatuses(x)
+			for i, want := range tc.steps {
+				if got[fmt.Sprintf("h1 %d", i)] != want {
+					t.Errorf("task %d: %s, want %s", i, got[fmt.Sprintf("h1 %d", i)], want)
+				}
+			}
+		})
+	}
+}
+
 func TestDevelopmentRunsNothing(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.Development = true })
-	rep := f.run(t, context.Background(), request(t, "OpsGenie", "app01", "app02"), "app01", "app02")
-	if rep.Status != logging.StatusDryRun {
-		t.Fatalf("status %s", rep.Status)
+	x := f.run(t, context.Background(), request(t, "OpsGenie", twoTasks, "app01", "app02"), "app01", "app02")
+	if x.Status != store.DryRun {
+		t.Fatalf("status %s", x.Status)
 	}
 	if got := f.ev.get(); len(got) != 0 {
 		t.Fatalf("development mode ran or slept: %q", got)
@@ -253,9 +344,9 @@ func TestDevelopmentRunsNothing(t *testing.T) {
 	if teams := calls(f.rec, "team"); len(teams) != 0 {
 		t.Errorf("development mode routed the alert: %q", teams)
 	}
-	logs := f.logText()
+	logs := f.logs.String()
 	for _, want := range []string{"event=action_dry_run", "action_status=dry_run", "entity=app01",
-		`command="systemctl restart dup"`, "event=execution_finished"} {
+		`command="run 'systemctl restart dup'"`, "event=execution_finished"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %s:\n%s", want, logs)
 		}
@@ -267,43 +358,58 @@ func TestDevelopmentRunsNothing(t *testing.T) {
 
 func TestNoTicketForFeed(t *testing.T) {
 	f := newFixture(t, nil)
-	f.run(t, context.Background(), request(t, "Dynatrace", "app01"), "app01")
+	f.run(t, context.Background(), request(t, "Dynatrace", twoTasks, "app01"), "app01")
 	if len(f.rec.Calls()) != 0 {
 		t.Fatalf("wrote to the OpsGenie ticket for a Dynatrace alert: %v", f.rec.Calls())
 	}
-	if !strings.Contains(f.logText(), "event=writeback_skipped") {
-		t.Errorf("no writeback_skipped:\n%s", f.logText())
+	if !strings.Contains(f.logs.String(), "event=writeback_skipped") {
+		t.Errorf("no writeback_skipped:\n%s", f.logs)
 	}
 }
 
 func TestWritebackErrorIsLogged(t *testing.T) {
 	f := newFixture(t, nil)
 	f.rec.Err = errors.New("opsgenie down")
-	f.run(t, context.Background(), request(t, "OpsGenie", "app01"), "app01")
-	if !strings.Contains(f.logText(), "event=writeback_failed") {
-		t.Errorf("no writeback_failed:\n%s", f.logText())
+	x := f.run(t, context.Background(), request(t, "OpsGenie", twoTasks, "app01"), "app01")
+	if !strings.Contains(f.logs.String(), "event=writeback_failed") {
+		t.Errorf("no writeback_failed:\n%s", f.logs)
+	}
+	if x.ReportedAt.IsZero() {
+		t.Error("not marked reported")
 	}
 }
 
-func TestCancelledExecutionStillWritesBack(t *testing.T) {
+func TestShutdownInterruptsAndStillWritesBack(t *testing.T) {
 	f := newFixture(t, nil)
 	f.runner.block = make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan *Report)
-	go func() { done <- f.run(t, ctx, request(t, "OpsGenie", "app01"), "app01") }()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	x := f.queue(t, request(t, "OpsGenie", twoTasks, "app01"), "app01")
+	done := make(chan struct{})
+	go func() { f.eng.Execute(ctx, x); close(done) }()
 	for !slices.Contains(f.ev.get(), "run app01 0") {
 		time.Sleep(time.Millisecond)
 	}
-	cancel()
-	rep := <-done
-	if rep.Status != logging.StatusFailure {
-		t.Fatalf("status %s", rep.Status)
+	cancel(errShutdown)
+	<-done
+	got, _ := f.st.Get(context.Background(), x.ID)
+	if got.Status != store.Interrupted || !strings.Contains(got.Reason, "shut down") {
+		t.Fatalf("status %s %q", got.Status, got.Reason)
 	}
 	if teams := calls(f.rec, "team"); !slices.Equal(teams, []string{"queue_needsinvestigation"}) {
 		t.Errorf("teams %q", teams)
 	}
-	if notes := calls(f.rec, "note"); len(notes) != 1 || !strings.Contains(notes[0], "failure (cancelled") {
+	if notes := calls(f.rec, "note"); len(notes) != 1 || !strings.Contains(notes[0], "failure (cancelled") ||
+		!strings.Contains(notes[0], "was interrupted") || !strings.Contains(notes[0], "check_service on app01: skipped") {
 		t.Errorf("notes %q", notes)
+	}
+}
+
+func TestExecutionTimeout(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.ExecutionTimeout = 50 * time.Millisecond })
+	f.runner.block = make(chan struct{})
+	x := f.run(t, context.Background(), request(t, "OpsGenie", twoTasks, "app01"), "app01")
+	if x.Status != store.Failure || !strings.Contains(x.Steps[0].Error, "execution_timeout 50ms reached") {
+		t.Fatalf("status %s steps %+v", x.Status, x.Steps)
 	}
 }
 
@@ -313,7 +419,7 @@ func TestConcurrencyBound(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		hosts = append(hosts, fmt.Sprintf("h%d", i))
 	}
-	f.run(t, context.Background(), request(t, "OpsGenie", hosts...), hosts...)
+	f.run(t, context.Background(), request(t, "OpsGenie", twoTasks, hosts...), hosts...)
 	if f.runner.maxRun > 2 || f.runner.maxRun < 1 {
 		t.Errorf("max concurrent steps %d, want at most 2", f.runner.maxRun)
 	}
@@ -325,9 +431,9 @@ func TestConcurrencyBound(t *testing.T) {
 func TestLogKeys(t *testing.T) {
 	f := newFixture(t, nil)
 	f.runner.fail["app01 0"] = true
-	f.run(t, context.Background(), request(t, "OpsGenie", "app01"), "app01")
+	f.run(t, context.Background(), request(t, "OpsGenie", twoTasks, "app01"), "app01")
 	var started, finished string
-	for _, l := range strings.Split(f.logText(), "\n") {
+	for _, l := range strings.Split(f.logs.String(), "\n") {
 		switch {
 		case strings.Contains(l, "event=action_started"):
 			started = l
@@ -342,12 +448,12 @@ func TestLogKeys(t *testing.T) {
 			t.Errorf("%s missing:\nstarted: %s\nfinished: %s", k, started, finished)
 		}
 	}
-	for _, k := range []string{"action_status=failure", "exit_code=3", "elapsed_ms=400", `error="exit status 3"`} {
+	for _, k := range []string{"action_status=failure", "exit_code=3", "elapsed_ms=", `error="exit status 3"`} {
 		if !strings.Contains(finished, k) {
 			t.Errorf("%s missing: %s", k, finished)
 		}
 	}
-	if strings.Contains(f.logText(), "boom") {
+	if strings.Contains(f.logs.String(), "boom") {
 		t.Errorf("command output reached the log")
 	}
 }
@@ -355,9 +461,153 @@ func TestLogKeys(t *testing.T) {
 func TestNoteTrimsOutput(t *testing.T) {
 	f := newFixture(t, nil)
 	f.runner.stdout = strings.Repeat("x", 5000)
-	f.run(t, context.Background(), request(t, "OpsGenie", "app01"), "app01")
+	f.run(t, context.Background(), request(t, "OpsGenie", twoTasks, "app01"), "app01")
 	note := calls(f.rec, "note")[0]
 	if len(note) > 2*OutputNoteLimit+300 || !strings.Contains(note, "[trimmed]") {
 		t.Errorf("note of %d bytes, want output trimmed to about %d each: %.200q", len(note), OutputNoteLimit, note)
+	}
+}
+
+func TestSecretsRedacted(t *testing.T) {
+	const secret = "hunter2-very-secret"
+	f := newFixture(t, func(o *Options) { o.Redact = redact.New(secret) })
+	f.runner.stdout = "token is " + secret + "\n"
+	f.runner.fail["app01 1"] = true
+	tasks := `[{"task": {"task_type": "remote_ssh", "run_command": "echo ` + secret + `", "action": "leak"}},
+		{"task": {"task_type": "remote_ssh", "run_command": "false", "action": "fail"}}]`
+	x := f.run(t, context.Background(), request(t, "OpsGenie", tasks, "app01"), "app01")
+	stored := fmt.Sprintf("%+v", x.Steps)
+	all := stored + strings.Join(calls(f.rec, "note"), "\n") + f.logs.String()
+	if strings.Contains(all, secret) {
+		t.Fatalf("secret leaked:\n%s", all)
+	}
+	if !strings.Contains(stored, "echo <secret>") || !strings.Contains(stored, "token is <secret>") {
+		t.Errorf("redaction not visible in %s", stored)
+	}
+}
+
+func TestLeaseLostStops(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.Lease = 30 * time.Millisecond })
+	f.runner.block = make(chan struct{})
+	x := f.queue(t, request(t, "OpsGenie", twoTasks, "app01"), "app01")
+	// Another replica takes the execution over while it runs.
+	if err := f.st.ExpireLeases(context.Background(), "rep1"); err != nil {
+		t.Fatal(err)
+	}
+	taken, err := f.st.Recover(context.Background(), "rep2", time.Hour)
+	if err != nil || len(taken) != 1 {
+		t.Fatalf("recover: %v %v", taken, err)
+	}
+	f.eng.Execute(context.Background(), x) // returns once the heartbeat finds the lease gone
+	if !strings.Contains(f.logs.String(), "event=lease_lost") {
+		t.Errorf("no lease_lost:\n%s", f.logs)
+	}
+	got, _ := f.st.Get(context.Background(), x.ID)
+	if got.Owner != "rep2" || got.Status != store.Interrupted || len(calls(f.rec, "note")) != 0 {
+		t.Errorf("the new owner's execution was touched: %+v, notes %q", got, calls(f.rec, "note"))
+	}
+}
+
+func TestReportRecoveredAndSkipped(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	x := f.queue(t, request(t, "OpsGenie", twoTasks, "app01"), "app01")
+	f.st.SaveStep(ctx, x.ID, store.Step{TaskIndex: 0, Entity: "app01", TaskType: "remote_ssh", Action: "restart_service",
+		Command: "run 'systemctl restart dup'", Status: store.Running, ExitCode: -1, StartedAt: time.Now()})
+	f.st.ExpireLeases(ctx, "")
+	xs, _ := f.st.Recover(ctx, "rep1", time.Minute)
+	if len(xs) != 1 {
+		t.Fatalf("recovered %d", len(xs))
+	}
+	f.eng.Report(ctx, xs[0])
+	notes := calls(f.rec, "note")
+	if len(notes) != 1 || !strings.Contains(notes[0], "execution exec1 was interrupted (the action handler running it (rep1) stopped") ||
+		!strings.Contains(notes[0], "restart_service on app01: interrupted while running, outcome unknown") ||
+		!strings.Contains(notes[0], "check_service on app01: not run") {
+		t.Errorf("notes %q", notes)
+	}
+	if teams := calls(f.rec, "team"); !slices.Equal(teams, []string{"queue_needsinvestigation"}) {
+		t.Errorf("teams %q", teams)
+	}
+	if !strings.Contains(f.logs.String(), "event=execution_interrupted") {
+		t.Errorf("logs:\n%s", f.logs)
+	}
+
+	g := newFixture(t, nil)
+	req := request(t, "OpsGenie", twoTasks, "app01", "app02")
+	merged, _ := json.Marshal(req)
+	g.st.Create(ctx, &store.Execution{ID: "skip1", AlertID: "og-1", FeedType: "OpsGenie", RuleName: "r1", Request: merged,
+		Entities: []string{"app01", "app02"}}, time.Hour)
+	sk, _ := g.st.Claim(ctx, "rep1", time.Minute, func(context.Context, store.Counter, *store.Execution) (string, error) {
+		return "governor: too much", nil
+	})
+	g.eng.Report(ctx, sk)
+	want := "Alexis rule r1 did not run on app01, app02: governor: too much. Sent to queue_needsinvestigation for a person to decide."
+	if notes := calls(g.rec, "note"); !slices.Equal(notes, []string{want}) {
+		t.Errorf("skip notes %q", notes)
+	}
+	if teams := calls(g.rec, "team"); !slices.Equal(teams, []string{"queue_needsinvestigation"}) {
+		t.Errorf("teams %q", teams)
+	}
+	if !strings.Contains(g.logs.String(), "event=execution_skipped") || !strings.Contains(g.logs.String(), `reason="governor: too much"`) {
+		t.Errorf("logs:\n%s", g.logs)
+	}
+	if got, _ := g.st.Get(ctx, "skip1"); got.ReportedAt.IsZero() {
+		t.Error("skipped execution not marked reported")
+	}
+}
+
+func TestWorkers(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	// Left running by a previous process: reported interrupted at start.
+	old := f.queue(t, request(t, "OpsGenie", twoTasks, "app09"), "app09")
+	f.st.ExpireLeases(ctx, "")
+	for i := range 3 {
+		req := request(t, "OpsGenie", twoTasks, "app01")
+		merged, _ := json.Marshal(req)
+		f.st.Create(ctx, &store.Execution{ID: fmt.Sprintf("q%d", i), AlertID: fmt.Sprintf("og-%d", i), FeedType: "Dynatrace",
+			RuleName: "r1", Request: merged, Entities: []string{"app01"}}, time.Hour)
+	}
+	w := StartWorkers(WorkerOptions{Store: f.st, Engine: f.eng, Workers: 2, PollInterval: 10 * time.Millisecond, Log: f.eng.o.Log})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, _ := f.st.List(ctx, store.Filter{Status: store.Success})
+		if len(p.Executions) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queued executions did not run:\n%s", f.logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got, _ := f.st.Get(ctx, old.ID); got.Status != store.Interrupted {
+		t.Errorf("old execution %s", got.Status)
+	}
+
+	// At shutdown, queued executions stay queued; running ones end interrupted.
+	f.runner.mu.Lock()
+	f.runner.block = make(chan struct{})
+	f.runner.mu.Unlock()
+	for i := range 3 {
+		req := request(t, "OpsGenie", twoTasks, "app02")
+		merged, _ := json.Marshal(req)
+		f.st.Create(ctx, &store.Execution{ID: fmt.Sprintf("s%d", i), AlertID: fmt.Sprintf("og-s%d", i), FeedType: "Dynatrace",
+			RuleName: "r1", Request: merged, Entities: []string{"app02"}}, time.Hour)
+		time.Sleep(2 * time.Millisecond)
+	}
+	w.Wake()
+	for n := 0; n < 2; {
+		p, _ := f.st.List(ctx, store.Filter{Status: store.Running})
+		n = len(p.Executions)
+		time.Sleep(5 * time.Millisecond)
+	}
+	if w.Shutdown(20 * time.Millisecond) {
+		t.Error("shutdown reported everything finished within grace")
+	}
+	for id, want := range map[string]string{"s0": store.Interrupted, "s1": store.Interrupted, "s2": store.Queued} {
+		if got, _ := f.st.Get(ctx, id); got.Status != want {
+			t.Errorf("%s: %s, want %s", id, got.Status, want)
+		}
 	}
 }

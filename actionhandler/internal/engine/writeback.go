@@ -6,7 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alexis-ops/alexis/actionhandler/internal/store"
+	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/alexis-ops/alexis/shared/rule"
 	"github.com/rs/zerolog"
 )
 
@@ -18,44 +21,101 @@ const (
 	NoteLimit       = 24000
 )
 
-// writeBack adds one note per host and routes the alert: to the rule's
-// route_to_team when every host succeeded, to the investigation queue when
-// any failed. Development mode adds notes only.
-func (e *Engine) writeBack(ctx context.Context, log zerolog.Logger, x Execution, rep *Report) {
-	feed := x.Request.Alert.Meta.FeedType
-	tk, ok := e.o.Tickets.For(feed)
+// Report writes an ended execution (x with its steps, owned by this
+// replica) back onto its alert and marks it reported. Notes: one per host,
+// or one for a skipped execution. Routing: to the rule's route_to_team
+// when it succeeded; to the investigation queue when it failed, was
+// interrupted or skipped; nowhere for a dry run.
+//
+// Executions that end here without running (skipped by the governor, or
+// taken over as interrupted from a replica that died) get their
+// execution_finished log line here, so every execution has one.
+func (e *Engine) Report(ctx context.Context, x *store.Execution) {
+	log := e.logFor(x)
+	switch x.Status {
+	case store.Skipped:
+		log.Warn().Str(logging.Event, "execution_skipped").Str(logging.Reason, x.Reason).
+			Int(logging.Count, len(x.Entities)).Msg("governor refused the execution")
+	case store.Interrupted:
+		log.Warn().Str(logging.Event, "execution_interrupted").Str(logging.Reason, x.Reason).
+			Msg("execution interrupted; reporting it on the alert")
+	}
+	if x.Status == store.Skipped || x.Status == store.Interrupted {
+		succeeded, failed := hostCounts(x)
+		ev := log.Warn().Str(logging.Event, "execution_finished").Str(logging.ActionStatus, x.Status).
+			Int(logging.Count, len(x.Entities)).Int(logging.Succeeded, succeeded).Int(logging.Failed, failed)
+		if !x.StartedAt.IsZero() && !x.FinishedAt.IsZero() {
+			ev = ev.Int64(logging.ElapsedMS, x.FinishedAt.Sub(x.StartedAt).Milliseconds())
+		}
+		ev.Msg("execution finished")
+	}
+	e.report(ctx, log, x)
+}
+
+// report writes x back and marks it reported.
+func (e *Engine) report(ctx context.Context, log zerolog.Logger, x *store.Execution) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.WritebackTimeout)
+	defer cancel()
+	e.writeBack(ctx, log, x)
+	if err := e.o.Store.Reported(ctx, x.ID, x.Owner); err != nil {
+		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).
+			Msg("cannot mark the execution reported")
+	}
+}
+
+func (e *Engine) writeBack(ctx context.Context, log zerolog.Logger, x *store.Execution) {
+	tk, ok := e.o.Tickets.For(x.FeedType)
 	if !ok {
-		log.Info().Str(logging.Event, "writeback_skipped").Str(logging.FeedType, feed).
+		log.Info().Str(logging.Event, "writeback_skipped").Str(logging.FeedType, x.FeedType).
 			Msg("no ticket system configured for this feed")
 		return
 	}
-	// Write back even when the execution was cancelled, within bounds.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.WritebackTimeout)
-	defer cancel()
-	id := x.Request.Alert.ID()
-	for _, h := range rep.Hosts {
-		if err := tk.AddNote(ctx, id, e.Note(x.Request.Rule.Name, h)); err != nil {
-			log.Warn().Str(logging.Event, "writeback_failed").Str(logging.Entity, h.Entity).
-				Str(logging.ErrorKey, err.Error()).Msg("add note failed")
+	var r *rule.Rule
+	if req, err := action.Decode(x.Request); err == nil {
+		r = req.Rule
+	}
+	var notes []string
+	if x.Status == store.Skipped {
+		notes = []string{e.SkipNote(x)}
+	} else {
+		for _, ent := range x.Entities {
+			notes = append(notes, e.Note(x, r, ent))
+		}
+	}
+	for i, n := range notes {
+		if err := tk.AddNote(ctx, x.AlertID, e.o.Redact.String(n)); err != nil {
+			ev := log.Warn().Str(logging.Event, "writeback_failed").Str(logging.ErrorKey, e.o.Redact.String(err.Error()))
+			if x.Status != store.Skipped {
+				ev = ev.Str(logging.Entity, x.Entities[i])
+			}
+			ev.Msg("add note failed")
 		}
 	}
 	team := ""
-	switch rep.Status {
-	case logging.StatusSuccess:
-		team = x.Request.Rule.RouteToTeam
-	case logging.StatusFailure:
+	switch x.Status {
+	case store.Success:
+		if r != nil {
+			team = r.RouteToTeam
+		}
+	case store.Failure, store.Interrupted, store.Skipped:
 		team = e.o.InvestigationQueue
 	}
 	if team == "" {
 		return
 	}
-	if err := tk.AddTeam(ctx, id, team); err != nil {
+	if err := tk.AddTeam(ctx, x.AlertID, team); err != nil {
 		log.Warn().Str(logging.Event, "writeback_failed").Str(logging.Team, team).
-			Str(logging.ErrorKey, err.Error()).Msg("add team failed")
+			Str(logging.ErrorKey, e.o.Redact.String(err.Error())).Msg("add team failed")
 		return
 	}
 	log.Info().Str(logging.Event, "team_added").Str(logging.Team, team).
-		Str(logging.ActionStatus, rep.Status).Msg("alert routed")
+		Str(logging.ActionStatus, x.Status).Msg("alert routed")
+}
+
+// SkipNote is the note on an alert whose execution the governor refused.
+func (e *Engine) SkipNote(x *store.Execution) string {
+	return logging.Trim(fmt.Sprintf("Alexis rule %s did not run on %s: %s. Sent to %s for a person to decide.",
+		x.RuleName, strings.Join(x.Entities, ", "), x.Reason, e.o.InvestigationQueue), NoteLimit)
 }
 
 // Note is the text written on the alert for one host: a line per task,
@@ -63,45 +123,85 @@ func (e *Engine) writeBack(ctx context.Context, log zerolog.Logger, x Execution,
 //
 //	Alexis rule day_gc: restart_service on app01: success (exit 0, 1.2s)
 //	stdout...
-func (e *Engine) Note(ruleName string, h *HostReport) string {
+func (e *Engine) Note(x *store.Execution, r *rule.Rule, entity string) string {
 	var b strings.Builder
-	for i, st := range h.Steps {
-		if i > 0 {
+	if x.Status == store.Interrupted {
+		fmt.Fprintf(&b, "Alexis rule %s: execution %s was interrupted (%s). What ran on %s may be incomplete: check it.",
+			x.RuleName, x.ID, x.Reason, entity)
+	}
+	steps := map[int]store.Step{}
+	last := -1
+	for _, st := range x.Steps {
+		if st.Entity == entity {
+			steps[st.TaskIndex] = st
+			last = max(last, st.TaskIndex)
+		}
+	}
+	n := last + 1
+	if r != nil && x.Status == store.Interrupted {
+		n = len(r.Tasks) // list the tasks that never started too
+	}
+	for i := 0; i < n; i++ {
+		st, ok := steps[i]
+		if !ok {
+			if r == nil || i >= len(r.Tasks) {
+				continue
+			}
+			t := r.Tasks[i].Task
+			st = store.Step{TaskIndex: i, Entity: entity, TaskType: t.TaskType, Action: t.Action, Status: store.StepNotRun}
+		}
+		if b.Len() > 0 {
 			b.WriteString("\n\n")
 		}
-		label := st.Task.Action
+		label := st.Action
 		if label == "" {
-			label = fmt.Sprintf("task %d (%s)", st.Index+1, st.Task.TaskType)
+			label = fmt.Sprintf("task %d (%s)", st.TaskIndex+1, st.TaskType)
 		}
-		fmt.Fprintf(&b, "Alexis rule %s: ", ruleName)
+		fmt.Fprintf(&b, "Alexis rule %s: ", x.RuleName)
 		switch st.Status {
-		case logging.StatusDryRun:
-			fmt.Fprintf(&b, "[development mode] would %s on %s", st.Description, h.Entity)
-		case logging.StatusSkipped:
-			fmt.Fprintf(&b, "%s on %s: skipped (an earlier task failed)", label, h.Entity)
+		case store.DryRun:
+			if st.Error != "" {
+				fmt.Fprintf(&b, "[development mode] %s on %s would fail: %s", label, entity, st.Error)
+			} else {
+				fmt.Fprintf(&b, "[development mode] would %s on %s", st.Command, entity)
+			}
+		case store.Skipped:
+			fmt.Fprintf(&b, "%s on %s: skipped (%s)", label, entity, st.Error)
+		case store.StepNotRun:
+			fmt.Fprintf(&b, "%s on %s: not run", label, entity)
+		case store.Interrupted, store.Running:
+			fmt.Fprintf(&b, "%s on %s: interrupted while running, outcome unknown", label, entity)
 		default:
-			fmt.Fprintf(&b, "%s on %s: %s (%s, %s)", label, h.Entity, st.Status, detail(st), seconds(st.Result.Elapsed))
+			fmt.Fprintf(&b, "%s on %s: %s (%s, %s)", label, entity, st.Status, detail(st), seconds(st))
 			if out := output(st); out != "" {
 				b.WriteString("\n" + out)
 			}
 		}
 	}
+	if b.Len() == 0 {
+		fmt.Fprintf(&b, "Alexis rule %s on %s: %s", x.RuleName, entity, x.Status)
+		if x.Reason != "" {
+			b.WriteString(" (" + x.Reason + ")")
+		}
+	}
 	return logging.Trim(b.String(), NoteLimit)
 }
 
-func detail(st Step) string {
-	if st.Result.ExitCode >= 0 {
-		return fmt.Sprintf("exit %d", st.Result.ExitCode)
-	}
-	if st.Result.Err != nil {
-		return st.Result.Err.Error()
+func detail(st store.Step) string {
+	switch {
+	case st.HTTPStatus > 0 && st.Error == "":
+		return fmt.Sprintf("HTTP %d", st.HTTPStatus)
+	case st.ExitCode >= 0:
+		return fmt.Sprintf("exit %d", st.ExitCode)
+	case st.Error != "":
+		return st.Error
 	}
 	return "no exit status"
 }
 
-func output(st Step) string {
-	out := strings.TrimSpace(st.Result.Stdout)
-	if errOut := strings.TrimSpace(st.Result.Stderr); errOut != "" {
+func output(st store.Step) string {
+	out := strings.TrimSpace(st.Stdout)
+	if errOut := strings.TrimSpace(st.Stderr); errOut != "" {
 		if out != "" {
 			out += "\n"
 		}
@@ -111,12 +211,16 @@ func output(st Step) string {
 		return ""
 	}
 	out = logging.Trim(out, OutputNoteLimit)
-	if st.Result.Truncated && !strings.HasSuffix(out, "[trimmed]") {
+	if st.Truncated && !strings.HasSuffix(out, "[trimmed]") {
 		out += "…[trimmed]"
 	}
 	return out
 }
 
-func seconds(d time.Duration) string {
+func seconds(st store.Step) string {
+	var d time.Duration
+	if !st.StartedAt.IsZero() && !st.FinishedAt.IsZero() {
+		d = st.FinishedAt.Sub(st.StartedAt)
+	}
 	return fmt.Sprintf("%.1fs", d.Seconds())
 }

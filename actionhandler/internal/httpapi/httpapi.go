@@ -1,16 +1,26 @@
 // Package httpapi is the action handler's HTTP API:
 //
-//	POST /v1/action   the merged alert+rule (action.Request); 202 with
-//	                  api.ActionAccepted, the execution runs in the background
+//	POST /v1/action          the merged alert+rule (action.Request): the
+//	                         execution is recorded queued, then 202 with
+//	                         api.ActionAccepted; workers run it. A second
+//	                         request for the same alert and rule within the
+//	                         dedup window answers 200 with the existing one.
+//	GET  /v1/executions      api.ExecutionList, newest first; filters
+//	                         alert_id, rule_name, entity, status, since,
+//	                         until (RFC 3339); limit, cursor
+//	GET  /v1/executions/{id} api.Execution with every step
 package httpapi
 
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
-	"github.com/alexis-ops/alexis/actionhandler/internal/engine"
+	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/auth"
@@ -20,15 +30,21 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Submitter queues an execution (engine.Pool).
-type Submitter interface {
-	Submit(x engine.Execution) error
-}
+// DefaultDedupWindow is how long a second request for the same alert and
+// rule returns the first execution.
+const DefaultDedupWindow = 24 * time.Hour
 
 // Handler serves the API.
 type Handler struct {
-	Pool Submitter
-	Log  zerolog.Logger
+	Store store.Store
+	// Wake tells the workers an execution was queued (may be nil).
+	Wake func()
+	// DedupWindow: see DefaultDedupWindow.
+	DedupWindow time.Duration
+	// MaxQueued refuses new executions with 503 while this many wait in
+	// the store (all replicas); 0: no limit.
+	MaxQueued int
+	Log       zerolog.Logger
 	// NewID returns a new execution id; default 16 random bytes in hex.
 	NewID func() string
 }
@@ -38,8 +54,13 @@ func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
 	if h.NewID == nil {
 		h.NewID = NewID
 	}
+	if h.DedupWindow <= 0 {
+		h.DedupWindow = DefaultDedupWindow
+	}
 	g := e.Group("/v1", auth.Middleware(tokens))
 	g.POST("/action", h.postAction)
+	g.GET("/executions", h.listExecutions)
+	g.GET("/executions/:id", h.getExecution)
 }
 
 func (h *Handler) postAction(c echo.Context) error {
@@ -63,19 +84,160 @@ func (h *Handler) postAction(c echo.Context) error {
 			Msg("no host to act on")
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "entities: "+err.Error())
 	}
-	x := engine.Execution{ID: h.NewID(), Request: req, Entities: entities, Client: auth.Client(c)}
-	switch err := h.Pool.Submit(x); {
-	case errors.Is(err, engine.ErrQueueFull):
-		log.Warn().Str(logging.Event, "execution_refused").Str(logging.ErrorKey, err.Error()).Msg("queue full")
-		c.Response().Header().Set("Retry-After", "10")
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "too many executions queued; retry later")
-	case err != nil:
-		log.Warn().Str(logging.Event, "execution_refused").Str(logging.ErrorKey, err.Error()).Msg("not accepting")
-		return echo.NewHTTPError(http.StatusServiceUnavailable, err.Error())
+	ctx := c.Request().Context()
+	if h.MaxQueued > 0 {
+		n, err := h.Store.CountQueued(ctx)
+		if err != nil {
+			return h.storeDown(c, log, err)
+		}
+		if n >= h.MaxQueued {
+			log.Warn().Str(logging.Event, "execution_refused").Int(logging.Count, n).Msg("queue full")
+			c.Response().Header().Set("Retry-After", "10")
+			return echo.NewHTTPError(http.StatusServiceUnavailable, "too many executions queued; retry later")
+		}
 	}
-	log.Info().Str(logging.Event, "execution_queued").Str(logging.ExecutionID, x.ID).
+	merged, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	x := &store.Execution{
+		ID:          h.NewID(),
+		AlertID:     req.Alert.ID(),
+		UniqueValue: req.Alert.Meta.UniqueValue,
+		FeedType:    req.Alert.Meta.FeedType,
+		FeedName:    req.Alert.Meta.FeedName,
+		RuleName:    req.Rule.Name,
+		Client:      auth.Client(c),
+		Request:     merged,
+		Entities:    entities,
+	}
+	got, created, err := h.Store.Create(ctx, x, h.DedupWindow)
+	if err != nil {
+		return h.storeDown(c, log, err)
+	}
+	if !created {
+		log.Info().Str(logging.Event, "execution_duplicate").Str(logging.ExecutionID, got.ID).
+			Str(logging.ActionStatus, got.Status).Msg("same alert and rule within the dedup window: not run again")
+		return c.JSON(http.StatusOK, api.ActionAccepted{ExecutionID: got.ID, Status: got.Status, Entities: got.Entities})
+	}
+	log.Info().Str(logging.Event, "execution_queued").Str(logging.ExecutionID, got.ID).
 		Int(logging.Count, len(entities)).Msg("execution queued")
-	return c.JSON(http.StatusAccepted, api.ActionAccepted{ExecutionID: x.ID, Status: api.ExecQueued, Entities: entities})
+	if h.Wake != nil {
+		h.Wake()
+	}
+	return c.JSON(http.StatusAccepted, api.ActionAccepted{ExecutionID: got.ID, Status: api.ExecQueued, Entities: entities})
+}
+
+func (h *Handler) storeDown(c echo.Context, log zerolog.Logger, err error) error {
+	log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).Msg("store unavailable")
+	c.Response().Header().Set("Retry-After", "10")
+	return echo.NewHTTPError(http.StatusServiceUnavailable, "execution store unavailable; retry later")
+}
+
+var statuses = map[string]bool{
+	api.ExecQueued: true, api.ExecRunning: true, api.ExecSuccess: true, api.ExecFailure: true,
+	api.ExecSkipped: true, api.ExecInterrupted: true, api.ExecDryRun: true,
+}
+
+func (h *Handler) listExecutions(c echo.Context) error {
+	q := c.QueryParams()
+	for k := range q {
+		switch k {
+		case "alert_id", "rule_name", "entity", "status", "since", "until", "limit", "cursor", "token":
+		default:
+			return echo.NewHTTPError(http.StatusBadRequest, "unknown parameter "+strconv.Quote(k)+
+				" (filters: alert_id, rule_name, entity, status, since, until; paging: limit, cursor)")
+		}
+	}
+	f := store.Filter{AlertID: q.Get("alert_id"), RuleName: q.Get("rule_name"), Entity: q.Get("entity"),
+		Status: q.Get("status"), Cursor: q.Get("cursor")}
+	if f.Status != "" && !statuses[f.Status] {
+		return echo.NewHTTPError(http.StatusBadRequest, "status: unknown status "+strconv.Quote(f.Status))
+	}
+	var err error
+	if f.Since, err = timeParam(q.Get("since")); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "since: "+err.Error())
+	}
+	if f.Until, err = timeParam(q.Get("until")); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "until: "+err.Error())
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > store.MaxLimit {
+			return echo.NewHTTPError(http.StatusBadRequest, "limit: want 1.."+strconv.Itoa(store.MaxLimit))
+		}
+		f.Limit = n
+	}
+	page, err := h.Store.List(c.Request().Context(), f)
+	if errors.Is(err, store.ErrCursor) {
+		return echo.NewHTTPError(http.StatusBadRequest, "cursor: not one this API gave")
+	}
+	if err != nil {
+		return h.storeDown(c, h.Log, err)
+	}
+	out := api.ExecutionList{Executions: make([]api.Execution, 0, len(page.Executions)), NextCursor: page.Next}
+	for _, x := range page.Executions {
+		out.Executions = append(out.Executions, Execution(x))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (h *Handler) getExecution(c echo.Context) error {
+	x, err := h.Store.Get(c.Request().Context(), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "no execution "+strconv.Quote(c.Param("id")))
+	}
+	if err != nil {
+		return h.storeDown(c, h.Log, err)
+	}
+	return c.JSON(http.StatusOK, Execution(x))
+}
+
+// timeParam reads an RFC 3339 time ("" is zero).
+func timeParam(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, errors.New("want an RFC 3339 time, e.g. 2025-03-01T12:00:00Z")
+	}
+	return t, nil
+}
+
+// Execution is the API form of a stored execution.
+func Execution(x *store.Execution) api.Execution {
+	out := api.Execution{
+		ID: x.ID, Status: x.Status, Reason: x.Reason, AlertID: x.AlertID, UniqueValue: x.UniqueValue,
+		FeedType: x.FeedType, FeedName: x.FeedName, RuleName: x.RuleName, Client: x.Client,
+		Entities: x.Entities, CreatedAt: x.CreatedAt,
+		StartedAt: timePtr(x.StartedAt), FinishedAt: timePtr(x.FinishedAt), ReportedAt: timePtr(x.ReportedAt),
+	}
+	if out.Entities == nil {
+		out.Entities = []string{}
+	}
+	for _, st := range x.Steps {
+		s := api.Step{TaskIndex: st.TaskIndex, Entity: st.Entity, TaskType: st.TaskType, Action: st.Action,
+			Command: st.Command, Status: st.Status, HTTPStatus: st.HTTPStatus, Stdout: st.Stdout, Stderr: st.Stderr,
+			Truncated: st.Truncated, Error: st.Error, StartedAt: timePtr(st.StartedAt), FinishedAt: timePtr(st.FinishedAt)}
+		if st.ExitCode >= 0 {
+			code := st.ExitCode
+			s.ExitCode = &code
+		}
+		if s.StartedAt != nil && s.FinishedAt != nil {
+			ms := st.FinishedAt.Sub(st.StartedAt).Milliseconds()
+			s.ElapsedMS = &ms
+		}
+		out.Steps = append(out.Steps, s)
+	}
+	return out
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // NewID returns 16 random bytes in hex.

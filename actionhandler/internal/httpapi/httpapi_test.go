@@ -2,40 +2,30 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
-	"github.com/alexis-ops/alexis/actionhandler/internal/engine"
+	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/auth"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/server"
+	"github.com/labstack/echo/v4"
 )
 
 const token = "classifier-token-0123456789"
-
-type fakePool struct {
-	mu  sync.Mutex
-	got []engine.Execution
-	err error
-}
-
-func (p *fakePool) Submit(x engine.Execution) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.err != nil {
-		return p.err
-	}
-	p.got = append(p.got, x)
-	return nil
-}
 
 func fixture(t *testing.T, name string) string {
 	t.Helper()
@@ -46,13 +36,64 @@ func fixture(t *testing.T, name string) string {
 	return string(b)
 }
 
+// brokenStore fails every call.
+type brokenStore struct{ store.Store }
+
+func (brokenStore) CountQueued(context.Context) (int, error) { return 0, errors.New("database down") }
+func (brokenStore) Create(context.Context, *store.Execution, time.Duration) (*store.Execution, bool, error) {
+	return nil, false, errors.New("database down")
+}
+
+type apiFixture struct {
+	e     *echo.Echo
+	st    store.Store
+	logs  *lockedBuf
+	woken int
+	mu    sync.Mutex
+}
+
+func newAPI(t *testing.T, edit func(h *Handler)) *apiFixture {
+	t.Helper()
+	a := &apiFixture{logs: &lockedBuf{}}
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "a.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a.st = st
+	log := logging.New(a.logs, "actionhandler", logging.Options{})
+	tokens, err := auth.ParseTokens([]byte("classifier:" + token + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.e = server.New(server.Options{Service: "actionhandler", Log: log, BodyLimit: 4096})
+	h := &Handler{Store: st, Log: log, Wake: func() { a.mu.Lock(); a.woken++; a.mu.Unlock() }}
+	if edit != nil {
+		edit(h)
+	}
+	h.Register(a.e, tokens)
+	return a
+}
+
+func (a *apiFixture) do(method, target, tok, body string) (int, []byte) {
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	a.e.ServeHTTP(rec, req)
+	b, _ := io.ReadAll(rec.Body)
+	return rec.Code, b
+}
+
 func TestPostAction(t *testing.T) {
 	valid := fixture(t, "action.json")
 	for _, tc := range []struct {
 		name      string
 		body      string
 		token     string
-		poolErr   error
+		edit      func(h *Handler)
 		status    int
 		errSubstr string
 	}{
@@ -69,45 +110,37 @@ func TestPostAction(t *testing.T) {
 		{name: "too large", body: `{"pad": "` + strings.Repeat("x", 5000) + `"}`, token: token, status: http.StatusRequestEntityTooLarge},
 		{name: "entity not in alert", body: fixture(t, "unresolvable.json"), token: token, status: http.StatusUnprocessableEntity,
 			errSubstr: "details.host: not found"},
-		{name: "queue full", body: valid, token: token, poolErr: engine.ErrQueueFull, status: http.StatusServiceUnavailable},
-		{name: "shutting down", body: valid, token: token, poolErr: engine.ErrClosed, status: http.StatusServiceUnavailable},
+		{name: "queue full", body: valid, token: token, edit: func(h *Handler) { h.MaxQueued = 1 }, status: -1},
+		{name: "store down", body: valid, token: token, edit: func(h *Handler) { h.Store = brokenStore{h.Store} },
+			status: http.StatusServiceUnavailable, errSubstr: "store unavailable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs bytes.Buffer
-			log := logging.New(&logs, "actionhandler", logging.Options{})
-			tokens, err := auth.ParseTokens([]byte("classifier:" + token + "\n"))
-			if err != nil {
-				t.Fatal(err)
+			a := newAPI(t, tc.edit)
+			target := "/v1/action"
+			tok := tc.token
+			if strings.HasPrefix(tok, "?") {
+				target += "?token=" + tok[1:]
+				tok = ""
 			}
-			pool := &fakePool{err: tc.poolErr}
-			e := server.New(server.Options{Service: "actionhandler", Log: log, BodyLimit: 4096})
-			(&Handler{Pool: pool, Log: log}).Register(e, tokens)
-
-			url := "/v1/action"
-			req := httptest.NewRequest(http.MethodPost, url, strings.NewReader(tc.body))
-			switch {
-			case strings.HasPrefix(tc.token, "?"):
-				req = httptest.NewRequest(http.MethodPost, url+"?token="+tc.token[1:], strings.NewReader(tc.body))
-			case tc.token != "":
-				req.Header.Set("Authorization", "Bearer "+tc.token)
+			status := tc.status
+			if status == -1 { // queue full: the second request is refused
+				if code, _ := a.do(http.MethodPost, target, tok, valid); code != http.StatusAccepted {
+					t.Fatalf("first: %d", code)
+				}
+				tc.body = strings.Replace(valid, "70413a06", "80413a06", 1)
+				status, tc.errSubstr = http.StatusServiceUnavailable, "too many executions queued"
 			}
-			req.Header.Set("Content-Type", "application/json")
-			rec := httptest.NewRecorder()
-			e.ServeHTTP(rec, req)
-			body, _ := io.ReadAll(rec.Body)
-			if rec.Code != tc.status {
-				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, body)
+			code, body := a.do(http.MethodPost, target, tok, tc.body)
+			if code != status {
+				t.Fatalf("status %d, want %d: %s", code, status, body)
 			}
-			if strings.Contains(logs.String(), token) {
-				t.Errorf("token logged:\n%s", logs.String())
+			if strings.Contains(a.logs.String(), token) {
+				t.Errorf("token logged:\n%s", a.logs)
 			}
-			if tc.status != http.StatusAccepted {
+			if status != http.StatusAccepted {
 				var e api.Error
 				if err := json.Unmarshal(body, &e); err != nil || e.Error == "" || !strings.Contains(e.Error, tc.errSubstr) {
 					t.Errorf("error body %s, want a JSON error containing %q", body, tc.errSubstr)
-				}
-				if len(pool.got) != 0 {
-					t.Errorf("refused request was queued")
 				}
 				return
 			}
@@ -119,17 +152,155 @@ func TestPostAction(t *testing.T) {
 				strings.Join(acc.Entities, ",") != "app01.example.com,app02:2222" {
 				t.Errorf("answer %+v", acc)
 			}
-			if len(pool.got) != 1 || pool.got[0].ID != acc.ExecutionID || pool.got[0].Client != "classifier" ||
-				pool.got[0].Request.Rule.Name != "day_duplicator_gc_restart" {
-				t.Errorf("queued %+v", pool.got)
+			x, err := a.st.Get(context.Background(), acc.ExecutionID)
+			if err != nil || x.Client != "classifier" || x.RuleName != "day_duplicator_gc_restart" || x.Status != store.Queued ||
+				x.AlertID != "70413a06-38d6-4c85-92b8-5ebc900d42e2" || x.UniqueValue != "1791" || x.FeedName != "incoming" ||
+				!strings.Contains(string(x.Request), `"rule":{`) {
+				t.Errorf("stored %+v %v", x, err)
+			}
+			if a.woken != 1 {
+				t.Errorf("workers woken %d times", a.woken)
 			}
 			for _, want := range []string{"event=execution_queued", "client=classifier", "execution_id=" + acc.ExecutionID,
 				"rule_name=day_duplicator_gc_restart", "alert_id=70413a06"} {
-				if !strings.Contains(logs.String(), want) {
-					t.Errorf("log lacks %s:\n%s", want, logs.String())
+				if !strings.Contains(a.logs.String(), want) {
+					t.Errorf("log lacks %s:\n%s", want, a.logs)
 				}
 			}
 		})
+	}
+}
+
+func TestDuplicateReturnsExisting(t *testing.T) {
+	a := newAPI(t, nil)
+	valid := fixture(t, "action.json")
+	code, body := a.do(http.MethodPost, "/v1/action", token, valid)
+	var first api.ActionAccepted
+	json.Unmarshal(body, &first)
+	if code != http.StatusAccepted {
+		t.Fatalf("first %d %s", code, body)
+	}
+	// Concurrent repeats all get the first execution.
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			code, body := a.do(http.MethodPost, "/v1/action", token, valid)
+			var acc api.ActionAccepted
+			json.Unmarshal(body, &acc)
+			if code != http.StatusOK || acc.ExecutionID != first.ExecutionID || acc.Status != api.ExecQueued {
+				t.Errorf("repeat: %d %s", code, body)
+			}
+		})
+	}
+	wg.Wait()
+	if p, _ := a.st.List(context.Background(), store.Filter{}); len(p.Executions) != 1 {
+		t.Errorf("%d executions stored", len(p.Executions))
+	}
+	if !strings.Contains(a.logs.String(), "event=execution_duplicate") {
+		t.Errorf("logs:\n%s", a.logs)
+	}
+	// Another rule for the same alert is its own execution.
+	other := strings.Replace(valid, `"rule_name": "day_duplicator_gc_restart"`, `"rule_name": "other"`, 1)
+	if code, _ := a.do(http.MethodPost, "/v1/action", token, other); code != http.StatusAccepted {
+		t.Errorf("other rule: %d", code)
+	}
+}
+
+func TestHistory(t *testing.T) {
+	a := newAPI(t, nil)
+	ctx := context.Background()
+	for i := range 3 {
+		x := &store.Execution{ID: fmt.Sprintf("e%d", i), AlertID: fmt.Sprintf("a%d", i%2), UniqueValue: "u", FeedType: "OpsGenie",
+			FeedName: "incoming", RuleName: "r", Client: "oncall", Request: []byte(`{}`), Entities: []string{"h1", fmt.Sprintf("x%d", i)}}
+		if _, _, err := a.st.Create(ctx, x, 0); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	x, _ := a.st.Claim(ctx, "rep", time.Minute, nil)
+	t0 := time.Now().UTC()
+	a.st.SaveStep(ctx, x.ID, store.Step{TaskIndex: 0, Entity: "h1", TaskType: "remote_ssh", Action: "restart",
+		Command: "systemctl restart x", Status: store.Success, ExitCode: 0, Stdout: "ok\n", StartedAt: t0, FinishedAt: t0.Add(1500 * time.Millisecond)})
+	a.st.SaveStep(ctx, x.ID, store.Step{TaskIndex: 0, Entity: "x0", TaskType: "http", Command: "GET http://x/", Status: store.Failure,
+		ExitCode: -1, HTTPStatus: 503, Error: "unexpected status: HTTP 503", StartedAt: t0, FinishedAt: t0.Add(time.Second)})
+	a.st.Finish(ctx, x.ID, "rep", store.Failure, "")
+
+	code, body := a.do(http.MethodGet, "/v1/executions/e0", token, "")
+	if code != http.StatusOK {
+		t.Fatalf("get: %d %s", code, body)
+	}
+	var got api.Execution
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "e0" || got.Status != store.Failure || got.Client != "oncall" || got.AlertID != "a0" || len(got.Steps) != 2 ||
+		got.StartedAt == nil || got.FinishedAt == nil || got.ReportedAt != nil {
+		t.Fatalf("execution %s", body)
+	}
+	s0, s1 := got.Steps[0], got.Steps[1]
+	if s0.ExitCode == nil || *s0.ExitCode != 0 || s0.Stdout != "ok\n" || s0.ElapsedMS == nil || *s0.ElapsedMS != 1500 ||
+		s0.Command != "systemctl restart x" || s1.ExitCode != nil || s1.HTTPStatus != 503 || s1.Error == "" {
+		t.Errorf("steps %s", body)
+	}
+	if !strings.Contains(string(body), `"exit_code":null`) {
+		t.Errorf("no exit code is not null: %s", body)
+	}
+
+	list := func(q string) (int, api.ExecutionList, string) {
+		code, body := a.do(http.MethodGet, "/v1/executions"+q, token, "")
+		var l api.ExecutionList
+		json.Unmarshal(body, &l)
+		return code, l, string(body)
+	}
+	ids := func(l api.ExecutionList) string {
+		var out []string
+		for _, x := range l.Executions {
+			out = append(out, x.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	since := url.QueryEscape(t0.Add(-time.Hour).Format(time.RFC3339))
+	for _, tc := range []struct{ q, want string }{
+		{"", "e2,e1,e0"},
+		{"?alert_id=a0", "e2,e0"},
+		{"?entity=x1", "e1"},
+		{"?status=failure", "e0"},
+		{"?rule_name=nope", ""},
+		{"?since=" + since + "&entity=h1&rule_name=r", "e2,e1,e0"},
+		{"?until=" + since, ""},
+	} {
+		code, l, body := list(tc.q)
+		if code != http.StatusOK || ids(l) != tc.want || l.Executions == nil {
+			t.Errorf("%s: %d %q, want %q: %s", tc.q, code, ids(l), tc.want, body)
+		}
+	}
+	_, p1, _ := list("?limit=2")
+	_, p2, _ := list("?limit=2&cursor=" + p1.NextCursor)
+	if ids(p1) != "e2,e1" || p1.NextCursor == "" || ids(p2) != "e0" || p2.NextCursor != "" {
+		t.Errorf("pages %q (%s) %q (%s)", ids(p1), p1.NextCursor, ids(p2), p2.NextCursor)
+	}
+	for _, tc := range []struct {
+		q      string
+		status int
+		err    string
+	}{
+		{"?status=done", http.StatusBadRequest, "status"},
+		{"?since=yesterday", http.StatusBadRequest, "since"},
+		{"?limit=0", http.StatusBadRequest, "limit"},
+		{"?limit=9999", http.StatusBadRequest, "limit"},
+		{"?cursor=zzz", http.StatusBadRequest, "cursor"},
+		{"?host=h1", http.StatusBadRequest, "unknown parameter"},
+	} {
+		code, _, body := list(tc.q)
+		if code != tc.status || !strings.Contains(body, tc.err) {
+			t.Errorf("%s: %d %s", tc.q, code, body)
+		}
+	}
+	if code, body := a.do(http.MethodGet, "/v1/executions/nope", token, ""); code != http.StatusNotFound || !strings.Contains(string(body), "no execution") {
+		t.Errorf("missing: %d %s", code, body)
+	}
+	if code, _ := a.do(http.MethodGet, "/v1/executions", "", ""); code != http.StatusUnauthorized {
+		t.Errorf("no token: %d", code)
 	}
 }
 
@@ -142,4 +313,21 @@ func TestNewIDUnique(t *testing.T) {
 		}
 		seen[id] = true
 	}
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

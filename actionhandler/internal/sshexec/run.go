@@ -21,7 +21,8 @@ type Result struct {
 	ExitCode int           // -1 when the command gave no exit status
 	Stdout   Output        // captured, capped
 	Stderr   Output        // captured, capped (without the pid line)
-	Elapsed  time.Duration // connect included when from Executor.Run
+	Elapsed  time.Duration // connect (and waiting for the host) included when from Executor.Exec
+	Reused   bool          // ran on a kept connection
 	Err      error         // nil exactly when the command exited 0
 }
 
@@ -35,18 +36,26 @@ type Output struct {
 // Run runs command in a new session on c within the command timeout. On
 // timeout or cancellation the remote process group is killed.
 func (c *Conn) Run(ctx context.Context, command string) *Result {
+	r, _ := c.run(ctx, command, c.e.o.CommandTimeout)
+	return r
+}
+
+// run is Run with a timeout; opened reports whether a session opened (if
+// not, nothing ran and the command may be tried on another connection).
+func (c *Conn) run(ctx context.Context, command string, timeout time.Duration) (r *Result, opened bool) {
 	start := time.Now()
-	r := &Result{Addr: c.Addr, ExitCode: -1}
+	r = &Result{Addr: c.Addr, ExitCode: -1}
 	defer func() { r.Elapsed = time.Since(start) }()
 	if err := ctx.Err(); err != nil {
 		r.Err = fmt.Errorf("%w: %v", ErrCancelled, err)
-		return r
+		return r, true
 	}
-	sess, err := c.client.NewSession()
+	sess, err := c.newSession(ctx)
 	if err != nil {
 		r.Err = fmt.Errorf("%w: %v", ErrSession, err)
-		return r
+		return r, false
 	}
+	opened = true
 	defer sess.Close()
 	stdout := &capWriter{limit: c.e.o.OutputLimit}
 	stderr := &pidWriter{next: &capWriter{limit: c.e.o.OutputLimit}}
@@ -54,11 +63,11 @@ func (c *Conn) Run(ctx context.Context, command string) *Result {
 	// Stdin is left empty: the command reads EOF, never hangs on input.
 	if err := sess.Start("echo " + pidMarker + "$$ >&2\n" + command); err != nil {
 		r.Err = fmt.Errorf("%w: start: %v", ErrSession, err)
-		return r
+		return r, opened
 	}
 	done := make(chan error, 1)
 	go func() { done <- sess.Wait() }()
-	timer := time.NewTimer(c.e.o.CommandTimeout)
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 
 	var waitErr error
@@ -66,7 +75,7 @@ func (c *Conn) Run(ctx context.Context, command string) *Result {
 	case waitErr = <-done:
 	case <-timer.C:
 		c.kill(sess, stderr.PID(), done)
-		r.Err = fmt.Errorf("%w: command still running after %s, killed", ErrTimeout, c.e.o.CommandTimeout)
+		r.Err = fmt.Errorf("%w: command still running after %s, killed", ErrTimeout, timeout)
 	case <-ctx.Done():
 		c.kill(sess, stderr.PID(), done)
 		r.Err = fmt.Errorf("%w: %v, command killed", ErrCancelled, context.Cause(ctx))
@@ -74,7 +83,7 @@ func (c *Conn) Run(ctx context.Context, command string) *Result {
 	stderr.finish()
 	r.Stdout, r.Stderr = stdout.output(), stderr.next.output()
 	if r.Err != nil {
-		return r
+		return r, opened
 	}
 	var ee *ssh.ExitError
 	var missing *ssh.ExitMissingError
@@ -92,7 +101,34 @@ func (c *Conn) Run(ctx context.Context, command string) *Result {
 	default:
 		r.Err = fmt.Errorf("%w: %v", ErrNoExitStatus, waitErr)
 	}
-	return r
+	return r, opened
+}
+
+// newSession opens a session within the connect timeout: a kept
+// connection to a host that vanished would otherwise wait forever.
+func (c *Conn) newSession(ctx context.Context) (*ssh.Session, error) {
+	type opened struct {
+		s   *ssh.Session
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		s, err := c.client.NewSession()
+		ch <- opened{s, err}
+	}()
+	t := time.NewTimer(c.e.o.ConnectTimeout)
+	defer t.Stop()
+	select {
+	case o := <-ch:
+		return o.s, o.err
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	c.client.Close() // NewSession returns now
+	if o := <-ch; o.err == nil {
+		o.s.Close()
+	}
+	return nil, fmt.Errorf("no session within %s", c.e.o.ConnectTimeout)
 }
 
 // kill stops a running command: a KILL signal on the session (honoured by

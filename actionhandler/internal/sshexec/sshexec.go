@@ -35,6 +35,7 @@ const (
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultCommandTimeout = 5 * time.Minute
 	DefaultOutputLimit    = 64 << 10
+	DefaultIdleTimeout    = 30 * time.Second
 )
 
 // killTimeout bounds the clean-up after a command timed out.
@@ -68,17 +69,33 @@ type Options struct {
 	ConnectTimeout        time.Duration // dial + SSH handshake + authentication
 	CommandTimeout        time.Duration // from session start to exit status
 	OutputLimit           int           // bytes kept of stdout and of stderr, each
-	Log                   zerolog.Logger
+	// IdleTimeout is how long a connection is kept after a command for the
+	// next one to the same user and host; default DefaultIdleTimeout,
+	// negative: close after every command.
+	IdleTimeout time.Duration
+	// Hosts overrides the user and default port per host, by the entity's
+	// host part ("db01" for entity "db01" or "db01:2222").
+	Hosts map[string]Host
+	Log   zerolog.Logger
+}
+
+// Host is a per-host override.
+type Host struct {
+	User string // log in as this user instead of Options.User
+	Port int    // port for the entity when it names none
 }
 
 // Executor connects to hosts and runs commands. It is safe for concurrent
-// use.
+// use. Commands on one host (host:port) run one at a time; connections are
+// kept for IdleTimeout and reused. Close closes the kept connections.
 type Executor struct {
 	o        Options
 	signer   ssh.Signer
 	hostKeys ssh.HostKeyCallback // nil when host keys are not checked
 	probeKey ssh.PublicKey       // a key no host has, to list a host's known key types
 	log      zerolog.Logger
+	pool     pool
+	locks    hostLocks
 }
 
 // New reads the key and known_hosts files and returns an Executor.
@@ -95,10 +112,15 @@ func New(o Options) (*Executor, error) {
 	if o.OutputLimit <= 0 {
 		o.OutputLimit = DefaultOutputLimit
 	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
 	if o.User == "" {
 		return nil, errors.New("sshexec: user required")
 	}
 	e := &Executor{o: o, log: o.Log.With().Str(logging.Component, "ssh").Logger()}
+	e.pool.init(o.IdleTimeout)
+	e.locks.init()
 	pem, err := os.ReadFile(o.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("sshexec: read key file: %w", err)
@@ -137,56 +159,166 @@ func New(o Options) (*Executor, error) {
 // Options returns the options in use, defaults filled in.
 func (e *Executor) Options() Options { return e.o }
 
-// Run connects to entity, runs command and disconnects. The Result is
-// never nil; its Err is nil exactly when the command exited 0.
+// Run runs command on entity with the default command timeout (see Exec).
 func (e *Executor) Run(ctx context.Context, entity, command string) *Result {
+	return e.Exec(ctx, Request{Entity: entity, Command: command})
+}
+
+// Request is one command for one host.
+type Request struct {
+	Entity  string        // "host", "host:port" or "[v6]:port"
+	Command string        // a POSIX shell command line
+	Timeout time.Duration // from session start to exit status; 0: Options.CommandTimeout
+}
+
+// Exec runs a command on a host: it waits for the host's previous command
+// (from any execution) to end, reuses a kept connection or connects, runs
+// the command, and keeps the connection for the next one. The Result is
+// never nil; its Err is nil exactly when the command exited 0.
+func (e *Executor) Exec(ctx context.Context, req Request) *Result {
 	start := time.Now()
-	c, err := e.Dial(ctx, entity)
-	if err != nil {
-		return &Result{Addr: c.addrOr(entity), ExitCode: -1, Elapsed: time.Since(start), Err: err}
+	fail := func(addr string, err error) *Result {
+		return &Result{Addr: addr, ExitCode: -1, Elapsed: time.Since(start), Err: err}
 	}
-	defer c.Close()
-	r := c.Run(ctx, command)
+	t, err := e.target(req.Entity)
+	if err != nil {
+		return fail(req.Entity, err)
+	}
+	unlock, err := e.locks.lock(ctx, t.addr)
+	if err != nil {
+		return fail(t.addr, fmt.Errorf("%w: waiting for the previous command on the host: %v", ErrCancelled, context.Cause(ctx)))
+	}
+	defer unlock()
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = e.o.CommandTimeout
+	}
+	if c := e.pool.get(t.key()); c != nil {
+		r, opened := c.run(ctx, req.Command, timeout)
+		if opened {
+			r.Reused = true
+			e.release(t.key(), c)
+			r.Elapsed = time.Since(start)
+			return r
+		}
+		// The kept connection died while idle (host restarted, network):
+		// nothing ran, so connect afresh.
+		c.Close()
+	}
+	c, err := e.dial(ctx, t)
+	if err != nil {
+		return fail(t.addr, err)
+	}
+	r, _ := c.run(ctx, req.Command, timeout)
+	e.release(t.key(), c)
 	r.Elapsed = time.Since(start)
 	return r
+}
+
+// release keeps c for the next command unless it is broken or keeping is
+// off.
+func (e *Executor) release(key string, c *Conn) {
+	if c.dead() || e.o.IdleTimeout < 0 {
+		c.Close()
+		return
+	}
+	e.pool.put(key, c)
+}
+
+// Close closes the kept connections. Commands running go on; their
+// connections close when they end.
+func (e *Executor) Close() error {
+	e.pool.close()
+	return nil
+}
+
+// target is where an entity's commands go.
+type target struct {
+	addr string // host:port
+	user string
+}
+
+func (t target) key() string { return t.user + "@" + t.addr }
+
+func (e *Executor) target(entity string) (target, error) {
+	port := e.o.Port
+	user := e.o.User
+	host := hostPart(entity)
+	if h, ok := e.o.Hosts[host]; ok {
+		if h.Port != 0 {
+			port = h.Port
+		}
+		if h.User != "" {
+			user = h.User
+		}
+	}
+	addr, err := Address(entity, port)
+	if err != nil {
+		return target{}, fmt.Errorf("%w: %v", ErrAddress, err)
+	}
+	return target{addr: addr, user: user}, nil
+}
+
+// hostPart is an entity without its port and IPv6 brackets.
+func hostPart(entity string) string {
+	e := strings.TrimSpace(entity)
+	if strings.HasPrefix(e, "[") {
+		if end := strings.Index(e, "]"); end > 0 {
+			return e[1:end]
+		}
+	}
+	if strings.Count(e, ":") == 1 {
+		h, _, _ := strings.Cut(e, ":")
+		return h
+	}
+	return e
 }
 
 // Conn is one authenticated SSH connection to a host. It may run several
 // commands, one after the other or concurrently.
 type Conn struct {
 	Addr   string // host:port
+	User   string
 	client *ssh.Client
 	e      *Executor
+	closed chan struct{} // closed when the connection has ended
 }
 
-func (c *Conn) addrOr(entity string) string {
-	if c != nil && c.Addr != "" {
-		return c.Addr
+// dead reports whether the connection has ended.
+func (c *Conn) dead() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
 	}
-	return entity
 }
 
 // Close closes the connection.
 func (c *Conn) Close() error { return c.client.Close() }
 
 // Dial connects and authenticates to entity ("host", "host:port",
-// "[v6]:port") within the connect timeout. On error the returned Conn is
-// nil unless the address was parsed, in which case it carries only Addr.
+// "[v6]:port") within the connect timeout, as the configured user (or the
+// host's override). The connection is the caller's: it is not kept.
 func (e *Executor) Dial(ctx context.Context, entity string) (*Conn, error) {
-	addr, err := Address(entity, e.o.Port)
+	t, err := e.target(entity)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrAddress, err)
+		return nil, err
 	}
-	bare := &Conn{Addr: addr}
+	return e.dial(ctx, t)
+}
+
+func (e *Executor) dial(ctx context.Context, t target) (*Conn, error) {
+	addr := t.addr
 	if err := ctx.Err(); err != nil {
-		return bare, fmt.Errorf("%w: %v", ErrCancelled, err)
+		return nil, fmt.Errorf("%w: %v", ErrCancelled, err)
 	}
 	dctx, cancel := context.WithTimeout(ctx, e.o.ConnectTimeout)
 	defer cancel()
 	var d net.Dialer
 	tcp, err := d.DialContext(dctx, "tcp", addr)
 	if err != nil {
-		return bare, e.connectError(ctx, dctx, err)
+		return nil, e.connectError(ctx, dctx, err)
 	}
 	deadline, _ := dctx.Deadline()
 	_ = tcp.SetDeadline(deadline)
@@ -196,7 +328,7 @@ func (e *Executor) Dial(ctx context.Context, entity string) (*Conn, error) {
 
 	var keyErr error // what the host key check said, whatever the handshake wraps
 	cfg := &ssh.ClientConfig{
-		User: e.o.User,
+		User: t.user,
 		Auth: []ssh.AuthMethod{ssh.PublicKeys(e.signer)},
 	}
 	if e.hostKeys == nil {
@@ -214,20 +346,25 @@ func (e *Executor) Dial(ctx context.Context, entity string) (*Conn, error) {
 	if err != nil {
 		tcp.Close()
 		if keyErr != nil {
-			return bare, hostKeyError(addr, keyErr)
+			return nil, hostKeyError(addr, keyErr)
 		}
 		if strings.Contains(err.Error(), "unable to authenticate") {
-			return bare, fmt.Errorf("%w: user %s: %v", ErrAuth, e.o.User, err)
+			return nil, fmt.Errorf("%w: user %s: %v", ErrAuth, t.user, err)
 		}
-		return bare, e.connectError(ctx, dctx, err)
+		return nil, e.connectError(ctx, dctx, err)
 	}
 	if !stop() {
 		// The context ended just as the handshake finished.
 		sc.Close()
-		return bare, e.connectError(ctx, dctx, context.DeadlineExceeded)
+		return nil, e.connectError(ctx, dctx, context.DeadlineExceeded)
 	}
 	_ = tcp.SetDeadline(time.Time{})
-	return &Conn{Addr: addr, client: ssh.NewClient(sc, chans, reqs), e: e}, nil
+	c := &Conn{Addr: addr, User: t.user, client: ssh.NewClient(sc, chans, reqs), e: e, closed: make(chan struct{})}
+	go func() {
+		_ = c.client.Wait()
+		close(c.closed)
+	}()
+	return c, nil
 }
 
 func (e *Executor) connectError(ctx, dctx context.Context, err error) error {

@@ -57,6 +57,7 @@ func newExecutor(t *testing.T, srv *sshdtest.Server, edit func(*Options)) (*Exec
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { e.Close() })
 	return e, logs
 }
 
@@ -467,4 +468,112 @@ func FuzzAddress(f *testing.F) {
 			t.Fatalf("Address(%q) = %q, not host:port", entity, addr)
 		}
 	})
+}
+
+func TestConnectionsKeptAndReused(t *testing.T) {
+	srv := sshdtest.StartT(t, sshdtest.Options{})
+	e, _ := newExecutor(t, srv, func(o *Options) { o.IdleTimeout = 300 * time.Millisecond })
+	first := e.Run(context.Background(), srv.Addr, "echo one")
+	second := e.Run(context.Background(), srv.Addr, "echo two")
+	if first.Err != nil || second.Err != nil || first.Reused || !second.Reused || second.Stdout.Text != "two\n" {
+		t.Fatalf("first %+v\nsecond %+v", first, second)
+	}
+	if e.Kept() != 1 {
+		t.Errorf("kept %d connections, want 1", e.Kept())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.Kept() > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if e.Kept() != 0 {
+		t.Fatal("idle connection not closed")
+	}
+	if r := e.Run(context.Background(), srv.Addr, "true"); r.Err != nil || r.Reused {
+		t.Errorf("after idle expiry: %+v", r)
+	}
+
+	// A kept connection that died is replaced without running twice.
+	c := e.pool.get(srv.User + "@" + srv.Addr)
+	if c == nil {
+		t.Fatal("no kept connection")
+	}
+	c.client.Close()
+	<-c.closed
+	e.pool.put(srv.User+"@"+srv.Addr, c)
+	marker := filepath.Join(t.TempDir(), "ran")
+	if r := e.Run(context.Background(), srv.Addr, "echo x >> "+marker); r.Err != nil || r.Reused {
+		t.Errorf("after the kept connection died: %+v", r)
+	}
+	if b, _ := os.ReadFile(marker); string(b) != "x\n" {
+		t.Errorf("command ran %q", b)
+	}
+
+	noKeep, _ := newExecutor(t, srv, func(o *Options) { o.IdleTimeout = -1 })
+	noKeep.Run(context.Background(), srv.Addr, "true")
+	if r := noKeep.Run(context.Background(), srv.Addr, "true"); r.Reused || noKeep.Kept() != 0 {
+		t.Errorf("idle_timeout < 0 kept a connection")
+	}
+}
+
+func TestOneCommandPerHostAtATime(t *testing.T) {
+	srv := sshdtest.StartT(t, sshdtest.Options{})
+	e, _ := newExecutor(t, srv, nil)
+	dir := t.TempDir()
+	// mkdir fails if another command holds the directory.
+	cmd := "mkdir " + dir + "/busy || exit 9; sleep 0.2; rmdir " + dir + "/busy"
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Go(func() {
+			entity := srv.Addr
+			if i%2 == 1 {
+				entity = "127.0.0.1:" + strconv.Itoa(srv.Port) // same host, written differently
+			}
+			if r := e.Run(context.Background(), entity, cmd); r.Err != nil {
+				t.Errorf("command %d: %v (ran alongside another)", i, r.Err)
+			}
+		})
+	}
+	wg.Wait()
+
+	// Waiting for a busy host ends with the context.
+	unlock, err := e.locks.lock(context.Background(), srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	r := e.Run(ctx, srv.Addr, "true")
+	unlock()
+	if !errors.Is(r.Err, ErrCancelled) || !strings.Contains(r.Err.Error(), "previous command") {
+		t.Errorf("err %v", r.Err)
+	}
+	if len(e.locks.locks) != 0 {
+		t.Errorf("host locks left: %d", len(e.locks.locks))
+	}
+}
+
+func TestHostOverridesAndTimeout(t *testing.T) {
+	srv := sshdtest.StartT(t, sshdtest.Options{Addr: "127.0.0.2:0"})
+	e, _ := newExecutor(t, srv, func(o *Options) {
+		o.Hosts = map[string]Host{
+			"127.0.0.2": {Port: srv.Port},
+			"127.0.0.3": {User: "nobody-here"},
+		}
+	})
+	if r := e.Run(context.Background(), "127.0.0.2", "true"); r.Err != nil || r.Addr != srv.Addr {
+		t.Errorf("port override: %+v", r)
+	}
+	if r := e.Run(context.Background(), "127.0.0.2:1", "true"); !errors.Is(r.Err, ErrConnect) {
+		t.Errorf("an explicit port wins over the override: %v", r.Err)
+	}
+	other := sshdtest.StartT(t, sshdtest.Options{Addr: "127.0.0.3:0"})
+	e2, _ := newExecutor(t, other, func(o *Options) { o.Hosts = map[string]Host{"127.0.0.3": {User: "nobody-here"}} })
+	if r := e2.Run(context.Background(), other.Addr, "true"); !errors.Is(r.Err, ErrAuth) || !strings.Contains(r.Err.Error(), "nobody-here") {
+		t.Errorf("user override: %v", r.Err)
+	}
+	start := time.Now()
+	r := e.Exec(context.Background(), Request{Entity: srv.Addr, Command: "sleep 30", Timeout: 300 * time.Millisecond})
+	if !errors.Is(r.Err, ErrTimeout) || time.Since(start) > 20*time.Second {
+		t.Errorf("per-request timeout: %v after %s", r.Err, time.Since(start))
+	}
 }

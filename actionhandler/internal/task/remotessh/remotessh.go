@@ -1,5 +1,6 @@
 // Package remotessh is the remote_ssh task type: run the task's
-// run_command on the entity over SSH.
+// run_command (rendered from the alert when it is a template) on the
+// entity over SSH.
 package remotessh
 
 import (
@@ -12,7 +13,7 @@ import (
 )
 
 // Name is the task_type this package runs.
-const Name = "remote_ssh"
+const Name = rule.TaskRemoteSSH
 
 // Runner runs commands through an SSH executor.
 type Runner struct {
@@ -23,13 +24,18 @@ type Runner struct {
 // Describe is used.
 func New(exec *sshexec.Executor) *Runner { return &Runner{exec: exec} }
 
-// Run runs t.RunCommand on the step's entity.
+// Run runs the task's command on the step's entity.
 func (r *Runner) Run(ctx context.Context, s task.Step) task.Result {
-	if r.exec == nil {
-		return task.Result{ExitCode: -1, Err: errors.New("remote_ssh: no SSH executor configured")}
+	cmd, err := s.Task.Command(s.Alert)
+	if err != nil {
+		return task.Result{Command: s.Task.RunCommand, ExitCode: -1, Err: err}
 	}
-	res := r.exec.Run(ctx, s.Entity, s.Task.RunCommand)
+	if r.exec == nil {
+		return task.Result{Command: cmd, ExitCode: -1, Err: errors.New("remote_ssh: no SSH executor configured")}
+	}
+	res := r.exec.Exec(ctx, sshexec.Request{Entity: s.Entity, Command: cmd, Timeout: s.Task.TimeoutDuration()})
 	return task.Result{
+		Command:   cmd,
 		ExitCode:  res.ExitCode,
 		Stdout:    res.Stdout.Text,
 		Stderr:    res.Stderr.Text,
@@ -40,4 +46,10 @@ func (r *Runner) Run(ctx context.Context, s task.Step) task.Result {
 }
 
 // Describe says what Run would do.
-func (r *Runner) Describe(t rule.Task) string { return "run '" + t.RunCommand + "'" }
+func (r *Runner) Describe(s task.Step) (string, error) {
+	cmd, err := s.Task.Command(s.Alert)
+	if err != nil {
+		return "", err
+	}
+	return "run '" + cmd + "'", nil
+}

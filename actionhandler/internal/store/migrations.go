@@ -1,0 +1,116 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// migrations are the schema, in order; version i+1 is migrations[i]. Never
+// edit an applied one: add another. The SQL is the common subset of SQLite
+// and PostgreSQL (TEXT, INTEGER, BIGINT; times are Unix microseconds).
+var migrations = []string{
+	// 1: executions, their entities, per-host per-task steps, dedup keys.
+	`CREATE TABLE executions (
+		id           TEXT PRIMARY KEY,
+		alert_id     TEXT NOT NULL,
+		unique_value TEXT NOT NULL,
+		feed_type    TEXT NOT NULL,
+		feed_name    TEXT NOT NULL,
+		rule_name    TEXT NOT NULL,
+		client       TEXT NOT NULL,
+		request      TEXT NOT NULL,
+		status       TEXT NOT NULL,
+		reason       TEXT NOT NULL DEFAULT '',
+		owner        TEXT NOT NULL DEFAULT '',
+		lease_until  BIGINT NOT NULL DEFAULT 0,
+		created_at   BIGINT NOT NULL,
+		started_at   BIGINT,
+		finished_at  BIGINT,
+		reported_at  BIGINT
+	);
+	CREATE INDEX executions_queue ON executions (status, created_at, id);
+	CREATE INDEX executions_newest ON executions (created_at, id);
+	CREATE INDEX executions_alert ON executions (alert_id);
+	CREATE INDEX executions_rule_started ON executions (rule_name, started_at);
+	CREATE INDEX executions_started ON executions (started_at);
+	CREATE INDEX executions_unreported ON executions (lease_until) WHERE reported_at IS NULL;
+	CREATE TABLE execution_entities (
+		execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+		position     INTEGER NOT NULL,
+		entity       TEXT NOT NULL,
+		PRIMARY KEY (execution_id, position)
+	);
+	CREATE INDEX execution_entities_entity ON execution_entities (entity, execution_id);
+	CREATE TABLE steps (
+		execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+		task_index   INTEGER NOT NULL,
+		position     INTEGER NOT NULL,
+		entity       TEXT NOT NULL,
+		task_type    TEXT NOT NULL,
+		action       TEXT NOT NULL,
+		command      TEXT NOT NULL,
+		status       TEXT NOT NULL,
+		exit_code    INTEGER NOT NULL,
+		http_status  INTEGER NOT NULL,
+		stdout       TEXT NOT NULL,
+		stderr       TEXT NOT NULL,
+		truncated    INTEGER NOT NULL,
+		error        TEXT NOT NULL,
+		started_at   BIGINT,
+		finished_at  BIGINT,
+		PRIMARY KEY (execution_id, task_index, position)
+	);
+	CREATE TABLE dedup (
+		feed_type    TEXT NOT NULL,
+		alert_id     TEXT NOT NULL,
+		rule_name    TEXT NOT NULL,
+		execution_id TEXT NOT NULL,
+		created_at   BIGINT NOT NULL,
+		PRIMARY KEY (feed_type, alert_id, rule_name)
+	);
+	CREATE INDEX dedup_created ON dedup (created_at);`,
+}
+
+// migrate brings the schema to the latest version in one transaction,
+// holding the dialect's migration lock so replicas starting together apply
+// each migration once. A database newer than this binary is refused.
+func migrate(ctx context.Context, db *sql.DB, d dialect) error {
+	tx, err := d.begin(ctx, db)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if err := d.lock(ctx, tx, lockMigrate); err != nil {
+		return fmt.Errorf("migrate: lock: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("migrate: read version: %w", err)
+	}
+	if current > len(migrations) {
+		return fmt.Errorf("migrate: the database has schema version %d, newer than this action handler knows (%d): upgrade it", current, len(migrations))
+	}
+	for v := current + 1; v <= len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+			return fmt.Errorf("migrate: version %d: %w", v, err)
+		}
+		if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`),
+			v, micros(time.Now())); err != nil {
+			return fmt.Errorf("migrate: version %d: %w", v, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: commit: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion is the schema version this binary writes.
+func SchemaVersion() int { return len(migrations) }

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+)
+
+// OpenSQLite opens (creating it if needed) the SQLite database at path and
+// applies the migrations. Only one process may use a database file: a lock
+// file beside it (path + ".lock") enforces that, so a second action
+// handler on the same file fails to start instead of corrupting leases.
+func OpenSQLite(ctx context.Context, path string, o Options) (*SQL, error) {
+	if path == "" {
+		return nil, errors.New("store: sqlite: path required")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store: sqlite: %w", err)
+	}
+	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: sqlite: lock file: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("store: sqlite: %s is in use by another process (one action handler per SQLite file; share PostgreSQL between replicas)", path)
+	}
+	v := url.Values{}
+	v.Add("_pragma", "busy_timeout(10000)")
+	v.Add("_pragma", "journal_mode(WAL)")
+	v.Add("_pragma", "synchronous(FULL)")
+	v.Add("_pragma", "foreign_keys(1)")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+v.Encode())
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("store: sqlite: %w", err)
+	}
+	// One connection: every transaction is serialised, which is what the
+	// claim and dedup statements rely on here (PostgreSQL uses locks).
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(0)
+	s, err := newSQL(ctx, db, sqliteDialect, o)
+	if err != nil {
+		db.Close()
+		lock.Close()
+		return nil, fmt.Errorf("store: sqlite %s: %w", path, err)
+	}
+	s.onClose = lock.Close
+	return s, nil
+}
+
+// OpenPostgres connects to PostgreSQL (a pgx DSN: "postgres://user@host/db"
+// or "host=... dbname=...") and applies the migrations. Errors never quote
+// the DSN, which may hold a password.
+func OpenPostgres(ctx context.Context, dsn string, o Options) (*SQL, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, errors.New("store: postgres: invalid DSN")
+	}
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(4)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: postgres: connect: %w", err)
+	}
+	s, err := newSQL(ctx, db, postgresDialect, o)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: postgres: %w", err)
+	}
+	return s, nil
+}

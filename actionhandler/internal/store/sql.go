@@ -1,0 +1,583 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Options configure a store.
+type Options struct {
+	// Now is the clock (tests); default time.Now. Replicas sharing a
+	// database compare times written by each other: keep clocks in sync.
+	Now func() time.Time
+}
+
+// SQL is the Store on a database/sql database.
+type SQL struct {
+	db      *sql.DB
+	d       dialect
+	now     func() time.Time
+	onClose func() error
+}
+
+var _ Store = (*SQL)(nil)
+
+func newSQL(ctx context.Context, db *sql.DB, d dialect, o Options) (*SQL, error) {
+	s := &SQL{db: db, d: d, now: o.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if err := migrate(ctx, db, d); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dialect names the back end: "sqlite" or "postgres".
+func (s *SQL) Dialect() string { return s.d.name }
+
+// Close closes the database.
+func (s *SQL) Close() error {
+	err := s.db.Close()
+	if s.onClose != nil {
+		err = errors.Join(err, s.onClose())
+	}
+	return err
+}
+
+// q rebinds a query for the dialect.
+func (s *SQL) q(query string) string { return s.d.rebind(query) }
+
+// Counted statuses: executions that touched (or may have touched) hosts.
+const countedStatuses = `('running', 'success', 'failure', 'interrupted')`
+
+const execColumns = `id, alert_id, unique_value, feed_type, feed_name, rule_name, client, request,
+	status, reason, owner, created_at, started_at, finished_at, reported_at`
+
+func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*Execution, bool, error) {
+	now := s.now()
+	tx, err := s.d.begin(ctx, s.db)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: create: %w", err)
+	}
+	defer tx.Rollback()
+	// One statement decides, under the primary key's lock: insert the key,
+	// or take it over when its execution is older than the window. A
+	// concurrent transaction with the same key waits for this one and then
+	// sees the fresh row, so it returns nothing and reads the winner.
+	var id string
+	err = tx.QueryRowContext(ctx, s.q(`INSERT INTO dedup (feed_type, alert_id, rule_name, execution_id, created_at)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (feed_type, alert_id, rule_name) DO UPDATE
+		SET execution_id = excluded.execution_id, created_at = excluded.created_at
+		WHERE dedup.created_at <= $6
+		RETURNING execution_id`),
+		x.FeedType, x.AlertID, x.RuleName, x.ID, micros(now), micros(now.Add(-window))).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT execution_id FROM dedup
+			WHERE feed_type = $1 AND alert_id = $2 AND rule_name = $3`),
+			x.FeedType, x.AlertID, x.RuleName).Scan(&id); err != nil {
+			return nil, false, fmt.Errorf("store: create: read duplicate: %w", err)
+		}
+		got, err := s.get(ctx, tx, id, false)
+		if err != nil {
+			return nil, false, fmt.Errorf("store: create: read duplicate %s: %w", id, err)
+		}
+		return got, false, tx.Commit()
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("store: create: dedup: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO executions
+		(id, alert_id, unique_value, feed_type, feed_name, rule_name, client, request, status, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
+		x.ID, x.AlertID, x.UniqueValue, x.FeedType, x.FeedName, x.RuleName, x.Client, string(x.Request),
+		Queued, micros(now)); err != nil {
+		return nil, false, fmt.Errorf("store: create: %w", err)
+	}
+	for i, e := range x.Entities {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO execution_entities (execution_id, position, entity)
+			VALUES ($1, $2, $3)`), x.ID, i, e); err != nil {
+			return nil, false, fmt.Errorf("store: create: entity: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, false, fmt.Errorf("store: create: commit: %w", err)
+	}
+	out := *x
+	out.Status, out.CreatedAt, out.Steps = Queued, fromMicros(micros(now)), nil
+	out.Entities = append([]string(nil), x.Entities...)
+	return &out, true, nil
+}
+
+func (s *SQL) CountQueued(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM executions WHERE status = $1`), Queued).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: count queued: %w", err)
+	}
+	return n, nil
+}
+
+func (s *SQL) Claim(ctx context.Context, owner string, lease time.Duration, admit Admit) (*Execution, error) {
+	tx, err := s.d.begin(ctx, s.db)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim: %w", err)
+	}
+	defer tx.Rollback()
+	x, err := scanExecution(tx.QueryRowContext(ctx, s.q(`SELECT `+execColumns+` FROM executions
+		WHERE status = $1 ORDER BY created_at, id LIMIT 1`+s.d.skipLocked), Queued))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: claim: %w", err)
+	}
+	if x.Entities, err = s.entities(ctx, tx, x.ID); err != nil {
+		return nil, fmt.Errorf("store: claim: %w", err)
+	}
+	// Counting and claiming happen under one lock across replicas, so two
+	// claims never both see room for one more.
+	if err := s.d.lock(ctx, tx, lockGovernor); err != nil {
+		return nil, fmt.Errorf("store: claim: governor lock: %w", err)
+	}
+	reason := ""
+	if admit != nil {
+		if reason, err = admit(ctx, counter{s, tx}, x); err != nil {
+			return nil, fmt.Errorf("store: claim: governor: %w", err)
+		}
+	}
+	now := s.now()
+	x.Owner = owner
+	if reason != "" {
+		x.Status, x.Reason, x.FinishedAt = Skipped, reason, fromMicros(micros(now))
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE executions SET status = $1, reason = $2, owner = $3,
+			lease_until = $4, finished_at = $5 WHERE id = $6`),
+			Skipped, reason, owner, micros(now.Add(lease)), micros(now), x.ID)
+	} else {
+		x.Status, x.StartedAt = Running, fromMicros(micros(now))
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE executions SET status = $1, owner = $2, lease_until = $3,
+			started_at = $4 WHERE id = $5`),
+			Running, owner, micros(now.Add(lease)), micros(now), x.ID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: claim: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: claim: commit: %w", err)
+	}
+	return x, nil
+}
+
+// counter implements Counter inside a claim's transaction.
+type counter struct {
+	s  *SQL
+	tx *sql.Tx
+}
+
+func (c counter) Started(ctx context.Context, rule, entity string, since time.Time) (int, time.Time, error) {
+	var n int
+	var last int64
+	var err error
+	if entity == "" {
+		err = c.tx.QueryRowContext(ctx, c.s.q(`SELECT COUNT(*), COALESCE(MAX(started_at), 0) FROM executions
+			WHERE rule_name = $1 AND started_at >= $2 AND status IN `+countedStatuses),
+			rule, micros(since)).Scan(&n, &last)
+	} else {
+		err = c.tx.QueryRowContext(ctx, c.s.q(`SELECT COUNT(*), COALESCE(MAX(x.started_at), 0)
+			FROM executions x JOIN execution_entities e ON e.execution_id = x.id
+			WHERE x.rule_name = $1 AND e.entity = $2 AND x.started_at >= $3 AND x.status IN `+countedStatuses),
+			rule, entity, micros(since)).Scan(&n, &last)
+	}
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	return n, fromMicros(last), nil
+}
+
+func (c counter) Hosts(ctx context.Context, since time.Time) (int, error) {
+	var n int
+	err := c.tx.QueryRowContext(ctx, c.s.q(`SELECT COUNT(*)
+		FROM executions x JOIN execution_entities e ON e.execution_id = x.id
+		WHERE x.started_at >= $1 AND x.status IN `+countedStatuses), micros(since)).Scan(&n)
+	return n, err
+}
+
+func (s *SQL) Renew(ctx context.Context, id, owner string, lease time.Duration) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE executions SET lease_until = $1
+		WHERE id = $2 AND owner = $3 AND reported_at IS NULL`), micros(s.now().Add(lease)), id, owner)
+	return s.owned(res, err, "renew")
+}
+
+func (s *SQL) owned(res sql.Result, err error, op string) error {
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	if n == 0 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+func (s *SQL) SaveStep(ctx context.Context, id string, st Step) error {
+	tx, err := s.d.begin(ctx, s.db)
+	if err != nil {
+		return fmt.Errorf("store: save step: %w", err)
+	}
+	defer tx.Rollback()
+	var pos int
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT position FROM execution_entities
+		WHERE execution_id = $1 AND entity = $2`), id, st.Entity).Scan(&pos); err != nil {
+		return fmt.Errorf("store: save step: entity %s of %s: %w", st.Entity, id, err)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO steps (execution_id, task_index, position, entity, task_type,
+		action, command, status, exit_code, http_status, stdout, stderr, truncated, error, started_at, finished_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		ON CONFLICT (execution_id, task_index, position) DO UPDATE SET
+		task_type = excluded.task_type, action = excluded.action, command = excluded.command,
+		status = excluded.status, exit_code = excluded.exit_code, http_status = excluded.http_status,
+		stdout = excluded.stdout, stderr = excluded.stderr, truncated = excluded.truncated,
+		error = excluded.error, started_at = excluded.started_at, finished_at = excluded.finished_at`),
+		id, st.TaskIndex, pos, st.Entity, st.TaskType, st.Action, st.Command, st.Status, st.ExitCode,
+		st.HTTPStatus, st.Stdout, st.Stderr, boolInt(st.Truncated), st.Error,
+		nullMicros(st.StartedAt), nullMicros(st.FinishedAt)); err != nil {
+		return fmt.Errorf("store: save step: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: save step: commit: %w", err)
+	}
+	return nil
+}
+
+func (s *SQL) Finish(ctx context.Context, id, owner, status, reason string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE executions SET status = $1, reason = $2, finished_at = $3
+		WHERE id = $4 AND owner = $5 AND status = $6`), status, reason, micros(s.now()), id, owner, Running)
+	return s.owned(res, err, "finish")
+}
+
+func (s *SQL) Reported(ctx context.Context, id, owner string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE executions SET reported_at = $1, owner = '', lease_until = 0
+		WHERE id = $2 AND owner = $3 AND reported_at IS NULL AND status <> $4 AND status <> $5`),
+		micros(s.now()), id, owner, Queued, Running)
+	return s.owned(res, err, "reported")
+}
+
+func (s *SQL) ExpireLeases(ctx context.Context, owner string) error {
+	q := `UPDATE executions SET lease_until = 0 WHERE reported_at IS NULL AND status <> $1`
+	args := []any{Queued}
+	if owner != "" {
+		q += ` AND owner = $2`
+		args = append(args, owner)
+	}
+	if _, err := s.db.ExecContext(ctx, s.q(q), args...); err != nil {
+		return fmt.Errorf("store: expire leases: %w", err)
+	}
+	return nil
+}
+
+func (s *SQL) Recover(ctx context.Context, owner string, lease time.Duration) ([]*Execution, error) {
+	now := s.now()
+	tx, err := s.d.begin(ctx, s.db)
+	if err != nil {
+		return nil, fmt.Errorf("store: recover: %w", err)
+	}
+	defer tx.Rollback()
+	// One statement per row decides who takes it over: a concurrent
+	// Recover (or Renew) on the same row waits, then re-checks the lease.
+	rows, err := tx.QueryContext(ctx, s.q(`UPDATE executions SET
+		status = CASE WHEN status = $1 THEN $2 ELSE status END,
+		reason = CASE WHEN status = $1 THEN 'the action handler running it (' || owner || ') stopped before it finished' ELSE reason END,
+		finished_at = COALESCE(finished_at, $3),
+		owner = $4, lease_until = $5
+		WHERE reported_at IS NULL AND status <> $6 AND lease_until < $3
+		RETURNING id`),
+		Running, Interrupted, micros(now), owner, micros(now.Add(lease)), Queued)
+	if err != nil {
+		return nil, fmt.Errorf("store: recover: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: recover: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: recover: %w", err)
+	}
+	var out []*Execution
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE steps SET status = $1, finished_at = $2,
+			error = 'the action handler stopped while this ran: outcome unknown'
+			WHERE execution_id = $3 AND status = $4`), Interrupted, micros(now), id, Running); err != nil {
+			return nil, fmt.Errorf("store: recover: steps: %w", err)
+		}
+		x, err := s.get(ctx, tx, id, true)
+		if err != nil {
+			return nil, fmt.Errorf("store: recover: %w", err)
+		}
+		out = append(out, x)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: recover: commit: %w", err)
+	}
+	return out, nil
+}
+
+func (s *SQL) Get(ctx context.Context, id string) (*Execution, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.d.name == "postgres"})
+	if err != nil {
+		return nil, fmt.Errorf("store: get: %w", err)
+	}
+	defer tx.Rollback()
+	x, err := s.get(ctx, tx, id, true)
+	if err != nil {
+		return nil, err
+	}
+	return x, tx.Commit()
+}
+
+func (s *SQL) get(ctx context.Context, tx *sql.Tx, id string, steps bool) (*Execution, error) {
+	x, err := scanExecution(tx.QueryRowContext(ctx, s.q(`SELECT `+execColumns+` FROM executions WHERE id = $1`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get %s: %w", id, err)
+	}
+	if x.Entities, err = s.entities(ctx, tx, id); err != nil {
+		return nil, fmt.Errorf("store: get %s: %w", id, err)
+	}
+	if !steps {
+		return x, nil
+	}
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT task_index, entity, task_type, action, command, status,
+		exit_code, http_status, stdout, stderr, truncated, error, started_at, finished_at
+		FROM steps WHERE execution_id = $1 ORDER BY task_index, position`), id)
+	if err != nil {
+		return nil, fmt.Errorf("store: get %s: steps: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st Step
+		var trunc int
+		var started, finished sql.NullInt64
+		if err := rows.Scan(&st.TaskIndex, &st.Entity, &st.TaskType, &st.Action, &st.Command, &st.Status,
+			&st.ExitCode, &st.HTTPStatus, &st.Stdout, &st.Stderr, &trunc, &st.Error, &started, &finished); err != nil {
+			return nil, fmt.Errorf("store: get %s: steps: %w", id, err)
+		}
+		st.Truncated = trunc != 0
+		st.StartedAt, st.FinishedAt = fromNull(started), fromNull(finished)
+		x.Steps = append(x.Steps, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: get %s: steps: %w", id, err)
+	}
+	return x, nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (s *SQL) entities(ctx context.Context, q querier, id string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, s.q(`SELECT entity FROM execution_entities
+		WHERE execution_id = $1 ORDER BY position`), id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (s *SQL) List(ctx context.Context, f Filter) (Page, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.AlertID != "" {
+		where = append(where, "alert_id = "+arg(f.AlertID))
+	}
+	if f.RuleName != "" {
+		where = append(where, "rule_name = "+arg(f.RuleName))
+	}
+	if f.Status != "" {
+		where = append(where, "status = "+arg(f.Status))
+	}
+	if f.Entity != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM execution_entities e WHERE e.execution_id = executions.id AND e.entity = "+arg(f.Entity)+")")
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "created_at >= "+arg(micros(f.Since)))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "created_at < "+arg(micros(f.Until)))
+	}
+	if f.Cursor != "" {
+		at, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return Page{}, err
+		}
+		a, i := arg(at), arg(id)
+		where = append(where, "(created_at < "+a+" OR (created_at = "+a+" AND id < "+i+"))")
+	}
+	q := `SELECT ` + execColumns + ` FROM executions`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY created_at DESC, id DESC LIMIT " + arg(limit+1)
+
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.d.name == "postgres"})
+	if err != nil {
+		return Page{}, fmt.Errorf("store: list: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return Page{}, fmt.Errorf("store: list: %w", err)
+	}
+	var page Page
+	for rows.Next() {
+		x, err := scanExecution(rows)
+		if err != nil {
+			rows.Close()
+			return Page{}, fmt.Errorf("store: list: %w", err)
+		}
+		page.Executions = append(page.Executions, x)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return Page{}, fmt.Errorf("store: list: %w", err)
+	}
+	if len(page.Executions) > limit {
+		page.Executions = page.Executions[:limit]
+		last := page.Executions[limit-1]
+		page.Next = encodeCursor(micros(last.CreatedAt), last.ID)
+	}
+	for _, x := range page.Executions {
+		if x.Entities, err = s.entities(ctx, tx, x.ID); err != nil {
+			return Page{}, fmt.Errorf("store: list: %w", err)
+		}
+	}
+	return page, tx.Commit()
+}
+
+func (s *SQL) Prune(ctx context.Context, cutoff time.Time) (int, error) {
+	tx, err := s.d.begin(ctx, s.db)
+	if err != nil {
+		return 0, fmt.Errorf("store: prune: %w", err)
+	}
+	defer tx.Rollback()
+	old := `SELECT id FROM executions WHERE reported_at IS NOT NULL AND created_at < $1`
+	for _, q := range []string{
+		`DELETE FROM steps WHERE execution_id IN (` + old + `)`,
+		`DELETE FROM execution_entities WHERE execution_id IN (` + old + `)`,
+		`DELETE FROM dedup WHERE created_at < $1`,
+	} {
+		if _, err := tx.ExecContext(ctx, s.q(q), micros(cutoff)); err != nil {
+			return 0, fmt.Errorf("store: prune: %w", err)
+		}
+	}
+	res, err := tx.ExecContext(ctx, s.q(`DELETE FROM executions WHERE reported_at IS NOT NULL AND created_at < $1`), micros(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("store: prune: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), tx.Commit()
+}
+
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+func scanExecution(r scanner) (*Execution, error) {
+	var x Execution
+	var request string
+	var created int64
+	var started, finished, reported sql.NullInt64
+	if err := r.Scan(&x.ID, &x.AlertID, &x.UniqueValue, &x.FeedType, &x.FeedName, &x.RuleName, &x.Client,
+		&request, &x.Status, &x.Reason, &x.Owner, &created, &started, &finished, &reported); err != nil {
+		return nil, err
+	}
+	x.Request = []byte(request)
+	x.CreatedAt = fromMicros(created)
+	x.StartedAt, x.FinishedAt, x.ReportedAt = fromNull(started), fromNull(finished), fromNull(reported)
+	return &x, nil
+}
+
+// Times are stored as Unix microseconds, UTC.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+func nullMicros(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: micros(t), Valid: true}
+}
+
+func fromNull(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMicros(v.Int64)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// A cursor is the last row's creation time and id, opaque to clients.
+func encodeCursor(at int64, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at, 10) + "." + id))
+}
+
+func decodeCursor(c string) (int64, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, "", ErrCursor
+	}
+	at, id, ok := strings.Cut(string(b), ".")
+	n, err := strconv.ParseInt(at, 10, 64)
+	if !ok || err != nil || id == "" {
+		return 0, "", ErrCursor
+	}
+	return n, id, nil
+}

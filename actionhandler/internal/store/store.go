@@ -1,0 +1,183 @@
+// Package store keeps executions durably, so none silently vanishes: what
+// was asked (alert, rule, entities, who asked), where it stands, and what
+// every task did on every host.
+//
+// Two back ends share one schema (migrations.go) and one implementation
+// (sql.go), differing only in a dialect: SQLite through the pure-Go
+// modernc.org/sqlite (embedded, the default, one process per database file)
+// and PostgreSQL through pgx (several replicas may share one database).
+//
+// Life of an execution:
+//
+//	Create        queued   (or the existing execution for the same alert and
+//	                        rule within the dedup window)
+//	Claim         running  (owner and lease set; or skipped when the
+//	                        governor refuses it)
+//	Renew ...              (the owner extends its lease while it runs)
+//	Finish        success | failure | dry_run | interrupted
+//	Reported               (written back onto the alert; owner released)
+//
+// A row that is not queued, not reported and whose lease has expired
+// belongs to an owner that died: Recover marks it interrupted (if it was
+// running), takes it over and returns it so it is reported on the alert.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/alexis-ops/alexis/shared/api"
+)
+
+// Execution statuses (the values are api.Exec*).
+const (
+	Queued      = api.ExecQueued
+	Running     = api.ExecRunning
+	Success     = api.ExecSuccess
+	Failure     = api.ExecFailure
+	Skipped     = api.ExecSkipped
+	Interrupted = api.ExecInterrupted
+	DryRun      = api.ExecDryRun
+)
+
+// Step statuses beyond the execution ones: a step not run because of
+// run_if or an earlier failure is Skipped; NotRun marks steps of an
+// interrupted execution that never started.
+const (
+	StepNotRun = "not_run"
+)
+
+// Errors.
+var (
+	ErrNotFound  = errors.New("execution not found")
+	ErrLeaseLost = errors.New("execution lease lost: another replica took it over")
+	ErrCursor    = errors.New("bad cursor")
+)
+
+// Execution is one accepted action request.
+type Execution struct {
+	ID          string
+	AlertID     string // the alert's id in its feed
+	UniqueValue string
+	FeedType    string
+	FeedName    string
+	RuleName    string
+	Client      string   // who asked (token name)
+	Request     []byte   // the merged alert+rule (action.Request JSON)
+	Entities    []string // in rule order
+	Status      string
+	Reason      string // why skipped or interrupted
+	Owner       string // the replica running or reporting it
+	CreatedAt   time.Time
+	StartedAt   time.Time // zero until running
+	FinishedAt  time.Time // zero until finished; a later escalation timer starts here
+	ReportedAt  time.Time // zero until written back onto the alert
+	Steps       []Step    // Get only: every task on every host
+}
+
+// Step is one task on one host.
+type Step struct {
+	TaskIndex  int
+	Entity     string
+	TaskType   string
+	Action     string
+	Command    string // what ran, secrets redacted
+	Status     string // running, success, failure, skipped, dry_run, interrupted, not_run
+	ExitCode   int    // -1 when there is none
+	HTTPStatus int    // http tasks: the answer's status code
+	Stdout     string // capped, secrets redacted
+	Stderr     string
+	Truncated  bool
+	Error      string // the reason shown to people
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// Filter selects executions for List. Zero fields do not filter.
+type Filter struct {
+	AlertID  string
+	RuleName string
+	Entity   string
+	Status   string
+	Since    time.Time // created at or after
+	Until    time.Time // created before
+	Limit    int       // default DefaultLimit, at most MaxLimit
+	Cursor   string    // Page.Next of the previous page
+}
+
+// List page sizes.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+// Page is one page of executions, newest first, without their steps.
+type Page struct {
+	Executions []*Execution
+	Next       string // cursor of the next page; "" on the last
+}
+
+// Admit decides, inside the claiming transaction, whether x may run: ""
+// runs it, anything else is the reason it is skipped. c counts what already
+// ran, consistently across replicas (the transaction holds the governor
+// lock).
+type Admit func(ctx context.Context, c Counter, x *Execution) (reason string, err error)
+
+// Counter counts executions that touched hosts (running, success, failure
+// or interrupted; neither skipped nor dry runs).
+type Counter interface {
+	// Started counts executions of rule started at or after since, only
+	// those acting on entity unless it is "", and gives the latest start.
+	Started(ctx context.Context, rule, entity string, since time.Time) (n int, last time.Time, err error)
+	// Hosts counts hosts acted on by executions started at or after since
+	// (a host counts once per execution).
+	Hosts(ctx context.Context, since time.Time) (int, error)
+}
+
+// Store keeps executions. Implementations are safe for concurrent use.
+type Store interface {
+	// Create records x as queued, unless an execution for the same feed
+	// type, alert id and rule name was created less than window ago: then
+	// it returns that one and created is false. The database enforces
+	// this, also between replicas.
+	Create(ctx context.Context, x *Execution, window time.Duration) (got *Execution, created bool, err error)
+	// CountQueued is how many executions wait for a worker.
+	CountQueued(ctx context.Context) (int, error)
+	// Claim takes the oldest queued execution for owner: running with a
+	// lease, or skipped when admit says so. nil when none is queued.
+	Claim(ctx context.Context, owner string, lease time.Duration, admit Admit) (*Execution, error)
+	// Renew extends the lease of an execution owner holds (ErrLeaseLost if
+	// it does not any more).
+	Renew(ctx context.Context, id, owner string, lease time.Duration) error
+	// SaveStep records (or updates) a step of a running execution.
+	SaveStep(ctx context.Context, id string, s Step) error
+	// Finish ends a running execution owner holds.
+	Finish(ctx context.Context, id, owner, status, reason string) error
+	// Reported marks an ended execution as written back and releases it.
+	Reported(ctx context.Context, id, owner string) error
+	// ExpireLeases ends the leases owner holds ("": every owner), so the
+	// next Recover takes its executions over. For a restart of the same
+	// replica, and for SQLite, where only one process uses the database.
+	ExpireLeases(ctx context.Context, owner string) error
+	// Recover takes over unreported executions whose owner's lease expired:
+	// running ones become interrupted (their running steps too). It returns
+	// them, with steps, leased to owner, for the write-back.
+	Recover(ctx context.Context, owner string, lease time.Duration) ([]*Execution, error)
+	// Get returns one execution with its steps.
+	Get(ctx context.Context, id string) (*Execution, error)
+	// List returns executions matching f, newest first.
+	List(ctx context.Context, f Filter) (Page, error)
+	// Prune deletes reported executions created before cutoff.
+	Prune(ctx context.Context, cutoff time.Time) (int, error)
+	Close() error
+}
+
+// Terminal reports whether status is an end state.
+func Terminal(status string) bool {
+	switch status {
+	case Success, Failure, Skipped, Interrupted, DryRun:
+		return true
+	}
+	return false
+}
