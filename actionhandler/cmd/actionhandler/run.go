@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/alexis-ops/alexis/shared/healthcheck"
 	"io"
 	"net"
 	"os"
@@ -32,6 +33,11 @@ const service = "actionhandler"
 // run starts the service and blocks until ctx ends and it has shut down.
 // Logs go to stdout.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck.Run(ctx, healthcheck.Options{
+			Service: service, DefaultConfig: config.DefaultPath, DefaultListen: config.DefaultListen,
+		}, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet(service, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", config.DefaultPath, "configuration file (YAML)")

@@ -168,6 +168,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 tokens_file: %q
 development: %t
 investigation_queue: %s
+store:
+  sqlite_path: %q
 ssh:
   user: %q
   key_file: %q
@@ -175,6 +177,7 @@ ssh:
   connect_timeout: 5s
   command_timeout: 60s
 %s`, addr["actionhandler"], paths["actionhandler_tokens"], o.Development, InvestigationQueue,
+			filepath.Join(o.Dir, "actionhandler.db"),
 			s.SSH.User, s.SSH.ClientKeyFile, s.SSH.KnownHostsFile, ogBlock),
 		"classifier": fmt.Sprintf(`listen: %q
 tokens_file: %q
