@@ -6,7 +6,7 @@ PKGS      := ./shared/... ./poller/... ./classifier/... ./actionhandler/... ./de
 BIN       := bin
 SERVICES  := poller classifier actionhandler
 
-.PHONY: all build demo test unit vet fmt-check deps clean
+.PHONY: all build demo test unit vet fmt-check deps images stack-test clean
 
 all: build
 
@@ -34,6 +34,14 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l shared poller classifier actionhandler deploy); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Container images, built offline (see docs/deploy.md).
+images:
+	deploy/docker/build.sh
+
+# docker stack deploy on a real engine (as root; starts its own dockerd if none runs).
+stack-test:
+	deploy/stack-test.sh
 
 clean:
 	rm -rf $(BIN) .demo

@@ -9,6 +9,8 @@ command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 # The action handler's store tests start a throwaway PostgreSQL cluster
 # (initdb + postgres, never the system's service).
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
+# The Alertmanager end-to-end test runs Debian's Alertmanager and amtool.
+command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -21,7 +23,7 @@ fi
 echo "install-deps: installing ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# policy-rc.d: installing postgresql must not start the system's cluster
+# policy-rc.d: installing postgresql or alertmanager must not start their system services
 # (tests start their own; a container has no init to start it anyway).
 policy=/usr/sbin/policy-rc.d
 if [ ! -e "$policy" ]; then
