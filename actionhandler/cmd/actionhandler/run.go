@@ -22,9 +22,9 @@ import (
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/shared/auth"
 	"github.com/alexis-ops/alexis/shared/logging"
-	"github.com/alexis-ops/alexis/shared/opsgenie"
+	"github.com/alexis-ops/alexis/shared/metrics"
 	"github.com/alexis-ops/alexis/shared/server"
-	"github.com/alexis-ops/alexis/shared/ticket"
+	"github.com/alexis-ops/alexis/shared/ticket/registry"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -82,6 +82,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		replica = defaultReplicaID()
 	}
 
+	reg := metrics.New(service)
+	em := engine.NewMetrics(reg, st)
+
 	deps := taskDeps{Config: cfg}
 	if cfg.Development {
 		log.Warn().Str(logging.Event, "development_mode").
@@ -107,6 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			IdleTimeout:           idle,
 			Hosts:                 hosts,
 			Log:                   log,
+			OnConnection:          em.SSHConnection,
 		})
 		if err != nil {
 			return err
@@ -118,13 +122,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	tickets := ticket.Set{}
-	if cfg.OpsGenie != nil {
-		og, err := opsgenie.New(*cfg.OpsGenie, log)
-		if err != nil {
-			return err
-		}
-		tickets.Add("OpsGenie", og)
+	// Ticket systems, by feed type (and feed name).
+	tickets, err := registry.Build(cfg.Tickets, log)
+	if err != nil {
+		return fmt.Errorf("tickets: %w", err)
 	}
 
 	eng := engine.New(engine.Options{
@@ -132,7 +133,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Owner:              replica,
 		Lease:              cfg.Store.Lease.D(),
 		Runners:            runners,
-		Tickets:            tickets,
+		Tickets:            em.Tickets(tickets),
 		InvestigationQueue: cfg.InvestigationQueue,
 		Concurrency:        cfg.SSH.Concurrency,
 		ExecutionTimeout:   cfg.ExecutionTimeout.D(),
@@ -140,6 +141,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Redact:             red,
 		Secret:             secrets.lookup,
 		Log:                log,
+		Metrics:            em,
 	})
 	gov := governor.New(governor.Options{
 		DefaultWindow:     cfg.Governor.DefaultWindow.D(),
@@ -147,7 +149,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Defaults:          cfg.Governor.Defaults.Rule(),
 	})
 
-	e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit})
+	e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit,
+		Metrics: reg, MetricsAuth: auth.Middleware(tokens)})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -168,13 +171,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Wake:        workers.Wake,
 		DedupWindow: cfg.DedupWindow.D(),
 		MaxQueued:   cfg.MaxQueuedExecutions,
+		OnDuplicate: em.Duplicate,
 		Log:         log.With().Str(logging.Component, "api").Logger(),
 	}
 	h.Register(e, tokens)
 
 	log.Info().Str(logging.Event, "service_started").Str(logging.Listen, ln.Addr().String()).
 		Str(logging.Replica, replica).Msg("action handler listening")
-	serveErr := server.Run(ctx, e, ln, server.TLSFiles{})
+	serveErr := server.Run(ctx, e, ln, cfg.TLS)
 
 	grace := cfg.ShutdownGrace.D()
 	log.Info().Str(logging.Event, "service_stopping").Msg("waiting for running executions")
@@ -226,8 +230,8 @@ func loadSecrets(cfg *config.Config) (*secretSet, *redact.Redactor, error) {
 			}
 		}
 	}
-	if cfg.OpsGenie != nil && cfg.OpsGenie.APIKeyFile != "" {
-		if k, err := readSecret(cfg.OpsGenie.APIKeyFile); err == nil {
+	for _, path := range ticketSecretFiles(cfg.Tickets) {
+		if k, err := readSecret(path); err == nil && k != "" {
 			values = append(values, k)
 		}
 	}
@@ -248,6 +252,30 @@ func loadSecrets(cfg *config.Config) (*secretSet, *redact.Redactor, error) {
 		}
 	}
 	return s, redact.New(values...), nil
+}
+
+// ticketSecretFiles are the files holding the ticket systems' keys and
+// tokens.
+func ticketSecretFiles(c registry.Config) []string {
+	var files []string
+	systems := func(s registry.Systems) {
+		if s.OpsGenie != nil && s.OpsGenie.APIKeyFile != "" {
+			files = append(files, s.OpsGenie.APIKeyFile)
+		}
+		if s.Dynatrace != nil && s.Dynatrace.APITokenFile != "" {
+			files = append(files, s.Dynatrace.APITokenFile)
+		}
+	}
+	systems(c.Systems)
+	for _, s := range c.Feeds {
+		systems(s)
+	}
+	for _, w := range c.Webhooks {
+		if w.TokenFile != "" {
+			files = append(files, w.TokenFile)
+		}
+	}
+	return files
 }
 
 func readSecret(path string) (string, error) {

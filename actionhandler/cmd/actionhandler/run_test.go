@@ -46,12 +46,13 @@ func (s *syncBuf) String() string {
 }
 
 type instance struct {
-	url  string
-	logs *syncBuf
-	stop func() error
-	og   *opsgenietest.Server
-	ssh  *sshdtest.Server
-	dir  string
+	url    string
+	client *http.Client // http.DefaultClient unless TLS is configured
+	logs   *syncBuf
+	stop   func() error
+	og     *opsgenietest.Server
+	ssh    *sshdtest.Server
+	dir    string
 }
 
 // start runs the action handler for real on 127.0.0.1:0 against a real
@@ -62,7 +63,18 @@ func start(t *testing.T, development bool) *instance {
 
 func startGrace(t *testing.T, development bool, grace string) *instance {
 	t.Helper()
-	s := &instance{logs: &syncBuf{}, dir: t.TempDir()}
+	return startWith(t, development, grace, "", nil)
+}
+
+// startWith appends extra to the configuration; with client set, the
+// service is reached over HTTPS with it.
+func startWith(t *testing.T, development bool, grace, extra string, client *http.Client) *instance {
+	t.Helper()
+	s := &instance{logs: &syncBuf{}, dir: t.TempDir(), client: http.DefaultClient}
+	scheme := "http://"
+	if client != nil {
+		s.client, scheme = client, "https://"
+	}
 	s.ssh = sshdtest.StartT(t, sshdtest.Options{Addr: "127.0.0.2:0"})
 	s.og = opsgenietest.NewT(t)
 	write := func(name, content string) string {
@@ -89,8 +101,8 @@ opsgenie:
   api_key_file: %s
   timeout: 5s
   retries: 1
-`, write("tokens", "oncall:"+token+"\n"), development, grace, filepath.Join(s.dir, "actionhandler.db"), s.ssh.User, s.ssh.ClientKeyFile, s.ssh.KnownHostsFile,
-		s.og.Host(), write("opsgenie_key", s.og.APIKey()+"\n")))
+%s`, write("tokens", "oncall:"+token+"\n"), development, grace, filepath.Join(s.dir, "actionhandler.db"), s.ssh.User, s.ssh.ClientKeyFile, s.ssh.KnownHostsFile,
+		s.og.Host(), write("opsgenie_key", s.og.APIKey()+"\n"), extra))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -112,7 +124,7 @@ opsgenie:
 		}
 		m := re.FindStringSubmatch(s.logs.String())
 		if m != nil {
-			s.url = "http://" + m[1]
+			s.url = scheme + m[1]
 		}
 		return m != nil
 	})
@@ -134,13 +146,23 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // the sshd.
 func (s *instance) post(t *testing.T, a opsgenietest.Alert, cmd string) (int, api.ActionAccepted) {
 	t.Helper()
-	r := rule.Rule{
+	return s.postRule(t, a, markerRule(cmd))
+}
+
+// markerRule is the rule post sends: cmd on the host in details.host.
+func markerRule(cmd string) rule.Rule {
+	return rule.Rule{
 		Enabled: true, OSType: "linux", Name: "write_marker", AlertFeed: "OpsGenie",
 		Evaluations: []rule.EvaluationItem{{Evaluation: rule.Evaluation{Tags: []string{"t"}}}},
 		Tasks: []rule.TaskItem{{Task: rule.Task{TaskType: "remote_ssh", RunCommand: cmd,
 			Action: "write_marker", ActionReason: "test"}}},
 		EntityType: rule.EntityKeyValue, EntityKeyValue: []string{"details", "host"}, RouteToTeam: "ops_unix",
 	}
+}
+
+// postRule sends the OpsGenie alert a with r.
+func (s *instance) postRule(t *testing.T, a opsgenietest.Alert, r rule.Rule) (int, api.ActionAccepted) {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{
 		"id": a.ID, "tinyId": a.TinyID, "message": a.Message, "tags": []string{"t"},
 		"details": map[string]string{"host": s.ssh.Addr},
@@ -150,7 +172,7 @@ func (s *instance) post(t *testing.T, a opsgenietest.Alert, cmd string) (int, ap
 	req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/action", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

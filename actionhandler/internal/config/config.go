@@ -39,7 +39,12 @@
 //	plugins: {dir: /etc/alexis/plugins, timeout: 5m}
 //	http: {allowed_hosts: [lb.example.com], timeout: 30s}
 //	secrets: {lb_token: /run/secrets/lb_token}
-//	opsgenie: {api_url: api.opsgenie.com, api_key_file: /run/secrets/opsgenie_key}
+//	tls: {cert_file: /etc/alexis/tls/cert.pem, key_file: /etc/alexis/tls/key.pem}
+//	tickets:                           # write-back systems by feed type (shared/ticket/registry)
+//	  opsgenie: {api_url: api.opsgenie.com, api_key_file: /run/secrets/opsgenie_key}
+//
+// The top-level "opsgenie" block of earlier versions still works: it is
+// tickets.opsgenie when that is not set (setting both is an error).
 package config
 
 import (
@@ -55,6 +60,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/opsgenie"
 	"github.com/alexis-ops/alexis/shared/rule"
 	"github.com/alexis-ops/alexis/shared/server"
+	"github.com/alexis-ops/alexis/shared/ticket/registry"
 )
 
 // DefaultPath is where the action handler looks for its configuration.
@@ -124,7 +130,15 @@ type Config struct {
 	// everything stored, noted and logged.
 	Secrets map[string]string `yaml:"secrets"`
 
-	// OpsGenie, when set, writes notes and teams back to OpsGenie alerts.
+	// TLS, when set, serves HTTPS with this certificate and key.
+	TLS server.TLSFiles `yaml:"tls"`
+
+	// Tickets are the systems results and the rules' operations are
+	// written back to, by the alerts' feed type (and feed name).
+	Tickets registry.Config `yaml:"tickets"`
+
+	// OpsGenie is the earlier spelling of tickets.opsgenie; Load moves it
+	// there.
 	OpsGenie *opsgenie.Config `yaml:"opsgenie"`
 }
 
@@ -249,6 +263,9 @@ func Load(path string) (*Config, error) {
 	if err := sconfig.Load(path, c); err != nil {
 		return nil, err
 	}
+	if c.OpsGenie != nil {
+		c.Tickets.OpsGenie, c.OpsGenie = c.OpsGenie, nil
+	}
 	return c, nil
 }
 
@@ -319,7 +336,10 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateExecution(&p)
-	errs := []error{p.Err(), c.Log.Validate("log.")}
+	if c.OpsGenie != nil && c.Tickets.OpsGenie != nil {
+		p.Addf("opsgenie", "set either opsgenie or tickets.opsgenie, not both (opsgenie is the earlier spelling of tickets.opsgenie)")
+	}
+	errs := []error{p.Err(), c.Log.Validate("log."), c.TLS.Validate("tls."), c.Tickets.Validate("tickets.")}
 	if c.OpsGenie != nil {
 		errs = append(errs, c.OpsGenie.Validate("opsgenie."))
 	}

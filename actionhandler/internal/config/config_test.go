@@ -45,7 +45,7 @@ func TestDefaults(t *testing.T) {
 		s.Concurrency != 32 || s.OutputLimit != 65536 || s.InsecureIgnoreHostKey {
 		t.Errorf("ssh defaults: %+v", s)
 	}
-	if c.OpsGenie != nil {
+	if c.OpsGenie != nil || !c.Tickets.Empty() {
 		t.Errorf("opsgenie set without a block")
 	}
 }
@@ -78,7 +78,7 @@ opsgenie:
 		t.Fatal(err)
 	}
 	if c.Listen != "0.0.0.0:9000" || c.SSH.Port != 2222 || c.SSH.ConnectTimeout.D() != 3*time.Second ||
-		c.OpsGenie == nil || c.OpsGenie.APIURL != "api.eu.opsgenie.com" || c.Log.Format != "json" {
+		c.OpsGenie != nil || c.Tickets.OpsGenie == nil || c.Tickets.OpsGenie.APIURL != "api.eu.opsgenie.com" || c.Log.Format != "json" {
 		t.Errorf("%+v", c)
 	}
 }
@@ -113,6 +113,14 @@ func TestInvalid(t *testing.T) {
 			yaml: "tokens_file: " + tokens + "\ninvestigation_queue: q\nlog: {format: xml}\nssh: {user: u, key_file: " + key +
 				", known_hosts_file: " + known + "}\nopsgenie: {retries: 99}\n",
 			want: []string{"log.format:", "opsgenie.api_key_file: required", "opsgenie.retries:"}},
+		{name: "opsgenie twice",
+			yaml: "tokens_file: " + tokens + "\ninvestigation_queue: q\nssh: {user: u, key_file: " + key +
+				", known_hosts_file: " + known + "}\nopsgenie: {api_key_file: " + key + "}\ntickets: {opsgenie: {api_key_file: " + key + "}}\n",
+			want: []string{"opsgenie: set either opsgenie or tickets.opsgenie"}},
+		{name: "bad tickets and tls",
+			yaml: "tokens_file: " + tokens + "\ninvestigation_queue: q\nssh: {user: u, key_file: " + key +
+				", known_hosts_file: " + known + "}\ntickets: {opsgenie: {retries: 99}}\ntls: {cert_file: " + missing + "}\n",
+			want: []string{"tickets.opsgenie.api_key_file: required", "tls."}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, tc.yaml)
@@ -125,6 +133,18 @@ func TestInvalid(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestTickets(t *testing.T) {
+	_, tokens, key, known := files(t)
+	c, err := load(t, "tokens_file: "+tokens+"\ninvestigation_queue: q\nssh: {user: u, key_file: "+key+", known_hosts_file: "+known+
+		"}\ntickets:\n  opsgenie: {api_url: api.eu.opsgenie.com, api_key_file: "+key+"}\n  feeds:\n    eu: {opsgenie: {api_key_file: "+key+"}}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Tickets.OpsGenie == nil || c.Tickets.OpsGenie.APIURL != "api.eu.opsgenie.com" || c.Tickets.Feeds["eu"].OpsGenie == nil {
+		t.Errorf("tickets: %+v", c.Tickets)
 	}
 }
 

@@ -64,6 +64,9 @@ type Options struct {
 	// Secret resolves {{ secret "name" }} in task templates; nil: none.
 	Secret func(name string) (string, error)
 	Log    zerolog.Logger
+	// Metrics counts executions and actions; nil: none. Wrap Tickets with
+	// Metrics.Tickets to count the write-back calls.
+	Metrics *Metrics
 	// Sleep waits d or until ctx ends (delay_after); default a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// WritebackTimeout bounds the write-back of one execution. Write-back
@@ -157,6 +160,7 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).Msg("cannot read the execution back")
 		return
 	}
+	e.o.Metrics.execution(status, time.Since(start))
 	succeeded, failed := hostCounts(got)
 	ev := log.Info()
 	if status != store.Success && status != store.DryRun {
@@ -315,6 +319,7 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) s
 			}
 		}
 		e.save(ctx, log, s.ExecutionID, st)
+		e.o.Metrics.action(s.Task.TaskType, store.DryRun, 0)
 		log.Info().Str(logging.Event, "action_dry_run").
 			Str(logging.ActionStatus, store.DryRun).
 			Str(logging.Command, st.Command).
@@ -346,6 +351,7 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) s
 		ev = log.Warn().Str(logging.ErrorKey, st.Error)
 	}
 	e.save(ctx, log, s.ExecutionID, st)
+	e.o.Metrics.action(s.Task.TaskType, st.Status, st.FinishedAt.Sub(st.StartedAt))
 	ev.Str(logging.Event, "action_finished").
 		Str(logging.ActionStatus, st.Status).
 		Int(logging.ExitCode, res.ExitCode).

@@ -187,10 +187,11 @@ func (l *lockedBuf) String() string {
 	return l.b.String()
 }
 
+// Teams added through ticket.Do (the rules' operations) count as "team".
 func calls(rec *tickettest.Recorder, op string) []string {
 	var out []string
 	for _, c := range rec.Calls() {
-		if c.Op == op {
+		if c.Op == op || (op == "team" && c.Op == ticket.KindAddTeam) {
 			if c.ID != "og-1" {
 				panic("write-back to id " + c.ID)
 			}
@@ -609,5 +610,28 @@ func TestWorkers(t *testing.T) {
 		if got, _ := f.st.Get(ctx, id); got.Status != want {
 			t.Errorf("%s: %s, want %s", id, got.Status, want)
 		}
+	}
+}
+
+// The rule's operations follow the notes; one failing does not stop the
+// next, and each failure is logged.
+func TestRuleOpsAfterNotes(t *testing.T) {
+	f := newFixture(t, nil)
+	f.rec.Unsupported = []string{ticket.KindEscalate}
+	req := request(t, "OpsGenie", twoTasks, "app01")
+	req.Rule.OnSuccess = []ticket.Op{{Kind: ticket.KindEscalate, Value: "db"}, {Kind: ticket.KindNote, Value: "fixed"}, {Kind: ticket.KindClose}}
+	f.run(t, context.Background(), req, "app01")
+	var ops []string
+	for _, c := range f.rec.Calls() {
+		ops = append(ops, c.Op)
+	}
+	if want := []string{"note", "note", "close"}; !slices.Equal(ops, want) {
+		t.Errorf("calls %q, want %q", ops, want)
+	}
+	if notes := calls(f.rec, "note"); len(notes) != 2 || notes[1] != "fixed" {
+		t.Errorf("notes %q", notes)
+	}
+	if !strings.Contains(f.logs.String(), "event=writeback_failed") || len(calls(f.rec, "team")) != 0 {
+		t.Errorf("want writeback_failed and no team:\n%s", f.logs)
 	}
 }

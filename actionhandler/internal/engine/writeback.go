@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/rs/zerolog"
 )
 
@@ -22,10 +24,12 @@ const (
 )
 
 // Report writes an ended execution (x with its steps, owned by this
-// replica) back onto its alert and marks it reported. Notes: one per host,
-// or one for a skipped execution. Routing: to the rule's route_to_team
-// when it succeeded; to the investigation queue when it failed, was
-// interrupted or skipped; nowhere for a dry run.
+// replica) back onto its alert and marks it reported. Notes first: one per
+// host, or one for a skipped execution. Then the rule's operations
+// (ticket.Apply; one failing does not stop the rest): rule.SuccessOps when
+// it succeeded (default: add route_to_team); rule.FailureOps when it
+// failed, was interrupted or skipped (default: add the investigation
+// queue); none for a dry run.
 //
 // Executions that end here without running (skipped by the governor, or
 // taken over as interrupted from a replica that died) get their
@@ -40,7 +44,15 @@ func (e *Engine) Report(ctx context.Context, x *store.Execution) {
 		log.Warn().Str(logging.Event, "execution_interrupted").Str(logging.Reason, x.Reason).
 			Msg("execution interrupted; reporting it on the alert")
 	}
+	if x.Status == store.Skipped {
+		e.o.Metrics.skipped(x.Reason)
+	}
 	if x.Status == store.Skipped || x.Status == store.Interrupted {
+		var elapsed time.Duration
+		if !x.StartedAt.IsZero() && !x.FinishedAt.IsZero() {
+			elapsed = x.FinishedAt.Sub(x.StartedAt)
+		}
+		e.o.Metrics.execution(x.Status, elapsed)
 		succeeded, failed := hostCounts(x)
 		ev := log.Warn().Str(logging.Event, "execution_finished").Str(logging.ActionStatus, x.Status).
 			Int(logging.Count, len(x.Entities)).Int(logging.Succeeded, succeeded).Int(logging.Failed, failed)
@@ -64,9 +76,9 @@ func (e *Engine) report(ctx context.Context, log zerolog.Logger, x *store.Execut
 }
 
 func (e *Engine) writeBack(ctx context.Context, log zerolog.Logger, x *store.Execution) {
-	tk, ok := e.o.Tickets.For(x.FeedType)
+	tk, ok := e.o.Tickets.ForFeed(x.FeedType, x.FeedName)
 	if !ok {
-		log.Info().Str(logging.Event, "writeback_skipped").Str(logging.FeedType, x.FeedType).
+		log.Info().Str(logging.Event, "writeback_skipped").Str(logging.FeedType, x.FeedType).Str(logging.FeedName, x.FeedName).
 			Msg("no ticket system configured for this feed")
 		return
 	}
@@ -91,25 +103,43 @@ func (e *Engine) writeBack(ctx context.Context, log zerolog.Logger, x *store.Exe
 			ev.Msg("add note failed")
 		}
 	}
-	team := ""
+	var ops []ticket.Op
 	switch x.Status {
 	case store.Success:
 		if r != nil {
-			team = r.RouteToTeam
+			ops = r.SuccessOps()
 		}
 	case store.Failure, store.Interrupted, store.Skipped:
-		team = e.o.InvestigationQueue
+		ops = rule.DefaultOnFailure(e.o.InvestigationQueue)
+		if r != nil {
+			ops = r.FailureOps(e.o.InvestigationQueue)
+		}
 	}
-	if team == "" {
-		return
+	failed := map[int]bool{}
+	for _, err := range ticket.Apply(ctx, tk, x.AlertID, ops) {
+		var oe *ticket.OpError
+		if !errors.As(err, &oe) {
+			continue
+		}
+		failed[oe.Index] = true
+		ev := log.Warn().Str(logging.Event, "writeback_failed")
+		if oe.Op.Kind == ticket.KindAddTeam {
+			ev = ev.Str(logging.Team, oe.Op.Value)
+		}
+		ev.Str(logging.ErrorKey, e.o.Redact.String(err.Error())).Msg(oe.Op.Kind + " failed")
 	}
-	if err := tk.AddTeam(ctx, x.AlertID, team); err != nil {
-		log.Warn().Str(logging.Event, "writeback_failed").Str(logging.Team, team).
-			Str(logging.ErrorKey, e.o.Redact.String(err.Error())).Msg("add team failed")
-		return
+	for i, op := range ops {
+		if failed[i] {
+			continue
+		}
+		if op.Kind == ticket.KindAddTeam {
+			log.Info().Str(logging.Event, "team_added").Str(logging.Team, op.Value).
+				Str(logging.ActionStatus, x.Status).Msg("alert routed")
+			continue
+		}
+		log.Info().Str(logging.Event, "writeback_done").Str(logging.ActionStatus, x.Status).
+			Msg(e.o.Redact.String(logging.Trim(op.String(), 200)))
 	}
-	log.Info().Str(logging.Event, "team_added").Str(logging.Team, team).
-		Str(logging.ActionStatus, x.Status).Msg("alert routed")
 }
 
 // SkipNote is the note on an alert whose execution the governor refused.

@@ -39,6 +39,9 @@ type Handler struct {
 	Store store.Store
 	// Wake tells the workers an execution was queued (may be nil).
 	Wake func()
+	// OnDuplicate, when set, is called for each request answered with an
+	// earlier execution (dedup_window; for metrics).
+	OnDuplicate func()
 	// DedupWindow: see DefaultDedupWindow.
 	DedupWindow time.Duration
 	// MaxQueued refuses new executions with 503 while this many wait in
@@ -116,6 +119,9 @@ func (h *Handler) postAction(c echo.Context) error {
 		return h.storeDown(c, log, err)
 	}
 	if !created {
+		if h.OnDuplicate != nil {
+			h.OnDuplicate()
+		}
 		log.Info().Str(logging.Event, "execution_duplicate").Str(logging.ExecutionID, got.ID).
 			Str(logging.ActionStatus, got.Status).Msg("same alert and rule within the dedup window: not run again")
 		return c.JSON(http.StatusOK, api.ActionAccepted{ExecutionID: got.ID, Status: got.Status, Entities: got.Entities})

@@ -77,6 +77,22 @@ type Options struct {
 	// host part ("db01" for entity "db01" or "db01:2222").
 	Hosts map[string]Host
 	Log   zerolog.Logger
+	// OnConnection, when set, is told of every connection used by Run:
+	// ConnOpened, ConnReused or ConnFailed (for metrics).
+	OnConnection func(result string)
+}
+
+// Connection results for Options.OnConnection.
+const (
+	ConnOpened = "opened" // a new connection was authenticated
+	ConnReused = "reused" // a kept connection ran the command
+	ConnFailed = "failed" // connecting or authenticating failed
+)
+
+func (e *Executor) connection(result string) {
+	if e.o.OnConnection != nil {
+		e.o.OnConnection(result)
+	}
 }
 
 // Host is a per-host override.
@@ -197,6 +213,7 @@ func (e *Executor) Exec(ctx context.Context, req Request) *Result {
 		r, opened := c.run(ctx, req.Command, timeout)
 		if opened {
 			r.Reused = true
+			e.connection(ConnReused)
 			e.release(t.key(), c)
 			r.Elapsed = time.Since(start)
 			return r
@@ -207,8 +224,10 @@ func (e *Executor) Exec(ctx context.Context, req Request) *Result {
 	}
 	c, err := e.dial(ctx, t)
 	if err != nil {
+		e.connection(ConnFailed)
 		return fail(t.addr, err)
 	}
+	e.connection(ConnOpened)
 	r, _ := c.run(ctx, req.Command, timeout)
 	e.release(t.key(), c)
 	r.Elapsed = time.Since(start)

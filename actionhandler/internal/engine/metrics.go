@@ -1,0 +1,206 @@
+package engine
+
+import (
+	"context"
+	"path"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/alexis-ops/alexis/actionhandler/internal/store"
+	"github.com/alexis-ops/alexis/shared/metrics"
+	"github.com/alexis-ops/alexis/shared/ticket"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Label values of the action handler's metrics besides the store's
+// statuses.
+const (
+	// ExecDuplicate counts requests answered with an earlier execution
+	// (same alert and rule within dedup_window).
+	ExecDuplicate = "duplicate"
+
+	// Governor skip reasons.
+	SkipMaxExecutions          = "max_executions"
+	SkipMaxExecutionsPerEntity = "max_executions_per_entity"
+	SkipCooldown               = "cooldown"
+	SkipMaxHostsPerMinute      = "max_hosts_per_minute"
+	SkipOther                  = "other"
+
+	// Write-back results.
+	WritebackOK    = "ok"
+	WritebackError = "error"
+)
+
+// Metrics are the action handler's Prometheus metrics. A nil *Metrics
+// records nothing.
+type Metrics struct {
+	actions     *prometheus.CounterVec
+	executions  *prometheus.CounterVec
+	actionSecs  *prometheus.HistogramVec
+	execSecs    prometheus.Observer
+	ssh         *prometheus.CounterVec
+	writeback   *prometheus.CounterVec
+	governor    *prometheus.CounterVec
+	queueLength prometheus.Collector
+}
+
+// NewMetrics registers the action handler's metrics in m; the queue depth
+// gauge reads st's queued executions at every scrape.
+func NewMetrics(m *metrics.Metrics, st store.Store) *Metrics {
+	buckets := []float64{.1, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
+	x := &Metrics{
+		actions: m.CounterVec("actions_total",
+			"Tasks run on one host, by task type and status (success, failure, dry_run).", "task_type", "status"),
+		executions: m.CounterVec("executions_total",
+			"Executions ended or refused, by status (success, failure, skipped, interrupted, dry_run, duplicate).", "status"),
+		actionSecs: m.HistogramVec("action_duration_seconds",
+			"Time one task took on one host, by task type.", buckets, "task_type"),
+		execSecs: m.HistogramVec("execution_duration_seconds",
+			"Time an execution took from its start to its end (write-back excluded).", buckets).WithLabelValues(),
+		ssh: m.CounterVec("ssh_connections_total",
+			"SSH connections used to run commands, by result (opened, reused, failed).", "result"),
+		writeback: m.CounterVec("writeback_calls_total",
+			"Calls to ticket systems, by system, operation and result (ok, error).", "system", "op", "result"),
+		governor: m.CounterVec("governor_skips_total",
+			"Executions the governor refused, by reason (max_executions, max_executions_per_entity, cooldown, max_hosts_per_minute, other).",
+			"reason"),
+	}
+	x.queueLength = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: m.Service + "_queue_depth",
+		Help: "Executions queued in the store, waiting for a worker (of every replica sharing it)."}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n, err := st.CountQueued(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+	m.Registry.MustRegister(x.queueLength)
+	return x
+}
+
+func (m *Metrics) action(taskType, status string, elapsed time.Duration) {
+	if m == nil {
+		return
+	}
+	m.actions.WithLabelValues(taskType, status).Inc()
+	if status != store.DryRun {
+		m.actionSecs.WithLabelValues(taskType).Observe(elapsed.Seconds())
+	}
+}
+
+func (m *Metrics) execution(status string, elapsed time.Duration) {
+	if m == nil {
+		return
+	}
+	m.executions.WithLabelValues(status).Inc()
+	if elapsed > 0 {
+		m.execSecs.Observe(elapsed.Seconds())
+	}
+}
+
+// Duplicate counts a request answered with an earlier execution.
+func (m *Metrics) Duplicate() {
+	if m != nil {
+		m.executions.WithLabelValues(ExecDuplicate).Inc()
+	}
+}
+
+// SSHConnection counts a connection used by the SSH executor
+// (sshexec.Options.OnConnection).
+func (m *Metrics) SSHConnection(result string) {
+	if m != nil {
+		m.ssh.WithLabelValues(result).Inc()
+	}
+}
+
+func (m *Metrics) skipped(reason string) {
+	if m != nil {
+		m.governor.WithLabelValues(SkipReason(reason)).Inc()
+	}
+}
+
+// SkipReason is the bounded label for a governor's reason text.
+func SkipReason(reason string) string {
+	switch {
+	case strings.Contains(reason, "(max_executions_per_entity "):
+		return SkipMaxExecutionsPerEntity
+	case strings.Contains(reason, "(max_executions "):
+		return SkipMaxExecutions
+	case strings.Contains(reason, "(cooldown "):
+		return SkipCooldown
+	case strings.Contains(reason, "max_hosts_per_minute"):
+		return SkipMaxHostsPerMinute
+	}
+	return SkipOther
+}
+
+// Tickets returns set with every ticket system counting its calls in
+// actionhandler_writeback_calls_total. With m nil it returns set.
+func (m *Metrics) Tickets(set ticket.Set) ticket.Set {
+	if m == nil {
+		return set
+	}
+	out := make(ticket.Set, len(set))
+	for k, t := range set {
+		out[k] = &countedTicket{t: t, system: systemName(t), m: m}
+	}
+	return out
+}
+
+// systemName names a ticket system for labels: its package's name
+// ("opsgenie", "dynatrace", "webhook"); for ticket.Multi, its primary's.
+func systemName(t ticket.Ticket) string {
+	if mt, ok := t.(*ticket.Multi); ok {
+		return systemName(mt.Primary)
+	}
+	typ := reflect.TypeOf(t)
+	for typ != nil && typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	if typ == nil || typ.PkgPath() == "" {
+		return "unknown"
+	}
+	return path.Base(typ.PkgPath())
+}
+
+// countedTicket counts the calls to a ticket system.
+type countedTicket struct {
+	t      ticket.Ticket
+	system string
+	m      *Metrics
+}
+
+func (c *countedTicket) count(op string, err error) error {
+	result := WritebackOK
+	if err != nil {
+		result = WritebackError
+	}
+	c.m.writeback.WithLabelValues(c.system, op, result).Inc()
+	return err
+}
+
+// AddNote implements ticket.Ticket.
+func (c *countedTicket) AddNote(ctx context.Context, id, note string) error {
+	return c.count(ticket.KindNote, c.t.AddNote(ctx, id, note))
+}
+
+// AddTeam implements ticket.Ticket.
+func (c *countedTicket) AddTeam(ctx context.Context, id, team string) error {
+	return c.count(ticket.KindAddTeam, c.t.AddTeam(ctx, id, team))
+}
+
+// Do implements ticket.Operator.
+func (c *countedTicket) Do(ctx context.Context, id string, op ticket.Op) error {
+	kind := op.Kind
+	if !c.Supports(kind) {
+		kind = "unsupported"
+	}
+	return c.count(kind, ticket.Do(ctx, c.t, id, op))
+}
+
+// Supports implements ticket.Operator: what the wrapped system supports.
+func (c *countedTicket) Supports(kind string) bool { return ticket.Supports(c.t, kind) }
+
+var _ ticket.Operator = (*countedTicket)(nil)
