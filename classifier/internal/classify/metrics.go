@@ -3,8 +3,6 @@ package classify
 import (
 	"context"
 	"errors"
-	"path"
-	"reflect"
 	"strings"
 	"time"
 
@@ -104,68 +102,14 @@ func (m *Metrics) Tickets(set ticket.Set) ticket.Set {
 	if m == nil {
 		return set
 	}
-	out := make(ticket.Set, len(set))
-	for k, t := range set {
-		out[k] = &countedTicket{t: t, system: SystemName(t), m: m}
-	}
-	return out
+	return ticket.Observe(set, func(system, kind string, err error) {
+		result := "ok"
+		if err != nil {
+			result = "error"
+		}
+		m.writeback.WithLabelValues(system, kind, result).Inc()
+	})
 }
-
-// SystemName names a ticket system for labels: its package's name
-// ("opsgenie", "dynatrace", "webhook"); for ticket.Multi, its primary's.
-func SystemName(t ticket.Ticket) string {
-	if mt, ok := t.(*ticket.Multi); ok {
-		return SystemName(mt.Primary)
-	}
-	typ := reflect.TypeOf(t)
-	for typ != nil && typ.Kind() == reflect.Pointer {
-		typ = typ.Elem()
-	}
-	if typ == nil || typ.PkgPath() == "" {
-		return "unknown"
-	}
-	return path.Base(typ.PkgPath())
-}
-
-// countedTicket counts the calls to a ticket system.
-type countedTicket struct {
-	t      ticket.Ticket
-	system string
-	m      *Metrics
-}
-
-func (c *countedTicket) count(op string, err error) error {
-	result := "ok"
-	if err != nil {
-		result = "error"
-	}
-	c.m.writeback.WithLabelValues(c.system, op, result).Inc()
-	return err
-}
-
-// AddNote implements ticket.Ticket.
-func (c *countedTicket) AddNote(ctx context.Context, id, note string) error {
-	return c.count(ticket.KindNote, c.t.AddNote(ctx, id, note))
-}
-
-// AddTeam implements ticket.Ticket.
-func (c *countedTicket) AddTeam(ctx context.Context, id, team string) error {
-	return c.count(ticket.KindAddTeam, c.t.AddTeam(ctx, id, team))
-}
-
-// Do implements ticket.Operator.
-func (c *countedTicket) Do(ctx context.Context, id string, op ticket.Op) error {
-	kind := op.Kind
-	if !c.Supports(kind) {
-		kind = "unsupported"
-	}
-	return c.count(kind, ticket.Do(ctx, c.t, id, op))
-}
-
-// Supports implements ticket.Operator: what the wrapped system supports.
-func (c *countedTicket) Supports(kind string) bool { return ticket.Supports(c.t, kind) }
-
-var _ ticket.Operator = (*countedTicket)(nil)
 
 // RulesCollector reports classifier_rules{status="ok"|"invalid"}, the rule
 // files of the current set, read from l at every scrape.
