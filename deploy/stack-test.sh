@@ -19,7 +19,11 @@
 #    edited on the host is used by the next alert.
 #    With STACKTEST_POSTGRES=1 it also builds alexis/postgres, deploys
 #    deploy/docker/postgres.yaml and runs the same checks with two action
-#    handler replicas sharing the PostgreSQL store.
+#    handler replicas sharing the PostgreSQL store; then it kills (SIGKILL)
+#    the replica running a slow action and checks that nothing is lost: the
+#    other replica marks that execution interrupted and notes it on the alert
+#    exactly once, an alert posted right after the kill is remediated
+#    exactly once, and Swarm restarts the killed replica.
 # 5. Removes the stack, leaves the swarm, stops its dockerd and deletes its
 #    files, also on failure. Service logs of a failed run are kept in
 #    deploy/.stack-test/.
@@ -398,3 +402,63 @@ got=$(marker)
   fail "after alert 2 the SSH target holds $(printf '%q' "$got"), want remediated-v1 then remediated-v2"
 lap
 pass "rule edited on the host used by the next alert, exactly once (${lap}s)"
+
+# --- a replica killed mid-flight (PostgreSQL) --------------------------------------
+if [ "$with_postgres" = 1 ]; then
+  # A rule whose command takes 8 s; its execution's replica is killed with
+  # SIGKILL while the command runs. The other replica must mark the execution
+  # interrupted once its lease (5 s in the test config) has expired and note
+  # it on the alert, and the next alert must still be remediated exactly once.
+  cp deploy/stack-test/rules/stacktest_slow.json "$work/rules/.stacktest_slow.json.tmp"
+  chmod 644 "$work/rules/.stacktest_slow.json.tmp"
+  mv "$work/rules/.stacktest_slow.json.tmp" "$work/rules/stacktest_slow.json"
+  create_alert stacktest-kill "slow stack test: kill the replica running me"
+  victim= xid=
+  for _ in $(seq 60); do
+    for c in $(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_actionhandler"); do
+      xid=$(docker logs "$c" 2>&1 | grep 'event=action_started' | grep 'rule_name=stacktest_slow' |
+        grep -o 'execution_id=[0-9a-f]*' | head -n 1 || true)
+      if [ -n "$xid" ]; then
+        victim=$c
+        break 2
+      fi
+    done
+    sleep 1
+  done
+  [ -n "$victim" ] || fail "no actionhandler replica started the slow alert's action within 60s"
+  docker kill "$victim" >/dev/null || fail "docker kill the actionhandler replica running the slow action"
+  lap
+  pass "actionhandler replica $(printf %.12s "$victim") killed (SIGKILL) while running the slow action, ${xid} (${lap}s)"
+  create_alert stacktest-3 "stack test: remediate me after the kill"
+
+  # interrupted_notes: how many interrupted notes the slow alert has.
+  interrupted_notes() { notes stacktest-kill | grep -o 'was interrupted' | wc -l; }
+  for _ in $(seq 60); do
+    [ "$(interrupted_notes)" -ge 1 ] && break
+    sleep 1
+  done
+  [ "$(interrupted_notes)" -ge 1 ] ||
+    fail "the killed replica's execution was not noted as interrupted on its alert within 60s: $(notes stacktest-kill)"
+  lap
+  pass "the surviving replica marked the killed execution interrupted and noted it on the alert (${lap}s)"
+
+  wait_lines 3 60 || fail "alert 3 (posted right after the kill) was not remediated within 60s"
+  sleep "$poll_wait"
+  got=$(marker)
+  [ "$got" = "$(printf 'remediated-v1\nremediated-v2\nremediated-v2')" ] ||
+    fail "after alert 3 the SSH target holds $(printf '%q' "$got"), want remediated-v1, remediated-v2, remediated-v2"
+  [ "$(interrupted_notes)" -eq 1 ] ||
+    fail "the slow alert has $(interrupted_notes) interrupted notes, want exactly 1: $(notes stacktest-kill)"
+  # Every actionhandler container's log (`docker service logs` may be
+  # incomplete while the killed task is replaced).
+  for c in $(docker ps -aq --filter "label=com.docker.swarm.service.name=${stack}_actionhandler"); do
+    docker logs "$c" 2>&1
+  done >"$work/actionhandler.log"
+  [ "$(grep 'event=execution_interrupted' "$work/actionhandler.log" | grep -c -F "$xid" || true)" -eq 1 ] ||
+    fail "want one event=execution_interrupted line for the killed execution ($xid) in the actionhandler logs"
+  lap
+  pass "alert posted right after the kill remediated exactly once; one interrupted note, nothing lost (${lap}s)"
+  wait_for actionhandler 2 "(healthy)" 90 || fail "Swarm did not bring back 2 healthy actionhandler replicas after the kill"
+  lap
+  pass "Swarm restarted the killed actionhandler replica (${lap}s)"
+fi
