@@ -160,17 +160,17 @@ func funcs(alertJSON []byte) template.FuncMap {
 			if !v.Exists() {
 				return nil, fmt.Errorf("alert has no value at %q", path)
 			}
-			return fromGJSON(path, v)
+			return Scalar(path, v)
 		},
 		FuncAlertOr: func(path string, fallback any) (any, error) {
 			v := lookup(path)
 			if !v.Exists() || v.Type == gjson.Null {
 				return fallback, nil
 			}
-			return fromGJSON(path, v)
+			return Scalar(path, v)
 		},
 		FuncRawUnsafe: func(v any) (string, error) {
-			s, err := text(v)
+			s, err := Text(v)
 			if err != nil {
 				return "", err
 			}
@@ -180,7 +180,7 @@ func funcs(alertJSON []byte) template.FuncMap {
 			return s, nil
 		},
 		funcQuote: func(v any) (string, error) {
-			s, err := text(v)
+			s, err := Text(v)
 			if err != nil {
 				return "", err
 			}
@@ -189,8 +189,9 @@ func funcs(alertJSON []byte) template.FuncMap {
 	}
 }
 
-// fromGJSON turns a scalar at path into a template value.
-func fromGJSON(path string, v gjson.Result) (any, error) {
+// Scalar turns the gjson value at path into a template value (string,
+// json.Number, bool or nil); an object or array is an error.
+func Scalar(path string, v gjson.Result) (any, error) {
 	switch v.Type {
 	case gjson.String:
 		return v.Str, nil
@@ -209,8 +210,9 @@ func fromGJSON(path string, v gjson.Result) (any, error) {
 	return nil, fmt.Errorf("value at %q is an object, not a single value", path)
 }
 
-// text is the word a value prints as.
-func text(v any) (string, error) {
+// Text is the word a template value prints as; null, objects and arrays
+// are errors, never an empty string.
+func Text(v any) (string, error) {
 	switch v := v.(type) {
 	case string:
 		return v, nil

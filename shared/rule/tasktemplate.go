@@ -11,6 +11,7 @@ import (
 	"text/template"
 	"text/template/parse"
 
+	"github.com/alexis-ops/alexis/shared/command"
 	"github.com/tidwall/gjson"
 )
 
@@ -161,23 +162,23 @@ func fieldFuncs(d TemplateData, secrets bool) template.FuncMap {
 			if !v.Exists() {
 				return nil, fmt.Errorf("alert has no value at %q", path)
 			}
-			return scalar(path, v)
+			return command.Scalar(path, v)
 		},
 		"alert_or": func(path string, fallback any) (any, error) {
 			v := lookup(path)
 			if !v.Exists() || v.Type == gjson.Null {
 				return fallback, nil
 			}
-			return scalar(path, v)
+			return command.Scalar(path, v)
 		},
 		FuncEntity: func() string { return d.Entity },
-		escText:    valueText,
+		escText:    command.Text,
 		escURL: func(v any) (string, error) {
-			s, err := valueText(v)
+			s, err := command.Text(v)
 			return percentEncode(s), err
 		},
 		escJSON: func(v any) (string, error) {
-			s, err := valueText(v)
+			s, err := command.Text(v)
 			if err != nil {
 				return "", err
 			}
@@ -185,7 +186,7 @@ func fieldFuncs(d TemplateData, secrets bool) template.FuncMap {
 			return string(b[1 : len(b)-1]), nil
 		},
 		escForm: func(v any) (string, error) {
-			s, err := valueText(v)
+			s, err := command.Text(v)
 			return url.QueryEscape(s), err
 		},
 	}
@@ -213,45 +214,6 @@ func percentEncode(s string) string {
 		}
 	}
 	return b.String()
-}
-
-func scalar(path string, v gjson.Result) (any, error) {
-	switch v.Type {
-	case gjson.String:
-		return v.Str, nil
-	case gjson.Number:
-		return json.Number(v.Raw), nil
-	case gjson.True:
-		return true, nil
-	case gjson.False:
-		return false, nil
-	case gjson.Null:
-		return nil, nil
-	}
-	return nil, fmt.Errorf("value at %q is an object or array, not a single value", path)
-}
-
-func valueText(v any) (string, error) {
-	switch v := v.(type) {
-	case string:
-		return v, nil
-	case json.Number:
-		return v.String(), nil
-	case bool:
-		if v {
-			return "true", nil
-		}
-		return "false", nil
-	case nil:
-		return "", errors.New("value is null or missing")
-	case map[string]any:
-		return "", errors.New("value is an object, not a single value")
-	case []any:
-		return "", errors.New("value is an array, not a single value")
-	case int, int64, float64:
-		return fmt.Sprint(v), nil
-	}
-	return "", fmt.Errorf("value of type %T cannot be printed", v)
 }
 
 // render executes t for d.
