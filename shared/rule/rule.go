@@ -64,6 +64,9 @@ type Rule struct {
 	// default; an empty list: nothing but the result notes.
 	OnSuccess []ticket.Op `json:"on_success,omitzero"`
 	OnFailure []ticket.Op `json:"on_failure,omitzero"`
+	// OnEscalation: what is done when the alert is still open
+	// delay_escalation after the execution finished (writeback.go).
+	OnEscalation []ticket.Op `json:"on_escalation,omitzero"`
 }
 
 // Flag is the v1 "enabled" field: the string "true" or "false" (a JSON

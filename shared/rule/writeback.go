@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/alexis-ops/alexis/shared/ticket"
 )
@@ -77,6 +78,37 @@ func (r *Rule) FailureOps(investigationQueue string) []ticket.Op {
 	return DefaultOnFailure(investigationQueue)
 }
 
+// EscalationDelay is delay_escalation: how long after an execution
+// finished the alert may stay open before it is escalated; 0: never.
+func (r *Rule) EscalationDelay() time.Duration {
+	d, err := parseDuration(r.DelayEscalation)
+	if err != nil || d < 0 {
+		return 0
+	}
+	return d
+}
+
+// DefaultOnEscalation is what a rule without on_escalation does when its
+// alert is still open delay_escalation after the execution: write note and
+// add the investigation queue.
+func DefaultOnEscalation(note, investigationQueue string) []ticket.Op {
+	ops := []ticket.Op{{Kind: ticket.KindNote, Value: note}}
+	if strings.TrimSpace(investigationQueue) != "" {
+		ops = append(ops, ticket.Op{Kind: ticket.KindAddTeam, Value: investigationQueue})
+	}
+	return ops
+}
+
+// EscalationOps are the operations to apply when the alert is still open
+// delay_escalation after the execution: on_escalation, or
+// DefaultOnEscalation(note, investigationQueue) when the rule has none.
+func (r *Rule) EscalationOps(note, investigationQueue string) []ticket.Op {
+	if r.OnEscalation != nil {
+		return r.OnEscalation
+	}
+	return DefaultOnEscalation(note, investigationQueue)
+}
+
 // validateWriteback checks every operation of on_success and on_failure.
 func (r *Rule) validateWriteback() Errors {
 	var errs Errors
@@ -131,14 +163,14 @@ type writebackList struct {
 }
 
 func (r *Rule) writebackLists() []writebackList {
-	return []writebackList{{"on_success", r.OnSuccess}, {"on_failure", r.OnFailure}}
+	return []writebackList{{"on_success", r.OnSuccess}, {"on_failure", r.OnFailure}, {"on_escalation", r.OnEscalation}}
 }
 
 // writebackUnknownKeys reports keys of on_success and on_failure items no
 // field reads.
 func writebackUnknownKeys(raw map[string]json.RawMessage) Errors {
 	var errs Errors
-	for _, field := range []string{"on_success", "on_failure"} {
+	for _, field := range []string{"on_success", "on_failure", "on_escalation"} {
 		var items []map[string]json.RawMessage
 		if json.Unmarshal(raw[field], &items) != nil {
 			continue

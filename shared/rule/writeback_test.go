@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alexis-ops/alexis/shared/ticket"
 )
@@ -191,5 +192,41 @@ func TestCheckWriteback(t *testing.T) {
 				t.Errorf("errors %v, want paths %v", errs, tc.want)
 			}
 		})
+	}
+}
+
+func TestOnEscalation(t *testing.T) {
+	r, err := Parse(withWriteback(t, `"on_escalation": [{"op": "escalate", "value": "db-escalation"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ticket.Op{{Kind: ticket.KindEscalate, Value: "db-escalation"}}
+	if got := r.EscalationOps("n", "queue_x"); !reflect.DeepEqual(got, want) {
+		t.Errorf("EscalationOps = %+v", got)
+	}
+	r.OnEscalation = nil
+	want = []ticket.Op{{Kind: ticket.KindNote, Value: "n"}, {Kind: ticket.KindAddTeam, Value: "queue_x"}}
+	if got := r.EscalationOps("n", "queue_x"); !reflect.DeepEqual(got, want) {
+		t.Errorf("default EscalationOps = %+v", got)
+	}
+	for _, tc := range []struct{ extra, path string }{
+		{`"on_escalation": [{"op": "bogus"}]`, "on_escalation[0].op"},
+		{`"on_escalation": [{"op": "note", "colour": "red"}]`, "on_escalation[0].colour"},
+	} {
+		_, err := Parse(withWriteback(t, tc.extra))
+		if err == nil || !strings.Contains(err.Error(), tc.path) {
+			t.Errorf("%s: error %v, want one naming %s", tc.extra, err, tc.path)
+		}
+	}
+}
+
+func TestEscalationDelay(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{{"", 0}, {"20m", 20 * time.Minute}, {"0m", 0}, {"bad", 0}} {
+		if got := (&Rule{DelayEscalation: tc.in}).EscalationDelay(); got != tc.want {
+			t.Errorf("%q: %v, want %v", tc.in, got, tc.want)
+		}
 	}
 }

@@ -134,6 +134,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Lease:              cfg.Store.Lease.D(),
 		Runners:            runners,
 		Tickets:            em.Tickets(tickets),
+		Status:             tickets,
 		InvestigationQueue: cfg.InvestigationQueue,
 		Concurrency:        cfg.SSH.Concurrency,
 		ExecutionTimeout:   cfg.ExecutionTimeout.D(),

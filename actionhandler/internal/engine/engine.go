@@ -48,13 +48,16 @@ const (
 
 // Options configure an Engine.
 type Options struct {
-	Store              store.Store
-	Owner              string        // this replica's name in the store
-	Lease              time.Duration // renewed every Lease/3 while an execution runs
-	Runners            map[string]task.Runner
-	Tickets            ticket.Set // write-back, by feed_type
-	InvestigationQueue string     // team for alerts a person must look at
-	Concurrency        int        // hosts at once per task
+	Store   store.Store
+	Owner   string        // this replica's name in the store
+	Lease   time.Duration // renewed every Lease/3 while an execution runs
+	Runners map[string]task.Runner
+	Tickets ticket.Set // write-back, by feed_type
+	// Status: the same ticket systems unwrapped (not Metrics.Tickets),
+	// asked whether an alert is still open before escalating; nil: Tickets.
+	Status             ticket.Set
+	InvestigationQueue string // team for alerts a person must look at
+	Concurrency        int    // hosts at once per task
 	// ExecutionTimeout bounds a whole execution (tasks, delays, waits for
 	// busy hosts); running commands are killed when it is reached. 0: none.
 	ExecutionTimeout time.Duration

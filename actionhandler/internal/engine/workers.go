@@ -68,9 +68,10 @@ func StartWorkers(o WorkerOptions) *Workers {
 	w := &Workers{o: o, log: o.Log.With().Str(logging.Component, "workers").Logger(),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), ctx: ctx, cancel: cancel}
 	w.sweep()
-	w.loops.Add(2)
+	w.loops.Add(3)
 	go w.dispatch()
 	go w.sweeper()
+	go w.escalator()
 	return w
 }
 
@@ -164,6 +165,30 @@ func (w *Workers) sweep() {
 			defer w.runs.Done()
 			e.Report(w.ctx, x)
 		}()
+	}
+}
+
+// escalator fires due escalations every PollInterval.
+func (w *Workers) escalator() {
+	defer w.loops.Done()
+	t := time.NewTicker(w.o.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-t.C:
+		}
+		for {
+			n, err := w.o.Engine.Escalations(w.ctx)
+			if err != nil {
+				w.log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).
+					Msg("cannot look for due escalations")
+			}
+			if n < escalationBatch {
+				break
+			}
+		}
 	}
 }
 

@@ -69,6 +69,7 @@ func (e *Engine) report(ctx context.Context, log zerolog.Logger, x *store.Execut
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.WritebackTimeout)
 	defer cancel()
 	e.writeBack(ctx, log, x)
+	e.scheduleEscalation(ctx, log, x)
 	if err := e.o.Store.Reported(ctx, x.ID, x.Owner); err != nil {
 		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).
 			Msg("cannot mark the execution reported")

@@ -71,6 +71,11 @@ var migrations = []string{
 		PRIMARY KEY (feed_type, alert_id, rule_name)
 	);
 	CREATE INDEX dedup_created ON dedup (created_at);`,
+	// 2: escalation timers: due at escalate_at, claimed (fired or found
+	// closed) at escalated_at.
+	`ALTER TABLE executions ADD COLUMN escalate_at BIGINT;
+	ALTER TABLE executions ADD COLUMN escalated_at BIGINT;
+	CREATE INDEX executions_escalate ON executions (escalate_at) WHERE escalated_at IS NULL;`,
 }
 
 // migrate brings the schema to the latest version in one transaction,

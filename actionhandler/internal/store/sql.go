@@ -58,7 +58,7 @@ func (s *SQL) q(query string) string { return s.d.rebind(query) }
 const countedStatuses = `('running', 'success', 'failure', 'interrupted')`
 
 const execColumns = `id, alert_id, unique_value, feed_type, feed_name, rule_name, client, request,
-	status, reason, owner, created_at, started_at, finished_at, reported_at`
+	status, reason, owner, created_at, started_at, finished_at, reported_at, escalate_at, escalated_at`
 
 func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*Execution, bool, error) {
 	now := s.now()
@@ -270,6 +270,58 @@ func (s *SQL) Reported(ctx context.Context, id, owner string) error {
 		WHERE id = $2 AND owner = $3 AND reported_at IS NULL AND status <> $4 AND status <> $5`),
 		micros(s.now()), id, owner, Queued, Running)
 	return s.owned(res, err, "reported")
+}
+
+func (s *SQL) ScheduleEscalation(ctx context.Context, id, owner string, delay time.Duration) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE executions SET escalate_at = finished_at + $1
+		WHERE id = $2 AND owner = $3 AND reported_at IS NULL AND finished_at IS NOT NULL`),
+		delay.Microseconds(), id, owner)
+	return s.owned(res, err, "schedule escalation")
+}
+
+func (s *SQL) ClaimEscalations(ctx context.Context, limit int) ([]*Execution, error) {
+	now := micros(s.now())
+	tx, err := s.d.begin(ctx, s.db)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim escalations: %w", err)
+	}
+	defer tx.Rollback()
+	// One statement claims: rows another replica's claim has locked are
+	// skipped (PostgreSQL), and the outer condition is re-checked after
+	// any wait, so each escalation is claimed once.
+	rows, err := tx.QueryContext(ctx, s.q(`UPDATE executions SET escalated_at = $1
+		WHERE escalated_at IS NULL AND escalate_at <= $1 AND id IN (
+			SELECT id FROM executions WHERE escalated_at IS NULL AND escalate_at <= $1
+			ORDER BY escalate_at, id LIMIT $2`+s.d.skipLocked+`)
+		RETURNING id`), now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim escalations: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: claim escalations: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: claim escalations: %w", err)
+	}
+	var out []*Execution
+	for _, id := range ids {
+		x, err := s.get(ctx, tx, id, false)
+		if err != nil {
+			return nil, fmt.Errorf("store: claim escalations: %w", err)
+		}
+		out = append(out, x)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: claim escalations: commit: %w", err)
+	}
+	return out, nil
 }
 
 func (s *SQL) ExpireLeases(ctx context.Context, owner string) error {
@@ -522,14 +574,16 @@ func scanExecution(r scanner) (*Execution, error) {
 	var x Execution
 	var request string
 	var created int64
-	var started, finished, reported sql.NullInt64
+	var started, finished, reported, escalate, escalated sql.NullInt64
 	if err := r.Scan(&x.ID, &x.AlertID, &x.UniqueValue, &x.FeedType, &x.FeedName, &x.RuleName, &x.Client,
-		&request, &x.Status, &x.Reason, &x.Owner, &created, &started, &finished, &reported); err != nil {
+		&request, &x.Status, &x.Reason, &x.Owner, &created, &started, &finished, &reported,
+		&escalate, &escalated); err != nil {
 		return nil, err
 	}
 	x.Request = []byte(request)
 	x.CreatedAt = fromMicros(created)
 	x.StartedAt, x.FinishedAt, x.ReportedAt = fromNull(started), fromNull(finished), fromNull(reported)
+	x.EscalateAt, x.EscalatedAt = fromNull(escalate), fromNull(escalated)
 	return &x, nil
 }
 

@@ -73,6 +73,8 @@ type Execution struct {
 	StartedAt   time.Time // zero until running
 	FinishedAt  time.Time // zero until finished; a later escalation timer starts here
 	ReportedAt  time.Time // zero until written back onto the alert
+	EscalateAt  time.Time // zero unless an escalation is scheduled
+	EscalatedAt time.Time // zero until the escalation was claimed
 	Steps       []Step    // Get only: every task on every host
 }
 
@@ -154,6 +156,12 @@ type Store interface {
 	SaveStep(ctx context.Context, id string, s Step) error
 	// Finish ends a running execution owner holds.
 	Finish(ctx context.Context, id, owner, status, reason string) error
+	// ScheduleEscalation sets the escalation of an ended execution owner
+	// holds (not yet reported) due delay after it finished.
+	ScheduleEscalation(ctx context.Context, id, owner string, delay time.Duration) error
+	// ClaimEscalations marks up to limit due escalations claimed and returns
+	// them: each is returned once, to one replica, also across restarts.
+	ClaimEscalations(ctx context.Context, limit int) ([]*Execution, error)
 	// Reported marks an ended execution as written back and releases it.
 	Reported(ctx context.Context, id, owner string) error
 	// ExpireLeases ends the leases owner holds ("": every owner), so the

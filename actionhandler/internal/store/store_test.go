@@ -625,3 +625,61 @@ func FuzzCursor(f *testing.F) {
 		}
 	})
 }
+
+func TestEscalations(t *testing.T) {
+	backends(t, func(t *testing.T, open func() Store, c *clock) {
+		s := open()
+		mustCreate(t, s, newExec("esc", "a1", "r", "h1"))
+		mustCreate(t, s, newExec("plain", "a2", "r", "h1"))
+		s.Claim(ctx, "me", time.Minute, nil)
+		s.Claim(ctx, "me", time.Minute, nil)
+		if err := s.ScheduleEscalation(ctx, "esc", "me", time.Minute); !errors.Is(err, ErrLeaseLost) {
+			t.Errorf("scheduled a running execution: %v", err)
+		}
+		for _, id := range []string{"esc", "plain"} {
+			if err := s.Finish(ctx, id, "me", Success, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		finished := c.Now()
+		if err := s.ScheduleEscalation(ctx, "esc", "other", time.Minute); !errors.Is(err, ErrLeaseLost) {
+			t.Errorf("scheduled by another owner: %v", err)
+		}
+		if err := s.ScheduleEscalation(ctx, "esc", "me", 20*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		s.Reported(ctx, "esc", "me")
+		s.Reported(ctx, "plain", "me")
+		if x, _ := s.Get(ctx, "esc"); !x.EscalateAt.Equal(finished.Add(20*time.Minute)) || !x.EscalatedAt.IsZero() {
+			t.Errorf("escalate_at %v escalated_at %v", x.EscalateAt, x.EscalatedAt)
+		}
+		c.Add(19 * time.Minute)
+		if xs, err := s.ClaimEscalations(ctx, 10); len(xs) != 0 || err != nil {
+			t.Fatalf("claimed before due: %d %v", len(xs), err)
+		}
+		c.Add(2 * time.Minute)
+		s = open() // a restart keeps the timer
+		var mu sync.Mutex
+		var got []*Execution
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				xs, err := s.ClaimEscalations(ctx, 10)
+				if err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				got = append(got, xs...)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if len(got) != 1 || got[0].ID != "esc" || got[0].AlertID != "a1" || got[0].EscalatedAt.IsZero() {
+			t.Fatalf("claimed %+v, want esc once", got)
+		}
+		c.Add(time.Hour)
+		if xs, _ := open().ClaimEscalations(ctx, 10); len(xs) != 0 {
+			t.Errorf("claimed again: %d", len(xs))
+		}
+	})
+}

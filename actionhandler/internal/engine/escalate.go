@@ -1,0 +1,172 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/alexis-ops/alexis/actionhandler/internal/store"
+	"github.com/alexis-ops/alexis/shared/action"
+	"github.com/alexis-ops/alexis/shared/dynatrace"
+	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/alexis-ops/alexis/shared/opsgenie"
+	"github.com/alexis-ops/alexis/shared/ticket"
+	"github.com/rs/zerolog"
+	"github.com/tidwall/gjson"
+)
+
+// Escalation (docs/actionhandler.md, "Escalation"): when the rule has a
+// delay_escalation and the feed has a ticket system, the write-back
+// schedules an escalation in the store, due delay_escalation after the
+// execution finished. The escalation loop (Workers) claims due ones; if the
+// alert is still open (or its ticket system cannot tell) the rule's
+// on_escalation operations are applied (rule.EscalationOps), otherwise
+// nothing is done. A claimed escalation is not retried.
+
+// escalationBatch bounds the escalations claimed at once.
+const escalationBatch = 50
+
+// statusReader is a ticket system that can tell whether an alert is open.
+type statusReader interface {
+	IsOpen(ctx context.Context, id string) (bool, error)
+}
+
+// opsgenieStatus reads an OpsGenie alert's status (open, acked or closed).
+type opsgenieStatus struct{ c *opsgenie.Client }
+
+func (s opsgenieStatus) IsOpen(ctx context.Context, id string) (bool, error) {
+	raw, err := s.c.Get(ctx, id)
+	if err != nil {
+		return true, err
+	}
+	return !strings.EqualFold(gjson.GetBytes(raw, "status").String(), "closed"), nil
+}
+
+// dynatraceStatus reads a Dynatrace problem's status (OPEN or CLOSED).
+type dynatraceStatus struct{ c *dynatrace.Client }
+
+func (s dynatraceStatus) IsOpen(ctx context.Context, id string) (bool, error) {
+	raw, err := s.c.GetProblem(ctx, id)
+	if err != nil {
+		return true, err
+	}
+	return !strings.EqualFold(gjson.GetBytes(raw, "status").String(), "CLOSED"), nil
+}
+
+// statusOf returns the statusReader for t, if it has one.
+func statusOf(t ticket.Ticket) (statusReader, bool) {
+	switch v := t.(type) {
+	case statusReader:
+		return v, true
+	case *opsgenie.Client:
+		return opsgenieStatus{v}, true
+	case *dynatrace.Client:
+		return dynatraceStatus{v}, true
+	case *ticket.Multi:
+		return statusOf(v.Primary)
+	}
+	return nil, false
+}
+
+// escalationDelay is the delay_escalation of x's rule, 0 when x is not to
+// be escalated (none, a dry run, or no ticket system for its feed).
+func (e *Engine) escalationDelay(x *store.Execution) time.Duration {
+	if x.Status == store.DryRun {
+		return 0
+	}
+	if _, ok := e.o.Tickets.ForFeed(x.FeedType, x.FeedName); !ok {
+		return 0
+	}
+	req, err := action.Decode(x.Request)
+	if err != nil {
+		return 0
+	}
+	return req.Rule.EscalationDelay()
+}
+
+// scheduleEscalation records x's escalation timer, if it has one.
+func (e *Engine) scheduleEscalation(ctx context.Context, log zerolog.Logger, x *store.Execution) {
+	d := e.escalationDelay(x)
+	if d <= 0 {
+		return
+	}
+	if err := e.o.Store.ScheduleEscalation(ctx, x.ID, x.Owner, d); err != nil {
+		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).
+			Msg("cannot schedule the escalation")
+		return
+	}
+	log.Info().Str(logging.Event, "escalation_scheduled").Int64(logging.DelayMS, d.Milliseconds()).
+		Msg("escalation scheduled")
+}
+
+// Escalations claims the due escalations and escalates each whose alert
+// is still open. It returns how many it claimed.
+func (e *Engine) Escalations(ctx context.Context) (int, error) {
+	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	xs, err := e.o.Store.ClaimEscalations(sctx, escalationBatch)
+	cancel()
+	if err != nil {
+		return 0, err
+	}
+	for _, x := range xs {
+		e.Escalate(ctx, x)
+	}
+	return len(xs), nil
+}
+
+// Escalate escalates x (its escalation claimed) if its alert is open.
+func (e *Engine) Escalate(ctx context.Context, x *store.Execution) {
+	log := e.logFor(x)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.WritebackTimeout)
+	defer cancel()
+	tk, ok := e.o.Tickets.ForFeed(x.FeedType, x.FeedName)
+	if !ok {
+		log.Info().Str(logging.Event, "escalation_skipped").Str(logging.Reason, "no ticket system for this feed").
+			Msg("escalation skipped")
+		return
+	}
+	raw, _ := e.o.Status.ForFeed(x.FeedType, x.FeedName)
+	if raw == nil {
+		raw = tk
+	}
+	if sr, ok := statusOf(raw); ok {
+		open, err := sr.IsOpen(ctx, x.AlertID)
+		if err != nil {
+			log.Warn().Str(logging.Event, "escalation_status_unknown").Str(logging.ErrorKey, e.o.Redact.String(err.Error())).
+				Msg("cannot read the alert's status; escalating as if open")
+		}
+		if !open {
+			log.Info().Str(logging.Event, "escalation_skipped").Str(logging.Reason, "alert closed").
+				Msg("alert closed: not escalating")
+			return
+		}
+	}
+	req, err := action.Decode(x.Request)
+	if err != nil {
+		log.Error().Str(logging.Event, "escalation_skipped").Str(logging.ErrorKey, err.Error()).
+			Msg("the stored request cannot be read")
+		return
+	}
+	delay := req.Rule.EscalationDelay()
+	note := fmt.Sprintf("Alexis: alert still open %s after remediation (execution %s); escalating.", delay, x.ID)
+	ops := req.Rule.EscalationOps(note, e.o.InvestigationQueue)
+	failed := 0
+	for _, err := range ticket.Apply(ctx, tk, x.AlertID, ops) {
+		var oe *ticket.OpError
+		if !errors.As(err, &oe) {
+			continue
+		}
+		failed++
+		log.Warn().Str(logging.Event, "writeback_failed").Str(logging.ErrorKey, e.o.Redact.String(err.Error())).
+			Msg("escalation: " + oe.Op.Kind + " failed")
+	}
+	ev := log.Info()
+	if failed > 0 {
+		ev = log.Warn()
+	}
+	ev.Str(logging.Event, "escalation_fired").Int64(logging.DelayMS, delay.Milliseconds()).
+		Int(logging.Count, len(ops)).Int(logging.Failed, failed).
+		Msg("alert still open: escalated")
+}
