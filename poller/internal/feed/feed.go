@@ -6,9 +6,11 @@ package feed
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/alexis-ops/alexis/shared/alert"
+	"github.com/tidwall/gjson"
 )
 
 // Feed is one configured alert source.
@@ -56,4 +58,19 @@ func RateLimited(err error) (time.Duration, bool) {
 		return rl.RetryAfter, true
 	}
 	return 0, false
+}
+
+// Envelope wraps a source record fetched as id in its alexis meta, taking
+// the unique value from the record's uniqueKey field. A record without that
+// field, or that is not a JSON object, is ErrInvalid.
+func Envelope(record []byte, id, uniqueKey, feedType, feedName string) (*alert.Envelope, error) {
+	v := gjson.GetBytes(record, uniqueKey)
+	if !v.Exists() || v.String() == "" {
+		return nil, fmt.Errorf("%w: unique_key %q is missing or empty in %s record %s", ErrInvalid, uniqueKey, feedType, id)
+	}
+	env, err := alert.New(record, alert.Meta{UniqueKey: uniqueKey, UniqueValue: v.String(), FeedType: feedType, FeedName: feedName})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s record %s: %w", ErrInvalid, feedType, id, err)
+	}
+	return env, nil
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/dynatrace"
 	"github.com/rs/zerolog"
-	"github.com/tidwall/gjson"
 )
 
 // FeedType is the feed_type of the envelopes this feed builds.
@@ -113,20 +112,7 @@ func (f *Feed) Fetch(ctx context.Context, id string) (*alert.Envelope, error) {
 	if err != nil {
 		return nil, rateLimited(err)
 	}
-	v := gjson.GetBytes(rec, f.o.UniqueKey)
-	if !v.Exists() || v.String() == "" {
-		return nil, fmt.Errorf("%w: unique_key %q is missing or empty in problem %s", feed.ErrInvalid, f.o.UniqueKey, id)
-	}
-	env, err := alert.New(rec, alert.Meta{
-		UniqueKey:   f.o.UniqueKey,
-		UniqueValue: v.String(),
-		FeedType:    FeedType,
-		FeedName:    f.o.Name,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: problem %s: %w", feed.ErrInvalid, id, err)
-	}
-	return env, nil
+	return feed.Envelope(rec, id, f.o.UniqueKey, FeedType, f.o.Name)
 }
 
 // rateLimited marks a 429 the client gave up retrying, with the wait the

@@ -15,7 +15,6 @@ import (
 	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
 	"github.com/rs/zerolog"
-	"github.com/tidwall/gjson"
 )
 
 // FeedType is the feed_type of the envelopes this feed builds.
@@ -98,20 +97,7 @@ func (f *Feed) Fetch(ctx context.Context, id string) (*alert.Envelope, error) {
 	if err != nil {
 		return nil, rateLimited(err)
 	}
-	v := gjson.GetBytes(rec, f.o.UniqueKey)
-	if !v.Exists() || v.String() == "" {
-		return nil, fmt.Errorf("%w: unique_key %q is missing or empty in alert %s", feed.ErrInvalid, f.o.UniqueKey, id)
-	}
-	env, err := alert.New(rec, alert.Meta{
-		UniqueKey:   f.o.UniqueKey,
-		UniqueValue: v.String(),
-		FeedType:    FeedType,
-		FeedName:    f.o.Name,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: alert %s: %w", feed.ErrInvalid, id, err)
-	}
-	return env, nil
+	return feed.Envelope(rec, id, f.o.UniqueKey, FeedType, f.o.Name)
 }
 
 // rateLimited marks a 429 the SDK gave up retrying. The SDK does not show
