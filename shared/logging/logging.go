@@ -28,7 +28,6 @@ const (
 	FeedName     = "feed_name"
 	RuleName     = "rule_name"
 	RuleFile     = "rule_file"
-	Field        = "field"
 	Entity       = "entity"
 	Action       = "action"
 	ActionReason = "action_reason"
