@@ -153,8 +153,11 @@ diagnostics() {
     docker service ps --no-trunc --format '{{.Name}} {{.DesiredState}} {{.CurrentState}} {{.Error}}' \
       "${stack}_$svc" >"$logs/$svc.ps.txt" 2>&1
     docker service logs --raw --timestamps "${stack}_$svc" >"$logs/$svc.log" 2>&1
+    docker service inspect -f '{{if .UpdateStatus}}update {{.UpdateStatus.State}}: {{.UpdateStatus.Message}}{{end}}' \
+      "${stack}_$svc" >"$logs/$svc.update.txt" 2>&1
     echo "--- $svc: tasks"
     head -n 3 "$logs/$svc.ps.txt" | cut -c1-300
+    cat "$logs/$svc.update.txt"
     echo "--- $svc: log lines above info"
     grep -v ' level=info ' "$logs/$svc.log" | tail -n 10 | cut -c1-300
     # The newest container's last healthcheck outputs.
@@ -340,12 +343,31 @@ for port in "$ALEXIS_CLASSIFIER_PORT" "$ALEXIS_ACTIONHANDLER_PORT"; do
 done
 pass "classifier and actionhandler answer on their published ports"
 
+# update_state SERVICE: the state of the service's last rolling update.
+update_state() {
+  docker service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "${stack}_$1"
+}
 # Host-mode ports allow one task per node: drop a service's to run two.
+# The change is a rolling update (docker-compose.yaml: start-first,
+# monitor 20s, failure_action rollback); it must have completed before the
+# test kills a replica, or Swarm counts the kill as a failed update and
+# rolls back to the spec with the host-mode port and two replicas, one of
+# which can then never be placed on this one node.
 # scale2 SERVICE TARGET_PORT PUBLISHED_PORT
 scale2() {
   docker service update --detach=true --quiet \
     --publish-rm "target=$2,published=$3,mode=host" --replicas 2 \
     "${stack}_$1" >/dev/null || fail "docker service update $1"
+  local state
+  for _ in $(seq 120); do
+    state=$(update_state "$1")
+    case $state in
+      completed) break ;;
+      rollback_* | paused) fail "the update of $1 ended $state: $(docker service inspect -f '{{.UpdateStatus.Message}}' "${stack}_$1")" ;;
+    esac
+    sleep 1
+  done
+  [ "$state" = completed ] || fail "the update of $1 did not complete within 120s (state ${state:-none})"
   wait_for "$1" 2 "(healthy)" 90 || fail "$1 did not run 2 healthy replicas"
 }
 scale2 classifier 8081 "$ALEXIS_CLASSIFIER_PORT"
