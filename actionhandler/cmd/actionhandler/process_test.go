@@ -411,6 +411,47 @@ func TestTwoReplicasOnePostgres(t *testing.T) {
 	other.stop()
 }
 
+// Two replicas given actions for one host at once run them one after the
+// other: a command that notices another one on the host says so.
+func TestTwoReplicasOneHostAtATime(t *testing.T) {
+	e := newEnv(t)
+	dsn := e.write("pg_dsn", pgtest.DSN(t)+"\n")
+	cfg := func(name string) string {
+		return e.config(name, fmt.Sprintf("replica_id: %s\nstore: {postgres_dsn_file: %s, lease: 2s, poll_interval: 200ms}\n", name, dsn))
+	}
+	a, b := e.start(cfg("replica-a")), e.start(cfg("replica-b"))
+	busy, out := filepath.Join(e.dir, "busy"), filepath.Join(e.dir, "ran")
+	// mkdir is atomic: it fails while another execution's command holds it.
+	cmd := fmt.Sprintf("mkdir %s || echo overlap >> %s; sleep 1; rmdir %s; echo done >> %s", busy, out, busy, out)
+	var ids []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, p := range []*proc{a, b, a, b} {
+		al := e.og.CreateAlert(opsgenietest.AlertSpec{Message: fmt.Sprintf("same host %d", i), Teams: []string{"incoming"}})
+		body := request(al, map[string]any{"rule_name": fmt.Sprintf("fix%d", i), "entity_type": "explicit",
+			"entities": []string{e.ssh.Addr}, "task_list": []any{sshTask(cmd)}})
+		wg.Go(func() {
+			code, acc := p.post(body)
+			if code != http.StatusAccepted {
+				t.Errorf("post %d: %d", i, code)
+			}
+			mu.Lock()
+			ids = append(ids, acc.ExecutionID)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if x := a.execution(id); x.Status != api.ExecSuccess {
+			t.Errorf("execution %s: %s", id, x.Status)
+		}
+	}
+	got, _ := os.ReadFile(out)
+	if string(got) != strings.Repeat("done\n", 4) {
+		t.Errorf("the host saw %q: want 4 commands, one at a time", got)
+	}
+}
+
 func TestWrongHostKeyFailsThatHost(t *testing.T) {
 	e := newEnv(t)
 	bad := e.fleet.StartT(t, sshdtest.Options{Addr: "127.0.0.3:0"})

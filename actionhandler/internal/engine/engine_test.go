@@ -591,10 +591,11 @@ func TestWorkers(t *testing.T) {
 	f.runner.block = make(chan struct{})
 	f.runner.mu.Unlock()
 	for i := range 3 {
-		req := request(t, "OpsGenie", twoTasks, "app02")
+		host := fmt.Sprintf("app1%d", i) // one execution per host at a time
+		req := request(t, "OpsGenie", twoTasks, host)
 		merged, _ := json.Marshal(req)
 		f.st.Create(ctx, &store.Execution{ID: fmt.Sprintf("s%d", i), AlertID: fmt.Sprintf("og-s%d", i), FeedType: "Dynatrace",
-			RuleName: "r1", Request: merged, Entities: []string{"app02"}}, time.Hour)
+			RuleName: "r1", Request: merged, Entities: []string{host}}, time.Hour)
 		time.Sleep(2 * time.Millisecond)
 	}
 	w.Wake()

@@ -116,6 +116,8 @@ func (w *Workers) dispatch() {
 				return
 			}
 			w.o.Engine.Execute(w.ctx, x)
+			// Its hosts are free: queued executions waiting for them may run.
+			w.Wake()
 		}()
 	}
 }

@@ -131,8 +131,23 @@ func (s *SQL) Claim(ctx context.Context, owner string, lease time.Duration, admi
 		return nil, fmt.Errorf("store: claim: %w", err)
 	}
 	defer tx.Rollback()
+	// Choosing, counting and claiming happen under one lock across
+	// replicas, so two claims never both see room for one more, nor both
+	// see a host free.
+	if err := s.d.lock(ctx, tx, lockClaim); err != nil {
+		return nil, fmt.Errorf("store: claim: lock: %w", err)
+	}
+	// The oldest queued execution none of whose entities a running
+	// execution acts on: one execution at a time per host, across
+	// replicas. A dead replica's running execution holds its hosts until
+	// Recover marks it interrupted.
 	x, err := scanExecution(tx.QueryRowContext(ctx, s.q(`SELECT `+execColumns+` FROM executions
-		WHERE status = $1 ORDER BY created_at, id LIMIT 1`+s.d.skipLocked), Queued))
+		WHERE status = $1 AND NOT EXISTS (
+			SELECT 1 FROM execution_entities q
+			JOIN execution_entities r ON r.entity = q.entity
+			JOIN executions rx ON rx.id = r.execution_id
+			WHERE q.execution_id = executions.id AND rx.status = $2)
+		ORDER BY created_at, id LIMIT 1`+s.d.skipLocked), Queued, Running))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -141,11 +156,6 @@ func (s *SQL) Claim(ctx context.Context, owner string, lease time.Duration, admi
 	}
 	if x.Entities, err = s.entities(ctx, tx, x.ID); err != nil {
 		return nil, fmt.Errorf("store: claim: %w", err)
-	}
-	// Counting and claiming happen under one lock across replicas, so two
-	// claims never both see room for one more.
-	if err := s.d.lock(ctx, tx, lockGovernor); err != nil {
-		return nil, fmt.Errorf("store: claim: governor lock: %w", err)
 	}
 	reason := ""
 	if admit != nil {

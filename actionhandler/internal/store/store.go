@@ -146,8 +146,10 @@ type Store interface {
 	Create(ctx context.Context, x *Execution, window time.Duration) (got *Execution, created bool, err error)
 	// CountQueued is how many executions wait for a worker.
 	CountQueued(ctx context.Context) (int, error)
-	// Claim takes the oldest queued execution for owner: running with a
-	// lease, or skipped when admit says so. nil when none is queued.
+	// Claim takes the oldest queued execution for owner whose entities no
+	// running execution acts on (one execution per host at a time, across
+	// replicas): running with a lease, or skipped when admit says so. nil
+	// when none is queued or every queued one waits for a host.
 	Claim(ctx context.Context, owner string, lease time.Duration, admit Admit) (*Execution, error)
 	// Renew extends the lease of an execution owner holds (ErrLeaseLost if
 	// it does not any more).

@@ -239,7 +239,7 @@ func TestConcurrentClaimsTakeEachOnce(t *testing.T) {
 		s := open()
 		const execs, workers = 12, 6
 		for i := range execs {
-			mustCreate(t, s, newExec(fmt.Sprintf("e%02d", i), fmt.Sprintf("a%d", i), "r", "h1"))
+			mustCreate(t, s, newExec(fmt.Sprintf("e%02d", i), fmt.Sprintf("a%d", i), "r", fmt.Sprintf("h%d", i)))
 		}
 		var mu sync.Mutex
 		seen := map[string]int{}
@@ -273,6 +273,116 @@ func TestConcurrentClaimsTakeEachOnce(t *testing.T) {
 	})
 }
 
+func TestClaimOneExecutionPerHost(t *testing.T) {
+	backends(t, func(t *testing.T, open func() Store, c *clock) {
+		s := open()
+		mustCreate(t, s, newExec("e1", "a1", "r", "web01", "web02"))
+		c.Add(time.Second)
+		mustCreate(t, s, newExec("e2", "a2", "r", "web02")) // waits for e1
+		c.Add(time.Second)
+		mustCreate(t, s, newExec("e3", "a3", "r", "web03"))
+		c.Add(time.Second)
+		mustCreate(t, s, newExec("e4", "a4", "r", "web03", "web04")) // waits for e3
+		c.Add(time.Second)
+		mustCreate(t, s, newExec("e5", "a5", "r")) // no entity: waits for nobody
+		claim := func(want string) {
+			t.Helper()
+			x, err := s.Claim(ctx, "rep1", time.Minute, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if x != nil {
+				got = x.ID
+			}
+			if got != want {
+				t.Fatalf("claimed %q, want %q", got, want)
+			}
+		}
+		claim("e1")
+		claim("e3")
+		claim("e5")
+		claim("") // e2 and e4 wait for their hosts
+		if err := s.Finish(ctx, "e3", "rep1", Failure, ""); err != nil {
+			t.Fatal(err)
+		}
+		claim("e4")
+		claim("")
+		// A running execution of a dead replica holds its hosts until it is
+		// recovered as interrupted.
+		c.Add(2 * time.Minute)
+		claim("")
+		if _, err := s.Recover(ctx, "rep2", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		claim("e2")
+	})
+}
+
+// Replicas claiming at once never run two executions on one host.
+func TestConcurrentClaimsOneExecutionPerHost(t *testing.T) {
+	backends(t, func(t *testing.T, open func() Store, c *clock) {
+		const execs, workers, hosts = 60, 6, 3
+		first := open()
+		for i := range execs {
+			mustCreate(t, first, newExec(fmt.Sprintf("e%02d", i), fmt.Sprintf("a%d", i), "r", fmt.Sprintf("h%d", i%hosts)))
+		}
+		var mu sync.Mutex
+		busy := map[string]string{} // host: execution running on it
+		done := 0
+		var wg sync.WaitGroup
+		for w := range workers {
+			// PostgreSQL: each worker its own store (connection pool), like
+			// a replica. SQLite is one process only: its workers share one.
+			st := first
+			if w > 0 && first.(*SQL).Dialect() == "postgres" {
+				st = open()
+			}
+			wg.Go(func() {
+				owner := fmt.Sprintf("w%d", w)
+				for {
+					x, err := st.Claim(ctx, owner, time.Minute, nil)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					if x == nil {
+						finished := done == execs
+						mu.Unlock()
+						if finished {
+							return
+						}
+						time.Sleep(time.Millisecond)
+						continue
+					}
+					h := x.Entities[0]
+					if other, ok := busy[h]; ok {
+						t.Errorf("%s claimed on %s while %s runs there", x.ID, h, other)
+					}
+					busy[h] = x.ID
+					mu.Unlock()
+					time.Sleep(2 * time.Millisecond)
+					mu.Lock()
+					delete(busy, h)
+					mu.Unlock()
+					if err := st.Finish(ctx, x.ID, owner, Success, ""); err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					done++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if done != execs {
+			t.Errorf("finished %d executions, want %d", done, execs)
+		}
+	})
+}
+
 func TestAdmitAndCounts(t *testing.T) {
 	backends(t, func(t *testing.T, open func() Store, c *clock) {
 		s := open()
@@ -283,6 +393,9 @@ func TestAdmitAndCounts(t *testing.T) {
 			x, err := s.Claim(ctx, "rep", time.Minute, nil)
 			if err != nil || x == nil || x.ID != id {
 				t.Fatalf("claim %s: %+v %v", id, x, err)
+			}
+			if err := s.Finish(ctx, id, "rep", Success, ""); err != nil {
+				t.Fatal(err)
 			}
 			c.Add(time.Minute)
 		}
@@ -382,7 +495,7 @@ func TestRecover(t *testing.T) {
 		s := open()
 		mustCreate(t, s, newExec("run", "a1", "r", "h1"))
 		c.Add(time.Millisecond)
-		mustCreate(t, s, newExec("done", "a2", "r", "h1"))
+		mustCreate(t, s, newExec("done", "a2", "r", "h2"))
 		c.Add(time.Millisecond)
 		mustCreate(t, s, newExec("queued", "a3", "r", "h1"))
 		s.Claim(ctx, "dead", time.Minute, nil)
@@ -440,7 +553,7 @@ func TestExpireLeases(t *testing.T) {
 	backends(t, func(t *testing.T, open func() Store, c *clock) {
 		s := open()
 		mustCreate(t, s, newExec("mine", "a1", "r", "h1"))
-		mustCreate(t, s, newExec("theirs", "a2", "r", "h1"))
+		mustCreate(t, s, newExec("theirs", "a2", "r", "h2"))
 		s.Claim(ctx, "me", time.Hour, nil)
 		s.Claim(ctx, "them", time.Hour, nil)
 		if err := s.ExpireLeases(ctx, "me"); err != nil {
@@ -630,7 +743,7 @@ func TestEscalations(t *testing.T) {
 	backends(t, func(t *testing.T, open func() Store, c *clock) {
 		s := open()
 		mustCreate(t, s, newExec("esc", "a1", "r", "h1"))
-		mustCreate(t, s, newExec("plain", "a2", "r", "h1"))
+		mustCreate(t, s, newExec("plain", "a2", "r", "h2"))
 		s.Claim(ctx, "me", time.Minute, nil)
 		s.Claim(ctx, "me", time.Minute, nil)
 		if err := s.ScheduleEscalation(ctx, "esc", "me", time.Minute); !errors.Is(err, ErrLeaseLost) {
