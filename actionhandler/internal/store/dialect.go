@@ -8,8 +8,8 @@ import (
 
 // Lock names for dialect.lock.
 const (
-	lockMigrate  = 1 // schema migrations
-	lockClaim    = 2 // claiming: the host check, the governor's counts and the claim are one atomic step
+	lockMigrate = 1 // schema migrations
+	lockClaim   = 2 // claiming: the host check, the governor's counts and the claim are one atomic step
 )
 
 // dialect is what differs between the back ends.
