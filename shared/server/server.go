@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/alexis-ops/alexis/shared/api"
@@ -177,9 +179,12 @@ func (t TLSFiles) Validate(prefix string) error {
 }
 
 // Run serves e on ln until ctx is cancelled, then shuts down gracefully
-// (waiting up to 10 s for requests in flight).
-func Run(ctx context.Context, e *echo.Echo, ln net.Listener, t TLSFiles) error {
+// (waiting up to 10 s for requests in flight). What net/http itself
+// reports (failed TLS handshakes, a handler's panic it recovered) goes to
+// log as event=http_server_error lines.
+func Run(ctx context.Context, e *echo.Echo, ln net.Listener, t TLSFiles, log zerolog.Logger) error {
 	srv := &http.Server{
+		ErrorLog:          stdlog.New(errorLogWriter{log}, "", 0),
 		Handler:           e,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -209,4 +214,14 @@ func Run(ctx context.Context, e *echo.Echo, ln net.Listener, t TLSFiles) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// errorLogWriter turns the lines net/http writes to its ErrorLog into
+// log lines of the service's format.
+type errorLogWriter struct{ log zerolog.Logger }
+
+func (w errorLogWriter) Write(p []byte) (int, error) {
+	w.log.Warn().Str(logging.Event, "http_server_error").
+		Msg(logging.Trim(strings.TrimSpace(string(p)), 500))
+	return len(p), nil
 }

@@ -2,15 +2,16 @@ package server
 
 import (
 	"context"
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/alexis-ops/alexis/shared/httpclient"
+	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/tlstest"
 	"github.com/labstack/echo/v4"
-	"github.com/rs/zerolog"
 )
 
 // HTTPS end to end: Run serves with a certificate from files, and the
@@ -25,7 +26,9 @@ func TestTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := New(Options{Service: "test", Log: zerolog.Nop()})
+	var logs logtest.Buffer
+	log := logging.New(&logs, "test", logging.Options{})
+	e := New(Options{Service: "test", Log: log})
 	e.POST("/echo", func(c echo.Context) error { return c.JSON(200, map[string]string{"ok": "yes"}) })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,7 +36,7 @@ func TestTLS(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, e, ln, TLSFiles{CertFile: good.CertFile, KeyFile: good.KeyFile}) }()
+	go func() { done <- Run(ctx, e, ln, TLSFiles{CertFile: good.CertFile, KeyFile: good.KeyFile}, log) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -67,6 +70,24 @@ func TestTLS(t *testing.T) {
 	plain, _ := httpclient.New(httpclient.Options{Timeout: 5 * time.Second})
 	if code, err := plain.PostJSON(context.Background(), "http://"+ln.Addr().String()+"/echo", nil, nil); err == nil || code == 200 {
 		t.Errorf("plain HTTP to the TLS port: code %d err %v", code, err)
+	}
+	// The failed handshakes are logged in the service's format, not as
+	// bare lines on stderr.
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "TLS handshake error") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	var found bool
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "TLS handshake error") {
+			found = true
+			if !strings.Contains(line, "level=warn") || !strings.Contains(line, "event=http_server_error") || !strings.Contains(line, "service=test") {
+				t.Errorf("handshake error line %q: want level=warn event=http_server_error service=test", line)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no TLS handshake error logged:\n%s", logs.String())
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"net"
 	"os"
 	"os/exec"
@@ -100,7 +101,7 @@ type Server struct {
 	KnownHostsFile string // the fleet's known_hosts file (lists this server)
 
 	cmd     *exec.Cmd
-	stderr  *syncBuffer
+	stderr  *logtest.Buffer
 	done    chan struct{} // closed when the process has exited
 	waitErr error
 	remove  []string // directories Close removes
@@ -412,7 +413,7 @@ func (s *Server) run(ctx context.Context, hostKeyFiles []string) error {
 	if err := os.WriteFile(conf, []byte(s.config(hostKeyFiles)), 0o600); err != nil {
 		return err
 	}
-	s.stderr = &syncBuffer{}
+	s.stderr = &logtest.Buffer{}
 	s.done = make(chan struct{})
 	s.cmd = exec.Command(SSHD, "-D", "-e", "-f", conf)
 	s.cmd.Stdout = s.stderr
@@ -535,22 +536,4 @@ func writeHostKey(path, typ string) (ssh.PublicKey, error) {
 		return nil, err
 	}
 	return ssh.NewPublicKey(priv.Public())
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -107,7 +108,7 @@ opsgenie:
 type proc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
-	logs *syncBuf
+	logs *logtest.Buffer
 	url  string
 	done chan struct{}
 }
@@ -117,7 +118,7 @@ var listenRE = regexp.MustCompile(`event=service_started listen=(\S+)`)
 // start runs the binary with cfg and waits until it listens.
 func (e *env) start(cfg string) *proc {
 	e.t.Helper()
-	p := &proc{t: e.t, logs: &syncBuf{}, done: make(chan struct{})}
+	p := &proc{t: e.t, logs: &logtest.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binary, "-config", cfg)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {

@@ -179,7 +179,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	log.Info().Str(logging.Event, "service_started").Str(logging.Listen, ln.Addr().String()).
 		Str(logging.Replica, replica).Msg("action handler listening")
-	serveErr := server.Run(ctx, e, ln, cfg.TLS)
+	serveErr := server.Run(ctx, e, ln, cfg.TLS, log)
 
 	grace := cfg.ShutdownGrace.D()
 	log.Info().Str(logging.Event, "service_stopping").Msg("waiting for running executions")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"io"
 	"maps"
 	"net/http"
@@ -27,28 +28,10 @@ import (
 
 const token = "oncall-token-5f3e9a1c7b"
 
-// syncBuf collects the service's log output.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type instance struct {
 	url    string
 	client *http.Client // http.DefaultClient unless TLS is configured
-	logs   *syncBuf
+	logs   *logtest.Buffer
 	stop   func() error
 	og     *opsgenietest.Server
 	ssh    *sshdtest.Server
@@ -70,7 +53,7 @@ func startGrace(t *testing.T, development bool, grace string) *instance {
 // service is reached over HTTPS with it.
 func startWith(t *testing.T, development bool, grace, extra string, client *http.Client) *instance {
 	t.Helper()
-	s := &instance{logs: &syncBuf{}, dir: t.TempDir(), client: http.DefaultClient}
+	s := &instance{logs: &logtest.Buffer{}, dir: t.TempDir(), client: http.DefaultClient}
 	scheme := "http://"
 	if client != nil {
 		s.client, scheme = client, "https://"

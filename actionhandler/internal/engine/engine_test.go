@@ -1,11 +1,11 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -104,7 +104,7 @@ type fixture struct {
 	runner *fakeRunner
 	ev     *events
 	rec    *tickettest.Recorder
-	logs   *lockedBuf
+	logs   *logtest.Buffer
 	n      int
 }
 
@@ -117,7 +117,7 @@ func newFixture(t *testing.T, edit func(*Options)) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{runner: &fakeRunner{ev: ev, fail: map[string]bool{}, stdout: "restarted ok\n"},
-		ev: ev, rec: &tickettest.Recorder{}, logs: &lockedBuf{}, st: st}
+		ev: ev, rec: &tickettest.Recorder{}, logs: &logtest.Buffer{}, st: st}
 	tickets := ticket.Set{}
 	tickets.Add("OpsGenie", f.rec)
 	o := Options{
@@ -168,23 +168,6 @@ func (f *fixture) run(t *testing.T, ctx context.Context, req *action.Request, en
 		t.Fatal(err)
 	}
 	return got
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // Teams added through ticket.Do (the rules' operations) count as "team".

@@ -1,11 +1,11 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -47,14 +47,14 @@ func (brokenStore) Create(context.Context, *store.Execution, time.Duration) (*st
 type apiFixture struct {
 	e     *echo.Echo
 	st    store.Store
-	logs  *lockedBuf
+	logs  *logtest.Buffer
 	woken int
 	mu    sync.Mutex
 }
 
 func newAPI(t *testing.T, edit func(h *Handler)) *apiFixture {
 	t.Helper()
-	a := &apiFixture{logs: &lockedBuf{}}
+	a := &apiFixture{logs: &logtest.Buffer{}}
 	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "a.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -313,21 +313,4 @@ func TestNewIDUnique(t *testing.T) {
 		}
 		seen[id] = true
 	}
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

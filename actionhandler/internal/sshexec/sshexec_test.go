@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,27 +22,9 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// syncBuf is a log sink safe for concurrent writes.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newExecutor(t *testing.T, srv *sshdtest.Server, edit func(*Options)) (*Executor, *syncBuf) {
+func newExecutor(t *testing.T, srv *sshdtest.Server, edit func(*Options)) (*Executor, *logtest.Buffer) {
 	t.Helper()
-	logs := &syncBuf{}
+	logs := &logtest.Buffer{}
 	o := Options{
 		User:           srv.User,
 		KeyFile:        srv.ClientKeyFile,

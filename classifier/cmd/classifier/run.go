@@ -142,7 +142,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info().Str(logging.Event, "service_started").Str(logging.Listen, ln.Addr().String()).Msg(service + " " + version)
-	err = server.Run(ctx, e, ln, cfg.TLS)
+	err = server.Run(ctx, e, ln, cfg.TLS, log)
 	log.Info().Str(logging.Event, "service_stopped").Send()
 	return err
 }

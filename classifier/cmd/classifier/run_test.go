@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -26,24 +27,6 @@ const (
 	ahToken     = "classifier-to-ah-token-fedcba9876543210"
 	genieKey    = "genie-key-00000000-1111-2222-3333"
 )
-
-// syncBuffer is an io.Writer safe for the service and the test at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // recorder is an HTTP server recording what it is sent.
 type recorder struct {
@@ -145,7 +128,7 @@ opsgenie:
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr logtest.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-config", cfg}, &stdout, &stderr) }()
 	base := "http://" + waitListening(t, &stderr, done)
@@ -264,7 +247,7 @@ opsgenie:
 var listenRE = regexp.MustCompile(`event=service_started.* listen=(\S+)`)
 
 // waitListening waits for the service_started line and returns its address.
-func waitListening(t *testing.T, stderr *syncBuffer, done chan error) string {
+func waitListening(t *testing.T, stderr *logtest.Buffer, done chan error) string {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
@@ -295,7 +278,7 @@ func TestRunCommandLine(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var stdout, stderr syncBuffer
+			var stdout, stderr logtest.Buffer
 			err := run(context.Background(), tc.args, &stdout, &stderr)
 			if tc.wantErr == "" && err != nil {
 				t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +37,7 @@ func TestLintCommand(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var stdout, stderr syncBuffer
+			var stdout, stderr logtest.Buffer
 			err := run(context.Background(), tc.args, &stdout, &stderr)
 			switch {
 			case tc.wantErr == nil && err != nil:
@@ -82,7 +83,7 @@ func TestExplainCommand(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var stdout, stderr syncBuffer
+			var stdout, stderr logtest.Buffer
 			err := run(context.Background(), tc.args, &stdout, &stderr)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"io"
 	"net"
 	"net/http"
@@ -174,8 +175,8 @@ func exactlyOnce(t *testing.T, c *counter, alerts []opsgenietest.Alert, inFlight
 }
 
 // startRun runs the poller in-process until the returned stop is called.
-func startRun(t *testing.T, cfg string) (logs *syncBuffer, stop func()) {
-	logs = &syncBuffer{}
+func startRun(t *testing.T, cfg string) (logs *logtest.Buffer, stop func()) {
+	logs = &logtest.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-config", cfg}, io.Discard, logs) }()
@@ -335,7 +336,7 @@ func TestFaultPollerKilledAndRestarted(t *testing.T) {
 	cl := newCounter(t)
 	alerts := createAlerts(og, 10, "kill")
 	cfg, dir := faultConfig(t, og, cl.URL(), "20ms")
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 
 	// Deliveries go oldest first, one at a time. The classifier kills the
 	// poller with SIGKILL, and waits until it is gone, at two points:

@@ -133,7 +133,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("listen: %w", err)
 		}
 		listen = ln.Addr().String()
-		serve = func() error { return server.Run(ctx, e, ln, cfg.TLS) }
+		serve = func() error { return server.Run(ctx, e, ln, cfg.TLS, log) }
 	}
 	log.Info().Str(logging.Event, "service_started").Str(logging.Listen, listen).
 		Int(logging.Count, len(sources)).Msg(service + " " + version)

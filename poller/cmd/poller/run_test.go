@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -27,24 +28,6 @@ const (
 	userToken = "oncall-token-0123456789abcdef"
 	outToken  = "poller-to-classifier-fedcba9876543210"
 )
-
-// syncBuffer is an io.Writer safe for the service and the test at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // classifier records the envelopes it is sent and answers "matched".
 type classifier struct {
@@ -144,7 +127,7 @@ func TestRunServesAndDelivers(t *testing.T) {
 	og.CreateAlert(opsgenietest.AlertSpec{Message: "too old", Teams: []string{"incoming"}, CreatedAt: time.Now().Add(-2 * time.Hour)})
 	cfg, dir := setup(t, og, cl, og.APIKey(), "")
 
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -217,7 +200,7 @@ func TestRunServesAndDelivers(t *testing.T) {
 	}
 
 	// A restart on the same state file delivers nothing again.
-	logs2 := &syncBuffer{}
+	logs2 := &logtest.Buffer{}
 	if err := run(context.Background(), []string{"once", "-config", cfg}, io.Discard, logs2); err != nil {
 		t.Fatalf("once after restart: %v\n%s", err, logs2)
 	}
@@ -232,7 +215,7 @@ func TestRunOnce(t *testing.T) {
 	og.CreateAlert(opsgenietest.AlertSpec{Message: "m", Teams: []string{"incoming"}, CreatedAt: time.Now().Add(-time.Minute)})
 
 	cfg, _ := setup(t, og, cl, og.APIKey(), "")
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	if err := run(context.Background(), []string{"once", "-config", cfg}, io.Discard, logs); err != nil {
 		t.Fatalf("once: %v\n%s", err, logs)
 	}
@@ -321,7 +304,7 @@ func TestRunSeveralFeedsAndDynatrace(t *testing.T) {
 		"    opsgenie: {api_url: 'http://"+eu.Host()+"', api_key_file: "+write("eu_key", eu.APIKey())+", retries: 1}\n"+
 		"  - name: problems\n    type: dynatrace\n    lookback: 1h\n"+
 		"    dynatrace: {api_url: '"+dt.URL()+"', api_token_file: "+write("dt_token", dt.Token())+", problem_selector: 'status(\"open\"),entityTags(\"team:db\")'}\n")
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	if err := run(context.Background(), []string{"once", "-config", cfg}, io.Discard, logs); err != nil {
 		t.Fatalf("once: %v\n%s", err, logs)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"io"
 	"net/http"
 	"os"
@@ -27,7 +28,7 @@ func TestRunTLSAndMetrics(t *testing.T) {
 	}
 	cfg, _ := setup(t, og, cl, og.APIKey(), "tls: {cert_file: "+certs.CertFile+", key_file: "+certs.KeyFile+"}\n")
 
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)

@@ -1,10 +1,10 @@
 package poller
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -30,24 +30,6 @@ import (
 )
 
 const token = "poller-outbound-token-0123456789"
-
-// syncBuffer is an io.Writer safe for the poller and the test at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // classifier is a test classifier: it records what it is sent and answers
 // with respond (default: matched).
@@ -132,7 +114,7 @@ type env struct {
 	og    *opsgenietest.Server
 	cl    *classifier
 	state string
-	logs  *syncBuffer
+	logs  *logtest.Buffer
 }
 
 func newEnv(t *testing.T) *env {
@@ -141,7 +123,7 @@ func newEnv(t *testing.T) *env {
 		og:    opsgenietest.NewT(t),
 		cl:    newClassifier(t),
 		state: filepath.Join(t.TempDir(), "state.json"),
-		logs:  &syncBuffer{},
+		logs:  &logtest.Buffer{},
 	}
 }
 

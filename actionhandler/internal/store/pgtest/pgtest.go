@@ -13,13 +13,13 @@
 package pgtest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"net"
 	"net/url"
 	"os"
@@ -57,7 +57,7 @@ type Cluster struct {
 	DSN  string // superuser DSN of the postgres database
 	cmd  *exec.Cmd
 	done chan struct{}
-	logs *syncBuffer
+	logs *logtest.Buffer
 }
 
 // Main runs the tests and stops the cluster, if one was started.
@@ -180,7 +180,7 @@ func Start() (*Cluster, error) {
 			return nil, err
 		}
 	}
-	c := &Cluster{Dir: dir, done: make(chan struct{}), logs: &syncBuffer{}}
+	c := &Cluster{Dir: dir, done: make(chan struct{}), logs: &logtest.Buffer{}}
 	data := filepath.Join(dir, "data")
 	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust",
 		"-E", "UTF8", "--no-sync", "--no-instructions")
@@ -267,28 +267,4 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer collects the server's output; safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func (b *syncBuffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.b.Reset()
 }
