@@ -80,6 +80,8 @@ const (
 	DefaultIdleTimeout             = 30 * time.Second
 	DefaultDedupWindow             = 24 * time.Hour
 	DefaultExecutionTimeout        = time.Hour
+	DefaultWritebackAttempts       = 10
+	DefaultWritebackRetryDelay     = 30 * time.Second
 	DefaultSQLitePath              = "/var/lib/alexis/actionhandler.db"
 	DefaultLease                   = 30 * time.Second
 	DefaultPollInterval            = time.Second
@@ -118,6 +120,10 @@ type Config struct {
 	// replica, stable across restarts) to have a restarted replica report
 	// its interrupted executions at once instead of after the lease.
 	ReplicaID string `yaml:"replica_id"`
+
+	// WritebackRetry: how write-back operations that failed for a reason
+	// that may pass (no answer, 429, 5xx) are tried again.
+	WritebackRetry WritebackRetry `yaml:"writeback_retry"`
 
 	Store    Store    `yaml:"store"`
 	Governor Governor `yaml:"governor"`
@@ -225,6 +231,16 @@ type SSH struct {
 	Hosts       map[string]SSHHost `yaml:"hosts"` // by host name (the entity without :port)
 }
 
+// WritebackRetry is the writeback_retry section.
+type WritebackRetry struct {
+	// Attempts is how many times an operation is tried in all (1: never
+	// again).
+	Attempts int `yaml:"attempts"`
+	// Delay is the wait before the first retry; each next one waits twice
+	// as long, up to 30m.
+	Delay sconfig.Duration `yaml:"delay"`
+}
+
 // Default returns a configuration holding every default.
 func Default() *Config {
 	return &Config{
@@ -236,6 +252,7 @@ func Default() *Config {
 		ShutdownGrace:           sconfig.Duration(DefaultShutdownGrace),
 		DedupWindow:             sconfig.Duration(DefaultDedupWindow),
 		ExecutionTimeout:        sconfig.Duration(DefaultExecutionTimeout),
+		WritebackRetry:          WritebackRetry{Attempts: DefaultWritebackAttempts, Delay: sconfig.Duration(DefaultWritebackRetryDelay)},
 		Store: Store{
 			SQLitePath:   DefaultSQLitePath,
 			Lease:        sconfig.Duration(DefaultLease),
@@ -376,6 +393,12 @@ func (c *Config) validateExecution(p *sconfig.Problems) {
 	}
 	if c.ExecutionTimeout < 0 {
 		p.Addf("execution_timeout", "must not be negative (0s: none)")
+	}
+	if c.WritebackRetry.Attempts < 1 || c.WritebackRetry.Attempts > 100 {
+		p.Addf("writeback_retry.attempts", "must be 1..100 (1: never try again)")
+	}
+	if c.WritebackRetry.Delay <= 0 {
+		p.Addf("writeback_retry.delay", "must be positive")
 	}
 	if strings.ContainsAny(c.ReplicaID, " \t\n") {
 		p.Addf("replica_id", "must not contain white space")

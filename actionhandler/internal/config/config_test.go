@@ -213,6 +213,8 @@ secrets: {lb: ` + key + `}
 	for _, tc := range []struct{ yaml, want string }{
 		{"dedup_window: 0s\n", "dedup_window: must be positive"},
 		{"execution_timeout: -1s\n", "execution_timeout:"},
+		{"writeback_retry: {attempts: 0}\n", "writeback_retry.attempts: must be 1..100"},
+		{"writeback_retry: {delay: 0s}\n", "writeback_retry.delay: must be positive"},
 		{"store: {sqlite_path: ''}\n", "store.sqlite_path: required"},
 		{"store: {postgres_dsn_file: " + dir + "/none}\n", "store.postgres_dsn_file:"},
 		{"store: {lease: 100ms}\n", "store.lease:"},

@@ -75,6 +75,13 @@ type Options struct {
 	// WritebackTimeout bounds the write-back of one execution. Write-back
 	// happens even when the execution was cancelled (on shutdown).
 	WritebackTimeout time.Duration
+	// WritebackAttempts is how many times a write-back operation is tried
+	// in all (default DefaultWritebackAttempts; 1: never again), the first
+	// retry WritebackRetryDelay after the failure (default
+	// DefaultWritebackRetryDelay), each next one twice as late, up to
+	// MaxWritebackRetryDelay.
+	WritebackAttempts   int
+	WritebackRetryDelay time.Duration
 }
 
 // Engine runs executions. It is safe for concurrent use.
@@ -93,6 +100,12 @@ func New(o Options) *Engine {
 	}
 	if o.WritebackTimeout <= 0 {
 		o.WritebackTimeout = DefaultWritebackTimeout
+	}
+	if o.WritebackAttempts <= 0 {
+		o.WritebackAttempts = DefaultWritebackAttempts
+	}
+	if o.WritebackRetryDelay <= 0 {
+		o.WritebackRetryDelay = DefaultWritebackRetryDelay
 	}
 	if o.Lease <= 0 {
 		o.Lease = DefaultLease

@@ -153,12 +153,14 @@ func (e *Engine) Escalate(ctx context.Context, x *store.Execution) {
 	note := fmt.Sprintf("Alexis: alert still open %s after remediation (execution %s); escalating.", delay, x.ID)
 	ops := req.Rule.EscalationOps(note, e.o.InvestigationQueue)
 	failed := 0
+	var retry []failedOp
 	for _, err := range ticket.Apply(ctx, tk, x.AlertID, ops) {
 		var oe *ticket.OpError
 		if !errors.As(err, &oe) {
 			continue
 		}
 		failed++
+		retry = append(retry, failedOp{oe.Op, oe.Err})
 		log.Warn().Str(logging.Event, "writeback_failed").Str(logging.ErrorKey, e.o.Redact.String(err.Error())).
 			Msg("escalation: " + oe.Op.Kind + " failed")
 	}
@@ -169,4 +171,5 @@ func (e *Engine) Escalate(ctx context.Context, x *store.Execution) {
 	ev.Str(logging.Event, "escalation_fired").Int64(logging.DelayMS, delay.Milliseconds()).
 		Int(logging.Count, len(ops)).Int(logging.Failed, failed).
 		Msg("alert still open: escalated")
+	e.queueRetries(ctx, log, x, retry)
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/alexis-ops/alexis/shared/action"
-	"github.com/alexis-ops/alexis/shared/dynatrace"
 	"github.com/alexis-ops/alexis/shared/dynatrace/dynatracetest"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
@@ -59,14 +58,9 @@ func runEscalation(t *testing.T, c escalationCase) *fixture {
 	w := StartWorkers(WorkerOptions{Store: f.st, Engine: f.eng, PollInterval: 20 * time.Millisecond,
 		Log: logging.New(f.logs, "actionhandler", logging.Options{})})
 	defer w.Shutdown(time.Second)
-	deadline := time.Now().Add(20 * time.Second)
-	for !(strings.Contains(f.logs.String(), "event=escalation_fired") &&
-		strings.Contains(f.logs.String(), "event=escalation_skipped")) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no escalation; logs:\n%s", f.logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	f.waitLog(t, "escalation fired and skipped", func(logs string) bool {
+		return strings.Contains(logs, "event=escalation_fired") && strings.Contains(logs, "event=escalation_skipped")
+	})
 	notes := c.notes(c.open)
 	if len(notes) <= before || !slices.ContainsFunc(notes[before:], func(n string) bool {
 		return strings.Contains(n, "still open 200ms after remediation")
@@ -113,24 +107,10 @@ func TestEscalation(t *testing.T) {
 // local Dynatrace-compatible server: the problem's status decides, the
 // escalation note and the routing to the investigation queue are comments.
 func TestEscalationDynatrace(t *testing.T) {
-	dt := dynatracetest.NewT(t)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte(dt.Token()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	client, err := dynatrace.New(dynatrace.Config{APIURL: dt.URL(), APITokenFile: tokenFile}, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	dt, client := dynatraceClient(t, 0)
 	open := dt.CreateProblem(dynatracetest.ProblemSpec{Title: "still broken"})
 	closed := dt.CreateProblem(dynatracetest.ProblemSpec{Title: "fixed"})
-	comments := func(id string) []string {
-		var out []string
-		for _, c := range dt.Comments(id) {
-			out = append(out, c.Content)
-		}
-		return out
-	}
+	comments := func(id string) []string { return comments(dt, id) }
 	routed := func(id string) bool {
 		return slices.ContainsFunc(comments(id), func(c string) bool {
 			return strings.Contains(c, "routed this problem to team queue_needsinvestigation")

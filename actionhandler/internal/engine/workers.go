@@ -68,10 +68,11 @@ func StartWorkers(o WorkerOptions) *Workers {
 	w := &Workers{o: o, log: o.Log.With().Str(logging.Component, "workers").Logger(),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), ctx: ctx, cancel: cancel}
 	w.sweep()
-	w.loops.Add(3)
+	w.loops.Add(4)
 	go w.dispatch()
 	go w.sweeper()
-	go w.escalator()
+	go w.drain("escalations", escalationBatch, o.Engine.Escalations)
+	go w.drain("write-back retries", writebackBatch, o.Engine.RetryWritebacks)
 	return w
 }
 
@@ -170,8 +171,9 @@ func (w *Workers) sweep() {
 	}
 }
 
-// escalator fires due escalations every PollInterval.
-func (w *Workers) escalator() {
+// drain calls claim every PollInterval, again at once while it took a
+// whole batch: the escalation and the write-back retry loops.
+func (w *Workers) drain(what string, batch int, claim func(context.Context) (int, error)) {
 	defer w.loops.Done()
 	t := time.NewTicker(w.o.PollInterval)
 	defer t.Stop()
@@ -182,12 +184,12 @@ func (w *Workers) escalator() {
 		case <-t.C:
 		}
 		for {
-			n, err := w.o.Engine.Escalations(w.ctx)
+			n, err := claim(w.ctx)
 			if err != nil {
 				w.log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).
-					Msg("cannot look for due escalations")
+					Msg("cannot look for due " + what)
 			}
-			if n < escalationBatch {
+			if n < batch {
 				break
 			}
 		}

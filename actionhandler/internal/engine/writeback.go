@@ -95,8 +95,12 @@ func (e *Engine) writeBack(ctx context.Context, log zerolog.Logger, x *store.Exe
 			notes = append(notes, e.Note(x, r, ent))
 		}
 	}
+	var retry []failedOp
+	defer func() { e.queueRetries(ctx, log, x, retry) }()
 	for i, n := range notes {
-		if err := tk.AddNote(ctx, x.AlertID, e.o.Redact.String(n)); err != nil {
+		n = e.o.Redact.String(n)
+		if err := tk.AddNote(ctx, x.AlertID, n); err != nil {
+			retry = append(retry, failedOp{ticket.Op{Kind: ticket.KindNote, Value: n}, err})
 			ev := log.Warn().Str(logging.Event, "writeback_failed").Str(logging.ErrorKey, e.o.Redact.String(err.Error()))
 			if x.Status != store.Skipped {
 				ev = ev.Str(logging.Entity, x.Entities[i])
@@ -123,6 +127,7 @@ func (e *Engine) writeBack(ctx context.Context, log zerolog.Logger, x *store.Exe
 			continue
 		}
 		failed[oe.Index] = true
+		retry = append(retry, failedOp{oe.Op, oe.Err})
 		ev := log.Warn().Str(logging.Event, "writeback_failed")
 		if oe.Op.Kind == ticket.KindAddTeam {
 			ev = ev.Str(logging.Team, oe.Op.Value)

@@ -76,6 +76,23 @@ var migrations = []string{
 	`ALTER TABLE executions ADD COLUMN escalate_at BIGINT;
 	ALTER TABLE executions ADD COLUMN escalated_at BIGINT;
 	CREATE INDEX executions_escalate ON executions (escalate_at) WHERE escalated_at IS NULL;`,
+	// 3: write-back operations that failed, to be tried again at next_at.
+	`CREATE TABLE writeback_retries (
+		id           TEXT PRIMARY KEY,
+		execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+		feed_type    TEXT NOT NULL,
+		feed_name    TEXT NOT NULL,
+		alert_id     TEXT NOT NULL,
+		op           TEXT NOT NULL,
+		attempts     INTEGER NOT NULL,
+		last_error   TEXT NOT NULL,
+		created_at   BIGINT NOT NULL,
+		next_at      BIGINT NOT NULL,
+		owner        TEXT NOT NULL DEFAULT '',
+		lease_until  BIGINT NOT NULL DEFAULT 0
+	);
+	CREATE INDEX writeback_retries_due ON writeback_retries (next_at);
+	CREATE INDEX writeback_retries_execution ON writeback_retries (execution_id);`,
 }
 
 // migrate brings the schema to the latest version in one transaction,

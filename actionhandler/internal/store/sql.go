@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -287,6 +289,74 @@ func (s *SQL) ScheduleEscalation(ctx context.Context, id, owner string, delay ti
 		WHERE id = $2 AND owner = $3 AND reported_at IS NULL AND finished_at IS NOT NULL`),
 		delay.Microseconds(), id, owner)
 	return s.owned(res, err, "schedule escalation")
+}
+
+func (s *SQL) QueueWritebacks(ctx context.Context, ws []Writeback) error {
+	tx, err := s.d.begin(ctx, s.db)
+	if err != nil {
+		return fmt.Errorf("store: queue write-backs: %w", err)
+	}
+	defer tx.Rollback()
+	now := micros(s.now())
+	for _, w := range ws {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO writeback_retries (id, execution_id, feed_type,
+			feed_name, alert_id, op, attempts, last_error, created_at, next_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
+			w.ID, w.ExecutionID, w.FeedType, w.FeedName, w.AlertID, string(w.Op), w.Attempts, w.LastError,
+			now, micros(w.NextAt)); err != nil {
+			return fmt.Errorf("store: queue write-back %s: %w", w.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: queue write-backs: commit: %w", err)
+	}
+	return nil
+}
+
+func (s *SQL) ClaimWritebacks(ctx context.Context, owner string, lease time.Duration, limit int) ([]Writeback, error) {
+	now := s.now()
+	// One statement claims, as ClaimEscalations does: each due write-back
+	// goes to one replica at a time.
+	rows, err := s.db.QueryContext(ctx, s.q(`UPDATE writeback_retries SET owner = $1, lease_until = $2
+		WHERE next_at <= $3 AND lease_until <= $3 AND id IN (
+			SELECT id FROM writeback_retries WHERE next_at <= $3 AND lease_until <= $3
+			ORDER BY next_at, id LIMIT $4`+s.d.skipLocked+`)
+		RETURNING id, execution_id, feed_type, feed_name, alert_id, op, attempts, last_error, created_at, next_at, owner`),
+		owner, micros(now.Add(lease)), micros(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim write-backs: %w", err)
+	}
+	defer rows.Close()
+	var out []Writeback
+	for rows.Next() {
+		var w Writeback
+		var op string
+		var created, next int64
+		if err := rows.Scan(&w.ID, &w.ExecutionID, &w.FeedType, &w.FeedName, &w.AlertID, &op, &w.Attempts,
+			&w.LastError, &created, &next, &w.Owner); err != nil {
+			return nil, fmt.Errorf("store: claim write-backs: %w", err)
+		}
+		w.Op, w.CreatedAt, w.NextAt = []byte(op), fromMicros(created), fromMicros(next)
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: claim write-backs: %w", err)
+	}
+	slices.SortFunc(out, func(a, b Writeback) int {
+		return cmp.Or(a.NextAt.Compare(b.NextAt), strings.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+func (s *SQL) EndWriteback(ctx context.Context, id, owner string, retryAt time.Time, lastErr string) error {
+	if retryAt.IsZero() {
+		res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM writeback_retries WHERE id = $1 AND owner = $2`), id, owner)
+		return s.owned(res, err, "end write-back")
+	}
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE writeback_retries SET attempts = attempts + 1, last_error = $1,
+		next_at = $2, owner = '', lease_until = 0 WHERE id = $3 AND owner = $4`),
+		lastErr, micros(retryAt), id, owner)
+	return s.owned(res, err, "end write-back")
 }
 
 func (s *SQL) ClaimEscalations(ctx context.Context, limit int) ([]*Execution, error) {

@@ -108,6 +108,22 @@ type Filter struct {
 	Cursor   string    // Page.Next of the previous page
 }
 
+// Writeback is a write-back operation (a note, a team, a close, ...) on an
+// execution's alert that failed and is to be tried again.
+type Writeback struct {
+	ID          string
+	ExecutionID string
+	FeedType    string
+	FeedName    string
+	AlertID     string
+	Op          []byte // the ticket operation, JSON, as it was sent (redacted)
+	Attempts    int    // tries so far
+	LastError   string
+	CreatedAt   time.Time
+	NextAt      time.Time
+	Owner       string
+}
+
 // List page sizes.
 const (
 	DefaultLimit = 50
@@ -164,6 +180,17 @@ type Store interface {
 	// ClaimEscalations marks up to limit due escalations claimed and returns
 	// them: each is returned once, to one replica, also across restarts.
 	ClaimEscalations(ctx context.Context, limit int) ([]*Execution, error)
+	// QueueWritebacks records write-back operations that failed, each to be
+	// tried again from its NextAt.
+	QueueWritebacks(ctx context.Context, ws []Writeback) error
+	// ClaimWritebacks leases up to limit due write-backs to owner: each is
+	// returned to one replica at a time, again once its lease expired
+	// (its replica died while trying it).
+	ClaimWritebacks(ctx context.Context, owner string, lease time.Duration, limit int) ([]Writeback, error)
+	// EndWriteback ends owner's try of write-back id: deleted when retryAt
+	// is zero (done, or given up), else due again at retryAt with one more
+	// attempt and lastErr recorded.
+	EndWriteback(ctx context.Context, id, owner string, retryAt time.Time, lastErr string) error
 	// Reported marks an ended execution as written back and releases it.
 	Reported(ctx context.Context, id, owner string) error
 	// ExpireLeases ends the leases owner holds ("": every owner), so the

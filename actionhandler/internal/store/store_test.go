@@ -796,3 +796,67 @@ func TestEscalations(t *testing.T) {
 		}
 	})
 }
+
+func TestWritebackRetries(t *testing.T) {
+	backends(t, func(t *testing.T, open func() Store, c *clock) {
+		s := open()
+		mustCreate(t, s, newExec("x1", "a1", "r", "h1"))
+		start := c.Now()
+		ws := []Writeback{
+			{ID: "w-late", ExecutionID: "x1", FeedType: "OpsGenie", FeedName: "incoming", AlertID: "a1",
+				Op: []byte(`{"op":"note","value":"late"}`), Attempts: 1, LastError: "status 503", NextAt: start.Add(time.Minute)},
+			{ID: "w-soon", ExecutionID: "x1", FeedType: "OpsGenie", FeedName: "incoming", AlertID: "a1",
+				Op: []byte(`{"op":"add_team","value":"ops"}`), Attempts: 1, LastError: "status 500", NextAt: start.Add(30 * time.Second)},
+		}
+		if err := s.QueueWritebacks(ctx, ws); err != nil {
+			t.Fatal(err)
+		}
+		claim := func(owner string, want ...string) []Writeback {
+			t.Helper()
+			got, err := s.ClaimWritebacks(ctx, owner, time.Minute, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, w := range got {
+				ids = append(ids, w.ID)
+			}
+			if !slices.Equal(ids, want) {
+				t.Fatalf("%s claimed %q, want %q", owner, ids, want)
+			}
+			return got
+		}
+		claim("rep1") // none due yet
+		c.Add(time.Minute)
+		got := claim("rep1", "w-soon", "w-late")
+		if w := got[1]; string(w.Op) != `{"op":"note","value":"late"}` || w.Attempts != 1 || w.LastError != "status 503" ||
+			w.AlertID != "a1" || w.FeedName != "incoming" || w.Owner != "rep1" || !w.CreatedAt.Equal(start) {
+			t.Errorf("claimed %+v", w)
+		}
+		claim("rep2") // leased to rep1
+		if err := s.EndWriteback(ctx, "w-soon", "rep2", time.Time{}, ""); !errors.Is(err, ErrLeaseLost) {
+			t.Errorf("end by another owner: %v", err)
+		}
+		if err := s.EndWriteback(ctx, "w-soon", "rep1", time.Time{}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.EndWriteback(ctx, "w-late", "rep1", c.Now().Add(2*time.Minute), "status 502"); err != nil {
+			t.Fatal(err)
+		}
+		c.Add(time.Minute)
+		claim("rep2")
+		c.Add(time.Minute)
+		got = claim("rep2", "w-late")
+		if got[0].Attempts != 2 || got[0].LastError != "status 502" {
+			t.Errorf("after a retry: %+v", got[0])
+		}
+		// rep2 dies while trying: once its lease expired another takes it.
+		c.Add(30 * time.Second)
+		claim("rep3")
+		c.Add(31 * time.Second)
+		claim("rep3", "w-late")
+		if err := s.EndWriteback(ctx, "w-late", "rep2", time.Time{}, ""); !errors.Is(err, ErrLeaseLost) {
+			t.Errorf("end by the replica whose lease expired: %v", err)
+		}
+	})
+}
