@@ -23,7 +23,8 @@ import (
 // execution finished. The escalation loop (Workers) claims due ones; if the
 // alert is still open (or its ticket system cannot tell) the rule's
 // on_escalation operations are applied (rule.EscalationOps), otherwise
-// nothing is done. A claimed escalation is not retried.
+// nothing is done. A claimed escalation is not claimed again; its
+// operations that fail are tried again like every write-back (retry.go).
 
 // escalationBatch bounds the escalations claimed at once.
 const escalationBatch = 50
