@@ -20,6 +20,17 @@ type Execution struct {
 	FinishedAt  *time.Time `json:"finished_at,omitempty"`
 	ReportedAt  *time.Time `json:"reported_at,omitempty"` // written back onto the alert
 	Steps       []Step     `json:"steps,omitempty"`
+	// PendingWritebacks are write-back operations on the alert that failed
+	// and will be tried again (GET /v1/executions/{id} only).
+	PendingWritebacks []PendingWriteback `json:"pending_writebacks,omitempty"`
+}
+
+// PendingWriteback is a write-back operation waiting for another try.
+type PendingWriteback struct {
+	Op        string    `json:"op"`       // the operation and its target, e.g. "add_team ops" (never a note's text)
+	Attempts  int       `json:"attempts"` // tries so far
+	LastError string    `json:"last_error"`
+	NextAt    time.Time `json:"next_at"` // when it is tried again
 }
 
 // Step is one task on one host of an execution. Command, output and error

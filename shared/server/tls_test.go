@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"net"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/alexis-ops/alexis/shared/httpclient"
 	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"github.com/alexis-ops/alexis/shared/tlstest"
 	"github.com/labstack/echo/v4"
 )

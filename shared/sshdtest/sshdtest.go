@@ -24,7 +24,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"net"
 	"os"
 	"os/exec"
@@ -39,6 +38,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 )
 
 // SSHD is the sshd binary used.

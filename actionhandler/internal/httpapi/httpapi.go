@@ -26,6 +26,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/auth"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/server"
+	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/labstack/echo/v4"
 	"github.com/rs/zerolog"
 )
@@ -235,6 +236,15 @@ func Execution(x *store.Execution) api.Execution {
 			s.ElapsedMS = &ms
 		}
 		out.Steps = append(out.Steps, s)
+	}
+	for _, w := range x.Writebacks {
+		var op ticket.Op
+		desc := "unreadable operation"
+		if json.Unmarshal(w.Op, &op) == nil {
+			desc = op.String()
+		}
+		out.PendingWritebacks = append(out.PendingWritebacks, api.PendingWriteback{Op: desc, Attempts: w.Attempts,
+			LastError: w.LastError, NextAt: w.NextAt})
 	}
 	return out
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +20,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/auth"
 	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"github.com/alexis-ops/alexis/shared/server"
 	"github.com/labstack/echo/v4"
 )
@@ -312,5 +312,24 @@ func TestNewIDUnique(t *testing.T) {
 			t.Fatalf("id %q repeated or malformed", id)
 		}
 		seen[id] = true
+	}
+}
+
+// Pending write-backs show what will be tried again, never a note's text.
+func TestExecutionShowsPendingWritebacks(t *testing.T) {
+	next := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
+	x := &store.Execution{ID: "e1", Status: store.Success, Writebacks: []store.Writeback{
+		{Op: []byte(`{"op":"note","value":"Alexis rule r: restart on web01: success"}`), Attempts: 2, LastError: "status 503", NextAt: next},
+		{Op: []byte(`{"op":"add_team","value":"ops"}`), Attempts: 1, LastError: "timeout", NextAt: next},
+	}}
+	got := Execution(x).PendingWritebacks
+	want := []api.PendingWriteback{{Op: "note", Attempts: 2, LastError: "status 503", NextAt: next},
+		{Op: "add_team ops", Attempts: 1, LastError: "timeout", NextAt: next}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("pending write-backs %+v, want %+v", got, want)
+	}
+	b, _ := json.Marshal(Execution(x))
+	if strings.Contains(string(b), "restart on web01") {
+		t.Errorf("a note's text in the API: %s", b)
 	}
 }

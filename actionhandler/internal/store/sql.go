@@ -479,7 +479,33 @@ func (s *SQL) Get(ctx context.Context, id string) (*Execution, error) {
 	if err != nil {
 		return nil, err
 	}
+	if x.Writebacks, err = s.writebacks(ctx, tx, id); err != nil {
+		return nil, fmt.Errorf("store: get: %w", err)
+	}
 	return x, tx.Commit()
+}
+
+// writebacks are the write-back retries of execution id waiting, oldest first.
+func (s *SQL) writebacks(ctx context.Context, q querier, id string) ([]Writeback, error) {
+	rows, err := q.QueryContext(ctx, s.q(`SELECT id, feed_type, feed_name, alert_id, op, attempts, last_error,
+		created_at, next_at, owner FROM writeback_retries WHERE execution_id = $1 ORDER BY created_at, id`), id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Writeback
+	for rows.Next() {
+		w := Writeback{ExecutionID: id}
+		var op string
+		var created, next int64
+		if err := rows.Scan(&w.ID, &w.FeedType, &w.FeedName, &w.AlertID, &op, &w.Attempts, &w.LastError,
+			&created, &next, &w.Owner); err != nil {
+			return nil, err
+		}
+		w.Op, w.CreatedAt, w.NextAt = []byte(op), fromMicros(created), fromMicros(next)
+		out = append(out, w)
+	}
+	return out, rows.Err()
 }
 
 func (s *SQL) get(ctx context.Context, tx *sql.Tx, id string, steps bool) (*Execution, error) {

@@ -76,6 +76,9 @@ type Execution struct {
 	EscalateAt  time.Time // zero unless an escalation is scheduled
 	EscalatedAt time.Time // zero until the escalation was claimed
 	Steps       []Step    // Get only: every task on every host
+	// Writebacks (Get only): the write-back operations on its alert that
+	// failed and wait to be tried again.
+	Writebacks []Writeback
 }
 
 // Step is one task on one host.

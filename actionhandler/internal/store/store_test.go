@@ -827,6 +827,10 @@ func TestWritebackRetries(t *testing.T) {
 			return got
 		}
 		claim("rep1") // none due yet
+		if x, err := s.Get(ctx, "x1"); err != nil || len(x.Writebacks) != 2 || x.Writebacks[0].ID != "w-late" ||
+			x.Writebacks[0].LastError != "status 503" || !x.Writebacks[1].NextAt.Equal(start.Add(30*time.Second)) {
+			t.Fatalf("get: %+v %v", x, err)
+		}
 		c.Add(time.Minute)
 		got := claim("rep1", "w-soon", "w-late")
 		if w := got[1]; string(w.Op) != `{"op":"note","value":"late"}` || w.Attempts != 1 || w.LastError != "status 503" ||
@@ -842,6 +846,9 @@ func TestWritebackRetries(t *testing.T) {
 		}
 		if err := s.EndWriteback(ctx, "w-late", "rep1", c.Now().Add(2*time.Minute), "status 502"); err != nil {
 			t.Fatal(err)
+		}
+		if x, _ := s.Get(ctx, "x1"); len(x.Writebacks) != 1 || x.Writebacks[0].Attempts != 2 {
+			t.Errorf("after one done and one retried: %+v", x.Writebacks)
 		}
 		c.Add(time.Minute)
 		claim("rep2")

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 )
 
 func TestLintCommand(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"io"
 	"net/http"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"github.com/alexis-ops/alexis/shared/opsgenie/opsgenietest"
 	"github.com/alexis-ops/alexis/shared/tlstest"
 )

@@ -19,7 +19,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"net"
 	"net/url"
 	"os"
@@ -35,6 +34,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 )
 
 // Environment variables.
