@@ -313,9 +313,16 @@ func TestKill9MidExecutionThenRestart(t *testing.T) {
 		return slices.Contains(e.og.Teams(long.ID), "queue_needsinvestigation")
 	})
 	notes := strings.Join(e.og.Notes(long.ID), "\n")
-	if !strings.Contains(notes, "execution "+first.ExecutionID+" was interrupted") || !strings.Contains(notes, "outcome unknown") {
+	if !strings.Contains(notes, "execution "+first.ExecutionID+" was interrupted") || !strings.Contains(notes, "outcome unknown") ||
+		!strings.Contains(notes, fmt.Sprintf("its command (pid %d) was still running and was killed", remote)) {
 		t.Errorf("notes %q", notes)
 	}
+	// The command the dead process left on the host was killed before the
+	// host was given to the next execution.
+	if alive(remote) {
+		t.Errorf("the interrupted execution's command (pid %d) still runs on the host", remote)
+	}
+	p2.waitLog("remote_command_killed", "event=remote_command_killed", fmt.Sprintf("pid %d", remote))
 	y := p2.execution(second.ExecutionID)
 	if y.Status != api.ExecSuccess || lines(marker) != 1 {
 		t.Errorf("queued execution after restart: %s, marker lines %d", y.Status, lines(marker))
@@ -409,6 +416,9 @@ func TestTwoReplicasOnePostgres(t *testing.T) {
 		t.Errorf("status %s", y.Status)
 	}
 	waitFor(t, "interrupted note", func() bool { return slices.Contains(e.og.Teams(al2.ID), "queue_needsinvestigation") })
+	if alive(remote) {
+		t.Errorf("the killed replica's command (pid %d) still runs on the host", remote)
+	}
 	other.stop()
 }
 

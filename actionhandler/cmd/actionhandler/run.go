@@ -128,6 +128,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("tickets: %w", err)
 	}
 
+	var leftovers engine.LeftoverKiller
+	if deps.SSH != nil {
+		leftovers = deps.SSH
+	}
 	eng := engine.New(engine.Options{
 		Store:               st,
 		Owner:               replica,
@@ -145,6 +149,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Secret:              secrets.lookup,
 		Log:                 log,
 		Metrics:             em,
+		Leftovers:           leftovers,
 	})
 	gov := governor.New(governor.Options{
 		DefaultWindow:     cfg.Governor.DefaultWindow.D(),

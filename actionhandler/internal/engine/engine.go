@@ -75,6 +75,10 @@ type Options struct {
 	// WritebackTimeout bounds the write-back of one execution. Write-back
 	// happens even when the execution was cancelled (on shutdown).
 	WritebackTimeout time.Duration
+	// Leftovers kills what the remote_ssh steps of an execution taken over
+	// from a dead replica left running on their hosts; nil: nothing is
+	// killed (the note says to check the host).
+	Leftovers LeftoverKiller
 	// WritebackAttempts is how many times a write-back operation is tried
 	// in all (default DefaultWritebackAttempts; 1: never again), the first
 	// retry WritebackRetryDelay after the failure (default
@@ -345,6 +349,21 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) s
 	st.Status, st.StartedAt, st.Command = store.Running, time.Now(), red(desc)
 	e.save(ctx, log, s.ExecutionID, st)
 	log.Info().Str(logging.Event, "action_started").Msg("action started")
+	// The remote process, recorded while it runs: if this replica dies, the
+	// one taking over kills it (Leftovers).
+	var remote struct {
+		sync.Mutex
+		pid   int
+		start string
+	}
+	s.RemoteStarted = func(pid int, start string) {
+		remote.Lock()
+		remote.pid, remote.start = pid, start
+		remote.Unlock()
+		running := st
+		running.RemotePID, running.RemoteStart = pid, start
+		e.save(ctx, log, s.ExecutionID, running)
+	}
 	var res task.Result
 	switch {
 	case !ok:
@@ -355,6 +374,9 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) s
 		res = runner.Run(ctx, s)
 	}
 	st.FinishedAt = time.Now()
+	remote.Lock()
+	st.RemotePID, st.RemoteStart = remote.pid, remote.start
+	remote.Unlock()
 	if res.Command != "" {
 		st.Command = red(res.Command)
 	}

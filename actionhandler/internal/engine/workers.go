@@ -166,6 +166,7 @@ func (w *Workers) sweep() {
 		w.runs.Add(1)
 		go func() {
 			defer w.runs.Done()
+			e.KillLeftovers(w.ctx, x)
 			e.Report(w.ctx, x)
 		}()
 	}

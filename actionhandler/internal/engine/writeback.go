@@ -207,6 +207,9 @@ func (e *Engine) Note(x *store.Execution, r *rule.Rule, entity string) string {
 			fmt.Fprintf(&b, "%s on %s: not run", label, entity)
 		case store.Interrupted, store.Running:
 			fmt.Fprintf(&b, "%s on %s: interrupted while running, outcome unknown", label, entity)
+			if st.Error != "" && st.Error != store.InterruptedStepError {
+				b.WriteString("; " + st.Error) // what became of its command (KillLeftovers)
+			}
 		default:
 			fmt.Fprintf(&b, "%s on %s: %s (%s, %s)", label, entity, st.Status, detail(st), seconds(st))
 			if out := output(st); out != "" {

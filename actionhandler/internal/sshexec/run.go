@@ -6,14 +6,28 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 )
 
-// pidMarker starts the line the command prefix writes to stderr.
-const pidMarker = "ALEXIS_REMOTE_PID="
+// pidMarker starts the line the command prefix writes to stderr: the
+// shell's pid and, on Linux, its start time (field 22 of /proc/PID/stat,
+// clock ticks since boot), which tells that process from a later one that
+// reuses the pid.
+const (
+	pidMarker = "ALEXIS_REMOTE_PID="
+	pidPrefix = "echo " + pidMarker + "$$ $(cut -d' ' -f22 /proc/$$/stat 2>/dev/null) >&2\n"
+)
+
+// Process is a command's remote shell: the leader of the session's process
+// group.
+type Process struct {
+	PID   int
+	Start string // its start time on the host, digits; "" when the host did not tell (not Linux)
+}
 
 // Result is what one command did on one host.
 type Result struct {
@@ -36,13 +50,15 @@ type Output struct {
 // Run runs command in a new session on c within the command timeout. On
 // timeout or cancellation the remote process group is killed.
 func (c *Conn) Run(ctx context.Context, command string) *Result {
-	r, _ := c.run(ctx, command, c.e.o.CommandTimeout)
+	r, _ := c.run(ctx, command, c.e.o.CommandTimeout, nil)
 	return r
 }
 
 // run is Run with a timeout; opened reports whether a session opened (if
 // not, nothing ran and the command may be tried on another connection).
-func (c *Conn) run(ctx context.Context, command string, timeout time.Duration) (r *Result, opened bool) {
+// started, if not nil, is called with the remote process once the host
+// reported it.
+func (c *Conn) run(ctx context.Context, command string, timeout time.Duration, started func(Process)) (r *Result, opened bool) {
 	start := time.Now()
 	r = &Result{Addr: c.Addr, ExitCode: -1}
 	defer func() { r.Elapsed = time.Since(start) }()
@@ -58,10 +74,10 @@ func (c *Conn) run(ctx context.Context, command string, timeout time.Duration) (
 	opened = true
 	defer sess.Close()
 	stdout := &capWriter{limit: c.e.o.OutputLimit}
-	stderr := &pidWriter{next: &capWriter{limit: c.e.o.OutputLimit}}
+	stderr := &pidWriter{next: &capWriter{limit: c.e.o.OutputLimit}, started: started}
 	sess.Stdout, sess.Stderr = stdout, stderr
 	// Stdin is left empty: the command reads EOF, never hangs on input.
-	if err := sess.Start("echo " + pidMarker + "$$ >&2\n" + command); err != nil {
+	if err := sess.Start(pidPrefix + command); err != nil {
 		r.Err = fmt.Errorf("%w: start: %v", ErrSession, err)
 		return r, opened
 	}
@@ -201,6 +217,7 @@ type pidWriter struct {
 	head    []byte
 	through bool
 	pid     int
+	started func(Process)
 }
 
 func (w *pidWriter) Write(p []byte) (int, error) {
@@ -224,11 +241,37 @@ func (w *pidWriter) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	w.through = true
-	if pid, err := strconv.Atoi(string(line[len(pidMarker):])); err == nil {
-		w.pid = pid
+	if proc, ok := parseProcess(string(line[len(pidMarker):])); ok {
+		w.pid = proc.PID
+		if w.started != nil {
+			w.started(proc)
+		}
 		return w.flush(rest, len(p))
 	}
 	return w.flush(w.head, len(p))
+}
+
+// parseProcess reads "PID START" (START may be missing).
+func parseProcess(s string) (Process, bool) {
+	pid, start, _ := strings.Cut(strings.TrimSpace(s), " ")
+	n, err := strconv.Atoi(pid)
+	if err != nil || n <= 1 {
+		return Process{}, false
+	}
+	start = strings.TrimSpace(start)
+	if !digits(start) {
+		start = ""
+	}
+	return Process{PID: n, Start: start}, true
+}
+
+func digits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func (w *pidWriter) flush(b []byte, n int) (int, error) {

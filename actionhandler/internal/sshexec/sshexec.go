@@ -6,9 +6,11 @@
 // a KILL signal and, because OpenSSH honours signals only for sessions under
 // privilege separation (not for root logins), the remote process group is
 // also killed from a second session. For that, each command is prefixed
-// with a line that reports the shell's pid on stderr (the pid is the
-// session's process group, as sshd starts each session with setsid); that
-// line is removed from the captured stderr. The login shell must therefore
+// with a line that reports the shell's pid and start time on stderr (the
+// pid is the session's process group, as sshd starts each session with
+// setsid); that line is removed from the captured stderr. With both, a
+// later process (another replica, after this one died) can kill a command
+// left running without risking a reused pid (KillLeftover). The login shell must therefore
 // be a POSIX shell (sh, bash, dash, ksh, zsh).
 package sshexec
 
@@ -20,6 +22,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -185,6 +188,10 @@ type Request struct {
 	Entity  string        // "host", "host:port" or "[v6]:port"
 	Command string        // a POSIX shell command line
 	Timeout time.Duration // from session start to exit status; 0: Options.CommandTimeout
+	// Started, if set, is called with the remote process as soon as the
+	// host reported it, before the command's output is read on (so a
+	// caller can record it durably while the command runs).
+	Started func(Process)
 }
 
 // Exec runs a command on a host: it waits for the host's previous command
@@ -210,7 +217,7 @@ func (e *Executor) Exec(ctx context.Context, req Request) *Result {
 		timeout = e.o.CommandTimeout
 	}
 	if c := e.pool.get(t.key()); c != nil {
-		r, opened := c.run(ctx, req.Command, timeout)
+		r, opened := c.run(ctx, req.Command, timeout, req.Started)
 		if opened {
 			r.Reused = true
 			e.connection(ConnReused)
@@ -228,7 +235,7 @@ func (e *Executor) Exec(ctx context.Context, req Request) *Result {
 		return fail(t.addr, err)
 	}
 	e.connection(ConnOpened)
-	r, _ := c.run(ctx, req.Command, timeout)
+	r, _ := c.run(ctx, req.Command, timeout, req.Started)
 	e.release(t.key(), c)
 	r.Elapsed = time.Since(start)
 	return r
@@ -236,6 +243,39 @@ func (e *Executor) Exec(ctx context.Context, req Request) *Result {
 
 // release keeps c for the next command unless it is broken or keeping is
 // off.
+// KillLeftover kills the process group of p on entity if p is still the
+// process it was (same pid and start time): the command of an execution
+// whose action handler died. It reports whether it killed it; a process
+// without a start time is left alone (its pid may have been reused).
+func (e *Executor) KillLeftover(ctx context.Context, entity string, p Process) (killed bool, err error) {
+	if p.PID <= 1 || !digits(p.Start) {
+		return false, errors.New("no verifiable remote process (its host did not report a start time)")
+	}
+	t, err := e.target(entity)
+	if err != nil {
+		return false, err
+	}
+	unlock, err := e.locks.lock(ctx, t.addr)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	c, err := e.dial(ctx, t)
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	pid := strconv.Itoa(p.PID)
+	// Only digits reach this line.
+	cmd := "[ \"$(cut -d' ' -f22 /proc/" + pid + "/stat 2>/dev/null)\" = " + p.Start + " ] && kill -KILL -- -" + pid + " " + pid +
+		" 2>/dev/null && echo killed; exit 0"
+	r, _ := c.run(ctx, cmd, e.o.ConnectTimeout, nil)
+	if r.Err != nil {
+		return false, r.Err
+	}
+	return strings.TrimSpace(r.Stdout.Text) == "killed", nil
+}
+
 func (e *Executor) release(key string, c *Conn) {
 	if c.dead() || e.o.IdleTimeout < 0 {
 		c.Close()

@@ -231,6 +231,89 @@ func TestCancelKillsRemoteProcess(t *testing.T) {
 	waitGone(t, readPID(t, pidFile))
 }
 
+// A command left running by an action handler that died: another
+// executor (another replica, or the restarted process) kills it by the
+// pid and start time reported when it started, and leaves alone a
+// process whose start time does not match (a reused pid).
+func TestKillLeftover(t *testing.T) {
+	srv := sshdtest.StartT(t, sshdtest.Options{})
+	dying, _ := newExecutor(t, srv, nil)
+	other, _ := newExecutor(t, srv, nil)
+	dir := t.TempDir()
+	// run starts a never-ending command; it returns the process the host
+	// reported, the pid the command itself saw, and the Exec's result.
+	run := func(name string) (Process, int, <-chan *Result) {
+		t.Helper()
+		procs := make(chan Process, 1)
+		done := make(chan *Result, 1)
+		pidFile := filepath.Join(dir, name)
+		go func() {
+			done <- dying.Exec(context.Background(), Request{Entity: srv.Addr, Command: "echo $$ > " + pidFile + "; sleep 600",
+				Started: func(p Process) { procs <- p }})
+		}()
+		var p Process
+		select {
+		case p = <-procs:
+		case r := <-done:
+			t.Fatalf("ended: %+v", r)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no process reported")
+		}
+		for i := 0; i < 400; i++ {
+			if _, err := os.Stat(pidFile); err == nil {
+				break
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond) // the pid file written whole
+		return p, readPID(t, pidFile), done
+	}
+
+	p, pid, done := run("first")
+	if p.PID != pid || !digits(p.Start) {
+		t.Fatalf("reported %+v, the command's shell is %d", p, pid)
+	}
+	// Another process start time: not the same process.
+	if killed, err := other.KillLeftover(context.Background(), srv.Addr, Process{PID: p.PID, Start: p.Start + "1"}); killed || err != nil {
+		t.Fatalf("killed a process with another start time: %v %v", killed, err)
+	}
+	if !alive(pid) {
+		t.Fatal("the process with another start time was killed")
+	}
+	if _, err := other.KillLeftover(context.Background(), srv.Addr, Process{PID: p.PID}); err == nil {
+		t.Error("a process without start time: want an error, nothing killed")
+	}
+	killed, err := other.KillLeftover(context.Background(), srv.Addr, p)
+	if !killed || err != nil {
+		t.Fatalf("kill leftover: %v %v", killed, err)
+	}
+	waitGone(t, pid)
+	if r := <-done; r.Err == nil {
+		t.Errorf("the killed command's result: %+v", r)
+	}
+	if killed, err := other.KillLeftover(context.Background(), srv.Addr, p); killed || err != nil {
+		t.Errorf("a process already gone: %v %v", killed, err)
+	}
+}
+
+func TestParseProcess(t *testing.T) {
+	for in, want := range map[string]Process{
+		"1234 98765": {PID: 1234, Start: "98765"},
+		"1234 ":      {PID: 1234},
+		"1234":       {PID: 1234},
+		"1234 9;rm":  {PID: 1234},
+	} {
+		if got, ok := parseProcess(in); !ok || got != want {
+			t.Errorf("%q: %+v %v, want %+v", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", "x 1", "1 2", "-5 3"} {
+		if got, ok := parseProcess(in); ok {
+			t.Errorf("%q: %+v, want not ok", in, got)
+		}
+	}
+}
+
 func TestConnectTimeoutBlackhole(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -93,6 +93,10 @@ var migrations = []string{
 	);
 	CREATE INDEX writeback_retries_due ON writeback_retries (next_at);
 	CREATE INDEX writeback_retries_execution ON writeback_retries (execution_id);`,
+	// 4: the remote process of a remote_ssh step while it runs (pid and
+	// start time), so a replica taking over can kill what a dead one left.
+	`ALTER TABLE steps ADD COLUMN remote_pid INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE steps ADD COLUMN remote_start TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrate brings the schema to the latest version in one transaction,

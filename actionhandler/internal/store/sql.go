@@ -253,16 +253,18 @@ func (s *SQL) SaveStep(ctx context.Context, id string, st Step) error {
 		return fmt.Errorf("store: save step: entity %s of %s: %w", st.Entity, id, err)
 	}
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO steps (execution_id, task_index, position, entity, task_type,
-		action, command, status, exit_code, http_status, stdout, stderr, truncated, error, started_at, finished_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		action, command, status, exit_code, http_status, stdout, stderr, truncated, error, started_at, finished_at,
+		remote_pid, remote_start)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 		ON CONFLICT (execution_id, task_index, position) DO UPDATE SET
 		task_type = excluded.task_type, action = excluded.action, command = excluded.command,
 		status = excluded.status, exit_code = excluded.exit_code, http_status = excluded.http_status,
 		stdout = excluded.stdout, stderr = excluded.stderr, truncated = excluded.truncated,
-		error = excluded.error, started_at = excluded.started_at, finished_at = excluded.finished_at`),
+		error = excluded.error, started_at = excluded.started_at, finished_at = excluded.finished_at,
+		remote_pid = excluded.remote_pid, remote_start = excluded.remote_start`),
 		id, st.TaskIndex, pos, st.Entity, st.TaskType, st.Action, st.Command, st.Status, st.ExitCode,
 		st.HTTPStatus, st.Stdout, st.Stderr, boolInt(st.Truncated), st.Error,
-		nullMicros(st.StartedAt), nullMicros(st.FinishedAt)); err != nil {
+		nullMicros(st.StartedAt), nullMicros(st.FinishedAt), st.RemotePID, st.RemoteStart); err != nil {
 		return fmt.Errorf("store: save step: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -452,9 +454,8 @@ func (s *SQL) Recover(ctx context.Context, owner string, lease time.Duration) ([
 	}
 	var out []*Execution
 	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE steps SET status = $1, finished_at = $2,
-			error = 'the action handler stopped while this ran: outcome unknown'
-			WHERE execution_id = $3 AND status = $4`), Interrupted, micros(now), id, Running); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE steps SET status = $1, finished_at = $2, error = $3
+			WHERE execution_id = $4 AND status = $5`), Interrupted, micros(now), InterruptedStepError, id, Running); err != nil {
 			return nil, fmt.Errorf("store: recover: steps: %w", err)
 		}
 		x, err := s.get(ctx, tx, id, true)
@@ -523,7 +524,7 @@ func (s *SQL) get(ctx context.Context, tx *sql.Tx, id string, steps bool) (*Exec
 		return x, nil
 	}
 	rows, err := tx.QueryContext(ctx, s.q(`SELECT task_index, entity, task_type, action, command, status,
-		exit_code, http_status, stdout, stderr, truncated, error, started_at, finished_at
+		exit_code, http_status, stdout, stderr, truncated, error, started_at, finished_at, remote_pid, remote_start
 		FROM steps WHERE execution_id = $1 ORDER BY task_index, position`), id)
 	if err != nil {
 		return nil, fmt.Errorf("store: get %s: steps: %w", id, err)
@@ -534,7 +535,8 @@ func (s *SQL) get(ctx context.Context, tx *sql.Tx, id string, steps bool) (*Exec
 		var trunc int
 		var started, finished sql.NullInt64
 		if err := rows.Scan(&st.TaskIndex, &st.Entity, &st.TaskType, &st.Action, &st.Command, &st.Status,
-			&st.ExitCode, &st.HTTPStatus, &st.Stdout, &st.Stderr, &trunc, &st.Error, &started, &finished); err != nil {
+			&st.ExitCode, &st.HTTPStatus, &st.Stdout, &st.Stderr, &trunc, &st.Error, &started, &finished,
+			&st.RemotePID, &st.RemoteStart); err != nil {
 			return nil, fmt.Errorf("store: get %s: steps: %w", id, err)
 		}
 		st.Truncated = trunc != 0
@@ -657,6 +659,7 @@ func (s *SQL) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 	old := `SELECT id FROM executions WHERE reported_at IS NOT NULL AND created_at < $1`
 	for _, q := range []string{
 		`DELETE FROM steps WHERE execution_id IN (` + old + `)`,
+		`DELETE FROM writeback_retries WHERE execution_id IN (` + old + `)`,
 		`DELETE FROM execution_entities WHERE execution_id IN (` + old + `)`,
 		`DELETE FROM dedup WHERE created_at < $1`,
 	} {

@@ -48,6 +48,10 @@ const (
 	StepNotRun = "not_run"
 )
 
+// InterruptedStepError is the error Recover gives the steps that were
+// running when their replica died.
+const InterruptedStepError = "the action handler stopped while this ran: outcome unknown"
+
 // Errors.
 var (
 	ErrNotFound  = errors.New("execution not found")
@@ -97,6 +101,11 @@ type Step struct {
 	Error      string // the reason shown to people
 	StartedAt  time.Time
 	FinishedAt time.Time
+	// RemotePID and RemoteStart identify a remote_ssh step's process on its
+	// host (pid, start time) from when the host reported it; 0 and "" when
+	// unknown.
+	RemotePID   int
+	RemoteStart string
 }
 
 // Filter selects executions for List. Zero fields do not filter.

@@ -453,7 +453,7 @@ func TestStepsRoundTrip(t *testing.T) {
 			{TaskIndex: 1, Entity: "h1", TaskType: "http", Action: "check", Command: "GET http://x", Status: Failure,
 				ExitCode: -1, HTTPStatus: 503, Stdout: "down", Error: "HTTP 503", StartedAt: t0, FinishedAt: t0.Add(time.Second)},
 			{TaskIndex: 0, Entity: "h1", TaskType: "remote_ssh", Action: "restart", Command: "systemctl restart x",
-				Status: Running, ExitCode: -1, StartedAt: t0},
+				Status: Running, ExitCode: -1, StartedAt: t0, RemotePID: 4321, RemoteStart: "987654"},
 			{TaskIndex: 0, Entity: "h2", TaskType: "remote_ssh", Action: "restart", Command: "systemctl restart x",
 				Status: Success, ExitCode: 0, Stdout: "ok\n", Stderr: "warn\n", Truncated: true, StartedAt: t0, FinishedAt: t0.Add(2 * time.Second)},
 		}
@@ -480,7 +480,8 @@ func TestStepsRoundTrip(t *testing.T) {
 			if g.TaskIndex != w.TaskIndex || g.Entity != w.Entity || g.Status != w.Status || g.ExitCode != w.ExitCode ||
 				g.HTTPStatus != w.HTTPStatus || g.Stdout != w.Stdout || g.Stderr != w.Stderr || g.Truncated != w.Truncated ||
 				g.Error != w.Error || g.Command != w.Command || g.TaskType != w.TaskType || g.Action != w.Action ||
-				!g.StartedAt.Equal(w.StartedAt) || !g.FinishedAt.Equal(w.FinishedAt) {
+				!g.StartedAt.Equal(w.StartedAt) || !g.FinishedAt.Equal(w.FinishedAt) ||
+				g.RemotePID != w.RemotePID || g.RemoteStart != w.RemoteStart {
 				t.Errorf("step %d:\n got %+v\nwant %+v", i, g, w)
 			}
 		}

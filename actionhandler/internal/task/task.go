@@ -26,6 +26,10 @@ type Step struct {
 	Request []byte
 	// Secret returns a configured secret for templates; nil: none.
 	Secret func(name string) (string, error)
+	// RemoteStarted, if set, is called by task types that start a process
+	// on a host (remote_ssh) with its pid and start time, as soon as they
+	// are known and before Run returns.
+	RemoteStarted func(pid int, start string)
 }
 
 // Data is what the step's templates are rendered with.
