@@ -182,6 +182,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		OnDuplicate: em.Duplicate,
 		Log:         log.With().Str(logging.Component, "api").Logger(),
 	}
+	if deps.SSH != nil {
+		h.HostKey = deps.SSH.HostKey
+	}
 	h.Register(e, tokens)
 
 	log.Info().Str(logging.Event, "service_started").Str(logging.Listen, ln.Addr().String()).

@@ -51,6 +51,10 @@ type Handler struct {
 	Log       zerolog.Logger
 	// NewID returns a new execution id; default 16 random bytes in hex.
 	NewID func() string
+	// HostKey names the host an entity acts on (the SSH executor's
+	// host:port), so executions on one host run one at a time whatever the
+	// entity's spelling; nil: the entity in lower case.
+	HostKey func(entity string) string
 }
 
 // Register adds the routes to e behind the auth middleware.
@@ -114,6 +118,11 @@ func (h *Handler) postAction(c echo.Context) error {
 		Client:      auth.Client(c),
 		Request:     merged,
 		Entities:    entities,
+	}
+	if h.HostKey != nil {
+		for _, ent := range entities {
+			x.Hosts = append(x.Hosts, h.HostKey(ent))
+		}
 	}
 	got, created, err := h.Store.Create(ctx, x, h.DedupWindow)
 	if err != nil {

@@ -318,6 +318,17 @@ func (e *Executor) target(entity string) (target, error) {
 	return target{addr: addr, user: user}, nil
 }
 
+// HostKey is the host:port entity resolves to (ssh.port and ssh.hosts
+// applied), in lower case: one name for the host, whatever the entity's
+// spelling. An entity that does not resolve is its lower-cased self.
+func (e *Executor) HostKey(entity string) string {
+	t, err := e.target(entity)
+	if err != nil {
+		return strings.ToLower(strings.TrimSpace(entity))
+	}
+	return strings.ToLower(t.addr)
+}
+
 // hostPart is an entity without its port and IPv6 brackets.
 func hostPart(entity string) string {
 	e := strings.TrimSpace(entity)

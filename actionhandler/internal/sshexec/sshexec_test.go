@@ -643,3 +643,27 @@ func TestHostOverridesAndTimeout(t *testing.T) {
 		t.Errorf("per-request timeout: %v after %s", r.Err, time.Since(start))
 	}
 }
+
+func TestHostKey(t *testing.T) {
+	srv := sshdtest.StartT(t, sshdtest.Options{})
+	e, _ := newExecutor(t, srv, func(o *Options) {
+		o.Port = 22
+		o.Hosts = map[string]Host{"db01": {Port: 2222}}
+	})
+	for entity, want := range map[string]string{
+		"web01":       "web01:22",
+		"WEB01:22":    "web01:22",
+		" web01 ":     "web01:22",
+		"web01:2201":  "web01:2201",
+		"db01":        "db01:2222",
+		"db01:5022":   "db01:5022",
+		"[::1]:22":    "[::1]:22",
+		"::1":         "[::1]:22",
+		"bad host!":   "bad host!",
+		"jump.ex:x22": "jump.ex:x22",
+	} {
+		if got := e.HostKey(entity); got != want {
+			t.Errorf("HostKey(%q) = %q, want %q", entity, got, want)
+		}
+	}
+}

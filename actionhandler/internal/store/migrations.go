@@ -97,6 +97,11 @@ var migrations = []string{
 	// start time), so a replica taking over can kill what a dead one left.
 	`ALTER TABLE steps ADD COLUMN remote_pid INTEGER NOT NULL DEFAULT 0;
 	ALTER TABLE steps ADD COLUMN remote_start TEXT NOT NULL DEFAULT '';`,
+	// 5: the host each entity acts on (Execution.Hosts), for one execution
+	// per host at a time.
+	`ALTER TABLE execution_entities ADD COLUMN host TEXT NOT NULL DEFAULT '';
+	UPDATE execution_entities SET host = LOWER(entity);
+	CREATE INDEX execution_entities_host ON execution_entities (host, execution_id);`,
 }
 
 // migrate brings the schema to the latest version in one transaction,

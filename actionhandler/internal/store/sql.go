@@ -104,8 +104,12 @@ func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*
 		return nil, false, fmt.Errorf("store: create: %w", err)
 	}
 	for i, e := range x.Entities {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO execution_entities (execution_id, position, entity)
-			VALUES ($1, $2, $3)`), x.ID, i, e); err != nil {
+		host := strings.ToLower(strings.TrimSpace(e))
+		if i < len(x.Hosts) && x.Hosts[i] != "" {
+			host = x.Hosts[i]
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO execution_entities (execution_id, position, entity, host)
+			VALUES ($1, $2, $3, $4)`), x.ID, i, e, host); err != nil {
 			return nil, false, fmt.Errorf("store: create: entity: %w", err)
 		}
 	}
@@ -139,14 +143,14 @@ func (s *SQL) Claim(ctx context.Context, owner string, lease time.Duration, admi
 	if err := s.d.lock(ctx, tx, lockClaim); err != nil {
 		return nil, fmt.Errorf("store: claim: lock: %w", err)
 	}
-	// The oldest queued execution none of whose entities a running
-	// execution acts on: one execution at a time per host, across
+	// The oldest queued execution none of whose hosts a running execution
+	// acts on: one execution at a time per host, across
 	// replicas. A dead replica's running execution holds its hosts until
 	// Recover marks it interrupted.
 	x, err := scanExecution(tx.QueryRowContext(ctx, s.q(`SELECT `+execColumns+` FROM executions
 		WHERE status = $1 AND NOT EXISTS (
 			SELECT 1 FROM execution_entities q
-			JOIN execution_entities r ON r.entity = q.entity
+			JOIN execution_entities r ON r.host = q.host
 			JOIN executions rx ON rx.id = r.execution_id
 			WHERE q.execution_id = executions.id AND rx.status = $2)
 		ORDER BY created_at, id LIMIT 1`+s.d.skipLocked), Queued, Running))

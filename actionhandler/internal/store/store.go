@@ -70,6 +70,11 @@ type Execution struct {
 	Client      string   // who asked (token name)
 	Request     []byte   // the merged alert+rule (action.Request JSON)
 	Entities    []string // in rule order
+	// Hosts (Create only) are the hosts the entities act on, one per
+	// entity, as the SSH executor resolves them ("web01" and "WEB01:22" are
+	// one host "web01:22"); an execution waits while another acts on one of
+	// them. Missing or "": the entity in lower case.
+	Hosts       []string
 	Status      string
 	Reason      string // why skipped or interrupted
 	Owner       string // the replica running or reporting it
@@ -174,9 +179,9 @@ type Store interface {
 	Create(ctx context.Context, x *Execution, window time.Duration) (got *Execution, created bool, err error)
 	// CountQueued is how many executions wait for a worker.
 	CountQueued(ctx context.Context) (int, error)
-	// Claim takes the oldest queued execution for owner whose entities no
+	// Claim takes the oldest queued execution for owner whose hosts no
 	// running execution acts on (one execution per host at a time, across
-	// replicas): running with a lease, or skipped when admit says so. nil
+	// replicas; Execution.Hosts): running with a lease, or skipped when admit says so. nil
 	// when none is queued or every queued one waits for a host.
 	Claim(ctx context.Context, owner string, lease time.Duration, admit Admit) (*Execution, error)
 	// Renew extends the lease of an execution owner holds (ErrLeaseLost if

@@ -285,6 +285,21 @@ func TestClaimOneExecutionPerHost(t *testing.T) {
 		mustCreate(t, s, newExec("e4", "a4", "r", "web03", "web04")) // waits for e3
 		c.Add(time.Second)
 		mustCreate(t, s, newExec("e5", "a5", "r")) // no entity: waits for nobody
+		c.Add(time.Second)
+		// Other spellings of hosts in use: the same host.
+		mustCreate(t, s, newExec("e6", "a6", "r", "WEB03")) // waits for e3 (lower case)
+		c.Add(time.Second)
+		e7 := newExec("e7", "a7", "r", "db01", "web01.example.com")
+		e7.Hosts = []string{"db01:22", "web01"} // as resolved: web01 is in use by e1
+		mustCreate(t, s, e7)
+		c.Add(time.Second)
+		e8 := newExec("e8", "a8", "r", "db01")
+		e8.Hosts = []string{"db01:2222"} // another port: another host than e7's db01:22
+		mustCreate(t, s, e8)
+		c.Add(time.Second)
+		e9 := newExec("e9", "a9", "r", "DB01:2222")
+		e9.Hosts = []string{"db01:2222"} // waits for e8
+		mustCreate(t, s, e9)
 		claim := func(want string) {
 			t.Helper()
 			x, err := s.Claim(ctx, "rep1", time.Minute, nil)
@@ -302,7 +317,8 @@ func TestClaimOneExecutionPerHost(t *testing.T) {
 		claim("e1")
 		claim("e3")
 		claim("e5")
-		claim("") // e2 and e4 wait for their hosts
+		claim("e8")
+		claim("") // e2, e4, e6, e7 and e9 wait for their hosts
 		if err := s.Finish(ctx, "e3", "rep1", Failure, ""); err != nil {
 			t.Fatal(err)
 		}
