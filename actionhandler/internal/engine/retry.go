@@ -31,7 +31,10 @@ const (
 	DefaultWritebackAttempts   = 10
 	DefaultWritebackRetryDelay = 30 * time.Second
 	MaxWritebackRetryDelay     = 30 * time.Minute
-	writebackBatch             = 50
+	// writebackBatch is how many due retries one replica claims at once;
+	// they are leased for as long as trying them all one after the other
+	// may take, so no other replica tries them meanwhile.
+	writebackBatch = 10
 )
 
 // failedOp is a write-back operation that failed, and why.
@@ -79,7 +82,8 @@ func (e *Engine) queueRetries(ctx context.Context, log zerolog.Logger, x *store.
 // It returns how many it claimed.
 func (e *Engine) RetryWritebacks(ctx context.Context) (int, error) {
 	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
-	ws, err := e.o.Store.ClaimWritebacks(sctx, e.o.Owner, 2*e.o.WritebackTimeout+storeTimeout, writebackBatch)
+	lease := writebackBatch*(e.o.WritebackTimeout+storeTimeout) + storeTimeout
+	ws, err := e.o.Store.ClaimWritebacks(sctx, e.o.Owner, lease, writebackBatch)
 	cancel()
 	if err != nil {
 		return 0, err
