@@ -23,11 +23,13 @@ import (
 // execution finished. The escalation loop (Workers) claims due ones; if the
 // alert is still open (or its ticket system cannot tell) the rule's
 // on_escalation operations are applied (rule.EscalationOps), otherwise
-// nothing is done. A claimed escalation is not claimed again; its
-// operations that fail are tried again like every write-back (retry.go).
+// nothing is done. A claimed escalation is leased to its replica; if that
+// replica dies before it is done, it is due again when the lease runs out.
+// Its operations that fail are tried again like every write-back
+// (retry.go).
 
 // escalationBatch bounds the escalations claimed at once.
-const escalationBatch = 50
+const escalationBatch = 10
 
 // statusReader is a ticket system that can tell whether an alert is open.
 type statusReader interface {
@@ -106,13 +108,22 @@ func (e *Engine) scheduleEscalation(ctx context.Context, log zerolog.Logger, x *
 // is still open. It returns how many it claimed.
 func (e *Engine) Escalations(ctx context.Context) (int, error) {
 	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
-	xs, err := e.o.Store.ClaimEscalations(sctx, escalationBatch)
+	// Leased for as long as handling the whole batch may take.
+	lease := escalationBatch*(e.o.WritebackTimeout+storeTimeout) + storeTimeout
+	xs, err := e.o.Store.ClaimEscalations(sctx, lease, escalationBatch)
 	cancel()
 	if err != nil {
 		return 0, err
 	}
 	for _, x := range xs {
 		e.Escalate(ctx, x)
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+		if err := e.o.Store.EscalationDone(dctx, x.ID); err != nil {
+			log := e.logFor(x)
+			log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).
+				Msg("cannot record the escalation as handled; it will be handled again after its lease")
+		}
+		cancel()
 	}
 	return len(xs), nil
 }

@@ -365,7 +365,7 @@ func (s *SQL) EndWriteback(ctx context.Context, id, owner string, retryAt time.T
 	return s.owned(res, err, "end write-back")
 }
 
-func (s *SQL) ClaimEscalations(ctx context.Context, limit int) ([]*Execution, error) {
+func (s *SQL) ClaimEscalations(ctx context.Context, lease time.Duration, limit int) ([]*Execution, error) {
 	now := micros(s.now())
 	tx, err := s.d.begin(ctx, s.db)
 	if err != nil {
@@ -374,12 +374,14 @@ func (s *SQL) ClaimEscalations(ctx context.Context, limit int) ([]*Execution, er
 	defer tx.Rollback()
 	// One statement claims: rows another replica's claim has locked are
 	// skipped (PostgreSQL), and the outer condition is re-checked after
-	// any wait, so each escalation is claimed once.
-	rows, err := tx.QueryContext(ctx, s.q(`UPDATE executions SET escalated_at = $1
+	// any wait, so each escalation is claimed by one replica at a time. A
+	// claim moves escalate_at lease ahead: if the claimer dies before
+	// EscalationDone, the escalation is due again then.
+	rows, err := tx.QueryContext(ctx, s.q(`UPDATE executions SET escalate_at = $3
 		WHERE escalated_at IS NULL AND escalate_at <= $1 AND id IN (
 			SELECT id FROM executions WHERE escalated_at IS NULL AND escalate_at <= $1
 			ORDER BY escalate_at, id LIMIT $2`+s.d.skipLocked+`)
-		RETURNING id`), now, limit)
+		RETURNING id`), now, limit, now+lease.Microseconds())
 	if err != nil {
 		return nil, fmt.Errorf("store: claim escalations: %w", err)
 	}
@@ -408,6 +410,12 @@ func (s *SQL) ClaimEscalations(ctx context.Context, limit int) ([]*Execution, er
 		return nil, fmt.Errorf("store: claim escalations: commit: %w", err)
 	}
 	return out, nil
+}
+
+func (s *SQL) EscalationDone(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE executions SET escalated_at = $1
+		WHERE id = $2 AND escalated_at IS NULL AND escalate_at IS NOT NULL`), micros(s.now()), id)
+	return s.owned(res, err, "escalation done")
 }
 
 func (s *SQL) ExpireLeases(ctx context.Context, owner string) error {

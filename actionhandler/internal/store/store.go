@@ -83,7 +83,7 @@ type Execution struct {
 	FinishedAt  time.Time // zero until finished; a later escalation timer starts here
 	ReportedAt  time.Time // zero until written back onto the alert
 	EscalateAt  time.Time // zero unless an escalation is scheduled
-	EscalatedAt time.Time // zero until the escalation was claimed
+	EscalatedAt time.Time // zero until the escalation was handled (EscalationDone)
 	Steps       []Step    // Get only: every task on every host
 	// Writebacks (Get only): the write-back operations on its alert that
 	// failed and wait to be tried again.
@@ -194,9 +194,13 @@ type Store interface {
 	// ScheduleEscalation sets the escalation of an ended execution owner
 	// holds (not yet reported) due delay after it finished.
 	ScheduleEscalation(ctx context.Context, id, owner string, delay time.Duration) error
-	// ClaimEscalations marks up to limit due escalations claimed and returns
-	// them: each is returned once, to one replica, also across restarts.
-	ClaimEscalations(ctx context.Context, limit int) ([]*Execution, error)
+	// ClaimEscalations takes up to limit due escalations for lease and
+	// returns them: each goes to one replica at a time; one not marked
+	// EscalationDone within lease (its replica died) is due again then.
+	ClaimEscalations(ctx context.Context, lease time.Duration, limit int) ([]*Execution, error)
+	// EscalationDone records that execution id's escalation was handled
+	// (escalated, or found closed): it is never claimed again.
+	EscalationDone(ctx context.Context, id string) error
 	// QueueWritebacks records write-back operations that failed, each to be
 	// tried again from its NextAt.
 	QueueWritebacks(ctx context.Context, ws []Writeback) error

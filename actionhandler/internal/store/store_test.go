@@ -784,7 +784,7 @@ func TestEscalations(t *testing.T) {
 			t.Errorf("escalate_at %v escalated_at %v", x.EscalateAt, x.EscalatedAt)
 		}
 		c.Add(19 * time.Minute)
-		if xs, err := s.ClaimEscalations(ctx, 10); len(xs) != 0 || err != nil {
+		if xs, err := s.ClaimEscalations(ctx, time.Minute, 10); len(xs) != 0 || err != nil {
 			t.Fatalf("claimed before due: %d %v", len(xs), err)
 		}
 		c.Add(2 * time.Minute)
@@ -794,7 +794,7 @@ func TestEscalations(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 4 {
 			wg.Go(func() {
-				xs, err := s.ClaimEscalations(ctx, 10)
+				xs, err := s.ClaimEscalations(ctx, time.Minute, 10)
 				if err != nil {
 					t.Error(err)
 				}
@@ -804,12 +804,32 @@ func TestEscalations(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if len(got) != 1 || got[0].ID != "esc" || got[0].AlertID != "a1" || got[0].EscalatedAt.IsZero() {
+		if len(got) != 1 || got[0].ID != "esc" || got[0].AlertID != "a1" || !got[0].EscalatedAt.IsZero() {
 			t.Fatalf("claimed %+v, want esc once", got)
 		}
+		// Its replica dies before it is done: due again once the lease ran out.
+		c.Add(59 * time.Second)
+		if xs, _ := s.ClaimEscalations(ctx, time.Minute, 10); len(xs) != 0 {
+			t.Errorf("claimed again within the lease: %d", len(xs))
+		}
+		c.Add(2 * time.Second)
+		xs, err := open().ClaimEscalations(ctx, time.Minute, 10)
+		if err != nil || len(xs) != 1 || xs[0].ID != "esc" {
+			t.Fatalf("after the lease: %d %v, want esc again", len(xs), err)
+		}
+		s = open()
+		if err := s.EscalationDone(ctx, "esc"); err != nil {
+			t.Fatal(err)
+		}
+		if x, _ := s.Get(ctx, "esc"); x.EscalatedAt.IsZero() {
+			t.Error("escalated_at not set when done")
+		}
+		if err := s.EscalationDone(ctx, "plain"); err == nil {
+			t.Error("done for an execution without escalation")
+		}
 		c.Add(time.Hour)
-		if xs, _ := open().ClaimEscalations(ctx, 10); len(xs) != 0 {
-			t.Errorf("claimed again: %d", len(xs))
+		if xs, _ := open().ClaimEscalations(ctx, time.Minute, 10); len(xs) != 0 {
+			t.Errorf("claimed again after done: %d", len(xs))
 		}
 	})
 }
