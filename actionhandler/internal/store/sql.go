@@ -327,25 +327,13 @@ func (s *SQL) ClaimWritebacks(ctx context.Context, owner string, lease time.Dura
 		WHERE next_at <= $3 AND lease_until <= $3 AND id IN (
 			SELECT id FROM writeback_retries WHERE next_at <= $3 AND lease_until <= $3
 			ORDER BY next_at, id LIMIT $4`+s.d.skipLocked+`)
-		RETURNING id, execution_id, feed_type, feed_name, alert_id, op, attempts, last_error, created_at, next_at, owner`),
+		RETURNING `+writebackColumns),
 		owner, micros(now.Add(lease)), micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim write-backs: %w", err)
 	}
-	defer rows.Close()
-	var out []Writeback
-	for rows.Next() {
-		var w Writeback
-		var op string
-		var created, next int64
-		if err := rows.Scan(&w.ID, &w.ExecutionID, &w.FeedType, &w.FeedName, &w.AlertID, &op, &w.Attempts,
-			&w.LastError, &created, &next, &w.Owner); err != nil {
-			return nil, fmt.Errorf("store: claim write-backs: %w", err)
-		}
-		w.Op, w.CreatedAt, w.NextAt = []byte(op), fromMicros(created), fromMicros(next)
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanWritebacks(rows)
+	if err != nil {
 		return nil, fmt.Errorf("store: claim write-backs: %w", err)
 	}
 	slices.SortFunc(out, func(a, b Writeback) int {
@@ -500,19 +488,26 @@ func (s *SQL) Get(ctx context.Context, id string) (*Execution, error) {
 
 // writebacks are the write-back retries of execution id waiting, oldest first.
 func (s *SQL) writebacks(ctx context.Context, q querier, id string) ([]Writeback, error) {
-	rows, err := q.QueryContext(ctx, s.q(`SELECT id, feed_type, feed_name, alert_id, op, attempts, last_error,
-		created_at, next_at, owner FROM writeback_retries WHERE execution_id = $1 ORDER BY created_at, id`), id)
+	rows, err := q.QueryContext(ctx, s.q(`SELECT `+writebackColumns+` FROM writeback_retries
+		WHERE execution_id = $1 ORDER BY created_at, id`), id)
 	if err != nil {
 		return nil, err
 	}
+	return scanWritebacks(rows)
+}
+
+const writebackColumns = `id, execution_id, feed_type, feed_name, alert_id, op, attempts, last_error, created_at, next_at, owner`
+
+// scanWritebacks reads rows of writebackColumns and closes them.
+func scanWritebacks(rows *sql.Rows) ([]Writeback, error) {
 	defer rows.Close()
 	var out []Writeback
 	for rows.Next() {
-		w := Writeback{ExecutionID: id}
+		var w Writeback
 		var op string
 		var created, next int64
-		if err := rows.Scan(&w.ID, &w.FeedType, &w.FeedName, &w.AlertID, &op, &w.Attempts, &w.LastError,
-			&created, &next, &w.Owner); err != nil {
+		if err := rows.Scan(&w.ID, &w.ExecutionID, &w.FeedType, &w.FeedName, &w.AlertID, &op, &w.Attempts,
+			&w.LastError, &created, &next, &w.Owner); err != nil {
 			return nil, err
 		}
 		w.Op, w.CreatedAt, w.NextAt = []byte(op), fromMicros(created), fromMicros(next)
