@@ -2,7 +2,12 @@
 // handler (and a person may POST directly): the alert envelope with the
 // matched rule merged in under "rule".
 //
-//	{...alert fields..., "alexis": {...}, "rule": {...rule file...}}
+//	{...alert fields..., "alexis": {...}, "rule": {...rule file...},
+//	 "requested_by": "poller"}
+//
+// requested_by (optional) is the name of the token that posted the alert to
+// the classifier; the action handler trusts it only in a request the
+// classifier signed.
 package action
 
 import (
@@ -16,10 +21,15 @@ import (
 // RuleKey is the top-level key holding the rule.
 const RuleKey = "rule"
 
+// RequestedByKey is the top-level key holding RequestedBy.
+const RequestedByKey = "requested_by"
+
 // Request is an alert plus the rule to run for it.
 type Request struct {
 	Alert *alert.Envelope
 	Rule  *rule.Rule
+	// RequestedBy is who posted the alert to the classifier ("": not set).
+	RequestedBy string
 }
 
 // MarshalJSON writes the merged wire form.
@@ -33,6 +43,10 @@ func (r *Request) MarshalJSON() ([]byte, error) {
 		return nil, err
 	}
 	fields[RuleKey] = rb
+	delete(fields, RequestedByKey)
+	if r.RequestedBy != "" {
+		fields[RequestedByKey], _ = json.Marshal(r.RequestedBy)
+	}
 	return json.Marshal(fields)
 }
 
@@ -56,6 +70,13 @@ func Decode(data []byte) (*Request, error) {
 		return nil, fmt.Errorf("rule: %w", err)
 	}
 	delete(fields, RuleKey)
+	var by string
+	if raw, ok := fields[RequestedByKey]; ok {
+		if err := json.Unmarshal(raw, &by); err != nil {
+			return nil, fmt.Errorf("%s: want a string", RequestedByKey)
+		}
+		delete(fields, RequestedByKey)
+	}
 	rest, err := json.Marshal(fields)
 	if err != nil {
 		return nil, err
@@ -64,5 +85,5 @@ func Decode(data []byte) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Request{Alert: env, Rule: r}, nil
+	return &Request{Alert: env, Rule: r, RequestedBy: by}, nil
 }

@@ -70,3 +70,41 @@ func mustRule(t *testing.T) string {
 	b, _ := json.Marshal(example(t))
 	return string(b)
 }
+
+func TestRequestedByRoundTrip(t *testing.T) {
+	env, err := alert.New([]byte(`{"id":"x2"}`), alert.Meta{UniqueValue: "8", FeedType: "OpsGenie", FeedName: "f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, by, wantWire string }{
+		{"set", "poller", `"requested_by":"poller"`},
+		{"unset", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wire, err := json.Marshal(&Request{Alert: env, Rule: example(t), RequestedBy: tc.by})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantWire != "" && !strings.Contains(string(wire), tc.wantWire) {
+				t.Fatalf("wire %s lacks %s", wire, tc.wantWire)
+			}
+			if tc.wantWire == "" && strings.Contains(string(wire), RequestedByKey) {
+				t.Fatalf("wire %s has %s", wire, RequestedByKey)
+			}
+			back, err := Decode(wire)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back.RequestedBy != tc.by {
+				t.Fatalf("requested_by = %q, want %q", back.RequestedBy, tc.by)
+			}
+			if back.Alert.Get(RequestedByKey).Exists() {
+				t.Fatal("requested_by left inside the alert")
+			}
+		})
+	}
+	if _, err := Decode([]byte(`{"alexis":{"feed_type":"x","unique_value":"1"},"rule":` + mustRule(t) + `,"requested_by":7}`)); err == nil ||
+		!strings.Contains(err.Error(), "requested_by: want a string") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -5,6 +5,8 @@ package api
 // Error is the body of every 4xx/5xx answer.
 type Error struct {
 	Error string `json:"error"`
+	// MissingScope, on a 403, names the scope the token lacks.
+	MissingScope string `json:"missing_scope,omitempty"`
 }
 
 // Classification results.

@@ -5,21 +5,27 @@ import "time"
 // Execution is one action handler execution, as GET /v1/executions lists
 // it and GET /v1/executions/{id} shows it (with Steps).
 type Execution struct {
-	ID          string     `json:"id"`
-	Status      string     `json:"status"`           // Exec* constants
-	Reason      string     `json:"reason,omitempty"` // why skipped or interrupted
-	AlertID     string     `json:"alert_id"`
-	UniqueValue string     `json:"unique_value"`
-	FeedType    string     `json:"feed_type"`
-	FeedName    string     `json:"feed_name"`
-	RuleName    string     `json:"rule_name"`
-	Client      string     `json:"client"` // who asked (their token's name)
-	Entities    []string   `json:"entities"`
-	CreatedAt   time.Time  `json:"created_at"`
-	StartedAt   *time.Time `json:"started_at,omitempty"`
-	FinishedAt  *time.Time `json:"finished_at,omitempty"`
-	ReportedAt  *time.Time `json:"reported_at,omitempty"` // written back onto the alert
-	Steps       []Step     `json:"steps,omitempty"`
+	ID          string `json:"id"`
+	Status      string `json:"status"`           // Exec* constants
+	Reason      string `json:"reason,omitempty"` // why skipped or interrupted
+	AlertID     string `json:"alert_id"`
+	UniqueValue string `json:"unique_value"`
+	FeedType    string `json:"feed_type"`
+	FeedName    string `json:"feed_name"`
+	RuleName    string `json:"rule_name"`
+	Client      string `json:"client"` // who asked (their token's name)
+	// RequestedBy is who asked originally: for an execution the classifier
+	// relayed, the token that posted the alert to it; else the client.
+	RequestedBy string `json:"requested_by,omitempty"`
+	// AdHoc: the rule was not verified (not signed by the classifier); it
+	// ran because the client holds scope adhoc.
+	AdHoc      bool       `json:"adhoc,omitempty"`
+	Entities   []string   `json:"entities"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	ReportedAt *time.Time `json:"reported_at,omitempty"` // written back onto the alert
+	Steps      []Step     `json:"steps,omitempty"`
 	// PendingWritebacks are write-back operations on the alert that failed
 	// and will be tried again (GET /v1/executions/{id} only).
 	PendingWritebacks []PendingWriteback `json:"pending_writebacks,omitempty"`

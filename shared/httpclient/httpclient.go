@@ -28,12 +28,16 @@ type Options struct {
 	Token   config.Secret // sent as "Authorization: Bearer"
 	Timeout time.Duration // whole request; 0 means 10 s
 	CAFile  string        // PEM bundle to verify HTTPS peers; "" uses the system roots
+	// Sign, when set, adds headers computed from the exact body sent (the
+	// classifier's request signature, shared/auth).
+	Sign func(h http.Header, body []byte)
 }
 
 // Client posts JSON to Alexis services.
 type Client struct {
 	http  *http.Client
 	token config.Secret
+	sign  func(http.Header, []byte)
 }
 
 // New builds a client.
@@ -54,7 +58,7 @@ func New(o Options) (*Client, error) {
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	return &Client{http: &http.Client{Timeout: o.Timeout, Transport: tr}, token: o.Token}, nil
+	return &Client{http: &http.Client{Timeout: o.Timeout, Transport: tr}, token: o.Token, sign: o.Sign}, nil
 }
 
 // StatusError is a non-2xx answer.
@@ -82,6 +86,9 @@ func (c *Client) PostJSON(ctx context.Context, url string, body, out any) (int, 
 	req.Header.Set("Content-Type", "application/json")
 	if !c.token.Empty() {
 		req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
+	}
+	if c.sign != nil {
+		c.sign(req.Header, payload)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

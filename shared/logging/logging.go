@@ -37,6 +37,7 @@ const (
 	ExitCode     = "exit_code"
 	ElapsedMS    = "elapsed_ms"
 	Client       = "client"
+	RequestedBy  = "requested_by" // who posted the alert to the classifier (the token name), relayed to the action handler
 	Method       = "method"
 	Path         = "path"
 	Status       = "status"

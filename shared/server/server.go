@@ -108,11 +108,15 @@ func errorHandler(log zerolog.Logger) echo.HTTPErrorHandler {
 		if c.Response().Committed {
 			return
 		}
-		code, msg := http.StatusInternalServerError, "internal error"
+		code, body := http.StatusInternalServerError, api.Error{Error: "internal error"}
 		var he *echo.HTTPError
 		if errors.As(err, &he) {
 			code = he.Code
-			msg = fmt.Sprint(he.Message)
+			if ae, ok := he.Message.(api.Error); ok {
+				body = ae // e.g. a 403 naming the missing scope (shared/auth)
+			} else {
+				body = api.Error{Error: fmt.Sprint(he.Message)}
+			}
 		} else {
 			log.Error().Str(logging.Event, "http_error").Str(logging.Path, c.Path()).Err(err).Send()
 		}
@@ -120,7 +124,7 @@ func errorHandler(log zerolog.Logger) echo.HTTPErrorHandler {
 			_ = c.NoContent(code)
 			return
 		}
-		_ = c.JSON(code, api.Error{Error: msg})
+		_ = c.JSON(code, body)
 	}
 }
 

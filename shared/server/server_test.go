@@ -68,12 +68,12 @@ func TestServer(t *testing.T) {
 }
 
 func TestMetricsEndpointNeedsToken(t *testing.T) {
-	toks, err := auth.ParseTokens([]byte("prometheus:0123456789abcdef0123\n"))
+	toks, err := auth.ParseTokens([]byte("prometheus:0123456789abcdef0123\n"), auth.MustScopes("metrics"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := metrics.New("poller")
-	e := New(Options{Service: "poller", Log: zerolog.Nop(), Metrics: m, MetricsAuth: auth.Middleware(toks)})
+	e := New(Options{Service: "poller", Log: zerolog.Nop(), Metrics: m, MetricsAuth: auth.Require(toks, auth.ScopeMetrics)})
 	e.GET("/x", func(c echo.Context) error { return c.String(200, "x") })
 	e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil))
 

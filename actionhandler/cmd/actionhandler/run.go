@@ -52,9 +52,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := logging.New(stdout, service, cfg.Log)
-	tokens, err := auth.LoadTokens(cfg.TokensFile)
+	tokens, err := auth.LoadTokens(cfg.TokensFile, auth.DefaultsActionHandler)
 	if err != nil {
 		return err
+	}
+	var key *auth.Key
+	if cfg.SigningKeyFile != "" {
+		if key, err = auth.LoadKey(cfg.SigningKeyFile); err != nil {
+			return fmt.Errorf("signing_key_file: %w", err)
+		}
 	}
 	secrets, red, err := loadSecrets(cfg)
 	if err != nil {
@@ -158,7 +164,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 
 	e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit,
-		Metrics: reg, MetricsAuth: auth.Middleware(tokens)})
+		Metrics: reg, MetricsAuth: auth.Require(tokens, auth.ScopeMetrics)})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -181,6 +187,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		MaxQueued:   cfg.MaxQueuedExecutions,
 		OnDuplicate: em.Duplicate,
 		Log:         log.With().Str(logging.Component, "api").Logger(),
+		Key:         key,
+	}
+	if key == nil {
+		log.Warn().Str(logging.Event, "provenance_unverifiable").
+			Msg("no signing_key_file: no rule can be verified, every action needs a token with scope adhoc")
 	}
 	if deps.SSH != nil {
 		h.HostKey = deps.SSH.HostKey

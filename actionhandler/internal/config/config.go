@@ -3,6 +3,7 @@
 //
 //	listen: 127.0.0.1:8082
 //	tokens_file: /run/secrets/actionhandler_tokens
+//	signing_key_file: /run/secrets/alexis_signing_key  # verifies what the classifier forwards; "": nothing is verified
 //	body_limit: 1048576
 //	log: {format: logfmt, level: info}
 //	development: false
@@ -94,10 +95,14 @@ const (
 
 // Config is the action handler configuration.
 type Config struct {
-	Listen     string          `yaml:"listen"`
-	TokensFile string          `yaml:"tokens_file"` // inbound client tokens (name:token per line)
-	BodyLimit  int64           `yaml:"body_limit"`  // bytes
-	Log        logging.Options `yaml:"log"`
+	Listen     string `yaml:"listen"`
+	TokensFile string `yaml:"tokens_file"` // inbound client tokens (name:token [scopes=...] per line)
+	// SigningKeyFile holds the key the classifier signs forwarded actions
+	// with (shared/auth); "": no request is verified, every action needs
+	// scope adhoc.
+	SigningKeyFile string          `yaml:"signing_key_file"`
+	BodyLimit      int64           `yaml:"body_limit"` // bytes
+	Log            logging.Options `yaml:"log"`
 
 	// Development logs and notes what would run and connects to nothing.
 	Development bool `yaml:"development"`
@@ -293,6 +298,7 @@ func (c *Config) Validate() error {
 		p.Addf("listen", "want host:port, got %q", c.Listen)
 	}
 	readable(&p, "tokens_file", c.TokensFile, true)
+	readable(&p, "signing_key_file", c.SigningKeyFile, false)
 	if c.BodyLimit <= 0 {
 		p.Addf("body_limit", "must be a positive number of bytes")
 	}

@@ -9,6 +9,11 @@
 //	                         alert_id, rule_name, entity, status, since,
 //	                         until (RFC 3339); limit, cursor
 //	GET  /v1/executions/{id} api.Execution with every step
+//
+// Scopes (shared/auth): POST /v1/action needs act, and runs only a rule
+// whose provenance is verified (a request signed by the classifier,
+// auth.SignatureHeader); any other rule needs adhoc and is recorded and
+// noted as ad-hoc with the caller's name. GET needs read.
 package httpapi
 
 import (
@@ -55,6 +60,26 @@ type Handler struct {
 	// host:port), so executions on one host run one at a time whatever the
 	// entity's spelling; nil: the entity in lower case.
 	HostKey func(entity string) string
+	// Key verifies the classifier's signature of forwarded requests
+	// (signing_key_file); nil: no request is verified, every action needs
+	// scope adhoc.
+	Key *auth.Key
+	// MaxSignatureAge bounds a signature's age (replay); default
+	// auth.DefaultMaxAge.
+	MaxSignatureAge time.Duration
+	// Now is the clock signatures are checked against; nil: time.Now.
+	Now func() time.Time
+}
+
+// Routes are the action handler's routes and the scope each requires
+// (README "Authentication").
+var Routes = []struct {
+	Method, Path string
+	Scope        auth.Scope
+}{
+	{http.MethodPost, "/v1/action", auth.ScopeAct},
+	{http.MethodGet, "/v1/executions", auth.ScopeRead},
+	{http.MethodGet, "/v1/executions/:id", auth.ScopeRead},
 }
 
 // Register adds the routes to e behind the auth middleware.
@@ -65,10 +90,43 @@ func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
 	if h.DedupWindow <= 0 {
 		h.DedupWindow = DefaultDedupWindow
 	}
-	g := e.Group("/v1", auth.Middleware(tokens))
-	g.POST("/action", h.postAction)
-	g.GET("/executions", h.listExecutions)
-	g.GET("/executions/:id", h.getExecution)
+	if h.MaxSignatureAge <= 0 {
+		h.MaxSignatureAge = auth.DefaultMaxAge
+	}
+	handlers := map[string]echo.HandlerFunc{
+		"/v1/action": h.postAction, "/v1/executions": h.listExecutions, "/v1/executions/:id": h.getExecution,
+	}
+	for _, r := range Routes {
+		e.Add(r.Method, r.Path, handlers[r.Path], auth.Require(tokens, r.Scope))
+	}
+}
+
+// provenance decides whether the request's rule is verified: signed by the
+// classifier (then its requested_by is trusted) or, failing that, posted by
+// a token with scope adhoc. It answers the error to return otherwise.
+func (h *Handler) provenance(c echo.Context, body []byte) (verified bool, err error) {
+	sig := c.Request().Header.Get(auth.SignatureHeader)
+	if sig == "" {
+		if !auth.Has(c, auth.ScopeAdhoc) {
+			return false, auth.Forbidden(c, auth.ScopeAdhoc,
+				"the request is not signed by the classifier, so its rule is not verified; running an unverified rule needs scope adhoc")
+		}
+		return false, nil
+	}
+	if h.Key == nil {
+		return false, echo.NewHTTPError(http.StatusUnauthorized,
+			auth.SignatureHeader+": this action handler has no signing_key_file to verify it with")
+	}
+	now := time.Now()
+	if h.Now != nil {
+		now = h.Now()
+	}
+	if err := h.Key.Verify(sig, body, now, h.MaxSignatureAge); err != nil {
+		h.Log.Warn().Str(logging.Event, "signature_refused").Str(logging.Client, auth.Client(c)).
+			Str(logging.ErrorKey, err.Error()).Msg("action request refused")
+		return false, echo.NewHTTPError(http.StatusUnauthorized, auth.SignatureHeader+": "+err.Error())
+	}
+	return true, nil
 }
 
 func (h *Handler) postAction(c echo.Context) error {
@@ -76,12 +134,25 @@ func (h *Handler) postAction(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	verified, err := h.provenance(c, body)
+	if err != nil {
+		return err
+	}
 	req, err := action.Decode(body)
 	if err != nil {
 		return server.BadRequest(err)
 	}
+	requestedBy := req.RequestedBy
+	if !verified {
+		if requestedBy != "" {
+			return echo.NewHTTPError(http.StatusBadRequest,
+				action.RequestedByKey+": set only by the classifier, in a signed request; leave it out")
+		}
+		requestedBy = auth.Client(c)
+	}
 	log := h.Log.With().
 		Str(logging.Client, auth.Client(c)).
+		Str(logging.RequestedBy, requestedBy).
 		Str(logging.AlertID, req.Alert.ID()).
 		Str(logging.UniqueValue, req.Alert.Meta.UniqueValue).
 		Str(logging.RuleName, req.Rule.Name).
@@ -116,6 +187,8 @@ func (h *Handler) postAction(c echo.Context) error {
 		FeedName:    req.Alert.Meta.FeedName,
 		RuleName:    req.Rule.Name,
 		Client:      auth.Client(c),
+		RequestedBy: requestedBy,
+		AdHoc:       !verified,
 		Request:     merged,
 		Entities:    entities,
 	}
@@ -135,6 +208,10 @@ func (h *Handler) postAction(c echo.Context) error {
 		log.Info().Str(logging.Event, "execution_duplicate").Str(logging.ExecutionID, got.ID).
 			Str(logging.ActionStatus, got.Status).Msg("same alert and rule within the dedup window: not run again")
 		return c.JSON(http.StatusOK, api.ActionAccepted{ExecutionID: got.ID, Status: got.Status, Entities: got.Entities})
+	}
+	if !verified {
+		log.Warn().Str(logging.Event, "adhoc_action").Str(logging.ExecutionID, got.ID).
+			Msg("ad-hoc action: its rule is not verified, run on the caller's scope adhoc")
 	}
 	log.Info().Str(logging.Event, "execution_queued").Str(logging.ExecutionID, got.ID).
 		Int(logging.Count, len(entities)).Msg("execution queued")
@@ -226,7 +303,7 @@ func Execution(x *store.Execution) api.Execution {
 	out := api.Execution{
 		ID: x.ID, Status: x.Status, Reason: x.Reason, AlertID: x.AlertID, UniqueValue: x.UniqueValue,
 		FeedType: x.FeedType, FeedName: x.FeedName, RuleName: x.RuleName, Client: x.Client,
-		Entities: x.Entities, CreatedAt: x.CreatedAt,
+		RequestedBy: x.RequestedBy, AdHoc: x.AdHoc, Entities: x.Entities, CreatedAt: x.CreatedAt,
 		StartedAt: timePtr(x.StartedAt), FinishedAt: timePtr(x.FinishedAt), ReportedAt: timePtr(x.ReportedAt),
 	}
 	if out.Entities == nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/auth"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/logging/logtest"
+	"github.com/alexis-ops/alexis/shared/metrics"
 	"github.com/alexis-ops/alexis/shared/server"
 	"github.com/labstack/echo/v4"
 )
@@ -45,16 +46,23 @@ func (brokenStore) Create(context.Context, *store.Execution, time.Duration) (*st
 }
 
 type apiFixture struct {
-	e     *echo.Echo
-	st    store.Store
-	logs  *logtest.Buffer
-	woken int
-	mu    sync.Mutex
+	tokens string // more token-file lines (set by newAPIWith)
+	e      *echo.Echo
+	st     store.Store
+	logs   *logtest.Buffer
+	woken  int
+	mu     sync.Mutex
 }
 
 func newAPI(t *testing.T, edit func(h *Handler)) *apiFixture {
 	t.Helper()
-	a := &apiFixture{logs: &logtest.Buffer{}}
+	return newAPIWith(t, "", edit)
+}
+
+// newAPIWith is newAPI with more token-file lines and /metrics.
+func newAPIWith(t *testing.T, extraTokens string, edit func(h *Handler)) *apiFixture {
+	t.Helper()
+	a := &apiFixture{logs: &logtest.Buffer{}, tokens: extraTokens}
 	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "a.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -62,11 +70,14 @@ func newAPI(t *testing.T, edit func(h *Handler)) *apiFixture {
 	t.Cleanup(func() { st.Close() })
 	a.st = st
 	log := logging.New(a.logs, "actionhandler", logging.Options{})
-	tokens, err := auth.ParseTokens([]byte("classifier:" + token + "\n"))
+	// The fixture's token posts unsigned (ad-hoc) actions unless a test
+	// signs them (provenance_test.go).
+	tokens, err := auth.ParseTokens([]byte("oncall:"+token+" scopes=adhoc,read\n"+a.tokens), auth.DefaultsActionHandler)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.e = server.New(server.Options{Service: "actionhandler", Log: log, BodyLimit: 4096})
+	a.e = server.New(server.Options{Service: "actionhandler", Log: log, BodyLimit: 4096,
+		Metrics: metrics.New("actionhandler"), MetricsAuth: auth.Require(tokens, auth.ScopeMetrics)})
 	h := &Handler{Store: st, Log: log, Wake: func() { a.mu.Lock(); a.woken++; a.mu.Unlock() }}
 	if edit != nil {
 		edit(h)
@@ -76,11 +87,19 @@ func newAPI(t *testing.T, edit func(h *Handler)) *apiFixture {
 }
 
 func (a *apiFixture) do(method, target, tok, body string) (int, []byte) {
+	return a.serve(httpRequest(method, target, tok, body))
+}
+
+func httpRequest(method, target, tok, body string) *http.Request {
 	req := httptest.NewRequest(method, target, strings.NewReader(body))
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	return req
+}
+
+func (a *apiFixture) serve(req *http.Request) (int, []byte) {
 	rec := httptest.NewRecorder()
 	a.e.ServeHTTP(rec, req)
 	b, _ := io.ReadAll(rec.Body)
@@ -153,7 +172,7 @@ func TestPostAction(t *testing.T) {
 				t.Errorf("answer %+v", acc)
 			}
 			x, err := a.st.Get(context.Background(), acc.ExecutionID)
-			if err != nil || x.Client != "classifier" || x.RuleName != "day_duplicator_gc_restart" || x.Status != store.Queued ||
+			if err != nil || x.Client != "oncall" || x.RuleName != "day_duplicator_gc_restart" || x.Status != store.Queued ||
 				x.AlertID != "70413a06-38d6-4c85-92b8-5ebc900d42e2" || x.UniqueValue != "1791" || x.FeedName != "incoming" ||
 				!strings.Contains(string(x.Request), `"rule":{`) {
 				t.Errorf("stored %+v %v", x, err)
@@ -161,7 +180,7 @@ func TestPostAction(t *testing.T) {
 			if a.woken != 1 {
 				t.Errorf("workers woken %d times", a.woken)
 			}
-			for _, want := range []string{"event=execution_queued", "client=classifier", "execution_id=" + acc.ExecutionID,
+			for _, want := range []string{"event=execution_queued", "client=oncall", "execution_id=" + acc.ExecutionID,
 				"rule_name=day_duplicator_gc_restart", "alert_id=70413a06"} {
 				if !strings.Contains(a.logs.String(), want) {
 					t.Errorf("log lacks %s:\n%s", want, a.logs)

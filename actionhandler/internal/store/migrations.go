@@ -102,6 +102,10 @@ var migrations = []string{
 	`ALTER TABLE execution_entities ADD COLUMN host TEXT NOT NULL DEFAULT '';
 	UPDATE execution_entities SET host = LOWER(entity);
 	CREATE INDEX execution_entities_host ON execution_entities (host, execution_id);`,
+	// 6 (provenance): who asked originally (requested_by) and whether the
+	// rule was unverified (adhoc: run on the client's scope adhoc).
+	`ALTER TABLE executions ADD COLUMN requested_by TEXT NOT NULL DEFAULT '';
+	ALTER TABLE executions ADD COLUMN adhoc INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // migrate brings the schema to the latest version in one transaction,

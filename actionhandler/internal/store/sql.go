@@ -60,7 +60,8 @@ func (s *SQL) q(query string) string { return s.d.rebind(query) }
 const countedStatuses = `('running', 'success', 'failure', 'interrupted')`
 
 const execColumns = `id, alert_id, unique_value, feed_type, feed_name, rule_name, client, request,
-	status, reason, owner, created_at, started_at, finished_at, reported_at, escalate_at, escalated_at`
+	status, reason, owner, created_at, started_at, finished_at, reported_at, escalate_at, escalated_at,
+	requested_by, adhoc`
 
 func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*Execution, bool, error) {
 	now := s.now()
@@ -97,10 +98,11 @@ func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*
 		return nil, false, fmt.Errorf("store: create: dedup: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO executions
-		(id, alert_id, unique_value, feed_type, feed_name, rule_name, client, request, status, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
+		(id, alert_id, unique_value, feed_type, feed_name, rule_name, client, request, status, created_at,
+		requested_by, adhoc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`),
 		x.ID, x.AlertID, x.UniqueValue, x.FeedType, x.FeedName, x.RuleName, x.Client, string(x.Request),
-		Queued, micros(now)); err != nil {
+		Queued, micros(now), x.RequestedBy, boolInt(x.AdHoc)); err != nil {
 		return nil, false, fmt.Errorf("store: create: %w", err)
 	}
 	for i, e := range x.Entities {
@@ -691,11 +693,13 @@ func scanExecution(r scanner) (*Execution, error) {
 	var request string
 	var created int64
 	var started, finished, reported, escalate, escalated sql.NullInt64
+	var adhoc int64
 	if err := r.Scan(&x.ID, &x.AlertID, &x.UniqueValue, &x.FeedType, &x.FeedName, &x.RuleName, &x.Client,
 		&request, &x.Status, &x.Reason, &x.Owner, &created, &started, &finished, &reported,
-		&escalate, &escalated); err != nil {
+		&escalate, &escalated, &x.RequestedBy, &adhoc); err != nil {
 		return nil, err
 	}
+	x.AdHoc = adhoc != 0
 	x.Request = []byte(request)
 	x.CreatedAt = fromMicros(created)
 	x.StartedAt, x.FinishedAt, x.ReportedAt = fromNull(started), fromNull(finished), fromNull(reported)

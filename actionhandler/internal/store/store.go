@@ -68,6 +68,8 @@ type Execution struct {
 	FeedName    string
 	RuleName    string
 	Client      string   // who asked (token name)
+	RequestedBy string   // who asked originally (the classifier's caller), see api.Execution
+	AdHoc       bool     // the rule was not verified: run on the client's scope adhoc
 	Request     []byte   // the merged alert+rule (action.Request JSON)
 	Entities    []string // in rule order
 	// Hosts (Create only) are the hosts the entities act on, one per

@@ -8,6 +8,8 @@ import (
 	"github.com/alexis-ops/alexis/shared/healthcheck"
 	"io"
 	"net"
+	"net/http"
+	"time"
 
 	"github.com/alexis-ops/alexis/classifier/internal/classify"
 	"github.com/alexis-ops/alexis/classifier/internal/config"
@@ -68,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := logging.New(stderr, service, cfg.Log)
 
-	tokens, err := auth.LoadTokens(cfg.TokensFile)
+	tokens, err := auth.LoadTokens(cfg.TokensFile, auth.DefaultsClassifier)
 	if err != nil {
 		return err
 	}
@@ -76,7 +78,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("action_handler_token_file: %w", err)
 	}
+	var sign func(http.Header, []byte)
+	if cfg.SigningKeyFile != "" {
+		key, err := auth.LoadKey(cfg.SigningKeyFile)
+		if err != nil {
+			return fmt.Errorf("signing_key_file: %w", err)
+		}
+		sign = func(h http.Header, body []byte) { h.Set(auth.SignatureHeader, key.Sign(body, time.Now())) }
+	}
 	client, err := httpclient.New(httpclient.Options{
+		Sign:    sign,
 		Token:   ahToken,
 		Timeout: cfg.ActionHandlerTimeout.D(),
 		CAFile:  cfg.ActionHandlerCAFile,
@@ -132,7 +143,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Log:       log.With().Str(logging.Component, "classify").Logger(),
 	})
 	e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit,
-		Metrics: reg, MetricsAuth: auth.Middleware(tokens)})
+		Metrics: reg, MetricsAuth: auth.Require(tokens, auth.ScopeMetrics)})
 	h := &httpapi.Handler{Classifier: cl, Rules: loader, Intake: intakeCfg,
 		Log: log.With().Str(logging.Component, "intake").Logger()}
 	h.Register(e, tokens)

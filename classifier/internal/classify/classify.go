@@ -179,7 +179,7 @@ func (c *Classifier) act(ctx context.Context, log zerolog.Logger, env *alert.Env
 	results := make([]pushed, 0, len(matched))
 	allTemporary := true
 	for _, r := range matched {
-		acc, err := c.o.Actions.Push(ctx, &action.Request{Alert: env, Rule: r.Def})
+		acc, err := c.o.Actions.Push(ctx, &action.Request{Alert: env, Rule: r.Def, RequestedBy: RequestedBy(ctx)})
 		c.o.Metrics.pushed(r.Def.OSType, err)
 		results = append(results, pushed{rule: r, exec: acc.ExecutionID, err: err})
 		if err == nil || !Temporary(err) {

@@ -18,6 +18,21 @@ type Pusher interface {
 	Push(ctx context.Context, req *action.Request) (api.ActionAccepted, error)
 }
 
+type requestedByKey struct{}
+
+// WithRequestedBy returns ctx carrying the name of the client (token) that
+// posted the alert, which Classify passes on to the action handler as
+// requested_by.
+func WithRequestedBy(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, requestedByKey{}, name)
+}
+
+// RequestedBy is the client name WithRequestedBy put in ctx ("" if none).
+func RequestedBy(ctx context.Context) string {
+	s, _ := ctx.Value(requestedByKey{}).(string)
+	return s
+}
+
 // ErrNoHandler means no action handler is configured for a rule's os_type.
 var ErrNoHandler = errors.New("no action handler configured")
 

@@ -9,6 +9,7 @@
 //	action_handlers:
 //	  linux: http://127.0.0.1:8082/v1/action
 //	action_handler_token_file: /run/secrets/classifier_ah_token
+//	signing_key_file: /run/secrets/alexis_signing_key  # signs what is forwarded; "": unsigned (needs adhoc)
 //	action_handler_timeout: 10s
 //	action_handler_ca_file: ""
 //	default_investigation_queue: ops_investigation
@@ -71,8 +72,11 @@ type Config struct {
 	// the action handler that runs it.
 	ActionHandlers         map[string]string `yaml:"action_handlers"`
 	ActionHandlerTokenFile string            `yaml:"action_handler_token_file"` // our outbound token
-	ActionHandlerTimeout   sconfig.Duration  `yaml:"action_handler_timeout"`
-	ActionHandlerCAFile    string            `yaml:"action_handler_ca_file"` // PEM bundle for https URLs
+	// SigningKeyFile holds the key forwarded actions are signed with, the
+	// action handler's signing_key_file; "": unsigned.
+	SigningKeyFile       string           `yaml:"signing_key_file"`
+	ActionHandlerTimeout sconfig.Duration `yaml:"action_handler_timeout"`
+	ActionHandlerCAFile  string           `yaml:"action_handler_ca_file"` // PEM bundle for https URLs
 
 	// DefaultInvestigationQueue is the team an alert is routed to when no
 	// rule matched or a matched rule could not be pushed.
@@ -217,6 +221,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	requireFile(&p, "action_handler_token_file", c.ActionHandlerTokenFile, true)
+	requireFile(&p, "signing_key_file", c.SigningKeyFile, false)
 	if c.ActionHandlerTimeout <= 0 {
 		p.Addf("action_handler_timeout", "must be positive")
 	}

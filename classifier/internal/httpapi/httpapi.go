@@ -6,10 +6,14 @@
 //	POST /v1/alertmanager   Alertmanager webhook notification → IntakeAnswer (each firing alert classified)
 //	POST /v1/webhook/{name} any JSON for the webhook feed name → IntakeAnswer
 //
-// All require a token (shared/auth). GET /v1/ping comes from shared/server.
+// All require a token (shared/auth) with a scope (Routes): classify for
+// the three intake endpoints, limited to one feed by classify:FEED; read for
+// rules and explain. GET /v1/ping comes from shared/server. The name of the
+// token that posted an alert goes to the action handler as requested_by.
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -32,14 +36,44 @@ type Handler struct {
 	Now        func() time.Time // nil: time.Now
 }
 
+// Routes are the classifier's routes and the scope each requires (README
+// "Authentication").
+var Routes = []struct {
+	Method, Path string
+	Scope        auth.Scope
+}{
+	{http.MethodPost, "/v1/classifier", auth.ScopeClassify},
+	{http.MethodGet, "/v1/rules", auth.ScopeRead},
+	{http.MethodPost, "/v1/rules/explain", auth.ScopeRead},
+	{http.MethodPost, "/v1/alertmanager", auth.ScopeClassify},
+	{http.MethodPost, "/v1/webhook/:name", auth.ScopeClassify},
+}
+
 // Register adds the routes to e behind token auth.
 func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
-	mw := auth.Middleware(tokens)
-	e.POST("/v1/classifier", h.classify, mw)
-	e.GET("/v1/rules", h.rules, mw)
-	e.POST("/v1/rules/explain", h.explain, mw)
-	e.POST("/v1/alertmanager", h.alertmanager, mw)
-	e.POST("/v1/webhook/:name", h.webhook, mw)
+	handlers := map[string]echo.HandlerFunc{
+		"/v1/classifier": h.classify, "/v1/rules": h.rules, "/v1/rules/explain": h.explain,
+		"/v1/alertmanager": h.alertmanager, "/v1/webhook/:name": h.webhook,
+	}
+	for _, r := range Routes {
+		e.Add(r.Method, r.Path, handlers[r.Path], auth.Require(tokens, r.Scope))
+	}
+}
+
+// feedAllowed answers 403 unless the request's token may classify alerts
+// of the feed named feed (scope classify, or classify:FEED for it).
+func feedAllowed(c echo.Context, feed string) error {
+	if auth.HasFeed(c, feed) {
+		return nil
+	}
+	return auth.Forbidden(c, auth.Scope(string(auth.ScopeClassify)+":"+feed),
+		"this token may classify alerts of other feeds only")
+}
+
+// requestContext is the request's context carrying the client name for
+// requested_by.
+func requestContext(c echo.Context) context.Context {
+	return classify.WithRequestedBy(c.Request().Context(), auth.Client(c))
 }
 
 func (h *Handler) classify(c echo.Context) error {
@@ -51,7 +85,10 @@ func (h *Handler) classify(c echo.Context) error {
 	if err != nil {
 		return server.BadRequest(err)
 	}
-	res, err := h.Classifier.Classify(c.Request().Context(), env)
+	if err := feedAllowed(c, env.Meta.FeedName); err != nil {
+		return err
+	}
+	res, err := h.Classifier.Classify(requestContext(c), env)
 	if errors.Is(err, classify.ErrUnavailable) {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, err.Error())
 	}

@@ -84,6 +84,8 @@ type actionHandler struct {
 
 	mu       sync.Mutex
 	requests []*action.Request
+	bodies   [][]byte // as received
+	sigs     []string // their auth.SignatureHeader
 }
 
 func newActionHandler(t *testing.T, status func(rule string) int) *actionHandler {
@@ -102,6 +104,8 @@ func newActionHandler(t *testing.T, status func(rule string) int) *actionHandler
 		}
 		ah.mu.Lock()
 		ah.requests = append(ah.requests, req)
+		ah.bodies = append(ah.bodies, body)
+		ah.sigs = append(ah.sigs, r.Header.Get(auth.SignatureHeader))
 		n := len(ah.requests)
 		ah.mu.Unlock()
 		code := ah.status(req.Rule.Name)
@@ -143,7 +147,9 @@ type setup struct {
 	timeout  time.Duration
 	noAuto   bool // autoremediation_queue: ""
 	intake   Intake
-	ruleDir  string // fixtures directory; default testdata/rules
+	ruleDir  string    // fixtures directory; default testdata/rules
+	tokens   string    // token file; default poller:clientToken with the default scopes
+	key      *auth.Key // signs forwarded actions when set
 }
 
 func newHarness(t *testing.T, s setup) *harness {
@@ -173,7 +179,11 @@ func newHarness(t *testing.T, s setup) *harness {
 		s.timeout = 5 * time.Second
 	}
 	log := logging.New(h.logs, "classifier", logging.Options{Level: "debug"})
-	client, err := httpclient.New(httpclient.Options{Token: config.NewSecret(ahToken), Timeout: s.timeout})
+	var sign func(http.Header, []byte)
+	if s.key != nil {
+		sign = func(hd http.Header, body []byte) { hd.Set(auth.SignatureHeader, s.key.Sign(body, time.Now())) }
+	}
+	client, err := httpclient.New(httpclient.Options{Token: config.NewSecret(ahToken), Timeout: s.timeout, Sign: sign})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +205,10 @@ func newHarness(t *testing.T, s setup) *harness {
 		Now:       func() time.Time { return testNow },
 		Log:       log,
 	})
-	tokens, err := auth.ParseTokens([]byte("poller:" + clientToken + "\n"))
+	if s.tokens == "" {
+		s.tokens = "poller:" + clientToken + "\n"
+	}
+	tokens, err := auth.ParseTokens([]byte(s.tokens), auth.DefaultsClassifier)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,6 +69,9 @@ func (h *Handler) alertmanager(c echo.Context) error {
 	if feedName == "" {
 		feedName = n.Receiver
 	}
+	if err := feedAllowed(c, feedName); err != nil {
+		return err
+	}
 	log := h.Log.With().Str(logging.FeedType, intake.FeedTypeAlertmanager).Str(logging.FeedName, feedName).Logger()
 	log.Info().Str(logging.Event, "notification_received").Int(logging.Count, len(n.Alerts)).Str(logging.Status, n.Status).
 		Msg("alertmanager notification")
@@ -85,6 +88,9 @@ func (h *Handler) webhook(c echo.Context) error {
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound,
 			fmt.Sprintf("no webhook feed named %q (webhooks: in the classifier configuration)", logging.Trim(c.Param("name"), 80)))
+	}
+	if err := feedAllowed(c, f.Name); err != nil {
+		return err
 	}
 	body, err := server.ReadBody(c)
 	if err != nil {
@@ -104,7 +110,7 @@ func (h *Handler) webhook(c echo.Context) error {
 // alert id and rule name).
 func (h *Handler) answer(c echo.Context, log zerolog.Logger, feedType, feedName string, items []intake.Item) error {
 	out := IntakeAnswer{FeedType: feedType, FeedName: feedName, Alerts: make([]IntakeResult, len(items))}
-	ctx := c.Request().Context()
+	ctx := requestContext(c)
 	sem := make(chan struct{}, IntakeConcurrency)
 	var wg sync.WaitGroup
 	for i, it := range items {

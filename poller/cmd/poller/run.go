@@ -121,12 +121,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var serve func() error
 	listen := ""
 	if cfg.Listen != "" {
-		tokens, err := auth.LoadTokens(cfg.TokensFile)
+		tokens, err := auth.LoadTokens(cfg.TokensFile, auth.DefaultsPoller)
 		if err != nil {
 			return err
 		}
 		e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit,
-			Metrics: reg, MetricsAuth: auth.Middleware(tokens)})
+			Metrics: reg, MetricsAuth: auth.Require(tokens, auth.ScopeMetrics)})
 		(&httpapi.Handler{Poller: p}).Register(e, tokens)
 		ln, err := net.Listen("tcp", cfg.Listen)
 		if err != nil {

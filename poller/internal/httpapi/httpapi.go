@@ -1,7 +1,7 @@
 // Package httpapi is the poller's small HTTP API:
 //
 //	GET /v1/ping   (no auth, from shared/server)
-//	GET /v1/feeds  each feed's last poll, last error and counts
+//	GET /v1/feeds  each feed's last poll, last error and counts (scope read)
 package httpapi
 
 import (
@@ -24,7 +24,7 @@ type Feeds struct {
 
 // Register adds the routes to e behind token auth.
 func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
-	e.GET("/v1/feeds", h.feeds, auth.Middleware(tokens))
+	e.GET("/v1/feeds", h.feeds, auth.Require(tokens, auth.ScopeRead))
 }
 
 func (h *Handler) feeds(c echo.Context) error {
