@@ -124,6 +124,7 @@ func (e *Engine) logFor(x *store.Execution) zerolog.Logger {
 		Str(logging.UniqueValue, x.UniqueValue).
 		Str(logging.RuleName, x.RuleName).
 		Str(logging.Client, x.Client).
+		Str(logging.RequestedBy, x.RequestedBy).
 		Logger()
 }
 

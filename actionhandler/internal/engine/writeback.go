@@ -150,8 +150,18 @@ func (e *Engine) writeBack(ctx context.Context, log zerolog.Logger, x *store.Exe
 
 // SkipNote is the note on an alert whose execution the governor refused.
 func (e *Engine) SkipNote(x *store.Execution) string {
-	return logging.Trim(fmt.Sprintf("Alexis rule %s did not run on %s: %s. Sent to %s for a person to decide.",
+	return logging.Trim(adHocLine(x)+fmt.Sprintf("Alexis rule %s did not run on %s: %s. Sent to %s for a person to decide.",
 		x.RuleName, strings.Join(x.Entities, ", "), x.Reason, e.o.InvestigationQueue), NoteLimit)
+}
+
+// adHocLine opens the note of an ad-hoc execution (a rule the action
+// handler could not verify, posted by a token with scope adhoc).
+func adHocLine(x *store.Execution) string {
+	if !x.AdHoc {
+		return ""
+	}
+	return fmt.Sprintf("[ad-hoc] Alexis rule %s was posted by %s, not forwarded by the classifier from the deployed rules.\n\n",
+		x.RuleName, x.Client)
 }
 
 // Note is the text written on the alert for one host: a line per task,
@@ -223,7 +233,7 @@ func (e *Engine) Note(x *store.Execution, r *rule.Rule, entity string) string {
 			b.WriteString(" (" + x.Reason + ")")
 		}
 	}
-	return logging.Trim(b.String(), NoteLimit)
+	return logging.Trim(adHocLine(x)+b.String(), NoteLimit)
 }
 
 func detail(st store.Step) string {

@@ -23,6 +23,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/httpclient"
 	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/alexis-ops/alexis/shared/metrics"
 	"github.com/alexis-ops/alexis/shared/server"
 	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/alexis-ops/alexis/shared/ticket/tickettest"
@@ -212,7 +213,8 @@ func newHarness(t *testing.T, s setup) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.e = server.New(server.Options{Service: "classifier", Log: log, BodyLimit: bodyLimit})
+	h.e = server.New(server.Options{Service: "classifier", Log: log, BodyLimit: bodyLimit,
+		Metrics: metrics.New("classifier"), MetricsAuth: auth.Require(tokens, auth.ScopeMetrics)})
 	(&Handler{Classifier: cl, Rules: loader, Intake: s.intake, Log: log, Now: func() time.Time { return testNow }}).Register(h.e, tokens)
 	return h
 }
