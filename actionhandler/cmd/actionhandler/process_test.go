@@ -100,7 +100,7 @@ opsgenie:
   api_key_file: %s
   timeout: 5s
   retries: 1
-%s`, e.write("tokens", "oncall:"+token+"\n"), e.fleet.User, e.fleet.ClientKeyFile, e.fleet.KnownHostsFile,
+%s`, e.write("tokens", "oncall:"+token+" scopes=adhoc,read,metrics\n"), e.fleet.User, e.fleet.ClientKeyFile, e.fleet.KnownHostsFile,
 		e.og.Host(), e.write("opsgenie_key", e.og.APIKey()+"\n"), extra))
 }
 

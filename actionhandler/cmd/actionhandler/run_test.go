@@ -20,13 +20,18 @@ import (
 	"time"
 
 	"github.com/alexis-ops/alexis/shared/api"
+	"github.com/alexis-ops/alexis/shared/auth"
 	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"github.com/alexis-ops/alexis/shared/opsgenie/opsgenietest"
 	"github.com/alexis-ops/alexis/shared/rule"
 	"github.com/alexis-ops/alexis/shared/sshdtest"
 )
 
-const token = "oncall-token-5f3e9a1c7b"
+const (
+	token           = "oncall-token-5f3e9a1c7b"
+	classifierToken = "classifier-token-8d2b4e6f0a"
+	signingKey      = "signing-key-0123456789abcdef0123456789"
+)
 
 type instance struct {
 	url    string
@@ -67,8 +72,10 @@ func startWith(t *testing.T, development bool, grace, extra string, client *http
 		}
 		return p
 	}
+	// oncall posts its own rules (ad-hoc); classifier posts what it signs.
 	cfg := write("actionhandler.yaml", fmt.Sprintf(`listen: 127.0.0.1:0
 tokens_file: %s
+signing_key_file: %s
 development: %t
 investigation_queue: queue_needsinvestigation
 shutdown_grace: %s
@@ -84,7 +91,8 @@ opsgenie:
   api_key_file: %s
   timeout: 5s
   retries: 1
-%s`, write("tokens", "oncall:"+token+"\n"), development, grace, filepath.Join(s.dir, "actionhandler.db"), s.ssh.User, s.ssh.ClientKeyFile, s.ssh.KnownHostsFile,
+%s`, write("tokens", "oncall:"+token+" scopes=adhoc,read,metrics\nclassifier:"+classifierToken+"\n"),
+		write("signing_key", signingKey+"\n"), development, grace, filepath.Join(s.dir, "actionhandler.db"), s.ssh.User, s.ssh.ClientKeyFile, s.ssh.KnownHostsFile,
 		s.og.Host(), write("opsgenie_key", s.og.APIKey()+"\n"), extra))
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -143,27 +151,46 @@ func markerRule(cmd string) rule.Rule {
 	}
 }
 
-// postRule sends the OpsGenie alert a with r.
+// postRule sends the OpsGenie alert a with r, unsigned, as oncall.
 func (s *instance) postRule(t *testing.T, a opsgenietest.Alert, r rule.Rule) (int, api.ActionAccepted) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{
+	code, b := s.postAs(t, a, r, token, "", "")
+	var acc api.ActionAccepted
+	_ = json.Unmarshal(b, &acc)
+	return code, acc
+}
+
+// postAs sends the OpsGenie alert a with r with tok; with key set, signed
+// with it as the classifier does, with requested_by.
+func (s *instance) postAs(t *testing.T, a opsgenietest.Alert, r rule.Rule, tok, key, requestedBy string) (int, []byte) {
+	t.Helper()
+	fields := map[string]any{
 		"id": a.ID, "tinyId": a.TinyID, "message": a.Message, "tags": []string{"t"},
 		"details": map[string]string{"host": s.ssh.Addr},
 		"alexis":  map[string]string{"unique_key": "tinyId", "unique_value": a.TinyID, "feed_type": "OpsGenie", "feed_name": "incoming"},
 		"rule":    r,
-	})
+	}
+	if requestedBy != "" {
+		fields["requested_by"] = requestedBy
+	}
+	body, _ := json.Marshal(fields)
 	req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/action", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		k, err := auth.NewKey([]byte(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set(auth.SignatureHeader, k.Sign(body, time.Now()))
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var acc api.ActionAccepted
 	b, _ := io.ReadAll(resp.Body)
-	_ = json.Unmarshal(b, &acc)
-	return resp.StatusCode, acc
+	return resp.StatusCode, b
 }
 
 func TestServiceRunsActionOverSSH(t *testing.T) {
