@@ -74,7 +74,7 @@ alertmanager: {feed_name: prometheus}
 webhooks:
   - {name: grafana, feed_type: Grafana, id_path: fingerprint, items_path: alerts}
 `,
-		writeFile(t, filepath.Join(dir, "tokens"), "alertmanager:"+clientToken+"\n"),
+		writeFile(t, filepath.Join(dir, "tokens"), "alertmanager:"+clientToken+" scopes=classify:prometheus,classify:grafana,read,metrics\n"),
 		rulesDir, ahSrv.URL,
 		writeFile(t, filepath.Join(dir, "ah_token"), ahToken+"\n"),
 		certs.CertFile, certs.KeyFile,

@@ -75,7 +75,7 @@ func setup(t *testing.T, og *opsgenietest.Server, cl *classifier, genieKey, extr
 		}
 		return p
 	}
-	tokens := write("tokens", "oncall:"+userToken+"\n")
+	tokens := write("tokens", "oncall:"+userToken+" scopes=read,metrics\n")
 	out := write("classifier_token", outToken+"\n")
 	key := write("opsgenie_key", genieKey+"\n")
 	cfg := "listen: 127.0.0.1:0\n" +
