@@ -269,8 +269,9 @@ token() { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
   echo "admin:$admin" >poller_tokens
   printf 'poller:%s\nadmin:%s\n' "$poller" "$admin" >classifier_tokens
   echo "$poller" >poller_classifier_token
-  printf 'classifier:%s\nadmin:%s\n' "$classifier" "$admin" >actionhandler_tokens
+  printf 'classifier:%s\nadmin:%s scopes=admin\n' "$classifier" "$admin" >actionhandler_tokens
   echo "$classifier" >classifier_actionhandler_token
+  printf '%s%s\n' "$(token)" "$(token)" >signing_key # 64 hex characters: the classifier signs, the action handler verifies
   token >opsgenie_key
   ssh-keygen -q -t ed25519 -N '' -C alexis-stacktest -f ssh_key
   ssh-keygen -q -t ed25519 -N '' -C sshtarget -f sshtarget_host_key

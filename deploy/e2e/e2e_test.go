@@ -150,7 +150,7 @@ func TestAlertIsRemediatedOverSSH(t *testing.T) {
 	for _, kv := range []string{
 		"service=actionhandler", "rule_name=day_duplicator_gc_restart", "entity=" + e.SSH.Addr,
 		"action=restart_service", "action_reason=garbage_collection", "action_status=success",
-		"exit_code=0", "elapsed_ms=",
+		"exit_code=0", "elapsed_ms=", "client=classifier", "requested_by=poller",
 	} {
 		if !strings.Contains(line, kv) {
 			t.Errorf("action_finished line lacks %q: %s", kv, line)
@@ -158,6 +158,15 @@ func TestAlertIsRemediatedOverSSH(t *testing.T) {
 	}
 	if _, err := e.Procs["classifier"].WaitFor(context.Background(), "event=rule_matched", "rule_name=day_duplicator_gc_restart"); err != nil {
 		t.Error(err)
+	}
+	// The history says who asked (the poller's token, relayed by the
+	// classifier in a signed request): not ad-hoc.
+	xs := e.executions(t, id)
+	if len(xs) != 1 || xs[0].Client != "classifier" || xs[0].RequestedBy != "poller" || xs[0].AdHoc {
+		t.Errorf("executions %+v, want one by classifier, requested_by poller, not adhoc", xs)
+	}
+	if contains(notes, "ad-hoc") {
+		t.Errorf("a verified execution noted as ad-hoc: %q", notes)
 	}
 	// No secret reaches a log.
 	for name, p := range e.Procs {
@@ -265,4 +274,33 @@ func TestPersonPostsActionDirectly(t *testing.T) {
 	if _, err := e.Procs["actionhandler"].WaitFor(context.Background(), "event=action_finished", "client=oncall", "execution_id="+acc.ExecutionID); err != nil {
 		t.Fatal(err)
 	}
+	// Its rule is not one the classifier forwarded: it ran on the scope
+	// adhoc, and says so in history, log and note.
+	xs := e.executions(t, a.ID)
+	if len(xs) != 1 || !xs[0].AdHoc || xs[0].RequestedBy != "oncall" {
+		t.Errorf("executions %+v, want one ad-hoc execution requested by oncall", xs)
+	}
+	if !contains(e.OpsGenie.Notes(a.ID), "[ad-hoc] Alexis rule day_duplicator_gc_restart was posted by oncall") {
+		t.Errorf("notes %q lack the ad-hoc line", e.OpsGenie.Notes(a.ID))
+	}
+	if _, err := e.Procs["actionhandler"].WaitFor(context.Background(), "event=adhoc_action", "client=oncall"); err != nil {
+		t.Error(err)
+	}
+}
+
+// executions lists the action handler's executions of an alert.
+func (e *env) executions(t *testing.T, alertID string) []api.Execution {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.ActionHandlerURL+"/v1/executions?alert_id="+alertID, nil)
+	req.Header.Set("Authorization", "Bearer "+e.UserToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list api.ExecutionList
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/executions: %d %v", resp.StatusCode, err)
+	}
+	return list.Executions
 }

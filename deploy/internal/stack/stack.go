@@ -134,17 +134,26 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	classifierClients := "poller:" + tok["poller"] + "\noncall:" + tok["oncall"] + "\n"
+	// Least privilege: the poller and the classifier keep their services'
+	// default scopes, Alertmanager may post its own feed only, and the
+	// on-call person may read, scrape and post rules of their own (adhoc).
+	classifierClients := "poller:" + tok["poller"] + "\noncall:" + tok["oncall"] + " scopes=classify,read,metrics\n"
 	if o.Alertmanager != nil {
-		classifierClients += "alertmanager:" + tok["alertmanager"] + "\n"
+		recv := o.Alertmanager.Receiver
+		if recv == "" {
+			recv = "alexis"
+		}
+		classifierClients += "alertmanager:" + tok["alertmanager"] + " scopes=classify:" + recv + "\n"
 	}
 	files := map[string]string{
 		"classifier_tokens":    classifierClients,
 		"alertmanager_token":   tok["alertmanager"],
-		"actionhandler_tokens": "classifier:" + tok["classifier"] + "\noncall:" + tok["oncall"] + "\n",
-		"poller_tokens":        "oncall:" + tok["oncall"] + "\n",
+		"actionhandler_tokens": "classifier:" + tok["classifier"] + "\noncall:" + tok["oncall"] + " scopes=adhoc,read,metrics\n",
+		"poller_tokens":        "oncall:" + tok["oncall"] + " scopes=read,metrics\n",
 		"poller_out_token":     tok["poller"] + "\n",
 		"classifier_out_token": tok["classifier"] + "\n",
+		// The key the classifier signs forwarded actions with.
+		"signing_key": randomToken() + "\n",
 	}
 	paths := map[string]string{}
 	for name, content := range files {
@@ -166,6 +175,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	configs := map[string]string{
 		"actionhandler": fmt.Sprintf(`listen: %q
 tokens_file: %q
+signing_key_file: %q
 development: %t
 investigation_queue: %s
 store:
@@ -176,7 +186,7 @@ ssh:
   known_hosts_file: %q
   connect_timeout: 5s
   command_timeout: 60s
-%s`, addr["actionhandler"], paths["actionhandler_tokens"], o.Development, InvestigationQueue,
+%s`, addr["actionhandler"], paths["actionhandler_tokens"], paths["signing_key"], o.Development, InvestigationQueue,
 			filepath.Join(o.Dir, "actionhandler.db"),
 			s.SSH.User, s.SSH.ClientKeyFile, s.SSH.KnownHostsFile, ogBlock),
 		"classifier": fmt.Sprintf(`listen: %q
@@ -185,9 +195,10 @@ rules_dir: %q
 action_handlers:
   linux: %q
 action_handler_token_file: %q
+signing_key_file: %q
 default_investigation_queue: %s
 %s`, addr["classifier"], paths["classifier_tokens"], o.RulesDir, s.ActionHandlerURL+"/v1/action",
-			paths["classifier_out_token"], InvestigationQueue, ogBlock),
+			paths["classifier_out_token"], paths["signing_key"], InvestigationQueue, ogBlock),
 		"poller": fmt.Sprintf(`listen: %q
 tokens_file: %q
 loop_interval: %s
