@@ -19,6 +19,7 @@ import (
 	"github.com/alexis-ops/alexis/classifier/internal/classify"
 	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/api"
+	"github.com/alexis-ops/alexis/shared/auth"
 	"github.com/alexis-ops/alexis/shared/logging/logtest"
 )
 
@@ -26,6 +27,7 @@ const (
 	clientToken = "poller-token-0123456789abcdef"
 	ahToken     = "classifier-to-ah-token-fedcba9876543210"
 	genieKey    = "genie-key-00000000-1111-2222-3333"
+	signingKey  = "signing-key-0123456789abcdef0123456789"
 )
 
 // recorder is an HTTP server recording what it is sent.
@@ -65,12 +67,20 @@ func writeFile(t *testing.T, path, data string) string {
 // and a fake OpsGenie, classifies one alert over HTTP and stops it.
 func TestRun(t *testing.T) {
 	ah := &recorder{}
+	key, err := auth.NewKey([]byte(signingKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sigErrs []error // the action handler's check of each signature
 	ahSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body := ah.record(r)
 		if r.Header.Get("Authorization") != "Bearer "+ahToken {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
+		ah.mu.Lock()
+		sigErrs = append(sigErrs, key.Verify(r.Header.Get(auth.SignatureHeader), body, time.Now(), auth.DefaultMaxAge))
+		ah.mu.Unlock()
 		if _, err := action.Decode(body); err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			return
@@ -111,6 +121,7 @@ rules_dir: %s
 action_handlers:
   linux: %s/v1/action
 action_handler_token_file: %s
+signing_key_file: %s
 action_handler_timeout: 5s
 default_investigation_queue: ops_investigation
 opsgenie:
@@ -122,6 +133,7 @@ opsgenie:
 		writeFile(t, filepath.Join(dir, "tokens"), "poller:"+clientToken+"\n"),
 		rulesDir, ahSrv.URL,
 		writeFile(t, filepath.Join(dir, "ah_token"), ahToken+"\n"),
+		writeFile(t, filepath.Join(dir, "signing_key"), signingKey+"\n"),
 		strings.TrimPrefix(ogSrv.URL, "http://"),
 		writeFile(t, filepath.Join(dir, "genie_key"), genieKey+"\n"),
 	))
@@ -175,9 +187,15 @@ opsgenie:
 		t.Errorf("answer %s", answer)
 	}
 
-	if pushed := ah.get("/v1/action"); len(pushed) != 1 || !strings.Contains(pushed[0], `"rule_name":"day_duplicator_gc_restart"`) {
+	if pushed := ah.get("/v1/action"); len(pushed) != 1 || !strings.Contains(pushed[0], `"rule_name":"day_duplicator_gc_restart"`) ||
+		!strings.Contains(pushed[0], `"requested_by":"poller"`) {
 		t.Errorf("action handler got %v", pushed)
 	}
+	ah.mu.Lock()
+	if len(sigErrs) != 1 || sigErrs[0] != nil {
+		t.Errorf("signatures checked: %v, want one valid", sigErrs)
+	}
+	ah.mu.Unlock()
 	notes := og.get("/v2/alerts/70413a06-38d6-4c85-92b8-5ebc900d42e2/notes")
 	if len(notes) != 1 || !strings.Contains(notes[0],
 		"Autoremediation rule day_duplicator_gc_restart has matched, pushing to Action Handler (execution exec-run)") {
