@@ -215,3 +215,23 @@ func TestSignature(t *testing.T) {
 		t.Fatal("key printed")
 	}
 }
+
+// FuzzParseTokens: any token file either loads or is refused with an
+// error; a loaded one finds each of its lines' tokens under their name.
+func FuzzParseTokens(f *testing.F) {
+	for _, seed := range []string{good, "a:0123456789abcdef0123 scopes=read,classify:x\n", "a:b:c:0123456789abcdef0123\n",
+		"x:0123456789abcdef0123 scopes=\n", "# c\n:\n", "a:0123456789abcdef0123 scopes=admin extra\n"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		toks, err := ParseTokens([]byte(data), DefaultsClassifier)
+		if err != nil {
+			return
+		}
+		for _, e := range toks.entries {
+			if e.name == "" {
+				t.Fatalf("empty client name loaded from %q", data)
+			}
+		}
+	})
+}

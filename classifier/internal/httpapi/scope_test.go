@@ -91,6 +91,8 @@ func TestForwardSignedWithRequestedBy(t *testing.T) {
 	}{
 		{"envelope", "/v1/classifier", clientToken, "poller", func(t *testing.T) []byte { return gcAlert(t, nil) }},
 		{"alertmanager", "/v1/alertmanager", amToken, "alertmanager", notification},
+		{"envelope naming its own requested_by", "/v1/classifier", clientToken, "poller",
+			func(t *testing.T) []byte { return gcAlert(t, map[string]any{"requested_by": "admin"}) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, setup{ruleDir: "../../testdata/rules_intake", rules: []string{"am_disk_full.json"},
