@@ -117,6 +117,45 @@ func TestCreateAndGet(t *testing.T) {
 	})
 }
 
+// requested_by and adhoc are stored and read back by Get, List and Claim.
+func TestProvenanceFields(t *testing.T) {
+	backends(t, func(t *testing.T, open func() Store, c *clock) {
+		s := open()
+		x := newExec("e1", "a1", "r1", "app01")
+		x.Client, x.RequestedBy, x.AdHoc = "alice", "alice", true
+		mustCreate(t, s, x)
+		y := newExec("e2", "a2", "r1", "app02")
+		y.Client, y.RequestedBy = "classifier", "poller"
+		mustCreate(t, s, y)
+		want := map[string][2]any{"e1": {"alice", true}, "e2": {"poller", false}}
+		check := func(how string, x *Execution) {
+			t.Helper()
+			if w := want[x.ID]; x.RequestedBy != w[0] || x.AdHoc != w[1] {
+				t.Errorf("%s %s: requested_by=%q adhoc=%t, want %v", how, x.ID, x.RequestedBy, x.AdHoc, w)
+			}
+		}
+		for id := range want {
+			got, err := s.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("get", got)
+		}
+		page, err := s.List(ctx, Filter{})
+		if err != nil || len(page.Executions) != 2 {
+			t.Fatalf("list %+v %v", page, err)
+		}
+		for _, x := range page.Executions {
+			check("list", x)
+		}
+		claimed, err := s.Claim(ctx, "rep", time.Minute, nil)
+		if err != nil || claimed == nil {
+			t.Fatalf("claim %v %v", claimed, err)
+		}
+		check("claim", claimed)
+	})
+}
+
 func TestDedupWindow(t *testing.T) {
 	backends(t, func(t *testing.T, open func() Store, c *clock) {
 		s := open()
