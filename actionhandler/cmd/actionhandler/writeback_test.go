@@ -101,6 +101,10 @@ func TestTLSAndMetrics(t *testing.T) {
 	if code, _ := fetch(""); code != http.StatusUnauthorized {
 		t.Errorf("/metrics without token: %d", code)
 	}
+	// The classifier's token (default scopes act,read) may not scrape.
+	if code, body := fetch(classifierToken); code != http.StatusForbidden || !strings.Contains(body, `"missing_scope":"metrics"`) {
+		t.Errorf("/metrics with a token without scope metrics: %d %s", code, body)
+	}
 	var body string
 	waitFor(t, "write-back counted", func() bool {
 		_, body = fetch(token)

@@ -74,7 +74,8 @@ alertmanager: {feed_name: prometheus}
 webhooks:
   - {name: grafana, feed_type: Grafana, id_path: fingerprint, items_path: alerts}
 `,
-		writeFile(t, filepath.Join(dir, "tokens"), "alertmanager:"+clientToken+" scopes=classify:prometheus,classify:grafana,read,metrics\n"),
+		writeFile(t, filepath.Join(dir, "tokens"), "alertmanager:"+clientToken+" scopes=classify:prometheus,classify:grafana,read,metrics\n"+
+			"poller:"+ahToken+"\n"),
 		rulesDir, ahSrv.URL,
 		writeFile(t, filepath.Join(dir, "ah_token"), ahToken+"\n"),
 		certs.CertFile, certs.KeyFile,
@@ -144,6 +145,12 @@ webhooks:
 
 	if code, _ := call(http.MethodGet, "/metrics", "", nil); code != http.StatusUnauthorized {
 		t.Errorf("/metrics without token: %d", code)
+	}
+	// A token with the default scopes (classify,read) may not scrape
+	// (ahToken doubles as such a client token here).
+	if code, body := call(http.MethodGet, "/metrics", ahToken, nil); code != http.StatusForbidden ||
+		!strings.Contains(body, `"missing_scope":"metrics"`) {
+		t.Errorf("/metrics without scope metrics: %d %s", code, body)
 	}
 	code, body = call(http.MethodGet, "/metrics", clientToken, nil)
 	if code != http.StatusOK {
