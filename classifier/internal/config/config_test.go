@@ -122,6 +122,21 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
+			name: "signing key file",
+			yaml: minimal + "signing_key_file: " + ahToken + "\n",
+			want: func(c *Config) string {
+				if c.SigningKeyFile != ahToken {
+					return "signing_key_file not read"
+				}
+				return ""
+			},
+		},
+		{
+			name:     "signing key file missing",
+			yaml:     minimal + "signing_key_file: /no/key\n",
+			wantErrs: []string{"signing_key_file: stat /no/key"},
+		},
+		{
 			name:     "rules_watch unknown",
 			yaml:     minimal + "rules_watch: fsnotify\n",
 			wantErrs: []string{`rules_watch: want inotify or poll, got "fsnotify"`},
