@@ -85,6 +85,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("signing_key_file: %w", err)
 		}
 		sign = func(h http.Header, body []byte) { h.Set(auth.SignatureHeader, key.Sign(body, time.Now())) }
+	} else {
+		log.Warn().Str(logging.Event, "forwarding_unsigned").
+			Msg("no signing_key_file: actions are forwarded unsigned; the action handler runs them only for a token with scope adhoc")
 	}
 	client, err := httpclient.New(httpclient.Options{
 		Sign:    sign,
