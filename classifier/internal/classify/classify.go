@@ -121,11 +121,14 @@ func (c *Classifier) feedLabel(set *rules.Set, feedType string) string {
 // classify is Classify; it also returns the rule set it used (nil if none
 // could be loaded).
 func (c *Classifier) classify(ctx context.Context, env *alert.Envelope) (*Result, *rules.Set, error) {
-	log := c.o.Log.With().
+	lc := c.o.Log.With().
 		Str(logging.AlertID, env.ID()).
 		Str(logging.UniqueValue, env.Meta.UniqueValue).
-		Str(logging.FeedType, env.Meta.FeedType).
-		Logger()
+		Str(logging.FeedType, env.Meta.FeedType)
+	if by := RequestedBy(ctx); by != "" {
+		lc = lc.Str(logging.RequestedBy, by) // who posted the alert (the token name)
+	}
+	log := lc.Logger()
 
 	set, err := c.o.Rules.Load(ctx)
 	if err != nil {

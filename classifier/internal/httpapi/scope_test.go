@@ -117,6 +117,9 @@ func TestForwardSignedWithRequestedBy(t *testing.T) {
 					t.Errorf("body lacks requested_by: %s", h.ah.bodies[i])
 				}
 			}
+			if len(h.logs.lines("event=rule_matched", "requested_by="+tc.want)) == 0 {
+				t.Errorf("no rule_matched line with requested_by=%s:\n%s", tc.want, h.logs)
+			}
 		})
 	}
 }
