@@ -156,8 +156,11 @@ func (h *Handler) postAction(c echo.Context) error {
 			}
 		}
 		if !verified && !auth.Has(c, auth.ScopeAdhoc) {
-			return auth.Forbidden(c, auth.ScopeAdhoc, "the request is not signed by the classifier and its rule is not "+
-				"the deployed rule of that name, so it is not verified; running an unverified rule needs scope adhoc")
+			why := "the request is not signed by the classifier"
+			if h.Deployed != nil {
+				why += " and its rule is not the deployed rule of that name"
+			}
+			return auth.Forbidden(c, auth.ScopeAdhoc, why+", so its rule is not verified; running an unverified rule needs scope adhoc")
 		}
 	}
 	log := h.Log.With().
