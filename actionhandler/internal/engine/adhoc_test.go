@@ -55,3 +55,21 @@ func TestAdHocNoted(t *testing.T) {
 		})
 	}
 }
+
+// The note of an ad-hoc execution the governor refused says it too.
+func TestAdHocSkipNote(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, tc := range []struct {
+		adhoc bool
+		want  string
+	}{
+		{true, "[ad-hoc] Alexis rule r1 was posted by alice"},
+		{false, "Alexis rule r1 did not run"},
+	} {
+		note := f.eng.SkipNote(&store.Execution{RuleName: "r1", Client: "alice", AdHoc: tc.adhoc,
+			Entities: []string{"app01"}, Reason: "cooldown"})
+		if !strings.HasPrefix(note, tc.want) {
+			t.Errorf("adhoc %t: note %q, want it to open with %q", tc.adhoc, note, tc.want)
+		}
+	}
+}
