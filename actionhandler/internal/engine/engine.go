@@ -16,7 +16,11 @@
 //	on_failure continue       later tasks follow their run_if
 //
 // A host with any failed task failed; an execution with any failed host
-// failed.
+// failed. A step refused before it ran (refusal.go: an alert value that
+// does not fit its template, ...) is recorded refused and counts as a
+// failure with on_failure stop on its host; an execution with a refused
+// step is refused, its reason the step's (logged as reason=<word> on its
+// execution_finished line, noted on the alert).
 package engine
 
 import (
@@ -158,7 +162,7 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 	}()
 	log.Info().Str(logging.Event, "execution_started").Int(logging.Count, len(x.Entities)).Msg("execution started")
 
-	status, reason := e.run(ctx, log, x)
+	status, reason, why := e.run(ctx, log, x)
 	close(hbStop)
 	<-hbDone
 	if lost.Load() {
@@ -166,8 +170,8 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 			Msg("another replica took this execution over (its lease expired); it reports it")
 		return
 	}
-	if parent.Err() != nil && status != store.DryRun {
-		status, reason = store.Interrupted, errShutdown.Error()+": running commands were killed"
+	if parent.Err() != nil && status != store.DryRun && status != store.Refused {
+		status, reason, why = store.Interrupted, errShutdown.Error()+": running commands were killed", ""
 	}
 	bg, done := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer done()
@@ -185,6 +189,9 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 	ev := log.Info()
 	if status != store.Success && status != store.DryRun {
 		ev = log.Warn()
+	}
+	if why != "" {
+		ev = ev.Str(logging.Reason, why).Str(logging.Detail, reason)
 	}
 	ev.Str(logging.Event, "execution_finished").
 		Str(logging.ActionStatus, status).
@@ -226,13 +233,16 @@ type host struct {
 	entity  string
 	failed  bool // a task failed here
 	stopped bool // a task with on_failure stop failed here
+	// refused: the reason word and text of the first step refused here
+	refused, refusal string
 }
 
-// run runs the tasks and returns the execution's status.
-func (e *Engine) run(ctx context.Context, log zerolog.Logger, x *store.Execution) (status, reason string) {
+// run runs the tasks and returns the execution's status, the reason
+// shown to people and, when refused, the reason word.
+func (e *Engine) run(ctx context.Context, log zerolog.Logger, x *store.Execution) (status, reason, why string) {
 	req, err := action.Decode(x.Request)
 	if err != nil {
-		return store.Failure, "the stored request cannot be read: " + err.Error()
+		return store.Failure, "the stored request cannot be read: " + err.Error(), ""
 	}
 	hosts := make([]*host, len(x.Entities))
 	for i, ent := range x.Entities {
@@ -262,14 +272,19 @@ func (e *Engine) run(ctx context.Context, log zerolog.Logger, x *store.Execution
 		delay = t.DelayAfterDuration()
 	}
 	if e.o.Development {
-		return store.DryRun, ""
+		return store.DryRun, "", ""
+	}
+	for _, h := range hosts {
+		if h.refused != "" {
+			return store.Refused, h.refusal, h.refused
+		}
 	}
 	for _, h := range hosts {
 		if h.failed {
-			return store.Failure, ""
+			return store.Failure, "", ""
 		}
 	}
-	return store.Success, ""
+	return store.Success, "", ""
 }
 
 // skipReason says why task t does not run on h, "" when it does.
@@ -298,10 +313,18 @@ func (e *Engine) runTask(ctx context.Context, log zerolog.Logger, x *store.Execu
 			defer func() { <-sem }()
 			s := task.Step{ExecutionID: x.ID, AlertID: x.AlertID, RuleName: x.RuleName, Index: i, Task: t,
 				Entity: h.entity, Alert: req.Alert.Raw, Request: x.Request, Secret: e.o.Secret}
-			if e.runStep(ctx, log, s) == store.Failure {
+			status, why, text := e.runStep(ctx, log, s)
+			switch status {
+			case store.Failure:
 				h.failed = true
 				if t.OnFailureOrDefault() == rule.OnFailureStop {
 					h.stopped = true
+				}
+			case store.Refused:
+				// Whatever on_failure says: an alert value was refused.
+				h.failed, h.stopped = true, true
+				if h.refused == "" {
+					h.refused, h.refusal = why, fmt.Sprintf("task %d on %s refused: %s", i, h.entity, text)
 				}
 			}
 		})
@@ -309,8 +332,9 @@ func (e *Engine) runTask(ctx context.Context, log zerolog.Logger, x *store.Execu
 	wg.Wait()
 }
 
-// runStep runs one step, records it and returns its status.
-func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) string {
+// runStep runs one step, records it and returns its status; when refused
+// also the reason word and the (redacted) error.
+func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) (status, why, text string) {
 	log = log.With().
 		Str(logging.Entity, s.Entity).
 		Str(logging.Action, s.Task.Action).
@@ -344,7 +368,15 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) s
 			Str(logging.ActionStatus, store.DryRun).
 			Str(logging.Command, st.Command).
 			Msg("development mode: not running")
-		return store.DryRun
+		return store.DryRun, "", ""
+	}
+	if ok && descErr != nil {
+		// The templates do not render: nothing can run.
+		why, isRefusal := refused(descErr)
+		if !isRefusal {
+			why = logging.ReasonValueRefused
+		}
+		return e.refuse(ctx, log, s.ExecutionID, st, why, descErr)
 	}
 	st.Status, st.StartedAt, st.Command = store.Running, time.Now(), red(desc)
 	e.save(ctx, log, s.ExecutionID, st)
@@ -387,6 +419,10 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) s
 	if res.Err != nil {
 		st.Status, st.Error = store.Failure, red(res.Err.Error())
 		ev = log.Warn().Str(logging.ErrorKey, st.Error)
+		if w, isRefusal := refused(res.Err); isRefusal {
+			// The runner refused before acting (e.g. a destination check).
+			st.Status, why, text = store.Refused, w, st.Error
+		}
 	}
 	e.save(ctx, log, s.ExecutionID, st)
 	e.o.Metrics.action(s.Task.TaskType, st.Status, st.FinishedAt.Sub(st.StartedAt))
@@ -395,7 +431,22 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) s
 		Int(logging.ExitCode, res.ExitCode).
 		Int64(logging.ElapsedMS, res.Elapsed.Milliseconds()).
 		Msg("action finished")
-	return st.Status
+	return st.Status, why, text
+}
+
+// refuse records step st as refused before it ran and logs it (the reason
+// word goes on the execution's execution_finished line, once).
+func (e *Engine) refuse(ctx context.Context, log zerolog.Logger, id string, st store.Step, why string, err error) (status, reason, text string) {
+	now := time.Now()
+	st.Status, st.StartedAt, st.FinishedAt = store.Refused, now, now
+	st.Error = e.o.Redact.String(err.Error())
+	e.save(ctx, log, id, st)
+	e.o.Metrics.action(st.TaskType, store.Refused, 0)
+	log.Warn().Str(logging.Event, "action_refused").
+		Str(logging.ActionStatus, store.Refused).
+		Str(logging.ErrorKey, st.Error).
+		Msg("step refused before running: nothing was run on the host")
+	return store.Refused, why, st.Error
 }
 
 // save records a step; a store failure is logged (the execution goes on:
@@ -412,7 +463,7 @@ func (e *Engine) save(ctx context.Context, log zerolog.Logger, id string, st sto
 func hostCounts(x *store.Execution) (succeeded, failed int) {
 	bad := map[string]bool{}
 	for _, st := range x.Steps {
-		if st.Status == store.Failure || st.Status == store.Interrupted {
+		if st.Status == store.Failure || st.Status == store.Interrupted || st.Status == store.Refused {
 			bad[st.Entity] = true
 		}
 	}
