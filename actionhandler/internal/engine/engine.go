@@ -27,11 +27,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/redact"
+	"github.com/alexis-ops/alexis/actionhandler/internal/sshexec"
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/actionhandler/internal/task"
 	"github.com/alexis-ops/alexis/shared/action"
@@ -418,6 +420,9 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) (
 	ev := log.Info()
 	if res.Err != nil {
 		st.Status, st.Error = store.Failure, red(res.Err.Error())
+		if errors.Is(res.Err, sshexec.ErrNoExitStatus) && st.RemotePID > 1 {
+			st.Error += "; " + e.killDropped(ctx, log, s.Entity, sshexec.Process{PID: st.RemotePID, Start: st.RemoteStart})
+		}
 		ev = log.Warn().Str(logging.ErrorKey, st.Error)
 		if w, isRefusal := refused(res.Err); isRefusal {
 			// The runner refused before acting (e.g. a destination check).
@@ -447,6 +452,34 @@ func (e *Engine) refuse(ctx context.Context, log zerolog.Logger, id string, st s
 		Str(logging.ErrorKey, st.Error).
 		Msg("step refused before running: nothing was run on the host")
 	return store.Refused, why, st.Error
+}
+
+// killDropped kills the command of a step whose SSH connection ended
+// while it ran (host-side sshd killed, network cut): without a pty the
+// host does not stop it, so it would go on running after the step was
+// reported failed. It reconnects (Leftovers) and kills the process if it
+// is still the one the host reported, and says what became of it.
+func (e *Engine) killDropped(ctx context.Context, log zerolog.Logger, entity string, p sshexec.Process) string {
+	pid := strconv.Itoa(p.PID)
+	if e.o.Leftovers == nil {
+		return "its command (pid " + pid + ") may still run: check the host"
+	}
+	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	killed, err := e.o.Leftovers.KillLeftover(kctx, entity, p)
+	switch {
+	case err != nil:
+		msg := "could not check whether its command (pid " + pid + ") still runs: " + e.o.Redact.String(err.Error())
+		log.Error().Str(logging.Event, "remote_command_unknown").Str(logging.ErrorKey, e.o.Redact.String(err.Error())).Msg(msg)
+		return msg
+	case killed:
+		msg := "its command (pid " + pid + ") was still running and was killed"
+		log.Warn().Str(logging.Event, "remote_command_killed").Msg(msg)
+		return msg
+	}
+	msg := "its command (pid " + pid + ") had ended"
+	log.Info().Str(logging.Event, "remote_command_ended").Msg(msg)
+	return msg
 }
 
 // save records a step; a store failure is logged (the execution goes on:
