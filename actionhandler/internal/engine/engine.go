@@ -165,23 +165,49 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 	log.Info().Str(logging.Event, "execution_started").Int(logging.Count, len(x.Entities)).Msg("execution started")
 
 	status, reason, why := e.run(ctx, log, x)
-	close(hbStop)
-	<-hbDone
-	if lost.Load() {
+	stopHeartbeat := func() {
+		select {
+		case <-hbStop:
+		default:
+			close(hbStop)
+		}
+		<-hbDone
+	}
+	defer stopHeartbeat()
+	lostLease := func() {
 		log.Error().Str(logging.Event, "lease_lost").
 			Msg("another replica took this execution over (its lease expired); it reports it")
+	}
+	if lost.Load() {
+		stopHeartbeat()
+		lostLease()
 		return
 	}
 	if parent.Err() != nil && status != store.DryRun && status != store.Refused {
 		status, reason, why = store.Interrupted, errShutdown.Error()+": running commands were killed", ""
 	}
-	bg, done := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-	defer done()
-	if err := e.o.Store.Finish(bg, x.ID, e.o.Owner, status, reason); err != nil {
+	bg := context.WithoutCancel(ctx)
+	// The lease is renewed while the end is recorded: a store that
+	// refuses writes for a while (disk full) must not make a finished
+	// execution look interrupted.
+	err := e.retryStore(bg, log, "record the end of the execution", func(ctx context.Context) error {
+		return e.o.Store.Finish(ctx, x.ID, e.o.Owner, status, reason)
+	})
+	stopHeartbeat()
+	if errors.Is(err, store.ErrLeaseLost) || lost.Load() {
+		lostLease()
+		return
+	}
+	if err != nil {
 		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).Msg("cannot record the end of the execution")
 		return
 	}
-	got, err := e.o.Store.Get(bg, x.ID)
+	var got *store.Execution
+	err = e.retryStore(bg, log, "read the execution back", func(ctx context.Context) error {
+		var err error
+		got, err = e.o.Store.Get(ctx, x.ID)
+		return err
+	})
 	if err != nil {
 		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).Msg("cannot read the execution back")
 		return
@@ -482,13 +508,55 @@ func (e *Engine) killDropped(ctx context.Context, log zerolog.Logger, entity str
 	return msg
 }
 
-// save records a step; a store failure is logged (the execution goes on:
-// its end is recorded, or it is taken over as interrupted).
+// save records a step, trying again while the store refuses (retryStore);
+// a store failure that lasts is logged (the execution goes on: its end is
+// recorded, or it is taken over as interrupted).
 func (e *Engine) save(ctx context.Context, log zerolog.Logger, id string, st store.Step) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-	defer cancel()
-	if err := e.o.Store.SaveStep(ctx, id, st); err != nil {
+	err := e.retryStore(context.WithoutCancel(ctx), log, "record a step", func(ctx context.Context) error {
+		return e.o.Store.SaveStep(ctx, id, st)
+	})
+	if err != nil {
 		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).Msg("cannot record a step")
+	}
+}
+
+// Store retries: the first after storeRetryFirst, each next twice as late
+// up to storeRetryMax, for at most the engine's lease in all.
+const (
+	storeRetryFirst = 100 * time.Millisecond
+	storeRetryMax   = 2 * time.Second
+)
+
+// retryStore calls f (each call bounded by storeTimeout) until it
+// succeeds, fails for good (not store.Unavailable: a lost lease, a
+// constraint), or the lease has passed since the first try: a store that refuses writes for a while (a full disk, a
+// database restarting) loses no outcome. The first failure is logged
+// (event=store_error, level warn); the last error is returned.
+func (e *Engine) retryStore(ctx context.Context, log zerolog.Logger, what string, f func(context.Context) error) error {
+	deadline := time.Now().Add(e.o.Lease)
+	wait := storeRetryFirst
+	for try := 0; ; try++ {
+		cctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		err := f(cctx)
+		cancel()
+		if !store.Unavailable(err) {
+			return err // done, or a failure that trying again cannot mend
+		}
+		if time.Now().Add(wait).After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		if try == 0 {
+			log.Warn().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).
+				Int64(logging.DelayMS, wait.Milliseconds()).Msg("cannot " + what + "; trying again")
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		wait = min(2*wait, storeRetryMax)
 	}
 }
 

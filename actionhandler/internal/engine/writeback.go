@@ -73,7 +73,11 @@ func (e *Engine) report(ctx context.Context, log zerolog.Logger, x *store.Execut
 	defer cancel()
 	e.writeBack(ctx, log, x)
 	e.scheduleEscalation(ctx, log, x)
-	if err := e.o.Store.Reported(ctx, x.ID, x.Owner); err != nil {
+	// Tried again while the store refuses: an execution written back but
+	// not marked reported would be written back again after a takeover.
+	if err := e.retryStore(ctx, log, "mark the execution reported", func(ctx context.Context) error {
+		return e.o.Store.Reported(ctx, x.ID, x.Owner)
+	}); err != nil {
 		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).
 			Msg("cannot mark the execution reported")
 	}
