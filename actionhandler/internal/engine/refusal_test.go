@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alexis-ops/alexis/actionhandler/internal/sshexec"
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/actionhandler/internal/task"
 )
@@ -156,4 +157,50 @@ func mapsEqual(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// dropRunner reports the remote process, then loses the connection.
+type dropRunner struct{ fakeRunner }
+
+func (d *dropRunner) Run(ctx context.Context, s task.Step) task.Result {
+	s.RemoteStarted(4242, "777")
+	return task.Result{ExitCode: -1, Err: fmt.Errorf("%w: the session closed without one", sshexec.ErrNoExitStatus)}
+}
+
+// A step whose SSH connection dropped while its command ran: the command
+// is looked for again and killed (LeftoverKiller), and the step says what
+// became of it; without a killer, the step says to check the host.
+func TestDroppedConnectionKillsCommand(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		killer    LeftoverKiller
+		entity    string
+		wantError string
+		wantEvent string
+	}{
+		{"killed", &fakeKiller{}, "app01", "no exit status: the session closed without one; its command (pid 4242) was still running and was killed", "event=remote_command_killed"},
+		{"had ended", &fakeKiller{}, "app02", "its command (pid 4242) had ended", "event=remote_command_ended"},
+		{"cannot tell", &fakeKiller{}, "app03", "could not check whether its command (pid 4242) still runs: dial tcp: connection refused", "event=remote_command_unknown"},
+		{"no killer", nil, "app01", "its command (pid 4242) may still run: check the host", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, func(o *Options) {
+				o.Runners["remote_ssh"] = &dropRunner{}
+				if tc.killer != nil {
+					o.Leftovers = tc.killer
+				}
+			})
+			tasks := `[{"task": {"task_type": "remote_ssh", "run_command": "sleep 30", "action": "a"}}]`
+			x := f.run(t, context.Background(), request(t, "OpsGenie", tasks, tc.entity), tc.entity)
+			if x.Status != store.Failure || len(x.Steps) != 1 || !strings.Contains(x.Steps[0].Error, tc.wantError) {
+				t.Fatalf("execution %s steps %+v, want a failure with %q", x.Status, x.Steps, tc.wantError)
+			}
+			if tc.wantEvent != "" && strings.Count(f.logs.String(), tc.wantEvent) != 1 {
+				t.Errorf("want one %s:\n%s", tc.wantEvent, f.logs)
+			}
+			if k, ok := tc.killer.(*fakeKiller); ok && strings.Join(k.asked, ",") != tc.entity {
+				t.Errorf("asked about %q", k.asked)
+			}
+		})
+	}
 }
