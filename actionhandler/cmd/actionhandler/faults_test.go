@@ -223,9 +223,21 @@ func TestHugeOutputBounded(t *testing.T) {
 		}
 	}()
 	a := s.og.CreateAlert(opsgenietest.AlertSpec{Message: "huge", Teams: []string{"incoming"}})
-	_, acc := s.postJSON(t, a, nil, map[string]any{"rule_name": "huge",
-		"task_list": ssh("yes | head -c " + strconv.Itoa(size) + "; yes e | head -c " + strconv.Itoa(size/10) + " >&2")})
-	x := s.reported(t, acc.ExecutionID)
+	// Generous times: 330 MB through SSH under the race detector on a
+	// loaded machine may take minutes.
+	task := ssh("yes | head -c " + strconv.Itoa(size) + "; yes e | head -c " + strconv.Itoa(size/10) + " >&2")
+	task[0].(map[string]any)["task"].(map[string]any)["timeout"] = "10m"
+	_, acc := s.postJSON(t, a, nil, map[string]any{"rule_name": "huge", "task_list": task})
+	var x api.Execution
+	deadline := time.Now().Add(10 * time.Minute)
+	for x.ReportedAt == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("execution %s not reported after 10 minutes", acc.ExecutionID)
+		}
+		time.Sleep(100 * time.Millisecond)
+		x = api.Execution{}
+		s.get(t, "/v1/executions/"+acc.ExecutionID, &x)
+	}
 	close(stop)
 	<-sampled
 	if x.Status != api.ExecSuccess || len(x.Steps) != 1 {
