@@ -44,6 +44,10 @@ const (
 	// ExecInterrupted: the action handler stopped while it ran (crash,
 	// restart, shutdown); what ran is only partly known.
 	ExecInterrupted = "interrupted"
+	// ExecRefused: a step was refused before anything ran on its host (an
+	// alert value that does not fit its template, a destination refused,
+	// ...); the reason names which. A person should look at the alert.
+	ExecRefused = "refused"
 )
 
 // ActionAccepted is the action handler's answer to POST /v1/action.

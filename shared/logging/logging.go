@@ -52,7 +52,8 @@ const (
 	Failed       = "failed"       // how many failed
 	Result       = "result"       // the classifier's answer to a delivered alert: matched, unmatched, deferred
 	DelayMS      = "delay_ms"     // how long a retry or back-off waits before the next try
-	Reason       = "reason"       // why something was skipped or interrupted (e.g. the action handler's governor)
+	Reason       = "reason"       // why something was skipped, refused or interrupted: a Reason* word on refusals
+	Detail       = "detail"       // the human-readable explanation that goes with a reason
 	Replica      = "replica"      // an action handler replica's name in its store
 	RateLimited  = "rate_limited" // a source answered 429 (too many requests)
 	Mode         = "mode"         // how the classifier sees rule file changes: inotify or poll
@@ -64,6 +65,19 @@ const (
 	StatusFailure = "failure"
 	StatusSkipped = "skipped"
 	StatusDryRun  = "dry_run"
+	// StatusRefused: a remediation refused before anything ran (see the
+	// Reason* words).
+	StatusRefused = "refused"
+)
+
+// Reasons a remediation did not run: the value of Reason on the one line
+// (with ActionStatus skipped or refused) that reports it.
+const (
+	ReasonEntityRefused = "entity_refused" // no entity resolved to a safe host name
+	ReasonValueRefused  = "value_refused"  // an alert value did not fit its template: nothing was run
+	ReasonNoHandler     = "no_handler"     // classifier: no action handler for the rule's os_type
+	ReasonGovernor      = "governor"       // a governor limit (rate, cooldown, hosts per minute)
+	ReasonQueueFull     = "queue_full"     // too many executions queued (answered 503; the sender retries)
 )
 
 // Options select the format and level of a service logger.

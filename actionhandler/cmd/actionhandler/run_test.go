@@ -58,6 +58,13 @@ func startGrace(t *testing.T, development bool, grace string) *instance {
 // service is reached over HTTPS with it.
 func startWith(t *testing.T, development bool, grace, extra string, client *http.Client) *instance {
 	t.Helper()
+	return startDB(t, development, grace, extra, client, "")
+}
+
+// startDB is startWith with store as the store block's keys ("": SQLite
+// in the instance's directory).
+func startDB(t *testing.T, development bool, grace, extra string, client *http.Client, store string) *instance {
+	t.Helper()
 	s := &instance{logs: &logtest.Buffer{}, dir: t.TempDir(), client: http.DefaultClient}
 	scheme := "http://"
 	if client != nil {
@@ -73,13 +80,16 @@ func startWith(t *testing.T, development bool, grace, extra string, client *http
 		return p
 	}
 	// oncall posts its own rules (ad-hoc); classifier posts what it signs.
+	if store == "" {
+		store = "sqlite_path: " + filepath.Join(s.dir, "actionhandler.db")
+	}
 	cfg := write("actionhandler.yaml", fmt.Sprintf(`listen: 127.0.0.1:0
 tokens_file: %s
 signing_key_file: %s
 development: %t
 investigation_queue: queue_needsinvestigation
 shutdown_grace: %s
-store: {sqlite_path: %s}
+store: {%s}
 ssh:
   user: %s
   key_file: %s
@@ -92,7 +102,7 @@ opsgenie:
   timeout: 5s
   retries: 1
 %s`, write("tokens", "oncall:"+token+" scopes=adhoc,read,metrics\nclassifier:"+classifierToken+"\n"),
-		write("signing_key", signingKey+"\n"), development, grace, filepath.Join(s.dir, "actionhandler.db"), s.ssh.User, s.ssh.ClientKeyFile, s.ssh.KnownHostsFile,
+		write("signing_key", signingKey+"\n"), development, grace, store, s.ssh.User, s.ssh.ClientKeyFile, s.ssh.KnownHostsFile,
 		s.og.Host(), write("opsgenie_key", s.og.APIKey()+"\n"), extra))
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -16,18 +16,24 @@
 //	on_failure continue       later tasks follow their run_if
 //
 // A host with any failed task failed; an execution with any failed host
-// failed.
+// failed. A step refused before it ran (refusal.go: an alert value that
+// does not fit its template, ...) is recorded refused and counts as a
+// failure with on_failure stop on its host; an execution with a refused
+// step is refused, its reason the step's (logged as reason=<word> on its
+// execution_finished line, noted on the alert).
 package engine
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/redact"
+	"github.com/alexis-ops/alexis/actionhandler/internal/sshexec"
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/actionhandler/internal/task"
 	"github.com/alexis-ops/alexis/shared/action"
@@ -159,24 +165,50 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 	}()
 	log.Info().Str(logging.Event, "execution_started").Int(logging.Count, len(x.Entities)).Msg("execution started")
 
-	status, reason := e.run(ctx, log, x)
-	close(hbStop)
-	<-hbDone
-	if lost.Load() {
+	status, reason, why := e.run(ctx, log, x)
+	stopHeartbeat := func() {
+		select {
+		case <-hbStop:
+		default:
+			close(hbStop)
+		}
+		<-hbDone
+	}
+	defer stopHeartbeat()
+	lostLease := func() {
 		log.Error().Str(logging.Event, "lease_lost").
 			Msg("another replica took this execution over (its lease expired); it reports it")
+	}
+	if lost.Load() {
+		stopHeartbeat()
+		lostLease()
 		return
 	}
-	if parent.Err() != nil && status != store.DryRun {
-		status, reason = store.Interrupted, errShutdown.Error()+": running commands were killed"
+	if parent.Err() != nil && status != store.DryRun && status != store.Refused {
+		status, reason, why = store.Interrupted, errShutdown.Error()+": running commands were killed", ""
 	}
-	bg, done := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-	defer done()
-	if err := e.o.Store.Finish(bg, x.ID, e.o.Owner, status, reason); err != nil {
+	bg := context.WithoutCancel(ctx)
+	// The lease is renewed while the end is recorded: a store that
+	// refuses writes for a while (disk full) must not make a finished
+	// execution look interrupted.
+	err := e.retryStore(bg, log, "record the end of the execution", func(ctx context.Context) error {
+		return e.o.Store.Finish(ctx, x.ID, e.o.Owner, status, reason)
+	})
+	stopHeartbeat()
+	if errors.Is(err, store.ErrLeaseLost) || lost.Load() {
+		lostLease()
+		return
+	}
+	if err != nil {
 		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).Msg("cannot record the end of the execution")
 		return
 	}
-	got, err := e.o.Store.Get(bg, x.ID)
+	var got *store.Execution
+	err = e.retryStore(bg, log, "read the execution back", func(ctx context.Context) error {
+		var err error
+		got, err = e.o.Store.Get(ctx, x.ID)
+		return err
+	})
 	if err != nil {
 		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).Msg("cannot read the execution back")
 		return
@@ -186,6 +218,9 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 	ev := log.Info()
 	if status != store.Success && status != store.DryRun {
 		ev = log.Warn()
+	}
+	if why != "" {
+		ev = ev.Str(logging.Reason, why).Str(logging.Detail, reason)
 	}
 	ev.Str(logging.Event, "execution_finished").
 		Str(logging.ActionStatus, status).
@@ -227,13 +262,16 @@ type host struct {
 	entity  string
 	failed  bool // a task failed here
 	stopped bool // a task with on_failure stop failed here
+	// refused: the reason word and text of the first step refused here
+	refused, refusal string
 }
 
-// run runs the tasks and returns the execution's status.
-func (e *Engine) run(ctx context.Context, log zerolog.Logger, x *store.Execution) (status, reason string) {
+// run runs the tasks and returns the execution's status, the reason
+// shown to people and, when refused, the reason word.
+func (e *Engine) run(ctx context.Context, log zerolog.Logger, x *store.Execution) (status, reason, why string) {
 	req, err := action.Decode(x.Request)
 	if err != nil {
-		return store.Failure, "the stored request cannot be read: " + err.Error()
+		return store.Failure, "the stored request cannot be read: " + err.Error(), ""
 	}
 	hosts := make([]*host, len(x.Entities))
 	for i, ent := range x.Entities {
@@ -263,14 +301,19 @@ func (e *Engine) run(ctx context.Context, log zerolog.Logger, x *store.Execution
 		delay = t.DelayAfterDuration()
 	}
 	if e.o.Development {
-		return store.DryRun, ""
+		return store.DryRun, "", ""
+	}
+	for _, h := range hosts {
+		if h.refused != "" {
+			return store.Refused, h.refusal, h.refused
+		}
 	}
 	for _, h := range hosts {
 		if h.failed {
-			return store.Failure, ""
+			return store.Failure, "", ""
 		}
 	}
-	return store.Success, ""
+	return store.Success, "", ""
 }
 
 // skipReason says why task t does not run on h, "" when it does.
@@ -299,10 +342,18 @@ func (e *Engine) runTask(ctx context.Context, log zerolog.Logger, x *store.Execu
 			defer func() { <-sem }()
 			s := task.Step{ExecutionID: x.ID, AlertID: x.AlertID, RuleName: x.RuleName, Index: i, Task: t,
 				Entity: h.entity, Alert: req.Alert.Raw, Request: x.Request, Secret: e.o.Secret}
-			if e.runStep(ctx, log, s) == store.Failure {
+			status, why, text := e.runStep(ctx, log, s)
+			switch status {
+			case store.Failure:
 				h.failed = true
 				if t.OnFailureOrDefault() == rule.OnFailureStop {
 					h.stopped = true
+				}
+			case store.Refused:
+				// Whatever on_failure says: an alert value was refused.
+				h.failed, h.stopped = true, true
+				if h.refused == "" {
+					h.refused, h.refusal = why, fmt.Sprintf("task %d on %s refused: %s", i, h.entity, text)
 				}
 			}
 		})
@@ -310,8 +361,9 @@ func (e *Engine) runTask(ctx context.Context, log zerolog.Logger, x *store.Execu
 	wg.Wait()
 }
 
-// runStep runs one step, records it and returns its status.
-func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) string {
+// runStep runs one step, records it and returns its status; when refused
+// also the reason word and the (redacted) error.
+func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) (status, why, text string) {
 	log = log.With().
 		Str(logging.Entity, s.Entity).
 		Str(logging.Action, s.Task.Action).
@@ -345,7 +397,15 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) s
 			Str(logging.ActionStatus, store.DryRun).
 			Str(logging.Command, st.Command).
 			Msg("development mode: not running")
-		return store.DryRun
+		return store.DryRun, "", ""
+	}
+	if ok && descErr != nil {
+		// The templates do not render: nothing can run.
+		why, isRefusal := refused(descErr)
+		if !isRefusal {
+			why = logging.ReasonValueRefused
+		}
+		return e.refuse(ctx, log, s.ExecutionID, st, why, descErr)
 	}
 	st.Status, st.StartedAt, st.Command = store.Running, time.Now(), red(desc)
 	e.save(ctx, log, s.ExecutionID, st)
@@ -387,7 +447,14 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) s
 	ev := log.Info()
 	if res.Err != nil {
 		st.Status, st.Error = store.Failure, red(res.Err.Error())
+		if errors.Is(res.Err, sshexec.ErrNoExitStatus) && st.RemotePID > 1 {
+			st.Error += "; " + e.killDropped(ctx, log, s.Entity, sshexec.Process{PID: st.RemotePID, Start: st.RemoteStart})
+		}
 		ev = log.Warn().Str(logging.ErrorKey, st.Error)
+		if w, isRefusal := refused(res.Err); isRefusal {
+			// The runner refused before acting (e.g. a destination check).
+			st.Status, why, text = store.Refused, w, st.Error
+		}
 	}
 	e.save(ctx, log, s.ExecutionID, st)
 	e.o.Metrics.action(s.Task.TaskType, st.Status, st.FinishedAt.Sub(st.StartedAt))
@@ -396,16 +463,101 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) s
 		Int(logging.ExitCode, res.ExitCode).
 		Int64(logging.ElapsedMS, res.Elapsed.Milliseconds()).
 		Msg("action finished")
-	return st.Status
+	return st.Status, why, text
 }
 
-// save records a step; a store failure is logged (the execution goes on:
-// its end is recorded, or it is taken over as interrupted).
-func (e *Engine) save(ctx context.Context, log zerolog.Logger, id string, st store.Step) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+// refuse records step st as refused before it ran and logs it (the reason
+// word goes on the execution's execution_finished line, once).
+func (e *Engine) refuse(ctx context.Context, log zerolog.Logger, id string, st store.Step, why string, err error) (status, reason, text string) {
+	now := time.Now()
+	st.Status, st.StartedAt, st.FinishedAt = store.Refused, now, now
+	st.Error = e.o.Redact.String(err.Error())
+	e.save(ctx, log, id, st)
+	e.o.Metrics.action(st.TaskType, store.Refused, 0)
+	log.Warn().Str(logging.Event, "action_refused").
+		Str(logging.ActionStatus, store.Refused).
+		Str(logging.ErrorKey, st.Error).
+		Msg("step refused before running: nothing was run on the host")
+	return store.Refused, why, st.Error
+}
+
+// killDropped kills the command of a step whose SSH connection ended
+// while it ran (host-side sshd killed, network cut): without a pty the
+// host does not stop it, so it would go on running after the step was
+// reported failed. It reconnects (Leftovers) and kills the process if it
+// is still the one the host reported, and says what became of it.
+func (e *Engine) killDropped(ctx context.Context, log zerolog.Logger, entity string, p sshexec.Process) string {
+	pid := strconv.Itoa(p.PID)
+	if e.o.Leftovers == nil {
+		return "its command (pid " + pid + ") may still run: check the host"
+	}
+	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
-	if err := e.o.Store.SaveStep(ctx, id, st); err != nil {
+	killed, err := e.o.Leftovers.KillLeftover(kctx, entity, p)
+	switch {
+	case err != nil:
+		msg := "could not check whether its command (pid " + pid + ") still runs: " + e.o.Redact.String(err.Error())
+		log.Error().Str(logging.Event, "remote_command_unknown").Str(logging.ErrorKey, e.o.Redact.String(err.Error())).Msg(msg)
+		return msg
+	case killed:
+		msg := "its command (pid " + pid + ") was still running and was killed"
+		log.Warn().Str(logging.Event, "remote_command_killed").Msg(msg)
+		return msg
+	}
+	msg := "its command (pid " + pid + ") had ended"
+	log.Info().Str(logging.Event, "remote_command_ended").Msg(msg)
+	return msg
+}
+
+// save records a step, trying again while the store refuses (retryStore);
+// a store failure that lasts is logged (the execution goes on: its end is
+// recorded, or it is taken over as interrupted).
+func (e *Engine) save(ctx context.Context, log zerolog.Logger, id string, st store.Step) {
+	err := e.retryStore(context.WithoutCancel(ctx), log, "record a step", func(ctx context.Context) error {
+		return e.o.Store.SaveStep(ctx, id, st)
+	})
+	if err != nil {
 		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).Msg("cannot record a step")
+	}
+}
+
+// Store retries: the first after storeRetryFirst, each next twice as late
+// up to storeRetryMax, for at most the engine's lease in all.
+const (
+	storeRetryFirst = 100 * time.Millisecond
+	storeRetryMax   = 2 * time.Second
+)
+
+// retryStore calls f (each call bounded by storeTimeout) until it
+// succeeds, fails for good (not store.Unavailable: a lost lease, a
+// constraint), or the lease has passed since the first try: a store that refuses writes for a while (a full disk, a
+// database restarting) loses no outcome. The first failure is logged
+// (event=store_error, level warn); the last error is returned.
+func (e *Engine) retryStore(ctx context.Context, log zerolog.Logger, what string, f func(context.Context) error) error {
+	deadline := time.Now().Add(e.o.Lease)
+	wait := storeRetryFirst
+	for try := 0; ; try++ {
+		cctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		err := f(cctx)
+		cancel()
+		if !store.Unavailable(err) {
+			return err // done, or a failure that trying again cannot mend
+		}
+		if time.Now().Add(wait).After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		if try == 0 {
+			log.Warn().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).
+				Int64(logging.DelayMS, wait.Milliseconds()).Msg("cannot " + what + "; trying again")
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		wait = min(2*wait, storeRetryMax)
 	}
 }
 
@@ -413,7 +565,7 @@ func (e *Engine) save(ctx context.Context, log zerolog.Logger, id string, st sto
 func hostCounts(x *store.Execution) (succeeded, failed int) {
 	bad := map[string]bool{}
 	for _, st := range x.Steps {
-		if st.Status == store.Failure || st.Status == store.Interrupted {
+		if st.Status == store.Failure || st.Status == store.Interrupted || st.Status == store.Refused {
 			bad[st.Entity] = true
 		}
 	}

@@ -533,7 +533,7 @@ func TestReportRecoveredAndSkipped(t *testing.T) {
 	if teams := calls(g.rec, "team"); !slices.Equal(teams, []string{"queue_needsinvestigation"}) {
 		t.Errorf("teams %q", teams)
 	}
-	if !strings.Contains(g.logs.String(), "event=execution_skipped") || !strings.Contains(g.logs.String(), `reason="governor: too much"`) {
+	if !strings.Contains(g.logs.String(), "event=execution_skipped") || !strings.Contains(g.logs.String(), `detail="governor: too much"`) {
 		t.Errorf("logs:\n%s", g.logs)
 	}
 	if got, _ := g.st.Get(ctx, "skip1"); got.ReportedAt.IsZero() {

@@ -28,8 +28,8 @@ const (
 // host, or one for a skipped execution. Then the rule's operations
 // (ticket.Apply; one failing does not stop the rest): rule.SuccessOps when
 // it succeeded (default: add route_to_team); rule.FailureOps when it
-// failed, was interrupted or skipped (default: add the investigation
-// queue); none for a dry run.
+// failed, was interrupted, refused or skipped (default: add the
+// investigation queue); none for a dry run.
 //
 // Executions that end here without running (skipped by the governor, or
 // taken over as interrupted from a replica that died) get their
@@ -38,8 +38,8 @@ func (e *Engine) Report(ctx context.Context, x *store.Execution) {
 	log := e.logFor(x)
 	switch x.Status {
 	case store.Skipped:
-		log.Warn().Str(logging.Event, "execution_skipped").Str(logging.Reason, x.Reason).
-			Int(logging.Count, len(x.Entities)).Msg("governor refused the execution")
+		log.Warn().Str(logging.Event, "execution_skipped").Str(logging.Reason, logging.ReasonGovernor).
+			Str(logging.Detail, x.Reason).Int(logging.Count, len(x.Entities)).Msg("governor refused the execution")
 	case store.Interrupted:
 		log.Warn().Str(logging.Event, "execution_interrupted").Str(logging.Reason, x.Reason).
 			Msg("execution interrupted; reporting it on the alert")
@@ -56,6 +56,9 @@ func (e *Engine) Report(ctx context.Context, x *store.Execution) {
 		succeeded, failed := hostCounts(x)
 		ev := log.Warn().Str(logging.Event, "execution_finished").Str(logging.ActionStatus, x.Status).
 			Int(logging.Count, len(x.Entities)).Int(logging.Succeeded, succeeded).Int(logging.Failed, failed)
+		if x.Status == store.Skipped {
+			ev = ev.Str(logging.Reason, logging.ReasonGovernor).Str(logging.Detail, x.Reason)
+		}
 		if !x.StartedAt.IsZero() && !x.FinishedAt.IsZero() {
 			ev = ev.Int64(logging.ElapsedMS, x.FinishedAt.Sub(x.StartedAt).Milliseconds())
 		}
@@ -70,7 +73,11 @@ func (e *Engine) report(ctx context.Context, log zerolog.Logger, x *store.Execut
 	defer cancel()
 	e.writeBack(ctx, log, x)
 	e.scheduleEscalation(ctx, log, x)
-	if err := e.o.Store.Reported(ctx, x.ID, x.Owner); err != nil {
+	// Tried again while the store refuses: an execution written back but
+	// not marked reported would be written back again after a takeover.
+	if err := e.retryStore(ctx, log, "mark the execution reported", func(ctx context.Context) error {
+		return e.o.Store.Reported(ctx, x.ID, x.Owner)
+	}); err != nil {
 		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).
 			Msg("cannot mark the execution reported")
 	}
@@ -114,7 +121,7 @@ func (e *Engine) writeBack(ctx context.Context, log zerolog.Logger, x *store.Exe
 		if r != nil {
 			ops = r.SuccessOps()
 		}
-	case store.Failure, store.Interrupted, store.Skipped:
+	case store.Failure, store.Interrupted, store.Skipped, store.Refused:
 		ops = rule.DefaultOnFailure(e.o.InvestigationQueue)
 		if r != nil {
 			ops = r.FailureOps(e.o.InvestigationQueue)
@@ -215,6 +222,9 @@ func (e *Engine) Note(x *store.Execution, r *rule.Rule, entity string) string {
 			fmt.Fprintf(&b, "%s on %s: skipped (%s)", label, entity, st.Error)
 		case store.StepNotRun:
 			fmt.Fprintf(&b, "%s on %s: not run", label, entity)
+		case store.Refused:
+			fmt.Fprintf(&b, "%s on %s: refused, nothing was run (%s). Sent to %s for a person to decide.",
+				label, entity, st.Error, e.o.InvestigationQueue)
 		case store.Interrupted, store.Running:
 			fmt.Fprintf(&b, "%s on %s: interrupted while running, outcome unknown", label, entity)
 			if st.Error != "" && st.Error != store.InterruptedStepError {

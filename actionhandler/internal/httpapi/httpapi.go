@@ -172,8 +172,13 @@ func (h *Handler) postAction(c echo.Context) error {
 		Logger()
 	entities, err := req.Rule.ResolveEntities(req.Alert)
 	if err != nil {
-		log.Warn().Str(logging.Event, "entities_unresolved").Str(logging.ErrorKey, err.Error()).
-			Msg("no host to act on")
+		// No execution is recorded: there is no host to act on, and a row
+		// would take the dedup slot of the alert and rule (a corrected
+		// request for them would be answered with this refusal for
+		// dedup_window). This line is what reports count.
+		log.Warn().Str(logging.Event, "entities_unresolved").
+			Str(logging.ActionStatus, logging.StatusRefused).Str(logging.Reason, logging.ReasonEntityRefused).
+			Str(logging.ErrorKey, err.Error()).Msg("no host to act on")
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "entities: "+err.Error())
 	}
 	ctx := c.Request().Context()
@@ -183,7 +188,9 @@ func (h *Handler) postAction(c echo.Context) error {
 			return h.storeDown(c, log, err)
 		}
 		if n >= h.MaxQueued {
-			log.Warn().Str(logging.Event, "execution_refused").Int(logging.Count, n).Msg("queue full")
+			log.Warn().Str(logging.Event, "execution_refused").
+				Str(logging.ActionStatus, logging.StatusRefused).Str(logging.Reason, logging.ReasonQueueFull).
+				Int(logging.Count, n).Msg("queue full")
 			c.Response().Header().Set("Retry-After", "10")
 			return echo.NewHTTPError(http.StatusServiceUnavailable, "too many executions queued; retry later")
 		}
@@ -242,7 +249,7 @@ func (h *Handler) storeDown(c echo.Context, log zerolog.Logger, err error) error
 
 var statuses = map[string]bool{
 	api.ExecQueued: true, api.ExecRunning: true, api.ExecSuccess: true, api.ExecFailure: true,
-	api.ExecSkipped: true, api.ExecInterrupted: true, api.ExecDryRun: true,
+	api.ExecSkipped: true, api.ExecInterrupted: true, api.ExecDryRun: true, api.ExecRefused: true,
 }
 
 func (h *Handler) listExecutions(c echo.Context) error {

@@ -14,8 +14,9 @@ const Usage = `usage: actionhandler report [flags] [LOGFILE ...]
 
 Reads action handler log lines (logfmt or JSON; from the files, or standard
 input when none or "-") and answers: what remediations run, are they
-successful, how long they take, and how many times each action was done to
-each entity.
+successful, how long they take, how many times each action was done to
+each entity, and what did not run and why (refusals by reason; give the
+classifier's log too to count rules with no action handler).
 
 flags:
 `

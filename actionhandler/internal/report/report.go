@@ -6,9 +6,18 @@
 //  3. How long do they take?              (execution durations per rule)
 //  4. How many times was X done to Y?     (actions per action and entity)
 //
+// and, fifth, what did not run and why (refusals by reason).
+//
 // It reads event=execution_finished lines (one per execution, with
 // rule_name, action_status, elapsed_ms) and event=action_finished lines (one
 // per host and task, with entity, action, action_status, elapsed_ms).
+// Refusals are the lines, of any event, whose action_status is refused or
+// skipped and that carry a reason: every remediation that does not run logs
+// exactly one (an execution refused or skipped on its execution_finished
+// line; a request refused before an execution exists on its own line:
+// entities_unresolved, execution_refused, and the classifier's
+// action_push_failed for reason=no_handler, counted when the classifier's
+// log is read too).
 package report
 
 import (
@@ -17,6 +26,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,6 +54,18 @@ type Report struct {
 	Outcomes    []RuleOutcome `json:"outcomes"`
 	Durations   []RuleTiming  `json:"durations"`
 	Targets     []Target      `json:"targets"`
+	Refusals    []Refusal     `json:"refusals"`
+}
+
+// Refusal counts the remediations of one rule that did not run for one
+// reason (logging.Reason*: entity_refused, value_refused, governor,
+// queue_full, no_handler, ...).
+type Refusal struct {
+	Reason string    `json:"reason"`
+	Rule   string    `json:"rule_name"`
+	Status string    `json:"action_status"` // refused or skipped
+	Count  int       `json:"count"`
+	Last   time.Time `json:"last"`
 }
 
 // RuleCount answers question 1 for one rule.
@@ -91,14 +113,21 @@ type line struct {
 	action    string
 	status    string
 	execution string
+	reason    string
 	elapsed   int64
 	hasTime   bool
+}
+
+// refusal reports whether l is the one line of a remediation that did
+// not run.
+func (l line) refusal() bool {
+	return l.reason != "" && (l.status == "refused" || l.status == "skipped")
 }
 
 // Read parses log lines from r and builds the report.
 func Read(r io.Reader, o Options) (*Report, error) {
 	rep := &Report{}
-	var execs, actions []line
+	var execs, actions, refusals []line
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
@@ -121,10 +150,16 @@ func Read(r io.Reader, o Options) (*Report, error) {
 		if o.Rule != "" && l.rule != o.Rule {
 			continue
 		}
+		if l.refusal() {
+			refusals = append(refusals, l)
+		}
+		if l.event == "other" {
+			continue
+		}
 		switch l.event {
 		case "execution_finished":
 			execs = append(execs, l)
-		case "action_finished":
+		case "action_finished", "action_refused":
 			actions = append(actions, l)
 		}
 	}
@@ -148,12 +183,60 @@ func Read(r io.Reader, o Options) (*Report, error) {
 			}
 		}
 		execs = keptExecs
+		var keptRefusals []line
+		for _, r := range refusals {
+			if touched[r.execution] && r.execution != "" {
+				keptRefusals = append(keptRefusals, r)
+			}
+		}
+		refusals = keptRefusals
 	}
 	rep.build(execs, actions)
+	rep.buildRefusals(refusals)
 	return rep, nil
 }
 
+func (rep *Report) buildRefusals(refusals []line) {
+	by := map[[3]string]*Refusal{}
+	for _, l := range refusals {
+		k := [3]string{l.reason, l.rule, l.status}
+		r := by[k]
+		if r == nil {
+			r = &Refusal{Reason: l.reason, Rule: l.rule, Status: l.status}
+			by[k] = r
+		}
+		r.Count++
+		if l.t.After(r.Last) {
+			r.Last = l.t
+		}
+	}
+	rep.Refusals = make([]Refusal, 0, len(by))
+	for _, r := range by {
+		rep.Refusals = append(rep.Refusals, *r)
+	}
+	sort.Slice(rep.Refusals, func(i, j int) bool {
+		a, b := rep.Refusals[i], rep.Refusals[j]
+		if a.Reason != b.Reason {
+			return a.Reason < b.Reason
+		}
+		if a.Rule != b.Rule {
+			return a.Rule < b.Rule
+		}
+		return a.Status < b.Status
+	})
+}
+
+// RefusalsByReason totals the refusals of every rule by reason.
+func (rep *Report) RefusalsByReason() map[string]int {
+	out := map[string]int{}
+	for _, r := range rep.Refusals {
+		out[r.Reason] += r.Count
+	}
+	return out
+}
+
 func (rep *Report) build(execs, actions []line) {
+	actions = slices.DeleteFunc(slices.Clone(actions), func(l line) bool { return l.event != "action_finished" })
 	for _, l := range append(append([]line(nil), execs...), actions...) {
 		if l.hasTime {
 			if rep.From.IsZero() || l.t.Before(rep.From) {
@@ -309,12 +392,14 @@ func parse(raw []byte) (line, bool) {
 	if kv["event"] == "" {
 		return line{}, false
 	}
-	if svc, ok := kv["service"]; ok && svc != "actionhandler" {
-		return line{event: "other"}, true
-	}
 	l := line{
 		event: kv["event"], rule: kv["rule_name"], entity: kv["entity"], action: kv["action"],
-		status: kv["action_status"], execution: kv["execution_id"],
+		status: kv["action_status"], execution: kv["execution_id"], reason: kv["reason"],
+	}
+	if svc, ok := kv["service"]; ok && svc != "actionhandler" {
+		// Other services' lines count only as refusals (the classifier's
+		// no_handler).
+		l.event = "other"
 	}
 	if t, err := time.Parse(time.RFC3339Nano, kv["time"]); err == nil {
 		l.t, l.hasTime = t, true
@@ -339,10 +424,10 @@ func (rep *Report) WriteText(w io.Writer) error {
 		p("%s\t%d\t%d\t%s\n", r.Rule, r.Executions, r.HostRuns, stamp(r.Last))
 	}
 	p("\n2. Are they successful (executions by status)\n")
-	p("RULE\tEXECUTIONS\tSUCCESS\tFAILURE\tSKIPPED\tINTERRUPTED\tDRY RUN\tSUCCESS RATE\n")
+	p("RULE\tEXECUTIONS\tSUCCESS\tFAILURE\tSKIPPED\tREFUSED\tINTERRUPTED\tDRY RUN\tSUCCESS RATE\n")
 	for _, o := range rep.Outcomes {
-		p("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", o.Rule, o.Executions, o.ByStatus["success"], o.ByStatus["failure"],
-			o.ByStatus["skipped"], o.ByStatus["interrupted"], o.ByStatus["dry_run"], rate(o))
+		p("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", o.Rule, o.Executions, o.ByStatus["success"], o.ByStatus["failure"],
+			o.ByStatus["skipped"], o.ByStatus["refused"], o.ByStatus["interrupted"], o.ByStatus["dry_run"], rate(o))
 	}
 	p("\n3. How long they take (execution wall time, ms)\n")
 	p("RULE\tCOUNT\tP50\tP90\tMAX\tMEAN\n")
@@ -353,6 +438,11 @@ func (rep *Report) WriteText(w io.Writer) error {
 	p("ACTION\tENTITY\tRULE\tTIMES\tSUCCESS\tFAILURE\tLAST\n")
 	for _, t := range rep.Targets {
 		p("%s\t%s\t%s\t%d\t%d\t%d\t%s\n", dash(t.Action), t.Entity, t.Rule, t.Count, t.Success, t.Failure, stamp(t.Last))
+	}
+	p("\n5. What did not run, and why (refusals by reason)\n")
+	p("REASON\tRULE\tSTATUS\tTIMES\tLAST\n")
+	for _, r := range rep.Refusals {
+		p("%s\t%s\t%s\t%d\t%s\n", r.Reason, dash(r.Rule), r.Status, r.Count, stamp(r.Last))
 	}
 	return tw.Flush()
 }

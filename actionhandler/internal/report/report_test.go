@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -176,6 +177,81 @@ func TestParseSince(t *testing.T) {
 	for _, bad := range []string{"-1h", "soon", "7days", "0d"} {
 		if _, err := ParseSince(bad, now); err == nil {
 			t.Errorf("ParseSince(%q) accepted", bad)
+		}
+	}
+}
+
+// testdata/refusals.log is recorded from TestRefusalsAreReported
+// (actionhandler/cmd/actionhandler, -record-refusals): a real action
+// handler refused an unsafe entity (422), an alert value that does not fit
+// its command, a request while the queue was full (503), and its governor
+// skipped a rule's second execution; four executions ran.
+func TestRefusalsByReason(t *testing.T) {
+	f, err := os.Open("testdata/refusals.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// The classifier's log line for a rule with no action handler.
+	noHandler := `time=2026-12-02T02:40:00Z level=error msg="rule matched but not pushed; routing to investigation" ` +
+		`action_status=refused alert_id=a1 component=classify error="no action handler configured for os_type \"aix\"" ` +
+		`event=action_push_failed reason=no_handler rule_name=aix_rule service=classifier team=queue_needsinvestigation`
+	rep, err := Read(io.MultiReader(f, strings.NewReader("\n"+noHandler+"\n")), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		reason, rule, status string
+		count                int
+	}{
+		{"entity_refused", "bad_entity", "refused", 1},
+		{"governor", "once", "skipped", 1},
+		{"no_handler", "aix_rule", "refused", 1},
+		{"queue_full", "full", "refused", 1},
+		{"value_refused", "bad_value", "refused", 1},
+	} {
+		t.Run(tc.reason, func(t *testing.T) {
+			var got []Refusal
+			for _, r := range rep.Refusals {
+				if r.Reason == tc.reason {
+					got = append(got, r)
+				}
+			}
+			if len(got) != 1 || got[0].Rule != tc.rule || got[0].Status != tc.status || got[0].Count != tc.count || got[0].Last.IsZero() {
+				t.Errorf("refusals for %s: %+v", tc.reason, got)
+			}
+		})
+	}
+	if len(rep.Refusals) != 5 {
+		t.Errorf("refusals %+v", rep.Refusals)
+	}
+	// The refused execution is an execution too (question 2), not a host action (question 4).
+	for _, o := range rep.Outcomes {
+		if o.Rule == "bad_value" && (o.ByStatus["refused"] != 1 || o.Executions != 1) {
+			t.Errorf("bad_value outcome %+v", o)
+		}
+	}
+	for _, tg := range rep.Targets {
+		if tg.Rule == "bad_value" {
+			t.Errorf("a refused step counted as done: %+v", tg)
+		}
+	}
+	var out bytes.Buffer
+	if err := rep.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"5. What did not run, and why", "REFUSED"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, out.String())
+		}
+	}
+	rows := map[string]bool{}
+	for _, ln := range strings.Split(out.String(), "\n") {
+		rows[strings.Join(strings.Fields(ln), " ")] = true
+	}
+	for _, want := range []string{"value_refused bad_value refused 1 2026-12-02T02:38:23Z", "no_handler aix_rule refused 1 2026-12-02T02:40:00Z"} {
+		if !rows[want] {
+			t.Errorf("text lacks the row %q:\n%s", want, out.String())
 		}
 	}
 }

@@ -57,7 +57,7 @@ func (s *SQL) Close() error {
 func (s *SQL) q(query string) string { return s.d.rebind(query) }
 
 // Counted statuses: executions that touched (or may have touched) hosts.
-const countedStatuses = `('running', 'success', 'failure', 'interrupted')`
+const countedStatuses = `('running', 'success', 'failure', 'interrupted', 'refused')`
 
 const execColumns = `id, alert_id, unique_value, feed_type, feed_name, rule_name, client, request,
 	status, reason, owner, created_at, started_at, finished_at, reported_at, escalate_at, escalated_at,

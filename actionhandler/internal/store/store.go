@@ -14,7 +14,7 @@
 //	Claim         running  (owner and lease set; or skipped when the
 //	                        governor refuses it)
 //	Renew ...              (the owner extends its lease while it runs)
-//	Finish        success | failure | dry_run | interrupted
+//	Finish        success | failure | dry_run | interrupted | refused
 //	Reported               (written back onto the alert; owner released)
 //
 // A row that is not queued, not reported and whose lease has expired
@@ -39,6 +39,7 @@ const (
 	Skipped     = api.ExecSkipped
 	Interrupted = api.ExecInterrupted
 	DryRun      = api.ExecDryRun
+	Refused     = api.ExecRefused
 )
 
 // Step statuses beyond the execution ones: a step not run because of
@@ -99,7 +100,7 @@ type Step struct {
 	TaskType   string
 	Action     string
 	Command    string // what ran, secrets redacted
-	Status     string // running, success, failure, skipped, dry_run, interrupted, not_run
+	Status     string // running, success, failure, skipped, dry_run, interrupted, not_run, refused
 	ExitCode   int    // -1 when there is none
 	HTTPStatus int    // http tasks: the answer's status code
 	Stdout     string // capped, secrets redacted
@@ -161,8 +162,9 @@ type Page struct {
 // lock).
 type Admit func(ctx context.Context, c Counter, x *Execution) (reason string, err error)
 
-// Counter counts executions that touched hosts (running, success, failure
-// or interrupted; neither skipped nor dry runs).
+// Counter counts executions that touched hosts (running, success, failure,
+// interrupted, or refused, which may have run earlier tasks; neither
+// skipped nor dry runs).
 type Counter interface {
 	// Started counts executions of rule started at or after since, only
 	// those acting on entity unless it is "", and gives the latest start.
@@ -236,7 +238,7 @@ type Store interface {
 // Terminal reports whether status is an end state.
 func Terminal(status string) bool {
 	switch status {
-	case Success, Failure, Skipped, Interrupted, DryRun:
+	case Success, Failure, Skipped, Interrupted, DryRun, Refused:
 		return true
 	}
 	return false

@@ -225,9 +225,16 @@ func (c *Classifier) act(ctx context.Context, log zerolog.Logger, env *alert.Env
 			if Temporary(p.err) {
 				retry = "It will not be retried. "
 			}
-			log.Error().Str(logging.Event, "action_push_failed").Str(logging.RuleName, name).
+			ev := log.Error().Str(logging.Event, "action_push_failed").Str(logging.RuleName, name).
 				Str(logging.RuleFile, p.rule.File).Str(logging.ErrorKey, p.err.Error()).
-				Str(logging.Team, c.o.Queue).Msg("rule matched but not pushed; routing to investigation")
+				Str(logging.Team, c.o.Queue)
+			if errors.Is(p.err, ErrNoHandler) {
+				// Nothing reached an action handler: this line is the only
+				// record of the remediation that did not run. (A push the
+				// action handler refused is reported by the action handler.)
+				ev = ev.Str(logging.ActionStatus, logging.StatusRefused).Str(logging.Reason, logging.ReasonNoHandler)
+			}
+			ev.Msg("rule matched but not pushed; routing to investigation")
 			w.note(wctx, fmt.Sprintf("Autoremediation rule %s has matched, but pushing to Action Handler failed: %s. %sRouting to %s for investigation.",
 				name, logging.Trim(p.err.Error(), maxNoteError), retry, c.o.Queue))
 		}

@@ -384,7 +384,9 @@ func TestClassify(t *testing.T) {
 					`no action handler configured for os_type "windows". Routing to ops_investigation for investigation.`),
 				team(queue),
 			},
-			wantLogs: [][]string{{"event=action_push_failed"}},
+			// The one line reporting counts for a remediation that did not run.
+			wantLogs: [][]string{{"event=action_push_failed", "action_status=refused", "reason=no_handler",
+				"rule_name=day_duplicator_gc_restart"}},
 		},
 		{
 			name: "os_type is case-insensitive",
