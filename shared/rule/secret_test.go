@@ -185,3 +185,63 @@ func TestSecretRendersWhole(t *testing.T) {
 		t.Errorf("form: %+v %v", req, err)
 	}
 }
+
+// FuzzSecretOpaque: whatever template a field holds, if it loads and
+// renders, the secret appears in the output only whole (as it is, or
+// JSON- or form-escaped whole), never in part or transformed.
+func FuzzSecretOpaque(f *testing.F) {
+	for _, s := range []string{`Bearer {{ secret "lb" }}`, `{{ printf "%x" (secret "lb") }}`, `{{ slice (secret "lb") 1 }}`,
+		`{"t": "{{ secret "lb" }}", "h": "{{ .details.host }}"}`, `t={{ secret "lb" }}&x={{ .details.svc }}`,
+		`{{ $s := secret "lb" }}{{ $s }}`, `{{ secret "lb" | html }}`, `{{ index (secret "lb") 0 }}`} {
+		for field := range 5 {
+			f.Add(uint8(field), s)
+		}
+	}
+	const secret = "Zk9qW3xYpT7v" // JSON and form escaping leave it as it is
+	f.Fuzz(func(t *testing.T, field uint8, text string) {
+		task := Task{URL: "http://x/"}
+		switch field % 5 {
+		case 0:
+			task.Headers = map[string]string{"X": text}
+		case 1:
+			task.Body = text
+		case 2:
+			task.Headers = map[string]string{"Content-Type": contentForm}
+			task.Body = text
+		case 3:
+			task.Headers = map[string]string{"Content-Type": "text/plain"}
+			task.Body = text
+		case 4:
+			task = Task{Env: map[string]string{"X": text}}
+		}
+		d := TemplateData{Alert: []byte(alertJSON), Entity: "app01", Secret: func(string) (string, error) { return secret, nil }}
+		var out string
+		if task.Env != nil {
+			env, err := task.RenderEnv(d)
+			if err != nil {
+				return
+			}
+			out = env["X"]
+		} else {
+			req, err := task.RenderHTTP(d)
+			if err != nil {
+				return
+			}
+			out = req.Body
+			for _, v := range req.Headers {
+				out += "\n" + v
+			}
+		}
+		out = strings.ReplaceAll(out, secret, "") // whole: fine
+		for n := 3; n < len(secret); n++ {
+			for i := 0; i+n <= len(secret); i++ {
+				if strings.Contains(out, secret[i:i+n]) {
+					t.Fatalf("%q rendered part of the secret %q: %q", text, secret[i:i+n], out)
+				}
+			}
+		}
+		if strings.Contains(strings.ToLower(out), "5a6b3971") || strings.Contains(out, "90 107 57") {
+			t.Fatalf("%q rendered the secret encoded: %q", text, out)
+		}
+	})
+}
