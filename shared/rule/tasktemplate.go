@@ -25,7 +25,8 @@ import (
 //	{{ alert_or "details.ns" "default" }} with a fallback when missing or null
 //	{{ entity }}                         the host the task runs for
 //	{{ secret "lb_token" }}              a secret of the action handler's configuration
-//	                                     (env, url, headers, body only; redacted everywhere)
+//	                                     (only whole, in env, headers or body: secret.go;
+//	                                     redacted everywhere)
 //
 // No shell reads these, so values are escaped for where they land instead
 // of shell-quoted: percent-encoded in url, JSON-escaped in a JSON body

@@ -134,9 +134,9 @@ type Config struct {
 	Local    Local    `yaml:"local"`
 	Plugins  Plugins  `yaml:"plugins"`
 	HTTP     HTTP     `yaml:"http"`
-	// Secrets are values tasks may use ({{ secret "name" }} in env, url,
-	// headers and body), each read from a file; they are redacted from
-	// everything stored, noted and logged.
+	// Secrets are values tasks may use ({{ secret "name" }}, whole, in
+	// env, headers and body: shared/rule/secret.go), each read from a
+	// file; they are redacted from everything stored, noted and logged.
 	Secrets map[string]string `yaml:"secrets"`
 
 	// TLS, when set, serves HTTPS with this certificate and key.
