@@ -248,7 +248,7 @@ func validateHTTP(p string, t Task) Errors {
 		case !templated && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == ""):
 			add("url", "want an http:// or https:// URL, got %q", t.URL)
 		}
-		if _, err := parseField("url", t.URL, escURL, true); err != nil {
+		if _, err := parseField("url", t.URL, escURL, false); err != nil {
 			add("url", "%v", err)
 		}
 	}
@@ -262,7 +262,7 @@ func validateHTTP(p string, t Task) Errors {
 		}
 	}
 	if t.Body != "" {
-		if _, err := parseField("body", t.Body, escJSON, true); err != nil {
+		if _, err := parseField("body", t.Body, bodyEscaper(t.ContentType()), true); err != nil {
 			add("body", "%v", err)
 		}
 		if t.HTTPMethod() == "GET" || t.HTTPMethod() == "HEAD" {

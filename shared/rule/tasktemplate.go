@@ -25,7 +25,8 @@ import (
 //	{{ alert_or "details.ns" "default" }} with a fallback when missing or null
 //	{{ entity }}                         the host the task runs for
 //	{{ secret "lb_token" }}              a secret of the action handler's configuration
-//	                                     (env, url, headers, body only; redacted everywhere)
+//	                                     (only whole, in env, headers or body: secret.go;
+//	                                     redacted everywhere)
 //
 // No shell reads these, so values are escaped for where they land instead
 // of shell-quoted: percent-encoded in url, JSON-escaped in a JSON body
@@ -88,11 +89,19 @@ func parseField(name, text, esc string, secrets bool) (*template.Template, error
 		msg := strings.TrimPrefix(err.Error(), "template: ")
 		if !secrets && strings.Contains(msg, `"`+FuncSecret+`" not defined`) {
 			msg = name + ": secret is not allowed here (argv shows in the process list): pass secrets in env"
+			if name == "url" {
+				msg = name + ": secret is not allowed in the url (it is recorded as the step's command): send it in a header"
+			}
 		}
 		return nil, errors.New(msg)
 	}
 	if len(t.Templates()) > 1 {
 		return nil, fmt.Errorf("%s: define, block and template are not supported", name)
+	}
+	if secrets && t.Tree != nil && t.Root != nil {
+		if err := checkSecrets(t.Root, secretPlace(name, esc)); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
 	}
 	if t.Tree != nil && t.Root != nil {
 		if err := addEscaper(t.Root, esc); err != nil {
@@ -120,8 +129,17 @@ func addEscaper(l *parse.ListNode, esc string) error {
 					}
 				}
 			}
+			e := esc
+			if bareSecret(n.Pipe) {
+				// A secret is inserted as it is, or escaped for the body
+				// it is one value of; never typed or checked like an
+				// alert value.
+				if e = secretEscapers[esc]; e == "" {
+					continue
+				}
+			}
 			n.Pipe.Cmds = append(n.Pipe.Cmds, &parse.CommandNode{NodeType: parse.NodeCommand, Pos: n.Position(),
-				Args: []parse.Node{parse.NewIdentifier(esc).SetTree(nil).SetPos(n.Position())}})
+				Args: []parse.Node{parse.NewIdentifier(e).SetTree(nil).SetPos(n.Position())}})
 		case *parse.IfNode:
 			if err := branches(&n.BranchNode, esc); err != nil {
 				return err
@@ -189,6 +207,11 @@ func fieldFuncs(d TemplateData, secrets bool) template.FuncMap {
 			s, err := command.Text(v)
 			return url.QueryEscape(s), err
 		},
+		escSecretJSON: func(s string) string {
+			b, _ := json.Marshal(s)
+			return string(b[1 : len(b)-1])
+		},
+		escSecretForm: url.QueryEscape,
 	}
 	if secrets {
 		fm[FuncSecret] = func(name string) (string, error) {
@@ -201,13 +224,14 @@ func fieldFuncs(d TemplateData, secrets bool) template.FuncMap {
 	return fm
 }
 
-// percentEncode escapes everything but RFC 3986 unreserved characters, so a
-// value stays one path segment or one query value.
+// percentEncode escapes everything but RFC 3986 unreserved characters and
+// also ".", so a value stays one path segment or one query value and never
+// becomes or completes a dot-segment ("." or ".." would move the path).
 func percentEncode(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '~' {
 			b.WriteByte(c)
 		} else {
 			fmt.Fprintf(&b, "%%%02X", c)
@@ -234,7 +258,7 @@ func render(t *template.Template, d TemplateData, secrets bool) (string, error) 
 	var b strings.Builder
 	if err := c.Execute(&b, data); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "template: ")
-		for _, esc := range []string{escText, escURL, escJSON, escForm} {
+		for _, esc := range []string{escText, escURL, escJSON, escForm, escSecretJSON, escSecretForm} {
 			msg = strings.ReplaceAll(msg, "error calling "+esc+": ", "")
 			msg = strings.ReplaceAll(msg, " at <"+esc+">", "")
 		}
@@ -293,11 +317,11 @@ func (t Task) RenderHTTP(d TemplateData) (HTTPRequest, error) {
 		// The host is the entity's (without its SSH port), not escaped.
 		text, prefix = text[len(m[0]):], m[1]+EntityHost(d.Entity)
 	}
-	u, err := parseField("url", text, escURL, true)
+	u, err := parseField("url", text, escURL, false)
 	if err != nil {
 		return req, err
 	}
-	if req.URL, err = render(u, d, true); err != nil {
+	if req.URL, err = render(u, d, false); err != nil {
 		return req, err
 	}
 	req.URL = prefix + req.URL
@@ -319,14 +343,7 @@ func (t Task) RenderHTTP(d TemplateData) (HTTPRequest, error) {
 		return req, nil
 	}
 	ct := t.ContentType()
-	esc := escText
-	switch ct {
-	case contentJSON:
-		esc = escJSON
-	case contentForm:
-		esc = escForm
-	}
-	b, err := parseField("body", t.Body, esc, true)
+	b, err := parseField("body", t.Body, bodyEscaper(ct), true)
 	if err != nil {
 		return req, err
 	}
@@ -340,6 +357,17 @@ func (t Task) RenderHTTP(d TemplateData) (HTTPRequest, error) {
 		req.Headers["Content-Type"] = ct
 	}
 	return req, nil
+}
+
+// bodyEscaper is the escaper of a body of content type ct.
+func bodyEscaper(ct string) string {
+	switch ct {
+	case contentJSON:
+		return escJSON
+	case contentForm:
+		return escForm
+	}
+	return escText
 }
 
 // HTTPMethod is the http task's method: as written, else POST with a body

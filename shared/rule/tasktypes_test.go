@@ -198,6 +198,8 @@ func TestRenderHTTP(t *testing.T) {
 			want: HTTPRequest{Method: "GET", URL: "http://x/health/app01", Headers: map[string]string{}}},
 		{name: "url value cannot add a path or query", task: Task{URL: "http://x/{{ .details.quote }}/{{ alert \"details.dash\" }}?a={{ alert_or \"details.q\" \"1&b=2\" }}"},
 			want: HTTPRequest{Method: "GET", URL: "http://x/a%22b/--all?a=1%26b%3D2", Headers: map[string]string{}}},
+		{name: "url value never a dot-segment", task: Task{URL: `http://x/a/{{ alert_or "nope" ".." }}/{{ alert_or "nope" "." }}/.{{ alert_or "nope" "." }}/b?q={{ alert_or "nope" "a.b" }}`},
+			want: HTTPRequest{Method: "GET", URL: "http://x/a/%2E%2E/%2E/.%2E/b?q=a%2Eb", Headers: map[string]string{}}},
 		{name: "entity as host", task: Task{URL: "http://{{ entity }}:8080/health/{{ entity }}"},
 			want: HTTPRequest{Method: "GET", URL: "http://app01:8080/health/app01", Headers: map[string]string{}}},
 		{name: "header line break", task: Task{URL: "http://x/", Headers: map[string]string{"X": "{{ alert_or \"nope\" \"a\\nb\" }}"}}, err: "line break"},

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -550,7 +551,9 @@ func TestGovernorLimitSkips(t *testing.T) {
 // API: restart over SSH; check over HTTP (failing); then, since it
 // failed, a local program and a plugin collect diagnostics. A secret goes
 // into the HTTP header and the local program's environment, and comes
-// back in their output: it must be in no answer, note or log.
+// back in their output: it must be in no answer, note or log. An http
+// call to the entity's host, which http.allowed_hosts does not list, is
+// refused: nothing rendered from its url is in the history, notes or logs.
 func TestTaskTypesAndSecrets(t *testing.T) {
 	e := newEnv(t)
 	const secret = "lb-token-7f1c9e2a5d"
@@ -570,14 +573,19 @@ func TestTaskTypesAndSecrets(t *testing.T) {
 local: {allowed: [sh]}
 plugins: {dir: %s}
 secrets: {lb: %s}
+http: {allowed_hosts: [127.0.0.1]}
 `, filepath.Join(e.dir, "ah.db"), plugins, secretFile)))
 	al := e.og.CreateAlert(opsgenietest.AlertSpec{Message: "m", Teams: []string{"incoming"}})
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(checker.URL, "http://"))
+	refusedURL := "http://{{ entity }}:" + port + "/refused-{{ .message }}/{{ entity }}" // the entity is on 127.0.0.2
 	_, acc := p.post(request(al, map[string]any{"rule_name": "restart_check_diagnose", "entity_type": "explicit",
 		"entities": []string{e.ssh.Addr},
 		"task_list": []any{
 			sshTask("echo restarted", "action", "restart"),
 			map[string]any{"task": map[string]any{"task_type": "http", "action": "check", "on_failure": "continue",
 				"url": checker.URL + "/health/{{ entity }}", "headers": map[string]string{"Authorization": `Bearer {{ secret "lb" }}`}}},
+			map[string]any{"task": map[string]any{"task_type": "http", "action": "refused", "on_failure": "continue", "run_if": "always",
+				"url": refusedURL, "headers": map[string]string{"Authorization": `Bearer {{ secret "lb" }}`}}},
 			map[string]any{"task": map[string]any{"task_type": "local", "action": "diagnose", "run_if": "failure",
 				"argv": []string{"sh", "-c", `echo "diagnosing $ALEXIS_ENTITY with $TOKEN"`}, "env": map[string]string{"TOKEN": `{{ secret "lb" }}`}}},
 			map[string]any{"task": map[string]any{"task_type": "plugin", "action": "collect", "plugin": "collect", "run_if": "failure"}},
@@ -585,12 +593,13 @@ secrets: {lb: %s}
 		}}))
 	x := p.execution(acc.ExecutionID)
 	raw := p.get("/v1/executions/"+acc.ExecutionID, nil)
-	if x.Status != api.ExecFailure || len(x.Steps) != 5 {
+	if x.Status != api.ExecFailure || len(x.Steps) != 6 {
 		t.Fatalf("execution %s", raw)
 	}
 	want := []struct{ status, out string }{
 		{api.ExecSuccess, "restarted\n"},
 		{api.ExecFailure, "unhealthy; you sent Bearer <secret>"},
+		{api.ExecFailure, ""},
 		{api.ExecSuccess, "diagnosing " + e.ssh.Addr + " with <secret>\n"},
 		{api.ExecSuccess, "collected for " + e.ssh.Addr + "\nheap dump saved"},
 		{api.ExecSkipped, ""},
@@ -600,11 +609,17 @@ secrets: {lb: %s}
 			t.Errorf("step %d: %s %q, want %s %q", i, s.Status, s.Stdout, w.status, w.out)
 		}
 	}
-	if s := x.Steps[1]; s.HTTPStatus != 503 || s.Command != "GET "+checker.URL+"/health/"+strings.ReplaceAll(e.ssh.Addr, ":", "%3A") {
+	if s := x.Steps[1]; s.HTTPStatus != 503 || s.Command != "GET "+checker.URL+"/health/"+strings.NewReplacer(":", "%3A", ".", "%2E").Replace(e.ssh.Addr) {
 		t.Errorf("http step %+v", s)
+	}
+	if s := x.Steps[2]; s.Command != "GET "+refusedURL || !strings.Contains(s.Error, "allowed_hosts") || strings.Contains(s.Error, "127.0.0.2") {
+		t.Errorf("refused http step: command %q error %q", s.Command, s.Error)
 	}
 	if got := <-hits; got != "GET /health/"+e.ssh.Addr+" Bearer "+secret {
 		t.Errorf("checker saw %q", got)
+	}
+	if len(hits) > 0 {
+		t.Errorf("the refused call reached the server: %q", <-hits)
 	}
 	waitFor(t, "routing", func() bool { return slices.Contains(e.og.Teams(al.ID), "queue_needsinvestigation") })
 	var list api.ExecutionList
@@ -624,5 +639,8 @@ secrets: {lb: %s}
 	}
 	if strings.Contains(p.logs.String(), "heap dump saved") {
 		t.Error("task output logged")
+	}
+	if strings.Contains(everything, "refused-m") || strings.Contains(everything, "refused-%") {
+		t.Error("the refused call's rendered url was recorded")
 	}
 }

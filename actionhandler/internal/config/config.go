@@ -53,7 +53,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -141,9 +144,9 @@ type Config struct {
 	Local    Local    `yaml:"local"`
 	Plugins  Plugins  `yaml:"plugins"`
 	HTTP     HTTP     `yaml:"http"`
-	// Secrets are values tasks may use ({{ secret "name" }} in env, url,
-	// headers and body), each read from a file; they are redacted from
-	// everything stored, noted and logged.
+	// Secrets are values tasks may use ({{ secret "name" }}, whole, in
+	// env, headers and body: shared/rule/secret.go), each read from a
+	// file; they are redacted from everything stored, noted and logged.
 	Secrets map[string]string `yaml:"secrets"`
 
 	// TLS, when set, serves HTTPS with this certificate and key.
@@ -214,7 +217,11 @@ type Plugins struct {
 
 // HTTP configures the http task type.
 type HTTP struct {
-	AllowedHosts []string         `yaml:"allowed_hosts"` // empty: any
+	// AllowedHosts: the only hosts http tasks may call (host, host:port,
+	// IP, IP:port). Empty: any host a rule writes out, none taken from the
+	// alert. Loopback, link-local and metadata addresses: only when listed
+	// as an IP (actionhandler/internal/task/httptask).
+	AllowedHosts []string         `yaml:"allowed_hosts"`
 	Timeout      sconfig.Duration `yaml:"timeout"`
 }
 
@@ -294,6 +301,28 @@ func Load(path string) (*Config, error) {
 		c.Tickets.OpsGenie, c.OpsGenie = c.OpsGenie, nil
 	}
 	return c, nil
+}
+
+// allowedHostName is a host name or IPv4 address in http.allowed_hosts.
+var allowedHostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
+
+// allowedHost: h is a host, host:port, IP or IP:port (IPv6 bracketed with
+// a port, bracketed or not without).
+func allowedHost(h string) bool {
+	if ip, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+		return ip.Zone() == "" && (strings.HasPrefix(h, "[") == strings.HasSuffix(h, "]"))
+	}
+	host, port := h, ""
+	if n, p, err := net.SplitHostPort(h); err == nil {
+		host, port = n, p
+		if pn, err := strconv.Atoi(port); err != nil || pn < 1 || pn > 65535 {
+			return false
+		}
+		if _, err := netip.ParseAddr(host); err == nil {
+			return true
+		}
+	}
+	return allowedHostName.MatchString(host)
 }
 
 // Validate reports every problem at once, each naming its key.
@@ -476,6 +505,11 @@ func (c *Config) validateExecution(p *sconfig.Problems) {
 	}
 	if c.HTTP.Timeout <= 0 {
 		p.Addf("http.timeout", "must be positive")
+	}
+	for i, h := range c.HTTP.AllowedHosts {
+		if !allowedHost(h) {
+			p.Addf(fmt.Sprintf("http.allowed_hosts[%d]", i), "want a host, host:port, IP or IP:port ([v6]:port), no scheme or path, got %q", h)
+		}
 	}
 	for name, path := range c.Secrets {
 		if name == "" || strings.ContainsAny(name, " \t\n\"") {

@@ -200,7 +200,7 @@ governor:
   defaults: {max_executions_per_entity: 3, cooldown: 10m}
 local: {allowed: [ansible-playbook, /usr/bin/kubectl], path: /usr/bin, dir: ` + dir + `, timeout: 10m}
 plugins: {dir: ` + dir + `, timeout: 1m}
-http: {allowed_hosts: [lb.example.com], timeout: 5s}
+http: {allowed_hosts: [lb.example.com, "lb2.example.com:8443", 127.0.0.1, "127.0.0.1:9000", "::1", "[::1]", "[fd00:ec2::254]:80"], timeout: 5s}
 secrets: {lb: ` + key + `}
 `
 	full = strings.Replace(full, "ssh: {user: u,", "ssh: {idle_timeout: 0s, hosts: {db01: {user: postgres, port: 2222}}, user: u,", 1)
@@ -229,6 +229,12 @@ secrets: {lb: ` + key + `}
 		{"plugins: {dir: " + key + "}\n", "plugins.dir:"},
 		{"secrets: {x: " + dir + "/none}\n", "secrets.x:"},
 		{"http: {timeout: 0s}\n", "http.timeout:"},
+		{"http: {allowed_hosts: ['http://lb.example.com']}\n", "http.allowed_hosts[0]:"},
+		{"http: {allowed_hosts: [lb.example.com, 'lb/x']}\n", "http.allowed_hosts[1]:"},
+		{"http: {allowed_hosts: ['lb.example.com:0']}\n", "http.allowed_hosts[0]:"},
+		{"http: {allowed_hosts: ['::1]']}\n", "http.allowed_hosts[0]:"},
+		{"http: {allowed_hosts: ['']}\n", "http.allowed_hosts[0]:"},
+		{"http: {allowed_hosts: ['fe80::1%eth0']}\n", "http.allowed_hosts[0]:"},
 	} {
 		if _, err := load(t, base+tc.yaml); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: err %v, want %q", tc.yaml, err, tc.want)
