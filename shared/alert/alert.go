@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/alexis-ops/alexis/shared/ident"
+	"github.com/alexis-ops/alexis/shared/jsonx"
 	"github.com/tidwall/gjson"
 )
 
@@ -29,7 +31,8 @@ type Meta struct {
 	FeedName    string `json:"feed_name"`    // the configured feed it was polled by
 }
 
-// Validate reports missing fields by their JSON path.
+// Validate reports missing and malformed fields by their JSON path: each
+// is bounded (shared/ident) and may hold no control character.
 func (m Meta) Validate() error {
 	var errs []error
 	if strings.TrimSpace(m.FeedType) == "" {
@@ -38,11 +41,41 @@ func (m Meta) Validate() error {
 	if strings.TrimSpace(m.UniqueValue) == "" {
 		errs = append(errs, errors.New("alexis.unique_value: required"))
 	}
+	for _, f := range []struct {
+		path, value string
+		max         int
+	}{
+		{"alexis.unique_key", m.UniqueKey, ident.MaxKey},
+		{"alexis.unique_value", m.UniqueValue, ident.MaxAlertID},
+		{"alexis.feed_type", m.FeedType, ident.MaxFeedName},
+		{"alexis.feed_name", m.FeedName, ident.MaxFeedName},
+	} {
+		if err := ident.Check(f.path, f.value, f.max); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// checkID checks the record's "id" (the alert id write-back and history
+// use) as strictly as alexis.unique_value.
+func checkID(fields map[string]json.RawMessage) error {
+	raw, ok := fields["id"]
+	if !ok {
+		return nil
+	}
+	var id string
+	if json.Unmarshal(raw, &id) != nil {
+		return nil // not a string: ID falls back to unique_value
+	}
+	return ident.Check("id", id, ident.MaxAlertID)
 }
 
 // Envelope is an alert record plus its Meta. Raw is the whole JSON object as
 // sent on the wire, "alexis" included, so rules can read any field by path.
+// It is always in the form encoding/json writes a json.RawMessage in
+// (compact, <>& escaped), so marshalling it again changes no byte: the
+// classifier and the action handler hold the same bytes for one alert.
 type Envelope struct {
 	Raw  json.RawMessage
 	Meta Meta
@@ -55,6 +88,9 @@ func New(record []byte, meta Meta) (*Envelope, error) {
 	}
 	fields, err := object(record)
 	if err != nil {
+		return nil, fmt.Errorf("alert record: %w", err)
+	}
+	if err := checkID(fields); err != nil {
 		return nil, fmt.Errorf("alert record: %w", err)
 	}
 	m, _ := json.Marshal(meta)
@@ -85,7 +121,14 @@ func Decode(data []byte) (*Envelope, error) {
 	if err := meta.Validate(); err != nil {
 		return nil, err
 	}
-	return &Envelope{Raw: json.RawMessage(bytes.TrimSpace(data)), Meta: meta}, nil
+	if err := checkID(fields); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(json.RawMessage(data))
+	if err != nil {
+		return nil, fmt.Errorf("malformed JSON: %w", err)
+	}
+	return &Envelope{Raw: raw, Meta: meta}, nil
 }
 
 // MarshalJSON writes the wire form (the record with "alexis").
@@ -112,7 +155,10 @@ func (e *Envelope) Tags() []string {
 	return tags
 }
 
-// object decodes data as one JSON object and nothing else.
+// object decodes data as one JSON object and nothing else. An object that
+// repeats a key, at any depth, is refused (*jsonx.DuplicateKeyError): gjson
+// reads the first copy, a map decode the last, so a duplicate could make
+// conditions and actions see different alerts.
 func object(data []byte) (map[string]json.RawMessage, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
@@ -120,6 +166,10 @@ func object(data []byte) (map[string]json.RawMessage, error) {
 	}
 	if data[0] != '{' {
 		return nil, errors.New("body must be a JSON object")
+	}
+	var dup *jsonx.DuplicateKeyError
+	if err := jsonx.CheckUnique(data); errors.As(err, &dup) {
+		return nil, err
 	}
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
