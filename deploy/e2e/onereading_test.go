@@ -155,3 +155,36 @@ func TestActionHandlerActsOnTheAlertTheClassifierMatched(t *testing.T) {
 		t.Fatalf("the action handler's request does not start with the classifier's alert:\n got %s\nwant %s...", got, prefix)
 	}
 }
+
+// A `h\x00x` entity gets a clear 422 from the running action handler and
+// takes no dedup slot: the same alert and rule with a proper host then
+// runs. The classifier refuses a rule name or alert id with a control
+// character the same way (400).
+func TestControlCharacterEntityRefused(t *testing.T) {
+	s, record := startRecording(t)
+	withHost := func(host string) string {
+		return `{"id": "ctl-1", "details": {"env": "staging", "host": "` + host + `"},` +
+			` "alexis": {"unique_key": "id", "unique_value": "ctl-1", "feed_type": "OpsGenie", "feed_name": "manual"}, "rule": ` + stagingRule + `}`
+	}
+	code, body := post(t, s.ActionHandlerURL+"/v1/action", s.UserToken, withHost(`h\u0000x`))
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, `control character U+0000`) {
+		t.Fatalf("NUL entity: %d %s, want 422 naming the control character", code, body)
+	}
+	code, body = post(t, s.ActionHandlerURL+"/v1/action", s.UserToken, withHost("app01"))
+	if code != http.StatusAccepted {
+		t.Fatalf("same alert and rule, proper host: %d %s, want 202", code, body)
+	}
+	eventually(t, "the plugin run for app01", 30*time.Second, func() bool {
+		_, err := os.Stat(record)
+		return err == nil
+	})
+	for _, tc := range []struct{ name, envelope, want string }{
+		{"alert id", `{"id": "a\u2028b", "details": {"env": "staging", "host": "app01"}, "alexis": {"feed_type": "OpsGenie", "unique_value": "ctl-2"}}`, "control character U+2028"},
+		{"unique_value", `{"details": {"env": "staging", "host": "app01"}, "alexis": {"feed_type": "OpsGenie", "unique_value": "ctl\u001b[2J"}}`, "control character U+001B"},
+	} {
+		code, body := post(t, s.ClassifierURL+"/v1/classifier", s.UserToken, tc.envelope)
+		if code != http.StatusBadRequest || !strings.Contains(body, tc.want) {
+			t.Errorf("classifier, %s: %d %s, want 400 with %s", tc.name, code, body, tc.want)
+		}
+	}
+}
