@@ -54,7 +54,8 @@ const (
 	Reason       = "reason"       // why something was skipped or interrupted (e.g. the action handler's governor)
 	Replica      = "replica"      // an action handler replica's name in its store
 	RateLimited  = "rate_limited" // a source answered 429 (too many requests)
-	Mode         = "mode"         // how the classifier sees rule file changes: inotify or poll
+	Mode         = "mode"         // how the classifier sees rule file changes: inotify or poll; a file's permission bits (0644)
+	Field        = "field"        // the configuration key naming a file (e.g. ssh.key_file)
 )
 
 // Action statuses (values of ActionStatus).
