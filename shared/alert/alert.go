@@ -86,7 +86,7 @@ func New(record []byte, meta Meta) (*Envelope, error) {
 	if err := meta.Validate(); err != nil {
 		return nil, err
 	}
-	fields, err := object(record)
+	fields, _, err := object(record)
 	if err != nil {
 		return nil, fmt.Errorf("alert record: %w", err)
 	}
@@ -104,7 +104,7 @@ func New(record []byte, meta Meta) (*Envelope, error) {
 
 // Decode parses and checks an envelope from the wire.
 func Decode(data []byte) (*Envelope, error) {
-	fields, err := object(data)
+	fields, canonical, err := object(data)
 	if err != nil {
 		return nil, err
 	}
@@ -124,8 +124,10 @@ func Decode(data []byte) (*Envelope, error) {
 	if err := checkID(fields); err != nil {
 		return nil, err
 	}
-	raw, err := json.Marshal(json.RawMessage(data))
-	if err != nil {
+	var raw []byte
+	if canonical { // what the poller and the classifier send: keep it
+		raw = bytes.Clone(bytes.TrimSpace(data))
+	} else if raw, err = json.Marshal(json.RawMessage(data)); err != nil {
 		return nil, fmt.Errorf("malformed JSON: %w", err)
 	}
 	return &Envelope{Raw: raw, Meta: meta}, nil
@@ -155,31 +157,33 @@ func (e *Envelope) Tags() []string {
 	return tags
 }
 
-// object decodes data as one JSON object and nothing else. An object that
-// repeats a key, at any depth, is refused (*jsonx.DuplicateKeyError): gjson
-// reads the first copy, a map decode the last, so a duplicate could make
-// conditions and actions see different alerts.
-func object(data []byte) (map[string]json.RawMessage, error) {
+// object decodes data as one JSON object and nothing else, and reports
+// whether it is already in encoding/json's form (jsonx.Inspect). An object
+// that repeats a key, at any depth, is refused (*jsonx.DuplicateKeyError):
+// gjson reads the first copy, a map decode the last, so a duplicate could
+// make conditions and actions see different alerts.
+func object(data []byte) (map[string]json.RawMessage, bool, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
-		return nil, errors.New("body is empty: want a JSON object")
+		return nil, false, errors.New("body is empty: want a JSON object")
 	}
 	if data[0] != '{' {
-		return nil, errors.New("body must be a JSON object")
+		return nil, false, errors.New("body must be a JSON object")
 	}
 	var dup *jsonx.DuplicateKeyError
-	if err := jsonx.CheckUnique(data); errors.As(err, &dup) {
-		return nil, err
+	canonical, err := jsonx.Inspect(data)
+	if errors.As(err, &dup) {
+		return nil, false, err
 	}
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&fields); err != nil {
-		return nil, fmt.Errorf("malformed JSON: %s", describe(err))
+		return nil, false, fmt.Errorf("malformed JSON: %s", describe(err))
 	}
 	if dec.More() {
-		return nil, errors.New("malformed JSON: data after the object")
+		return nil, false, errors.New("malformed JSON: data after the object")
 	}
-	return fields, nil
+	return fields, canonical, nil
 }
 
 // describe turns encoding/json errors into messages naming the field.

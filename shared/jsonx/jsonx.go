@@ -38,14 +38,30 @@ var ErrSyntax = errors.New("malformed JSON")
 // scanner, then walked once without decoding any value; keys are compared
 // in place, and only keys with escapes are copied.
 func CheckUnique(data []byte) error {
+	_, err := walk(data, false)
+	return err
+}
+
+// Inspect is CheckUnique that also reports whether data is already in the
+// form encoding/json writes a json.RawMessage in (compact, with <, >, &,
+// U+2028 and U+2029 escaped): then marshalling it changes no byte, and a
+// caller keeping that form can skip re-encoding it.
+func Inspect(data []byte) (canonical bool, err error) {
+	return walk(data, true)
+}
+
+func walk(data []byte, canon bool) (bool, error) {
 	if !json.Valid(data) {
 		var v any
 		err := json.Unmarshal(data, &v) // only to phrase the problem
-		return fmt.Errorf("%w: %v", ErrSyntax, err)
+		return false, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
-	w := walker{data: data}
+	w := walker{data: data, canon: canon, canonical: true}
 	w.value()
-	return w.err
+	if w.err != nil {
+		return false, w.err
+	}
+	return canon && w.canonical && w.pos == len(data), nil
 }
 
 // walker walks JSON already known to be valid.
@@ -54,6 +70,8 @@ type walker struct {
 	pos   int
 	stack []segment // the path to the value being read
 	err   error
+	// canon: also find out whether data is canonical (see Inspect).
+	canon, canonical bool
 }
 
 // segment is one step of a path: a key of an object or an index of an array.
@@ -70,6 +88,7 @@ func (w *walker) skipSpace() {
 		switch w.data[w.pos] {
 		case ' ', '\t', '\n', '\r':
 			w.pos++
+			w.canonical = false
 		default:
 			return
 		}
@@ -104,6 +123,9 @@ func (w *walker) str() (start int, escaped bool) {
 	w.pos++ // opening quote
 	for {
 		i := bytes.IndexAny(w.data[w.pos:], `"\`)
+		if w.canon && w.canonical && !plain(w.data[w.pos:w.pos+i]) {
+			w.canonical = false
+		}
 		w.pos += i
 		if w.data[w.pos] == '"' {
 			w.pos++
@@ -112,6 +134,22 @@ func (w *walker) str() (start int, escaped bool) {
 		escaped = true
 		w.pos += 2 // a backslash and the character it escapes (\uXXXX: the rest is plain)
 	}
+}
+
+// plain reports whether string content needs no escaping by
+// encoding/json's compact form: no <, >, &, U+2028 or U+2029.
+func plain(b []byte) bool {
+	for i, c := range b {
+		switch c {
+		case '<', '>', '&':
+			return false
+		case 0xe2: // U+2028 and U+2029 are E2 80 A8 and E2 80 A9
+			if i+2 < len(b) && b[i+1] == 0x80 && (b[i+2] == 0xa8 || b[i+2] == 0xa9) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (w *walker) array() {

@@ -87,6 +87,29 @@ func BenchmarkCheckUnique(b *testing.B) {
 
 // BenchmarkMapDecode is what every service already spends on the same
 // body (alert.Decode's top-level map), for comparison.
+func TestInspect(t *testing.T) {
+	for _, tc := range []struct {
+		doc       string
+		canonical bool
+	}{
+		{`{"a":1,"b":[true,null,"x"]}`, true},
+		{`{"a": 1}`, false},
+		{` {"a":1}`, false},
+		{`{"a":1}` + "\n", false},
+		{`{"a":"<b>"}`, false},
+		{`{"a":"x&y"}`, false},
+		{`{"a":"\u003cb\u003e"}`, true},
+		{"{\"a\":\"line\u2028sep\"}", false},
+		{"{\"a\":\"dash \u2013 ok\"}", true},
+		{`{"a":"esc\"aped"}`, true},
+	} {
+		got, err := Inspect([]byte(tc.doc))
+		if err != nil || got != tc.canonical {
+			t.Errorf("Inspect(%q) = %t, %v; want %t", tc.doc, got, err, tc.canonical)
+		}
+	}
+}
+
 func BenchmarkReferenceCheck(b *testing.B) {
 	doc := envelope()
 	b.SetBytes(int64(len(doc)))
@@ -117,6 +140,19 @@ func FuzzCheckUnique(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		err := CheckUnique(data)
 		valid := json.Valid(data)
+		canonical, ierr := Inspect(data)
+		if fmt.Sprint(ierr) != fmt.Sprint(err) {
+			t.Fatalf("%q: Inspect says %v, CheckUnique %v", data, ierr, err)
+		}
+		if valid {
+			m, merr := json.Marshal(json.RawMessage(data))
+			if merr != nil {
+				t.Fatalf("marshal valid %q: %v", data, merr)
+			}
+			if same := bytes.Equal(m, data); same != canonical && !(same && err != nil) {
+				t.Fatalf("%q: Inspect says canonical=%t, but marshalling gives %q", data, canonical, m)
+			}
+		}
 		if ref := referenceCheck(data); valid && fmt.Sprint(ref) != fmt.Sprint(err) {
 			t.Fatalf("%q: CheckUnique says %v, the Token reference %v", data, err, ref)
 		}
