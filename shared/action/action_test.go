@@ -71,6 +71,87 @@ func mustRule(t *testing.T) string {
 	return string(b)
 }
 
+// The action handler must act on the alert the classifier matched: a key
+// given twice (where gjson reads the first and a map decode the last) is
+// refused, wherever it is.
+func TestDecodeRefusesDuplicateKeys(t *testing.T) {
+	r := mustRule(t)
+	meta := `"alexis":{"feed_type":"OpsGenie","unique_value":"1"}`
+	for _, tc := range []struct{ name, body, want string }{
+		{"details twice", `{"details":{"env":"staging"},` + meta + `,"details":{"env":"prod"},"rule":` + r + `}`, `duplicate key "details" at $`},
+		{"alexis twice", `{` + meta + `,"alexis":{"feed_type":"OpsGenie","unique_value":"2"},"rule":` + r + `}`, `duplicate key "alexis" at $`},
+		{"nested key twice", `{"details":{"env":"staging","env":"prod"},` + meta + `,"rule":` + r + `}`, `duplicate key "env" at $.details`},
+		{"rule twice", `{` + meta + `,"rule":` + r + `,"rule":` + r + `}`, `duplicate key "rule" at $`},
+		{"inside the rule", `{` + meta + `,"rule":{"rule_name":"a","rule_name":"b"}}`, `duplicate key "rule_name" at $.rule`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode([]byte(tc.body))
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("err = %v, want %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// Decode cuts the rule out and leaves every other byte of the alert as it
+// was sent, wherever the rule is among the keys.
+func TestDecodeKeepsAlertBytes(t *testing.T) {
+	r := mustRule(t)
+	alertRaw := `{"id":"x1","details":{"b":2,"a":"<b>&"},"alexis":{"feed_type":"OpsGenie","unique_value":"1"}}`
+	for _, tc := range []struct{ name, body string }{
+		{"rule last", `{"id":"x1","details":{"b":2,"a":"<b>&"},"alexis":{"feed_type":"OpsGenie","unique_value":"1"},"rule":` + r + `}`},
+		{"rule first", `{"rule":` + r + `,"id":"x1","details":{"b":2,"a":"<b>&"},"alexis":{"feed_type":"OpsGenie","unique_value":"1"}}`},
+		{"rule between", `{"id":"x1","details":{"b":2,"a":"<b>&"},"rule":` + r + `,"alexis":{"feed_type":"OpsGenie","unique_value":"1"}}`},
+		{"spaced", " {\n  \"rule\" : " + r + " ,\n \"id\":\"x1\",\"details\":{\"b\":2,\"a\":\"<b>&\"},\"alexis\":{\"feed_type\":\"OpsGenie\",\"unique_value\":\"1\"}\n}\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := Decode([]byte(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := json.Marshal(json.RawMessage(alertRaw))
+			if string(req.Alert.Raw) != string(want) {
+				t.Fatalf("alert = %s\nwant    %s", req.Alert.Raw, want)
+			}
+			// What is stored and sent on (json.Marshal) decodes to the same bytes.
+			wire, err := json.Marshal(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := Decode(wire)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(back.Alert.Raw) != string(req.Alert.Raw) {
+				t.Fatalf("after a round trip the alert is %s, was %s", back.Alert.Raw, req.Alert.Raw)
+			}
+		})
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	r, _ := os.ReadFile("../rule/testdata/alexis_v1_example.json")
+	f.Add([]byte(`{"id":"x","alexis":{"feed_type":"x","unique_value":"1"},"rule":` + string(r) + `}`))
+	f.Add([]byte(`{"rule":` + string(r) + `,"alexis":{"feed_type":"x","unique_value":"1"}}`))
+	f.Add([]byte(`{"alexis":{"feed_type":"x","unique_value":"1"},"alexis":{},"rule":{}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, err := Decode(data)
+		if err != nil {
+			return
+		}
+		wire, err := json.Marshal(req)
+		if err != nil {
+			t.Fatalf("decoded request does not marshal: %v", err)
+		}
+		back, err := Decode(wire)
+		if err != nil {
+			t.Fatalf("re-encoded request refused: %v\n%s", err, wire)
+		}
+		if string(back.Alert.Raw) != string(req.Alert.Raw) {
+			t.Fatalf("alert changed in a round trip: %s -> %s", req.Alert.Raw, back.Alert.Raw)
+		}
+	})
+}
 func TestRequestedByRoundTrip(t *testing.T) {
 	env, err := alert.New([]byte(`{"id":"x2"}`), alert.Meta{UniqueValue: "8", FeedType: "OpsGenie", FeedName: "f"})
 	if err != nil {
@@ -100,6 +181,9 @@ func TestRequestedByRoundTrip(t *testing.T) {
 			}
 			if back.Alert.Get(RequestedByKey).Exists() {
 				t.Fatal("requested_by left inside the alert")
+			}
+			if string(back.Alert.Raw) != string(env.Raw) {
+				t.Fatalf("alert = %s, want the bytes sent %s", back.Alert.Raw, env.Raw)
 			}
 		})
 	}

@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/alexis-ops/alexis/shared/ident"
+	"github.com/alexis-ops/alexis/shared/jsonx"
 	"github.com/tidwall/gjson"
 )
 
@@ -29,7 +31,8 @@ type Meta struct {
 	FeedName    string `json:"feed_name"`    // the configured feed it was polled by
 }
 
-// Validate reports missing fields by their JSON path.
+// Validate reports missing and malformed fields by their JSON path: each
+// is bounded (shared/ident) and may hold no control character.
 func (m Meta) Validate() error {
 	var errs []error
 	if strings.TrimSpace(m.FeedType) == "" {
@@ -38,11 +41,41 @@ func (m Meta) Validate() error {
 	if strings.TrimSpace(m.UniqueValue) == "" {
 		errs = append(errs, errors.New("alexis.unique_value: required"))
 	}
+	for _, f := range []struct {
+		path, value string
+		max         int
+	}{
+		{"alexis.unique_key", m.UniqueKey, ident.MaxKey},
+		{"alexis.unique_value", m.UniqueValue, ident.MaxAlertID},
+		{"alexis.feed_type", m.FeedType, ident.MaxFeedName},
+		{"alexis.feed_name", m.FeedName, ident.MaxFeedName},
+	} {
+		if err := ident.Check(f.path, f.value, f.max); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// checkID checks the record's "id" (the alert id write-back and history
+// use) as strictly as alexis.unique_value.
+func checkID(fields map[string]json.RawMessage) error {
+	raw, ok := fields["id"]
+	if !ok {
+		return nil
+	}
+	var id string
+	if json.Unmarshal(raw, &id) != nil {
+		return nil // not a string: ID falls back to unique_value
+	}
+	return ident.Check("id", id, ident.MaxAlertID)
 }
 
 // Envelope is an alert record plus its Meta. Raw is the whole JSON object as
 // sent on the wire, "alexis" included, so rules can read any field by path.
+// It is always in the form encoding/json writes a json.RawMessage in
+// (compact, <>& escaped), so marshalling it again changes no byte: the
+// classifier and the action handler hold the same bytes for one alert.
 type Envelope struct {
 	Raw  json.RawMessage
 	Meta Meta
@@ -53,8 +86,11 @@ func New(record []byte, meta Meta) (*Envelope, error) {
 	if err := meta.Validate(); err != nil {
 		return nil, err
 	}
-	fields, err := object(record)
+	fields, _, err := object(record)
 	if err != nil {
+		return nil, fmt.Errorf("alert record: %w", err)
+	}
+	if err := checkID(fields); err != nil {
 		return nil, fmt.Errorf("alert record: %w", err)
 	}
 	m, _ := json.Marshal(meta)
@@ -68,7 +104,7 @@ func New(record []byte, meta Meta) (*Envelope, error) {
 
 // Decode parses and checks an envelope from the wire.
 func Decode(data []byte) (*Envelope, error) {
-	fields, err := object(data)
+	fields, canonical, err := object(data)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +121,16 @@ func Decode(data []byte) (*Envelope, error) {
 	if err := meta.Validate(); err != nil {
 		return nil, err
 	}
-	return &Envelope{Raw: json.RawMessage(bytes.TrimSpace(data)), Meta: meta}, nil
+	if err := checkID(fields); err != nil {
+		return nil, err
+	}
+	var raw []byte
+	if canonical { // what the poller and the classifier send: keep it
+		raw = bytes.Clone(bytes.TrimSpace(data))
+	} else if raw, err = json.Marshal(json.RawMessage(data)); err != nil {
+		return nil, fmt.Errorf("malformed JSON: %w", err)
+	}
+	return &Envelope{Raw: raw, Meta: meta}, nil
 }
 
 // MarshalJSON writes the wire form (the record with "alexis").
@@ -112,24 +157,33 @@ func (e *Envelope) Tags() []string {
 	return tags
 }
 
-// object decodes data as one JSON object and nothing else.
-func object(data []byte) (map[string]json.RawMessage, error) {
+// object decodes data as one JSON object and nothing else, and reports
+// whether it is already in encoding/json's form (jsonx.Inspect). An object
+// that repeats a key, at any depth, is refused (*jsonx.DuplicateKeyError):
+// gjson reads the first copy, a map decode the last, so a duplicate could
+// make conditions and actions see different alerts.
+func object(data []byte) (map[string]json.RawMessage, bool, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
-		return nil, errors.New("body is empty: want a JSON object")
+		return nil, false, errors.New("body is empty: want a JSON object")
 	}
 	if data[0] != '{' {
-		return nil, errors.New("body must be a JSON object")
+		return nil, false, errors.New("body must be a JSON object")
+	}
+	var dup *jsonx.DuplicateKeyError
+	canonical, err := jsonx.Inspect(data)
+	if errors.As(err, &dup) {
+		return nil, false, err
 	}
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&fields); err != nil {
-		return nil, fmt.Errorf("malformed JSON: %s", describe(err))
+		return nil, false, fmt.Errorf("malformed JSON: %s", describe(err))
 	}
 	if dec.More() {
-		return nil, errors.New("malformed JSON: data after the object")
+		return nil, false, errors.New("malformed JSON: data after the object")
 	}
-	return fields, nil
+	return fields, canonical, nil
 }
 
 // describe turns encoding/json errors into messages naming the field.

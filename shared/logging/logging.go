@@ -56,7 +56,8 @@ const (
 	Detail       = "detail"       // the human-readable explanation that goes with a reason
 	Replica      = "replica"      // an action handler replica's name in its store
 	RateLimited  = "rate_limited" // a source answered 429 (too many requests)
-	Mode         = "mode"         // how the classifier sees rule file changes: inotify or poll
+	Mode         = "mode"         // how the classifier sees rule file changes: inotify or poll; a file's permission bits (0644)
+	Field        = "field"        // the configuration key naming a file (e.g. ssh.key_file)
 )
 
 // Action statuses (values of ActionStatus).

@@ -7,6 +7,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -64,9 +65,33 @@ func (m *Metrics) HistogramVec(name, help string, buckets []float64, labels ...s
 	return h
 }
 
-// Middleware counts and times every request by its route pattern (never
-// the raw path, so label values stay bounded).
+// Label values for requests outside the fixed sets.
+const (
+	RouteUnmatched = "unmatched" // no registered route has the request's path
+	MethodOther    = "other"     // a method not in Methods
+)
+
+// Methods are the method label values kept as they are; any other method
+// string (the client chooses it freely) counts as MethodOther.
+var Methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions}
+
+// Method is the label value for a request method.
+func Method(m string) string {
+	for _, k := range Methods {
+		if m == k {
+			return m
+		}
+	}
+	return MethodOther
+}
+
+// Middleware counts and times every request by its registered route
+// pattern and a method from Methods, so whatever clients send, the label
+// sets stay bounded: never the raw path or method, and a path no route
+// matches is RouteUnmatched.
 func (m *Metrics) Middleware() echo.MiddlewareFunc {
+	var routes routeSet
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
@@ -74,15 +99,49 @@ func (m *Metrics) Middleware() echo.MiddlewareFunc {
 			if err != nil {
 				c.Error(err)
 			}
-			route := c.Path()
-			if route == "" {
-				route = "unmatched"
-			}
-			m.httpRequests.WithLabelValues(route, c.Request().Method, strconv.Itoa(c.Response().Status)).Inc()
+			route := routes.label(c)
+			m.httpRequests.WithLabelValues(route, Method(c.Request().Method), strconv.Itoa(c.Response().Status)).Inc()
 			m.httpSeconds.WithLabelValues(route).Observe(time.Since(start).Seconds())
 			return nil
 		}
 	}
+}
+
+// routeSet remembers, for each path pattern echo's router reported, whether
+// it is a registered route. echo reports a tree node's path when only a
+// prefix matched (a 404 or 405): those are bounded too, but are not routes.
+// The cache holds at most one entry per node of the router's tree.
+type routeSet struct {
+	mu    sync.RWMutex
+	known map[string]bool
+}
+
+func (s *routeSet) label(c echo.Context) string {
+	p := c.Path()
+	if p == "" {
+		return RouteUnmatched
+	}
+	s.mu.RLock()
+	ok, seen := s.known[p]
+	s.mu.RUnlock()
+	if !seen {
+		for _, r := range c.Echo().Routes() {
+			if r.Path == p {
+				ok = true
+				break
+			}
+		}
+		s.mu.Lock()
+		if s.known == nil {
+			s.known = map[string]bool{}
+		}
+		s.known[p] = ok
+		s.mu.Unlock()
+	}
+	if !ok {
+		return RouteUnmatched
+	}
+	return p
 }
 
 // Handler serves the registry in the Prometheus text format.

@@ -39,3 +39,12 @@ func TestMiddlewareAndHandler(t *testing.T) {
 		t.Error("raw path used as a label value")
 	}
 }
+
+func TestMethodLabel(t *testing.T) {
+	for in, want := range map[string]string{"GET": "GET", "HEAD": "HEAD", "POST": "POST", "PUT": "PUT", "PATCH": "PATCH",
+		"DELETE": "DELETE", "OPTIONS": "OPTIONS", "get": "other", "CONNECT": "other", "TRACE": "other", "X" + strings.Repeat("Y", 100): "other", "": "other"} {
+		if got := Method(in); got != want {
+			t.Errorf("Method(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

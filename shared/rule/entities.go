@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/alexis-ops/alexis/shared/alert"
+	"github.com/alexis-ops/alexis/shared/ident"
 	"github.com/tidwall/gjson"
 )
 
@@ -76,6 +77,11 @@ func (r *Rule) ResolveEntities(env *alert.Envelope) ([]string, error) {
 	seen := map[string]bool{}
 	var out, dropped []string
 	for _, h := range hosts {
+		// Every value is checked before anything else reads it, the filter
+		// included: a NUL or a line separator is refused, never dropped.
+		if err := ident.Check("entity", h, ident.MaxEntity); err != nil {
+			return nil, err
+		}
 		h = strings.TrimSpace(h)
 		if h == "" || seen[h] {
 			continue
@@ -85,8 +91,8 @@ func (r *Rule) ResolveEntities(env *alert.Envelope) ([]string, error) {
 			dropped = append(dropped, h)
 			continue
 		}
-		if strings.ContainsAny(h, " \t\r\n/@;$`'\"\\") || strings.HasPrefix(h, "-") {
-			return nil, fmt.Errorf("entity %q: not a host name", h)
+		if err := checkEntity(h); err != nil {
+			return nil, err
 		}
 		out = append(out, h)
 	}
@@ -105,4 +111,21 @@ func trimList(list []string, n int) []string {
 		return list
 	}
 	return append(append([]string(nil), list[:n]...), fmt.Sprintf("%d more", len(list)-n))
+}
+
+// checkEntity refuses what cannot be one host name: empty, longer than
+// ident.MaxEntity, control characters (shared/ident), and characters that
+// would make it more than a host to ssh or a shell (space, / @ ; $ ` ' " \
+// and a leading -).
+func checkEntity(h string) error {
+	if err := ident.Check("entity", h, ident.MaxEntity); err != nil {
+		return err
+	}
+	if strings.TrimSpace(h) == "" {
+		return fmt.Errorf("entity %s: empty", ident.Quote(h))
+	}
+	if strings.ContainsAny(h, " /@;$`'\"\\") || strings.HasPrefix(h, "-") {
+		return fmt.Errorf("entity %s: not a host name", ident.Quote(h))
+	}
+	return nil
 }

@@ -27,9 +27,12 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/alexis-ops/alexis/shared/ident"
+	"github.com/alexis-ops/alexis/shared/jsonx"
 	"github.com/alexis-ops/alexis/shared/ticket"
 )
 
@@ -117,6 +120,11 @@ func (es Errors) Error() string {
 // once as Errors; a rule with any error must never be used.
 func Parse(data []byte) (*Rule, error) {
 	var errs Errors
+	var dup *jsonx.DuplicateKeyError
+	if err := jsonx.CheckUnique(data); errors.As(err, &dup) {
+		// Which copy would count depends on the reader: refuse both.
+		return nil, Errors{{Path: dupPath(dup), Msg: "duplicate key: given twice in one object"}}
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, Errors{{Path: "$", Msg: "not a JSON object: " + err.Error()}}
@@ -175,6 +183,8 @@ func (r *Rule) Validate() Errors {
 	}
 	if strings.TrimSpace(r.Name) == "" {
 		add("rule_name", "required")
+	} else if err := ident.Check("rule name", r.Name, ident.MaxRuleName); err != nil {
+		add("rule_name", "%v", err)
 	}
 	if strings.TrimSpace(r.AlertFeed) == "" {
 		add("alert_feed", "required")
@@ -196,8 +206,8 @@ func (r *Rule) Validate() Errors {
 			add("entities", "required when entity_type is explicit")
 		}
 		for i, e := range r.Entities {
-			if strings.TrimSpace(e) == "" || strings.ContainsAny(e, " \t\n/@") {
-				add(fmt.Sprintf("entities[%d]", i), "not a host name: %q", e)
+			if err := checkEntity(e); err != nil {
+				add(fmt.Sprintf("entities[%d]", i), "%v", err)
 			}
 		}
 	case EntityKeyValue:
@@ -298,6 +308,32 @@ func unknownKeys(obj map[string]json.RawMessage, prefix string, allowed map[stri
 		}
 	}
 	return errs
+}
+
+// dupPath names a duplicate key the way rule field errors do:
+// "task_list[0].task.run_command".
+func dupPath(d *jsonx.DuplicateKeyError) string {
+	key := d.Key
+	if !plainKey(key) {
+		key = strconv.Quote(key)
+	}
+	switch p := strings.TrimPrefix(d.Path, "$"); {
+	case p == "":
+		return key
+	case strings.HasPrefix(p, "."):
+		return p[1:] + "." + key
+	default:
+		return p + "." + key
+	}
+}
+
+func plainKey(s string) bool {
+	for _, r := range s {
+		if !(r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func typeError(err error) FieldError {

@@ -78,6 +78,12 @@ func TestParseErrorsNamePaths(t *testing.T) {
 		{"keyvalue without path", base(func(m map[string]any) { m["entity_type"] = "keyvalue" }), []string{"entity_keyvalue"}},
 		{"unknown entity type", base(func(m map[string]any) { m["entity_type"] = "all" }), []string{"entity_type"}},
 		{"wrong type", base(func(m map[string]any) { m["entities"] = "app01" }), []string{"entities"}},
+		{"rule name with NUL", base(func(m map[string]any) { m["rule_name"] = "gc\x00restart" }), []string{"rule_name"}},
+		{"rule name with line separator", base(func(m map[string]any) { m["rule_name"] = "gc\u2028restart" }), []string{"rule_name"}},
+		{"rule name too long", base(func(m map[string]any) { m["rule_name"] = strings.Repeat("r", 129) }), []string{"rule_name"}},
+		{"explicit entity with NUL", base(func(m map[string]any) { m["entities"] = []any{"app01", "h\x00x"} }), []string{"entities[1]"}},
+		{"explicit entity too long", base(func(m map[string]any) { m["entities"] = []any{strings.Repeat("h", 254)} }), []string{"entities[0]"}},
+		{"explicit entity option-like", base(func(m map[string]any) { m["entities"] = []any{"-oProxyCommand=x"} }), []string{"entities[0]"}},
 		{"every problem at once", base(func(m map[string]any) {
 			delete(m, "rule_name")
 			task(m)["task_type"] = "nope"
@@ -133,6 +139,16 @@ func TestResolveEntities(t *testing.T) {
 		{"keyvalue empty", kv, `{"host":""}`, "", "no entities"},
 		{"hostile host", kv, `{"host":"a;reboot"}`, "", "not a host name"},
 		{"option-like host", kv, `{"host":"-oProxyCommand=x"}`, "", "not a host name"},
+		{"NUL in host", kv, `{"host":"h\u0000x"}`, "", `entity "h\x00x": control character U+0000`},
+		{"NUL in one of several", kv, `{"host":["app01","h\u0000x"]}`, "", "control character U+0000"},
+		{"newline after host", kv, `{"host":"app01\n"}`, "", "control character U+000A"},
+		{"DEL", kv, `{"host":"h\u007fx"}`, "", "control character U+007F"},
+		{"C1", kv, `{"host":"h\u0085x"}`, "", "control character U+0085"},
+		{"line separator", kv, `{"host":"h\u2028x"}`, "", "control character U+2028"},
+		{"longest host", kv, `{"host":"` + strings.Repeat("h", 253) + `"}`, strings.Repeat("h", 253), ""},
+		{"host too long", kv, `{"host":"` + strings.Repeat("h", 254) + `"}`, "", "longer than 253 bytes"},
+		{"NUL dropped by the filter is still refused", &Rule{EntityType: EntityKeyValue, EntityKeyValue: []string{"details", "host"}, EntityFilter: "^app"},
+			`{"host":["app01","h\u0000x"]}`, "", "control character U+0000"},
 		{"dotted key escaped", &Rule{EntityType: EntityKeyValue, EntityKeyValue: []string{"details", "host.name"}}, `{"host.name":"app03"}`, "app03", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -148,6 +164,32 @@ func TestResolveEntities(t *testing.T) {
 			}
 			if strings.Join(got, ",") != tc.want {
 				t.Fatalf("got %v, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// A key given twice in a rule file is refused, naming where: which copy
+// counts would depend on the reader.
+func TestParseRefusesDuplicateKeys(t *testing.T) {
+	data, err := os.ReadFile("testdata/alexis_v1_example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	for _, tc := range []struct{ name, doc, path string }{
+		{"top level", strings.Replace(s, `"rule_name":`, `"rule_name": "other", "rule_name":`, 1), "rule_name"},
+		{"in a task", strings.Replace(s, `"run_command":`, `"run_command": "reboot", "run_command":`, 1), "task_list[0].task.run_command"},
+		{"escaped spelling", strings.Replace(s, `"entities":`, `"entit\u0069es": ["db01"], "entities":`, 1), "entities"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.doc == s {
+				t.Fatal("fixture not edited")
+			}
+			_, err := Parse([]byte(tc.doc))
+			var fe Errors
+			if !errors.As(err, &fe) || len(fe) != 1 || fe[0].Path != tc.path || !strings.Contains(fe[0].Msg, "duplicate key") {
+				t.Fatalf("err = %v, want a duplicate key at %s", err, tc.path)
 			}
 		})
 	}

@@ -170,7 +170,7 @@ func TestCheckWriteback(t *testing.T) {
 		extra string
 		want  []string // paths with errors
 	}{
-		{"defaults need nothing", ticket.Set{}, `"rule_description": "x"`, nil},
+		{"defaults need nothing", ticket.Set{}, `"min_age": "1m"`, nil},
 		{"empty lists need nothing", ticket.Set{}, `"on_success": [], "on_failure": []`, nil},
 		{"all supported", full, `"on_success": [{"op": "close"}], "on_failure": [{"op": "escalate", "value": "e"}]`, nil},
 		{"unsupported ops", noteOnly, `"on_success": [{"op": "note", "value": "x"}, {"op": "close"}], "on_failure": [{"op": "escalate", "value": "e"}]`,

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/config"
@@ -23,6 +24,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/auth"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/metrics"
+	"github.com/alexis-ops/alexis/shared/secretfile"
 	"github.com/alexis-ops/alexis/shared/server"
 	"github.com/alexis-ops/alexis/shared/ticket/registry"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -52,6 +54,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := logging.New(stdout, service, cfg.Log)
+	if err := secretfile.Check(log, secretFiles(cfg)...); err != nil {
+		return err
+	}
 	tokens, err := auth.LoadTokens(cfg.TokensFile, auth.DefaultsActionHandler)
 	if err != nil {
 		return err
@@ -277,6 +282,26 @@ func loadSecrets(cfg *config.Config) (*secretSet, *redact.Redactor, error) {
 		}
 	}
 	return s, redact.New(values...), nil
+}
+
+// secretFiles are every file of cfg holding a secret or a private key,
+// for the permission check at start.
+func secretFiles(cfg *config.Config) []secretfile.File {
+	files := []secretfile.File{
+		{Field: "tokens_file", Path: cfg.TokensFile},
+		{Field: "ssh.key_file", Path: cfg.SSH.KeyFile, Kind: secretfile.Key},
+		{Field: "store.postgres_dsn_file", Path: cfg.Store.PostgresDSNFile},
+		{Field: "tls.key_file", Path: cfg.TLS.KeyFile, Kind: secretfile.Key},
+	}
+	names := make([]string, 0, len(cfg.Secrets))
+	for name := range cfg.Secrets {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		files = append(files, secretfile.File{Field: "secrets." + name, Path: cfg.Secrets[name]})
+	}
+	return append(files, cfg.Tickets.SecretFiles("tickets.")...)
 }
 
 // ticketSecretFiles are the files holding the ticket systems' keys and

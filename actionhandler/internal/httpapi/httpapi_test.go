@@ -352,3 +352,38 @@ func TestExecutionShowsPendingWritebacks(t *testing.T) {
 		t.Errorf("a note's text in the API: %s", b)
 	}
 }
+
+// A host name with a control character is refused with a clear 422 before
+// anything is stored: it takes no dedup slot, so the same alert and rule
+// with a proper host still runs.
+func TestControlCharacterEntityTakesNoDedupSlot(t *testing.T) {
+	valid := fixture(t, "action.json")
+	hosts := `["app01.example.com", "app02:2222", "app01.example.com"]`
+	for _, tc := range []struct{ name, host, want string }{
+		{"NUL", `"h\u0000x"`, `entity \"h\\x00x\": control character U+0000`},
+		{"newline", `"app01\n"`, "control character U+000A"},
+		{"DEL", `"h\u007fx"`, "control character U+007F"},
+		{"C1", `"h\u0085x"`, "control character U+0085"},
+		{"line separator", `["app01", "h\u2028x"]`, "control character U+2028"},
+		{"too long", `"` + strings.Repeat("h", 254) + `"`, "longer than 253 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAPI(t, nil)
+			bad := strings.Replace(valid, hosts, tc.host, 1)
+			code, body := a.do(http.MethodPost, "/v1/action", token, bad)
+			if code != http.StatusUnprocessableEntity || !strings.Contains(string(body), tc.want) {
+				t.Fatalf("status %d %s, want 422 with %s", code, body, tc.want)
+			}
+			if p, _ := a.st.List(context.Background(), store.Filter{}); len(p.Executions) != 0 {
+				t.Fatalf("%d executions stored for a refused entity", len(p.Executions))
+			}
+			if strings.ContainsAny(a.logs.String(), "\x00\u2028\x7f\u0085") {
+				t.Errorf("the control character reached the log:\n%q", a.logs)
+			}
+			code, body = a.do(http.MethodPost, "/v1/action", token, valid)
+			if code != http.StatusAccepted {
+				t.Fatalf("the same alert and rule with proper hosts: %d %s, want 202 (a new execution)", code, body)
+			}
+		})
+	}
+}

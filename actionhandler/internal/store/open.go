@@ -18,6 +18,10 @@ import (
 // applies the migrations. Only one process may use a database file: a lock
 // file beside it (path + ".lock") enforces that, so a second action
 // handler on the same file fails to start instead of corrupting leases.
+//
+// The database holds alert payloads and command output: it and its -wal
+// and -shm files are mode 0600 whatever the umask (SQLite gives -wal and
+// -shm the database file's mode; existing files are narrowed too).
 func OpenSQLite(ctx context.Context, path string, o Options) (*SQL, error) {
 	if path == "" {
 		return nil, errors.New("store: sqlite: path required")
@@ -32,6 +36,10 @@ func OpenSQLite(ctx context.Context, path string, o Options) (*SQL, error) {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("store: sqlite: %s is in use by another process (one action handler per SQLite file; share PostgreSQL between replicas)", path)
+	}
+	if err := privateFiles(path, true); err != nil {
+		lock.Close()
+		return nil, err
 	}
 	v := url.Values{}
 	v.Add("_pragma", "busy_timeout(10000)")
@@ -53,8 +61,37 @@ func OpenSQLite(ctx context.Context, path string, o Options) (*SQL, error) {
 		lock.Close()
 		return nil, fmt.Errorf("store: sqlite %s: %w", path, err)
 	}
+	if err := privateFiles(path, false); err != nil {
+		s.Close()
+		lock.Close()
+		return nil, err
+	}
 	s.onClose = lock.Close
 	return s, nil
+}
+
+// FileMode is the mode of the SQLite database and its -wal, -shm and
+// .lock files.
+const FileMode = 0o600
+
+// privateFiles makes the database file (creating it empty, which SQLite
+// reads as a new database, when create is set) and any -wal and -shm
+// beside it FileMode. Modes are set explicitly: the umask only narrows
+// the mode a file is created with.
+func privateFiles(path string, create bool) error {
+	if create {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, FileMode)
+		if err != nil {
+			return fmt.Errorf("store: sqlite: %w", err)
+		}
+		f.Close()
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + ".lock"} {
+		if err := os.Chmod(p, FileMode); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("store: sqlite: %w", err)
+		}
+	}
+	return nil
 }
 
 // OpenPostgres connects to PostgreSQL (a pgx DSN: "postgres://user@host/db"

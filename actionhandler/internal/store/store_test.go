@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -942,4 +944,52 @@ func TestWritebackRetries(t *testing.T) {
 			t.Errorf("end by the replica whose lease expired: %v", err)
 		}
 	})
+}
+
+// The SQLite store holds alert payloads and command output: the database
+// and its -wal, -shm and lock files are 0600 whatever the umask, and an
+// existing database created wider is narrowed when opened.
+func TestSQLiteFileModes(t *testing.T) {
+	old := syscall.Umask(0) // the worst case: nothing narrows what is created
+	defer syscall.Umask(old)
+	for _, tc := range []struct {
+		name     string
+		existing os.FileMode // 0: no file before
+	}{
+		{"new database", 0},
+		{"existing 0644 database", 0o644},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state", "ah.db")
+			if tc.existing != 0 {
+				st, err := OpenSQLite(context.Background(), path, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				st.Close()
+				for _, p := range []string{path, path + "-wal", path + "-shm"} {
+					os.Chmod(p, tc.existing)
+				}
+			}
+			st, err := OpenSQLite(context.Background(), path, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			// A write puts data in the WAL and creates -shm.
+			if _, _, err := st.Create(context.Background(), &Execution{ID: "m1", AlertID: "a", UniqueValue: "1",
+				FeedType: "OpsGenie", RuleName: "r", Request: []byte(`{}`), Entities: []string{"h"}}, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{path, path + "-wal", path + "-shm", path + ".lock"} {
+				fi, err := os.Stat(p)
+				if err != nil {
+					t.Fatalf("%s: %v", filepath.Base(p), err)
+				}
+				if fi.Mode().Perm() != 0o600 {
+					t.Errorf("%s: mode %04o, want 0600", filepath.Base(p), fi.Mode().Perm())
+				}
+			}
+		})
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/metrics"
 	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/alexis-ops/alexis/shared/secretfile"
 	"github.com/alexis-ops/alexis/shared/server"
 	"github.com/alexis-ops/alexis/shared/ticket/registry"
 )
@@ -69,6 +70,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := logging.New(stderr, service, cfg.Log)
+	if err := secretfile.Check(log, secretFiles(cfg)...); err != nil {
+		return err
+	}
 
 	tokens, err := auth.LoadTokens(cfg.TokensFile, auth.DefaultsClassifier)
 	if err != nil {
@@ -159,4 +163,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	err = server.Run(ctx, e, ln, cfg.TLS, log)
 	log.Info().Str(logging.Event, "service_stopped").Send()
 	return err
+}
+
+// secretFiles are every file of cfg holding a secret or a private key,
+// for the permission check at start.
+func secretFiles(cfg *config.Config) []secretfile.File {
+	files := []secretfile.File{
+		{Field: "tokens_file", Path: cfg.TokensFile},
+		{Field: "action_handler_token_file", Path: cfg.ActionHandlerTokenFile},
+		{Field: "tls.key_file", Path: cfg.TLS.KeyFile, Kind: secretfile.Key},
+	}
+	return append(files, cfg.Tickets.SecretFiles("tickets.")...)
 }

@@ -109,3 +109,29 @@ func TestExplainCommand(t *testing.T) {
 		})
 	}
 }
+
+// A rule file giving a key twice is a lint error naming the file and the
+// key's path, and the rule never loads.
+func TestLintRefusesDuplicateKeys(t *testing.T) {
+	rules, _ := filepath.Abs("../../testdata/rules")
+	gc, err := os.ReadFile(filepath.Join(rules, "gc_restart.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup := strings.Replace(string(gc), `"run_command":`, `"run_command": "reboot", "run_command":`, 1)
+	if dup == string(gc) {
+		t.Fatal("fixture has no run_command")
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "dup.json"), dup)
+	var stdout, stderr logtest.Buffer
+	err = run(context.Background(), []string{"lint", dir}, &stdout, &stderr)
+	if !errors.Is(err, errProblems) {
+		t.Fatalf("error %v, want errProblems\n%s", err, stdout.String())
+	}
+	for _, want := range []string{"dup.json: task_list[0].task.run_command: duplicate key", "1 rule files: 0 valid, 1 invalid"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}

@@ -38,6 +38,7 @@ import (
 
 	"github.com/alexis-ops/alexis/classifier/internal/intake"
 	sconfig "github.com/alexis-ops/alexis/shared/config"
+	"github.com/alexis-ops/alexis/shared/ident"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
 	"github.com/alexis-ops/alexis/shared/server"
@@ -239,6 +240,8 @@ func (c *Config) Validate() error {
 	if c.Alertmanager.FeedName != strings.TrimSpace(c.Alertmanager.FeedName) {
 		p.Addf("alertmanager.feed_name", "leading or trailing space in %q", c.Alertmanager.FeedName)
 	}
+	// Envelopes carrying these are refused otherwise (shared/ident).
+	p.Add("alertmanager.feed_name", ident.Check("feed name", c.Alertmanager.FeedName, ident.MaxFeedName))
 	names := map[string]int{}
 	for i, w := range c.Webhooks {
 		key := fmt.Sprintf("webhooks[%d].", i)
@@ -258,7 +261,10 @@ func (c *Config) Validate() error {
 			p.Addf(key+"feed_type", "%q: no '/', '*' or surrounding space", w.FeedType)
 		case strings.EqualFold(w.FeedType, intake.FeedTypeAlertmanager):
 			p.Addf(key+"feed_type", "%q is the feed type of POST /v1/alertmanager", w.FeedType)
+		default:
+			p.Add(key+"feed_type", ident.Check("feed type", w.FeedType, ident.MaxFeedName))
 		}
+		p.Add(key+"name", ident.Check("feed name", w.Name, ident.MaxFeedName))
 		if strings.TrimSpace(w.IDPath) == "" {
 			p.Addf(key+"id_path", "required: the gjson path of the alert's id in what the source posts")
 		}

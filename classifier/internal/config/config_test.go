@@ -206,6 +206,16 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
+			name: "control characters in feed names",
+			yaml: minimal + "alertmanager: {feed_name: \"am\\x1b[2J\"}\nwebhooks:\n  - {name: g, feed_type: \"Graf\\u2028ana\", id_path: x}\n" +
+				"  - {name: h, feed_type: " + strings.Repeat("T", 129) + ", id_path: x}\n",
+			wantErrs: []string{
+				`alertmanager.feed_name: feed name "am\x1b[2J": control character U+001B`,
+				`webhooks[0].feed_type: feed type "Graf\u2028ana": control character U+2028`,
+				`webhooks[1].feed_type: feed type`, "longer than 128 bytes",
+			},
+		},
+		{
 			name:     "credentials in a URL",
 			yaml:     base + "action_handlers: {linux: 'http://u:p@127.0.0.1:8082/v1/action', aix: 'http://ah/v1/action?token=abc'}\n",
 			wantErrs: []string{"action_handlers.linux: URL must not carry credentials", "action_handlers.aix: URL must not carry credentials"},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alexis-ops/alexis/shared/alert"
+	"github.com/alexis-ops/alexis/shared/jsonx"
 )
 
 // FeedTypeAlertmanager is the feed type of alerts Alertmanager posts.
@@ -58,6 +59,10 @@ func DecodeAlertmanager(data []byte) (*Notification, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' {
 		return nil, requestErr("body must be a JSON object: Alertmanager's webhook notification")
+	}
+	var dup *jsonx.DuplicateKeyError
+	if err := jsonx.CheckUnique(data); errors.As(err, &dup) {
+		return nil, requestErr("%v", err)
 	}
 	var n Notification
 	if err := json.Unmarshal(data, &n); err != nil {

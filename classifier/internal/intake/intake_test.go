@@ -123,6 +123,10 @@ func TestAlertmanagerProblems(t *testing.T) {
 		{name: "alerts not a list", body: `{"version": "4", "alerts": {}}`, wantErr: "alerts: want"},
 		{name: "bad time", body: `{"version": "4", "alerts": [{"startsAt": "yesterday"}]}`, wantErr: "malformed JSON"},
 		{name: "no fingerprint", body: `{"version": "4", "alerts": [{"status": "firing", "labels": {}}]}`, itemErr: "alerts[0].fingerprint: missing"},
+		{name: "duplicate label", body: `{"version": "4", "alerts": [{"status": "firing", "fingerprint": "f", "labels": {"env": "staging", "env": "prod"}}]}`,
+			wantErr: `duplicate key "env" at $.alerts[0].labels`},
+		{name: "duplicate alerts", body: `{"version": "4", "alerts": [], "alerts": [{"status": "firing", "fingerprint": "f"}]}`, wantErr: `duplicate key "alerts" at $`},
+		{name: "NUL in fingerprint", body: `{"version": "4", "alerts": [{"status": "firing", "fingerprint": "f\u0000g"}]}`, itemErr: "control character U+0000"},
 		{name: "odd status", body: `{"version": "4", "alerts": [{"status": "pending", "fingerprint": "f"}]}`, itemErr: `alerts[0].status: want firing or resolved, got "pending"`},
 	}
 	for _, tc := range tests {
@@ -194,6 +198,12 @@ func TestWebhook(t *testing.T) {
 			body: `{"alerts": {"id": "x"}}`, wantErr: `items_path "alerts": want an array of alerts, got an object`},
 		{name: "item not an object", feed: WebhookFeed{Name: "g", FeedType: "G", IDPath: "id", ItemsPath: "alerts"},
 			body: `{"alerts": ["x"]}`, wantErr: `alerts[0]: want a JSON object, got JSON "x"`},
+		{name: "duplicate id", feed: WebhookFeed{Name: "c", FeedType: "C", IDPath: "id"}, body: `{"id": "a", "text": "x", "id": "b"}`,
+			wantErr: `duplicate key "id" at $`},
+		{name: "duplicate in an item", feed: WebhookFeed{Name: "g", FeedType: "G", IDPath: "id", ItemsPath: "alerts"},
+			body: `{"alerts": [{"id": "a"}, {"id": "b", "labels": {"host": "x", "host": "y"}}]}`, wantErr: `duplicate key "host" at $.alerts[1].labels`},
+		{name: "control character in id", feed: WebhookFeed{Name: "c", FeedType: "C", IDPath: "id"}, body: `{"id": "a\u2028b"}`,
+			wantErr: "control character U+2028"},
 		{name: "not an object", feed: WebhookFeed{Name: "c", FeedType: "C", IDPath: "id"}, body: `[{"id": "x"}]`, wantErr: "body must be a JSON object"},
 		{name: "malformed", feed: WebhookFeed{Name: "c", FeedType: "C", IDPath: "id"}, body: `{"id": "x"`, wantErr: "body must be a JSON object"},
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/alexis-ops/alexis/shared/alert"
+	"github.com/alexis-ops/alexis/shared/jsonx"
 	"github.com/tidwall/gjson"
 )
 
@@ -25,6 +26,11 @@ func Webhook(f WebhookFeed, data []byte) ([]Item, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' || !gjson.ValidBytes(data) {
 		return nil, requestErr("body must be a JSON object")
+	}
+	// gjson reads the first of two equal keys, alert.New the last: refuse
+	// the document before either reads it.
+	if err := jsonx.CheckUnique(data); err != nil {
+		return nil, requestErr("%v", err)
 	}
 	records := []gjson.Result{gjson.ParseBytes(data)}
 	where := func(int) string { return "" }

@@ -242,7 +242,7 @@ func TestExplainFailure(t *testing.T) {
 			name: "inside any element",
 			rule: whenRule(t, `{"path": "details.hosts", "op": "any", "cond": {"path": "", "op": "equals", "value": "x"}}`, nil),
 			want: Failure{RulePath: "when", AlertPath: "details.hosts", Op: "any",
-				Actual: `["db01.example.com", "db02.example.com"]`, Reason: "no element of 2 satisfies cond"},
+				Actual: `["db01.example.com","db02.example.com"]`, Reason: "no element of 2 satisfies cond"},
 		},
 		{
 			name: "v1 tags before when",

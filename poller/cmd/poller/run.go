@@ -19,6 +19,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/httpclient"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/metrics"
+	"github.com/alexis-ops/alexis/shared/secretfile"
 	"github.com/alexis-ops/alexis/shared/server"
 )
 
@@ -60,6 +61,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := logging.New(stderr, service, cfg.Log)
+	if err := secretfile.Check(log, secretFiles(cfg)...); err != nil {
+		return err
+	}
 
 	st, err := state.Open(cfg.StateFile)
 	if err != nil {
@@ -156,4 +160,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	err = <-errc
 	log.Info().Str(logging.Event, "service_stopped").Send()
 	return err
+}
+
+// secretFiles are every file of cfg holding a secret or a private key,
+// for the permission check at start.
+func secretFiles(cfg *config.Config) []secretfile.File {
+	files := []secretfile.File{
+		{Field: "tokens_file", Path: cfg.TokensFile},
+		{Field: "classifier.token_file", Path: cfg.Classifier.TokenFile},
+		{Field: "tls.key_file", Path: cfg.TLS.KeyFile, Kind: secretfile.Key},
+	}
+	for i, f := range cfg.Feeds {
+		if f.OpsGenie != nil {
+			files = append(files, secretfile.File{Field: fmt.Sprintf("feeds[%d].opsgenie.api_key_file", i), Path: f.OpsGenie.APIKeyFile})
+		}
+		if f.Dynatrace != nil {
+			files = append(files, secretfile.File{Field: fmt.Sprintf("feeds[%d].dynatrace.api_token_file", i), Path: f.Dynatrace.APITokenFile})
+		}
+	}
+	return files
 }

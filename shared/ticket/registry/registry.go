@@ -34,6 +34,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/dynatrace"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
+	"github.com/alexis-ops/alexis/shared/secretfile"
 	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/alexis-ops/alexis/shared/ticket/webhook"
 	"github.com/rs/zerolog"
@@ -209,4 +210,32 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// SecretFiles are the files holding the ticket systems' keys and tokens,
+// named by their config keys under prefix ("tickets."), for
+// secretfile.Check at start.
+func (c Config) SecretFiles(prefix string) []secretfile.File {
+	var files []secretfile.File
+	systems := func(p string, s Systems) {
+		if s.OpsGenie != nil {
+			files = append(files, secretfile.File{Field: p + "opsgenie.api_key_file", Path: s.OpsGenie.APIKeyFile})
+		}
+		if s.Dynatrace != nil {
+			files = append(files, secretfile.File{Field: p + "dynatrace.api_token_file", Path: s.Dynatrace.APITokenFile})
+		}
+	}
+	systems(prefix, c.Systems)
+	names := make([]string, 0, len(c.Feeds))
+	for name := range c.Feeds {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		systems(prefix+"feeds."+name+".", c.Feeds[name])
+	}
+	for i, w := range c.Webhooks {
+		files = append(files, secretfile.File{Field: fmt.Sprintf("%swebhooks[%d].token_file", prefix, i), Path: w.TokenFile})
+	}
+	return files
 }
