@@ -183,8 +183,18 @@ func object(data []byte) (map[string]json.RawMessage, bool, error) {
 	if dec.More() {
 		return nil, false, errors.New("malformed JSON: data after the object")
 	}
+	for _, k := range ReservedKeys {
+		if _, ok := fields[k]; ok {
+			return nil, false, fmt.Errorf("reserved key %q at $: an alert may not have it (the action request adds it beside the alert)", k)
+		}
+	}
 	return fields, canonical, nil
 }
+
+// ReservedKeys are the top-level keys the action request (shared/action)
+// puts beside the alert's own: an alert holding one is refused, so the
+// classifier and the action handler never read two different values.
+var ReservedKeys = []string{"rule", "requested_by"}
 
 // describe turns encoding/json errors into messages naming the field.
 func describe(err error) string {

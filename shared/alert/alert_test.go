@@ -107,6 +107,8 @@ func TestDecodeRefuses(t *testing.T) {
 		{"unique_value too long", `{"alexis":{"feed_type":"OpsGenie","unique_value":"` + long + `"}}`, "alexis.unique_value"},
 		{"line separator in id", `{"id":"a\u2028b",` + meta + `}`, `id "a\u2028b": control character U+2028`},
 		{"id too long", `{"id":"` + long + `",` + meta + `}`, "longer than 256 bytes"},
+		{"its own rule", `{"rule":{"rule_name":"x"},` + meta + `}`, `reserved key "rule" at $`},
+		{"its own requested_by", `{"requested_by":"admin",` + meta + `}`, `reserved key "requested_by" at $`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Decode([]byte(tc.body))

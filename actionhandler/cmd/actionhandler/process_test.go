@@ -584,24 +584,26 @@ http: {allowed_hosts: [127.0.0.1]}
 			sshTask("echo restarted", "action", "restart"),
 			map[string]any{"task": map[string]any{"task_type": "http", "action": "check", "on_failure": "continue",
 				"url": checker.URL + "/health/{{ entity }}", "headers": map[string]string{"Authorization": `Bearer {{ secret "lb" }}`}}},
-			map[string]any{"task": map[string]any{"task_type": "http", "action": "refused", "on_failure": "continue", "run_if": "always",
-				"url": refusedURL, "headers": map[string]string{"Authorization": `Bearer {{ secret "lb" }}`}}},
 			map[string]any{"task": map[string]any{"task_type": "local", "action": "diagnose", "run_if": "failure",
 				"argv": []string{"sh", "-c", `echo "diagnosing $ALEXIS_ENTITY with $TOKEN"`}, "env": map[string]string{"TOKEN": `{{ secret "lb" }}`}}},
 			map[string]any{"task": map[string]any{"task_type": "plugin", "action": "collect", "plugin": "collect", "run_if": "failure"}},
+			map[string]any{"task": map[string]any{"task_type": "http", "action": "refused", "on_failure": "continue", "run_if": "always",
+				"url": refusedURL, "headers": map[string]string{"Authorization": `Bearer {{ secret "lb" }}`}}},
 			sshTask("echo never", "action", "after"),
 		}}))
 	x := p.execution(acc.ExecutionID)
 	raw := p.get("/v1/executions/"+acc.ExecutionID, nil)
-	if x.Status != api.ExecFailure || len(x.Steps) != 6 {
+	// The refused call refuses the execution and stops its host, whatever
+	// on_failure says: the last task does not run.
+	if x.Status != api.ExecRefused || len(x.Steps) != 6 {
 		t.Fatalf("execution %s", raw)
 	}
 	want := []struct{ status, out string }{
 		{api.ExecSuccess, "restarted\n"},
 		{api.ExecFailure, "unhealthy; you sent Bearer <secret>"},
-		{api.ExecFailure, ""},
 		{api.ExecSuccess, "diagnosing " + e.ssh.Addr + " with <secret>\n"},
 		{api.ExecSuccess, "collected for " + e.ssh.Addr + "\nheap dump saved"},
+		{api.ExecRefused, ""},
 		{api.ExecSkipped, ""},
 	}
 	for i, w := range want {
@@ -612,8 +614,8 @@ http: {allowed_hosts: [127.0.0.1]}
 	if s := x.Steps[1]; s.HTTPStatus != 503 || s.Command != "GET "+checker.URL+"/health/"+strings.NewReplacer(":", "%3A", ".", "%2E").Replace(e.ssh.Addr) {
 		t.Errorf("http step %+v", s)
 	}
-	if s := x.Steps[2]; s.Command != "GET "+refusedURL || !strings.Contains(s.Error, "allowed_hosts") || strings.Contains(s.Error, "127.0.0.2") {
-		t.Errorf("refused http step: command %q error %q", s.Command, s.Error)
+	if s := x.Steps[4]; strings.Contains(s.Command, "127.0.0.2") || !strings.Contains(s.Error, "allowed_hosts") || strings.Contains(s.Error, "127.0.0.2") {
+		t.Errorf("refused http step: command %q error %q (a refused step records nothing rendered)", s.Command, s.Error)
 	}
 	if got := <-hits; got != "GET /health/"+e.ssh.Addr+" Bearer "+secret {
 		t.Errorf("checker saw %q", got)

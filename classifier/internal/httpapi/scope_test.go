@@ -91,8 +91,6 @@ func TestForwardSignedWithRequestedBy(t *testing.T) {
 	}{
 		{"envelope", "/v1/classifier", clientToken, "poller", func(t *testing.T) []byte { return gcAlert(t, nil) }},
 		{"alertmanager", "/v1/alertmanager", amToken, "alertmanager", notification},
-		{"envelope naming its own requested_by", "/v1/classifier", clientToken, "poller",
-			func(t *testing.T) []byte { return gcAlert(t, map[string]any{"requested_by": "admin"}) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, setup{ruleDir: "../../testdata/rules_intake", rules: []string{"am_disk_full.json"},
@@ -121,5 +119,17 @@ func TestForwardSignedWithRequestedBy(t *testing.T) {
 				t.Errorf("no rule_matched line with requested_by=%s:\n%s", tc.want, h.logs)
 			}
 		})
+	}
+	// An envelope naming its own requested_by is refused: the action handler
+	// would read another alert than the classifier matched.
+	h := newHarness(t, setup{ruleDir: "../../testdata/rules_intake", rules: []string{"am_disk_full.json"},
+		ruleJSON: map[string]string{"gc.json": ruleWith(t, nil)}, tokens: tokens, key: key})
+	body := gcAlert(t, map[string]any{"requested_by": "admin"})
+	if rec := h.do(t, http.MethodPost, "/v1/classifier", body, clientToken); rec.Code != http.StatusBadRequest ||
+		!strings.Contains(rec.Body.String(), `reserved key \"requested_by\"`) {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	if len(h.ah.got()) != 0 {
+		t.Fatal("forwarded an envelope naming its own requested_by")
 	}
 }
