@@ -37,6 +37,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -65,6 +67,8 @@ type Template struct {
 	text string
 	tmpl *template.Template
 	raw  bool // some action ends with raw_unsafe
+	// regexps are the compiled match patterns, by pattern.
+	regexps map[string]*regexp.Regexp
 }
 
 // ErrNUL is returned (wrapped) when a value or the command holds a NUL byte.
@@ -75,20 +79,30 @@ func Parse(text string) (*Template, error) {
 	if strings.IndexByte(text, 0) >= 0 {
 		return nil, fmt.Errorf("command %w", ErrNUL)
 	}
-	tmpl, err := template.New(name).Option("missingkey=error").Funcs(funcs(nil)).Parse(text)
+	tmpl, err := template.New(name).Option("missingkey=error").Funcs(funcs(nil, nil)).Parse(text)
 	if err != nil {
 		return nil, errors.New(tidy(err.Error()))
 	}
 	if len(tmpl.Templates()) > 1 {
 		return nil, errors.New("define, block and template are not supported in commands")
 	}
-	t := &Template{text: text, tmpl: tmpl}
+	t := &Template{text: text, tmpl: tmpl, regexps: map[string]*regexp.Regexp{}}
 	if tmpl.Tree == nil || tmpl.Root == nil {
 		return t, nil // empty text
 	}
 	w := walker{t: t}
-	if _, err := w.list(tmpl.Root, shellState{wordStart: true}); err != nil {
+	end, err := w.list(tmpl.Root, shellState{wordStart: true, cmd: cmdState{start: true}})
+	if err != nil {
 		return nil, err
+	}
+	if w.nonInt != "" && end.arith {
+		return nil, fmt.Errorf("%s: the command evaluates arithmetic ((( )), $(( )), let, declare -i, [[ -gt ]], ...), "+
+			"where bash reads a variable or parameter holding a value as an expression (and runs $(...) in its subscripts): "+
+			"every value in it must be | int, and %s is not (compare with [ ] or test instead, which do not evaluate)", name, w.nonInt)
+	}
+	if w.text && (end.plumbing || end.pendingPipe) {
+		return nil, fmt.Errorf("%s: %s is used, but the command has an unquoted |, < or > (outside [[ ]]), "+
+			"through which printed text could reach something that reads it as code: take text out, or name a stricter type", name, TypeText)
 	}
 	return t, nil
 }
@@ -111,7 +125,7 @@ func (t *Template) Render(alertJSON []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("render %s: %v", name, err)
 	}
-	tmpl.Funcs(funcs(alertJSON))
+	tmpl.Funcs(funcs(alertJSON, t.regexps))
 	var b strings.Builder
 	if err := tmpl.Execute(&b, data); err != nil {
 		return "", &renderError{msg: "render " + name + ": " + tidy(err.Error()), cause: err}
@@ -146,15 +160,16 @@ func Quote(s string) (string, error) {
 	return b.String(), nil
 }
 
-// funcs returns the template functions; alertJSON is nil while parsing.
-func funcs(alertJSON []byte) template.FuncMap {
+// funcs returns the template functions; alertJSON and regexps are nil
+// while parsing.
+func funcs(alertJSON []byte, regexps map[string]*regexp.Regexp) template.FuncMap {
 	lookup := func(path string) gjson.Result {
 		if alertJSON == nil {
 			return gjson.Result{}
 		}
 		return gjson.GetBytes(alertJSON, path)
 	}
-	return template.FuncMap{
+	fm := template.FuncMap{
 		FuncAlert: func(path string) (any, error) {
 			v := lookup(path)
 			if !v.Exists() {
@@ -179,14 +194,18 @@ func funcs(alertJSON []byte) template.FuncMap {
 			}
 			return s, nil
 		},
-		funcQuote: func(v any) (string, error) {
-			s, err := Text(v)
+		funcQuote: func(field, kind, flags string, v any) (string, error) {
+			s, err := check(field, kind, flags, v)
 			if err != nil {
 				return "", err
 			}
 			return Quote(s)
 		},
 	}
+	for k, f := range filterFuncs(regexps) {
+		fm[k] = f
+	}
+	return fm
 }
 
 // Scalar turns the gjson value at path into a template value (string,
@@ -235,9 +254,12 @@ func Text(v any) (string, error) {
 	return fmt.Sprint(v), nil // numbers from len, printf results, ...
 }
 
+// internalCall is text/template's mention of the internal quoting function.
+var internalCall = regexp.MustCompile(`executing "` + name + `" at <` + funcQuote + `[^>]*>: error calling ` + funcQuote + `: `)
+
 // tidy drops text/template's mention of the internal quoting function.
 func tidy(msg string) string {
-	msg = strings.ReplaceAll(msg, `executing "`+name+`" at <`+funcQuote+`>: error calling `+funcQuote+`: `, "")
+	msg = internalCall.ReplaceAllLiteralString(msg, "")
 	msg = strings.ReplaceAll(msg, "error calling "+funcQuote+": ", "")
 	return strings.TrimPrefix(msg, "template: ")
 }
@@ -253,7 +275,10 @@ func (e *renderError) Unwrap() error { return e.cause }
 
 // walker checks a parsed template and adds the quoting function.
 type walker struct {
-	t *Template
+	t      *Template
+	dry    bool   // only compute states (a range body's first pass): change nothing
+	text   bool   // some action prints a text value
+	nonInt string // an action printing a value that is not int
 }
 
 // list walks a list of nodes from shell state st and returns the state
@@ -289,16 +314,9 @@ func (w *walker) list(l *parse.ListNode, st shellState) (shellState, error) {
 }
 
 func (w *walker) action(n *parse.ActionNode, st shellState) (shellState, error) {
-	cmds := n.Pipe.Cmds
-	for i, c := range cmds {
-		if isIdent(c, FuncRawUnsafe) && i != len(cmds)-1 {
-			return st, w.errorf(n.Position(), "%s must be the last function of an action: %s", FuncRawUnsafe, n)
-		}
-		for _, a := range c.Args {
-			if id, ok := a.(*parse.IdentifierNode); ok && id.Ident == funcQuote {
-				return st, w.errorf(n.Position(), "%s is applied automatically; do not call it: %s", funcQuote, n)
-			}
-		}
+	kind, err := w.pipeline(n)
+	if err != nil {
+		return st, err
 	}
 	if len(n.Pipe.Decl) > 0 {
 		return st, nil // a variable declaration prints nothing
@@ -307,34 +325,170 @@ func (w *walker) action(n *parse.ActionNode, st shellState) (shellState, error) 
 		return st, w.errorf(n.Position(), "action %s is %s, where a quoted value would not stay one word: "+
 			"put it where the shell reads a plain word (values are quoted for you)", n, why)
 	}
-	if isIdent(cmds[len(cmds)-1], FuncRawUnsafe) {
+	if kind == FuncRawUnsafe {
 		w.t.raw = true
 		// Taken to be a well-formed shell fragment: whatever it holds is
 		// the rule's declared risk already.
 		st.wordStart = false
 		st.afterDollar = false
+		st.cmd.wordDyn = true
 		return st, nil
 	}
-	n.Pipe.Cmds = append(cmds, &parse.CommandNode{
-		NodeType: parse.NodeCommand,
-		Pos:      n.Position(),
-		Args:     []parse.Node{parse.NewIdentifier(funcQuote).SetTree(nil).SetPos(n.Position())},
-	})
+	if why := st.valueContext(kind); why != "" {
+		return st, w.errorf(n.Position(), "action %s (type %s) is %s", n, kind, why)
+	}
+	w.escape(n, kind, st.cmd.dashdash)
+	if kind == TypeText {
+		w.text = true
+	}
+	if kind != TypeInt && w.nonInt == "" {
+		w.nonInt = n.String()
+	}
 	st.wordStart = false
 	st.afterDollar = false
+	st.cmd.wordDyn = true
 	return st, nil
+}
+
+// pipeline checks an action's functions and returns the type of the value
+// it prints: a filter's name, TypeToken when it names none, or
+// FuncRawUnsafe. It compiles match patterns.
+func (w *walker) pipeline(n *parse.ActionNode) (string, error) {
+	kind := TypeToken
+	cmds := n.Pipe.Cmds
+	for i, c := range cmds {
+		id := ""
+		if len(c.Args) > 0 {
+			if in, ok := c.Args[0].(*parse.IdentifierNode); ok {
+				id = in.Ident
+			}
+		}
+		if (id == FuncRawUnsafe || filterNames[id]) && i != len(cmds)-1 {
+			return "", w.errorf(n.Position(), "%s must be the last function of an action: %s", id, n)
+		}
+		if id == FuncRawUnsafe || filterNames[id] {
+			kind = id
+		}
+		if id == TypeMatch {
+			if len(c.Args) < 2 {
+				return "", w.errorf(n.Position(), `match needs a pattern: {{ .details.x | match "^[a-z]+$" }}`)
+			}
+			p, ok := c.Args[1].(*parse.StringNode)
+			if !ok {
+				return "", w.errorf(n.Position(), "the pattern of match must be a literal string: %s", n)
+			}
+			re, err := compileMatch(p.Text)
+			if err != nil {
+				return "", w.errorf(n.Position(), "%v", err)
+			}
+			w.t.regexps[p.Text] = re
+		}
+		for j, a := range c.Args {
+			if err := w.nested(n, a, j == 0); err != nil {
+				return "", err
+			}
+		}
+	}
+	return kind, nil
+}
+
+// nested refuses the internal quoting function anywhere, and filters and
+// raw_unsafe inside parenthesized pipelines (first: a is a command's
+// function).
+func (w *walker) nested(n *parse.ActionNode, a parse.Node, first bool) error {
+	switch a := a.(type) {
+	case *parse.IdentifierNode:
+		if a.Ident == funcQuote {
+			return w.errorf(n.Position(), "%s is applied automatically; do not call it: %s", funcQuote, n)
+		}
+		if !first && (filterNames[a.Ident] || a.Ident == FuncRawUnsafe) {
+			return w.errorf(n.Position(), "%s must be the last function of an action: %s", a.Ident, n)
+		}
+	case *parse.PipeNode:
+		for _, c := range a.Cmds {
+			for _, b := range c.Args {
+				if id, ok := b.(*parse.IdentifierNode); ok && (filterNames[id.Ident] || id.Ident == FuncRawUnsafe) {
+					return w.errorf(n.Position(), "%s must be the last function of an action, not inside ( ): %s", id.Ident, n)
+				}
+				if err := w.nested(n, b, false); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// escape appends the checking and quoting function to an action's
+// pipeline: shquote FIELD KIND FLAGS.
+func (w *walker) escape(n *parse.ActionNode, kind string, dashdash bool) {
+	if w.dry {
+		return
+	}
+	flags := ""
+	if dashdash {
+		flags = "dd"
+	}
+	pos := n.Position()
+	str := func(s string) parse.Node {
+		return &parse.StringNode{NodeType: parse.NodeString, Pos: pos, Quoted: strconv.Quote(s), Text: s}
+	}
+	n.Pipe.Cmds = append(n.Pipe.Cmds, &parse.CommandNode{
+		NodeType: parse.NodeCommand,
+		Pos:      pos,
+		Args:     []parse.Node{parse.NewIdentifier(funcQuote).SetTree(nil).SetPos(pos), str(fieldOf(n.Pipe)), str(kind), str(flags)},
+	})
+}
+
+// fieldOf names where an action's value comes from, for error messages:
+// "details.pid", `alert "details.ip"`, "$h", "." (a range element).
+func fieldOf(p *parse.PipeNode) string {
+	if len(p.Cmds) == 0 || len(p.Cmds[0].Args) == 0 {
+		return "the value"
+	}
+	c := p.Cmds[0]
+	var s string
+	switch a := c.Args[0].(type) {
+	case *parse.FieldNode:
+		s = strings.Join(a.Ident, ".")
+	case *parse.IdentifierNode:
+		if (a.Ident == FuncAlert || a.Ident == FuncAlertOr) && len(c.Args) > 1 {
+			if str, ok := c.Args[1].(*parse.StringNode); ok {
+				s = str.Text
+				break
+			}
+		}
+		s = c.String()
+	default:
+		s = c.String()
+	}
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return s
 }
 
 // branch walks if/with/range: every branch starts from st and must end in
 // the same state (a range body must also end where it started, as it may
 // run again).
 func (w *walker) branch(n *parse.BranchNode, st shellState, kind string, loops bool) (shellState, error) {
+	if loops {
+		// The body may run after itself: walk it once to see where it
+		// ends, then for real from what both starts have in common.
+		dry := *w
+		dry.dry = true
+		end, err := dry.list(n.List, st)
+		if err != nil {
+			return st, err
+		}
+		if !end.same(st) {
+			return st, w.errorf(n.Position(), "the body of {{%s}} changes the shell quoting state; close every quote inside it", kind)
+		}
+		st = st.merge(end)
+	}
 	end, err := w.list(n.List, st)
 	if err != nil {
 		return st, err
-	}
-	if loops && !end.same(st) {
-		return st, w.errorf(n.Position(), "the body of {{%s}} changes the shell quoting state; close every quote inside it", kind)
 	}
 	endElse := st
 	if n.ElseList != nil {
@@ -345,7 +499,7 @@ func (w *walker) branch(n *parse.BranchNode, st shellState, kind string, loops b
 	if !end.same(endElse) {
 		return st, w.errorf(n.Position(), "the branches of {{%s}} leave the shell in different quoting states; close every quote inside each branch", kind)
 	}
-	return end, nil
+	return end.merge(endElse), nil
 }
 
 func (w *walker) errorf(pos parse.Pos, format string, args ...any) error {
