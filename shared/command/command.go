@@ -194,6 +194,7 @@ func funcs(alertJSON []byte, regexps map[string]*regexp.Regexp) template.FuncMap
 			}
 			return s, nil
 		},
+		funcArgv: check,
 		funcQuote: func(field, kind, flags string, v any) (string, error) {
 			s, err := check(field, kind, flags, v)
 			if err != nil {
@@ -277,6 +278,7 @@ func (e *renderError) Unwrap() error { return e.cause }
 type walker struct {
 	t      *Template
 	dry    bool   // only compute states (a range body's first pass): change nothing
+	argv   bool   // an argv element: no shell reads it (Argv)
 	text   bool   // some action prints a text value
 	nonInt string // an action printing a value that is not int
 }
@@ -291,7 +293,11 @@ func (w *walker) list(l *parse.ListNode, st shellState) (shellState, error) {
 		var err error
 		switch n := n.(type) {
 		case *parse.TextNode:
-			st = st.scan(string(n.Text))
+			if w.argv {
+				st = st.literal(n.Text)
+			} else {
+				st = st.scan(string(n.Text))
+			}
 		case *parse.ActionNode:
 			st, err = w.action(n, st)
 		case *parse.IfNode:
@@ -321,7 +327,7 @@ func (w *walker) action(n *parse.ActionNode, st shellState) (shellState, error) 
 	if len(n.Pipe.Decl) > 0 {
 		return st, nil // a variable declaration prints nothing
 	}
-	if why := st.unsafe(); why != "" {
+	if why := st.unsafe(); why != "" && !w.argv {
 		return st, w.errorf(n.Position(), "action %s is %s, where a quoted value would not stay one word: "+
 			"put it where the shell reads a plain word (values are quoted for you)", n, why)
 	}
@@ -398,7 +404,7 @@ func (w *walker) pipeline(n *parse.ActionNode) (string, error) {
 func (w *walker) nested(n *parse.ActionNode, a parse.Node, first bool) error {
 	switch a := a.(type) {
 	case *parse.IdentifierNode:
-		if a.Ident == funcQuote {
+		if a.Ident == funcQuote || a.Ident == funcArgv {
 			return w.errorf(n.Position(), "%s is applied automatically; do not call it: %s", funcQuote, n)
 		}
 		if !first && (filterNames[a.Ident] || a.Ident == FuncRawUnsafe) {
@@ -433,10 +439,14 @@ func (w *walker) escape(n *parse.ActionNode, kind string, dashdash bool) {
 	str := func(s string) parse.Node {
 		return &parse.StringNode{NodeType: parse.NodeString, Pos: pos, Quoted: strconv.Quote(s), Text: s}
 	}
+	fn := funcQuote
+	if w.argv {
+		fn = funcArgv
+	}
 	n.Pipe.Cmds = append(n.Pipe.Cmds, &parse.CommandNode{
 		NodeType: parse.NodeCommand,
 		Pos:      pos,
-		Args:     []parse.Node{parse.NewIdentifier(funcQuote).SetTree(nil).SetPos(pos), str(fieldOf(n.Pipe)), str(kind), str(flags)},
+		Args:     []parse.Node{parse.NewIdentifier(fn).SetTree(nil).SetPos(pos), str(fieldOf(n.Pipe)), str(kind), str(flags)},
 	})
 }
 
@@ -503,6 +513,9 @@ func (w *walker) branch(n *parse.BranchNode, st shellState, kind string, loops b
 }
 
 func (w *walker) errorf(pos parse.Pos, format string, args ...any) error {
+	if w.argv {
+		return fmt.Errorf(format, args...) // ElemError names the element
+	}
 	line := 1 + strings.Count(w.t.text[:min(int(pos), len(w.t.text))], "\n")
 	return fmt.Errorf("%s:%d: %s", name, line, fmt.Sprintf(format, args...))
 }

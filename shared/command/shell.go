@@ -110,6 +110,17 @@ func (s shellState) scan(text string) shellState {
 	return s
 }
 
+// literal adds an argv element's literal text to the current word.
+func (s shellState) literal(text []byte) shellState {
+	for _, c := range text {
+		s.addWord(c)
+		if c == '=' {
+			s.cmd.wordEq = true
+		}
+	}
+	return s
+}
+
 // addWord appends c to the current word's text.
 func (s *shellState) addWord(c byte) {
 	if s.cmd.wordLen < maxWord {
@@ -340,6 +351,7 @@ func (s *shellState) endWord() {
 	case c.start && reserved[w]:
 		return
 	case c.start:
+		w = progName(w)
 		*c = cmdState{name: w, words: 1, test: w == "[["}
 		if w == "let" {
 			s.arith = true
@@ -381,10 +393,19 @@ func (s *shellState) endWord() {
 	default: // the wrapper's program: what follows is its arguments
 		c.needProg = false
 		if w != unknownName {
-			c.name = w
-			c.setWrapper(w)
+			c.name = progName(w)
+			c.setWrapper(c.name)
 		}
 	}
+}
+
+// progName is the program a command word names: its base name
+// ("/usr/bin/sudo" is sudo).
+func progName(w string) string {
+	if i := strings.LastIndexByte(w, '/'); i >= 0 && i < len(w)-1 && w != unknownName {
+		return w[i+1:]
+	}
+	return w
 }
 
 func (c *cmdState) setWrapper(name string) {

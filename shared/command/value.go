@@ -172,6 +172,31 @@ func checkHost(s string) string {
 	return ""
 }
 
+// checkEntity checks an entity printed as a token: host, host:port,
+// IPv6 or [IPv6]:port.
+func checkEntity(field, e string) (string, error) {
+	h, port := e, ""
+	if strings.HasPrefix(e, "[") {
+		end := strings.Index(e, "]")
+		if end < 0 {
+			return "", newValueError(field, "entity", "not a host or host:port", e)
+		}
+		h, port = e[1:end], strings.TrimPrefix(e[end+1:], ":")
+		if e[end+1:] != "" && !strings.HasPrefix(e[end+1:], ":") {
+			return "", newValueError(field, "entity", "not a host or host:port", e)
+		}
+	} else if strings.Count(e, ":") == 1 {
+		h, port, _ = strings.Cut(e, ":")
+	}
+	if why := checkHost(h); why != "" {
+		return "", newValueError(field, "entity", why, e)
+	}
+	if port != "" && checkInt(port) != "" {
+		return "", newValueError(field, "entity", "port is not a number", e)
+	}
+	return e, nil
+}
+
 // checkFree is what match, path and text values share: bounded, valid
 // UTF-8, no control characters (tab allowed in text only).
 func checkFree(s string, tab bool) string {
@@ -216,6 +241,9 @@ func check(field, kind, flags string, v any) (string, error) {
 	var re *regexp.Regexp
 	if t, ok := v.(typed); ok {
 		v, re = t.v, t.re // the declared kind counts, not a filter's inside a variable
+	}
+	if e, ok := v.(Entity); ok && kind == TypeToken {
+		return checkEntity(field, string(e))
 	}
 	if kind == TypeMatch && re == nil {
 		return "", fmt.Errorf("value of %s: match has no pattern", field)
