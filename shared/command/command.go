@@ -95,14 +95,14 @@ func Parse(text string) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	if w.nonInt != "" && end.arith {
-		return nil, fmt.Errorf("%s: the command evaluates arithmetic ((( )), $(( )), let, declare -i, [[ -gt ]], ...), "+
+	if w.nonInt != nil && end.arith {
+		return nil, w.errorf(w.nonInt.Position(), "the command evaluates arithmetic ((( )), $(( )), let, declare -i, [[ -gt ]], ...), "+
 			"where bash reads a variable or parameter holding a value as an expression (and runs $(...) in its subscripts): "+
-			"every value in it must be | int, and %s is not (compare with [ ] or test instead, which do not evaluate)", name, w.nonInt)
+			"every value in it must be | int, and %s is not (compare with [ ] or test instead, which do not evaluate)", w.nonIntText)
 	}
-	if w.text && (end.plumbing || end.pendingPipe) {
-		return nil, fmt.Errorf("%s: %s is used, but the command has an unquoted |, < or > (outside [[ ]]), "+
-			"through which printed text could reach something that reads it as code: take text out, or name a stricter type", name, TypeText)
+	if w.text != nil && (end.plumbing || end.pendingPipe) {
+		return nil, w.errorf(w.text.Position(), "%s is used, but the command has an unquoted |, < or > (outside [[ ]]), "+
+			"through which printed text could reach something that reads it as code: take text out, or name a stricter type", TypeText)
 	}
 	return t, nil
 }
@@ -276,11 +276,12 @@ func (e *renderError) Unwrap() error { return e.cause }
 
 // walker checks a parsed template and adds the quoting function.
 type walker struct {
-	t      *Template
-	dry    bool   // only compute states (a range body's first pass): change nothing
-	argv   bool   // an argv element: no shell reads it (Argv)
-	text   bool   // some action prints a text value
-	nonInt string // an action printing a value that is not int
+	t          *Template
+	dry        bool              // only compute states (a range body's first pass): change nothing
+	argv       bool              // an argv element: no shell reads it (Argv)
+	text       *parse.ActionNode // the first action printing a text value
+	nonInt     *parse.ActionNode // the first action printing a value that is not int
+	nonIntText string            // as written
 }
 
 // list walks a list of nodes from shell state st and returns the state
@@ -343,13 +344,14 @@ func (w *walker) action(n *parse.ActionNode, st shellState) (shellState, error) 
 	if why := st.valueContext(kind); why != "" {
 		return st, w.errorf(n.Position(), "action %s (type %s) is %s", n, kind, why)
 	}
+	if kind == TypeText && w.text == nil {
+		w.text = n
+	}
+	if kind != TypeInt && w.nonInt == nil {
+		w.nonInt = n
+		w.nonIntText = n.String()
+	}
 	w.escape(n, kind, st.cmd.dashdash)
-	if kind == TypeText {
-		w.text = true
-	}
-	if kind != TypeInt && w.nonInt == "" {
-		w.nonInt = n.String()
-	}
 	st.wordStart = false
 	st.afterDollar = false
 	st.cmd.wordDyn = true
