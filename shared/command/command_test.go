@@ -411,3 +411,27 @@ func shorten(s string) string {
 	}
 	return s
 }
+
+// TestDocExamples: the commands docs/rules.md shows as valid parse, and
+// render for an alert that fits them.
+func TestDocExamples(t *testing.T) {
+	alert := []byte(`{"message": "disk full (95%)", "details": {"restarts": 5, "unit": "app-2.service", "service": "nginx",
+	 "tar_flags": "-z", "host": "app01.example.com", "pid": "4242"}, "labels": {"mountpoint": "/var"}}`)
+	for _, text := range []string{
+		"if [[ {{ .details.restarts | int }} -gt 3 ]]; then sudo systemctl restart app.service; fi",
+		`sudo systemctl restart {{ .details.unit | match "[a-z0-9-]+\\.service" }} && logger -t alexis -- {{ .message | text }}`,
+		"sudo systemctl restart {{ .details.service }} && journalctl -u {{ .details.service }} -n 20",
+		"tar {{ .details.tar_flags | raw_unsafe }} -f /backup/{{ .details.host | host }}.tar /srv",
+		"sudo /usr/local/sbin/clean-old-files {{ .labels.mountpoint | path }}",
+		"kill {{ .details.pid | int }}",
+	} {
+		tmpl, err := Parse(text)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", text, err)
+			continue
+		}
+		if _, err := tmpl.Render(alert); err != nil {
+			t.Errorf("Render(%q): %v", text, err)
+		}
+	}
+}
