@@ -332,6 +332,9 @@ func (w *walker) action(n *parse.ActionNode, st shellState) (shellState, error) 
 		return st, w.errorf(n.Position(), "action %s is %s, where a quoted value would not stay one word: "+
 			"put it where the shell reads a plain word (values are quoted for you)", n, why)
 	}
+	if kind == FuncRawUnsafe && w.argv {
+		return st, w.errorf(n.Position(), "%s is not supported in argv: name a type (int, host, path, match, text)", FuncRawUnsafe)
+	}
 	if kind == FuncRawUnsafe {
 		w.t.raw = true
 		// Taken to be a well-formed shell fragment: whatever it holds is
