@@ -130,8 +130,6 @@ func checkInt(s string) string {
 	switch {
 	case s == "":
 		return "empty"
-	case len(s) > MaxInt:
-		return fmt.Sprintf("more than %d digits", MaxInt)
 	case s[0] == '-' || s[0] == '+':
 		return "has a sign (int is digits only)"
 	}
@@ -139,6 +137,9 @@ func checkInt(s string) string {
 		if s[i] < '0' || s[i] > '9' {
 			return fmt.Sprintf("holds %s (int is digits only)", byteName(s[i]))
 		}
+	}
+	if len(s) > MaxInt {
+		return fmt.Sprintf("more than %d digits", MaxInt)
 	}
 	if len(s) > 1 && s[0] == '0' {
 		return "has a leading zero (bash would read it as octal)"
