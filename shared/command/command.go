@@ -95,10 +95,16 @@ func Parse(text string) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
+	end.endWord() // the last word counts too
 	if w.nonInt != nil && end.arith {
 		return nil, w.errorf(w.nonInt.Position(), "the command evaluates arithmetic ((( )), $(( )), let, declare -i, [[ -gt ]], ...), "+
 			"where bash reads a variable or parameter holding a value as an expression (and runs $(...) in its subscripts): "+
 			"every value in it must be | int, and %s is not (compare with [ ] or test instead, which do not evaluate)", w.nonIntText)
+	}
+	if w.nonInt != nil && end.dynamic {
+		return nil, w.errorf(w.nonInt.Position(), "the command runs a program or code named at run time "+
+			"($v or $(...) as a command name, or in the arguments of eval, sh -c, sudo, ...), which may be a value "+
+			"stored in a variable: every value in it must be | int, and %s is not", w.nonIntText)
 	}
 	if w.text != nil && (end.plumbing || end.pendingPipe) {
 		return nil, w.errorf(w.text.Position(), "%s is used, but the command has an unquoted |, < or > (outside [[ ]]), "+

@@ -27,6 +27,10 @@ type shellState struct {
 	// declare -i, [[ -gt ]], ...), where bash reads a variable's value,
 	// and so a value stored in a variable or parameter, as an expression.
 	arith bool
+	// dynamic: a command name, or an argument of something that runs code
+	// (eval, sh -c, ...), is expanded when the command runs ($v, $(...)):
+	// it may be a value stored in a variable.
+	dynamic bool
 }
 
 // cmdState is what is known about the simple command being read: enough to
@@ -48,6 +52,22 @@ type cmdState struct {
 	wordDyn  bool   // a value or a $(...) is in it
 	wordEq   bool   // it holds an unquoted = (an assignment in command position)
 	wordBrkt bool   // it holds an unquoted [ (a subscript or a glob)
+	// wordDollar: it holds an expansion ($ or ` outside single quotes).
+	wordDollar bool
+}
+
+// fdNumber reports whether the current word is a file descriptor number
+// (the 2 of 2>file).
+func (c cmdState) fdNumber() bool {
+	if c.wordLen == 0 || c.wordLen > 2 || c.wordDyn {
+		return false
+	}
+	for _, b := range c.word[:c.wordLen] {
+		if b < '0' || b > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 const (
@@ -147,6 +167,9 @@ func (s shellState) step(c byte) shellState {
 		}
 		return s
 	case modeANSI, modeDouble, modeBacktick:
+		if s.mode != modeANSI && !s.escaped && (c == '$' || c == '`') {
+			s.cmd.wordDollar = true
+		}
 		switch {
 		case s.escaped:
 			s.escaped = false
@@ -217,8 +240,10 @@ func (s shellState) step(c byte) shellState {
 		s.mode = modeDouble
 	case '`':
 		s.mode = modeBacktick
+		s.cmd.wordDollar = true
 	case '$':
 		s.afterDollar = true
+		s.cmd.wordDollar = true
 	case '#':
 		if wordStart {
 			s.mode = modeComment
@@ -266,6 +291,10 @@ func (s *shellState) operator(c, prev byte) {
 	if c == '&' && (prev == '>' || prev == '<') {
 		s.addWord(c) // >&2, <&0: a file descriptor follows
 		return
+	}
+	if (c == '<' || c == '>') && !s.cmd.test && s.cmd.fdNumber() {
+		// 2>file: the 2 is the redirection's, not a word of the command
+		s.cmd.word, s.cmd.wordLen, s.cmd.wordDollar = nil, 0, false
 	}
 	s.endWord()
 	if s.cmd.test {
@@ -328,7 +357,7 @@ func (s *shellState) pop() {
 
 // reserved are words after which a command name still follows.
 var reserved = map[string]bool{"if": true, "then": true, "else": true, "elif": true, "do": true,
-	"while": true, "until": true, "!": true, "{": true, "time": true, "fi": true, "done": true, "}": true, "esac": true}
+	"while": true, "until": true, "!": true, "{": true, "time": true, "fi": true, "done": true, "}": true, "esac": true, "coproc": true}
 
 // endWord records a completed word in the command.
 func (s *shellState) endWord() {
@@ -340,8 +369,11 @@ func (s *shellState) endWord() {
 	if c.wordDyn || c.wordLen > maxWord {
 		w = unknownName
 	}
-	dyn, eq := c.wordDyn, c.wordEq
-	c.word, c.wordLen, c.wordDyn, c.wordEq, c.wordBrkt = nil, 0, false, false, false
+	dyn, eq, dollar := c.wordDyn, c.wordEq, c.wordDollar
+	c.word, c.wordLen, c.wordDyn, c.wordEq, c.wordBrkt, c.wordDollar = nil, 0, false, false, false, false
+	if dollar && (c.start && !eq || !c.start && (codeRunners[c.name] || c.needProg && !c.optVal && c.progArgs == 0)) {
+		s.dynamic = true
+	}
 	switch {
 	case c.redirect:
 		c.redirect = false
@@ -558,6 +590,7 @@ func (s shellState) merge(o shellState) shellState {
 	s.deep = s.deep || o.deep || s.sp != o.sp
 	s.intVars = s.intVars || o.intVars
 	s.arith = s.arith || o.arith
+	s.dynamic = s.dynamic || o.dynamic
 	s.plumbing = s.plumbing || o.plumbing || s.pendingPipe || o.pendingPipe
 	return s
 }
