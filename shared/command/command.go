@@ -106,6 +106,10 @@ func Parse(text string) (*Template, error) {
 			"($v or $(...) as a command name, or in the arguments of eval, sh -c, sudo, ...), which may be a value "+
 			"stored in a variable: every value in it must be | int, and %s is not", w.nonIntText)
 	}
+	if w.nonInt != nil && end.codeReader && (end.plumbing || end.pendingPipe) {
+		return nil, w.errorf(w.nonInt.Position(), "the command has a pipe or redirection and runs something that reads code "+
+			"from it (sh, bash, eval, source, xargs, ...): a value could be piped into it, so every value must be | int, and %s is not", w.nonIntText)
+	}
 	if w.text != nil && (end.plumbing || end.pendingPipe) {
 		return nil, w.errorf(w.text.Position(), "%s is used, but the command has an unquoted |, < or > (outside [[ ]]), "+
 			"through which printed text could reach something that reads it as code: take text out, or name a stricter type", TypeText)

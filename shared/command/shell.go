@@ -31,6 +31,9 @@ type shellState struct {
 	// (eval, sh -c, ...), is expanded when the command runs ($v, $(...)):
 	// it may be a value stored in a variable.
 	dynamic bool
+	// codeReader: some command runs code it may read from a pipe or a
+	// file (sh, bash, eval, source, xargs, ...).
+	codeReader bool
 }
 
 // cmdState is what is known about the simple command being read: enough to
@@ -385,6 +388,7 @@ func (s *shellState) endWord() {
 	case c.start:
 		w = progName(w)
 		*c = cmdState{name: w, words: 1, test: w == "[["}
+		s.named(w)
 		if w == "let" {
 			s.arith = true
 		}
@@ -427,6 +431,7 @@ func (s *shellState) endWord() {
 		if w != unknownName {
 			c.name = progName(w)
 			c.setWrapper(c.name)
+			s.named(c.name)
 		}
 	}
 }
@@ -438,6 +443,12 @@ func progName(w string) string {
 		return w[i+1:]
 	}
 	return w
+}
+
+func (s *shellState) named(name string) {
+	if codeRunners[name] || name == "xargs" {
+		s.codeReader = true
+	}
 }
 
 func (c *cmdState) setWrapper(name string) {
@@ -591,6 +602,7 @@ func (s shellState) merge(o shellState) shellState {
 	s.intVars = s.intVars || o.intVars
 	s.arith = s.arith || o.arith
 	s.dynamic = s.dynamic || o.dynamic
+	s.codeReader = s.codeReader || o.codeReader
 	s.plumbing = s.plumbing || o.plumbing || s.pendingPipe || o.pendingPipe
 	return s
 }
