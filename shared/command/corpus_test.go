@@ -131,6 +131,10 @@ var corpusContexts = []struct{ name, text string }{
 	{"command name", "V"},
 	{"kill", "kill -0 V"},
 	{"timeout", "timeout V true"},
+	{"variable as the command", "v=V; $v"},
+	{"piped into sh", "echo V | sh"},
+	{"fd redirect then the name", "2>/dev/null V"},
+	{"function parameter to eval", "f() { eval \"$1\"; }; f V"},
 }
 
 // TestHostileCorpus renders every hostile value class in every context
