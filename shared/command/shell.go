@@ -511,7 +511,10 @@ var arithCommands = map[string]bool{"let": true, "declare": true, "typeset": tru
 // command).
 var codeRunners = map[string]bool{"eval": true, "source": true, ".": true, "trap": true, "alias": true,
 	"sh": true, "bash": true, "dash": true, "ksh": true, "mksh": true, "zsh": true, "busybox": true,
-	"ssh": true, "su": true, "runuser": true, "sg": true, "script": true, "parallel": true}
+	"ssh": true, "su": true, "runuser": true, "sg": true, "script": true, "parallel": true, "function": true,
+	// interpreters: their script (or -e code) may be an argument
+	"perl": true, "python": true, "python2": true, "python3": true, "ruby": true, "node": true, "php": true,
+	"lua": true, "tclsh": true, "expect": true, "awk": true, "gawk": true, "mawk": true, "nawk": true, "sed": true}
 
 // textCommands print their arguments and nothing else.
 func (c cmdState) textOK() bool {
