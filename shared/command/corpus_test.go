@@ -135,6 +135,9 @@ var corpusContexts = []struct{ name, text string }{
 	{"piped into sh", "echo V | sh"},
 	{"fd redirect then the name", "2>/dev/null V"},
 	{"function parameter to eval", "f() { eval \"$1\"; }; f V"},
+	{"awk -v", "awk -v n=V 'BEGIN { print n }'"},
+	{"sed script", "sed -n V /dev/null"},
+	{"perl -e", "perl -e V"},
 }
 
 // TestHostileCorpus renders every hostile value class in every context

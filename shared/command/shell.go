@@ -49,6 +49,7 @@ type cmdState struct {
 	progArgs int    // positional words the wrapper takes before its program (timeout DURATION)
 	optVal   bool   // the previous word is a wrapper's option that takes a value
 	fmtOK    bool   // printf: the format is literal and converts with %s only
+	interp   bool   // an interpreter: more code may follow -e, -f, ...
 
 	word     []byte // the current word's text so far (at most maxWord bytes)
 	wordLen  int    // its length
@@ -411,6 +412,10 @@ func (s *shellState) endWord() {
 	if c.name == "printf" && c.words == 2 {
 		c.fmtOK = !dyn && !strings.HasPrefix(w, "-") && onlyPercentS(w)
 	}
+	if c.interp && !c.needProg && codeOptions[w] {
+		c.needProg, c.progArgs, c.optVal = true, 0, false
+		return
+	}
 	if c.name == "find" && findExec[w] {
 		c.needProg, c.progArgs, c.optVal = true, 0, false
 		return
@@ -428,7 +433,7 @@ func (s *shellState) endWord() {
 		c.progArgs--
 	default: // the wrapper's program: what follows is its arguments
 		c.needProg = false
-		if w != unknownName {
+		if w != unknownName && !c.interp { // an interpreter keeps its name: its program is a script
 			c.name = progName(w)
 			c.setWrapper(c.name)
 			s.named(c.name)
@@ -455,7 +460,19 @@ func (c *cmdState) setWrapper(name string) {
 	if n, ok := wrappers[name]; ok {
 		c.needProg, c.progArgs, c.optVal = true, n, false
 	}
+	if interpreters[name] {
+		c.interp = true
+	}
 }
+
+// interpreters read code from their arguments (see wrappers).
+var interpreters = map[string]bool{"perl": true, "python": true, "python2": true, "python3": true, "ruby": true,
+	"node": true, "php": true, "lua": true, "tclsh": true, "expect": true, "awk": true, "gawk": true, "mawk": true,
+	"nawk": true, "sed": true}
+
+// codeOptions are interpreter options whose next argument is more code.
+var codeOptions = map[string]bool{"-e": true, "-E": true, "-f": true, "-c": true, "-r": true, "-m": true,
+	"--expression": true, "--file": true, "--eval": true, "--exec": true, "--source": true}
 
 // onlyPercentS reports whether a literal printf format (quotes and all)
 // converts with %s only.
@@ -476,7 +493,12 @@ func onlyPercentS(f string) bool {
 // how many positional arguments come before it.
 var wrappers = map[string]int{"sudo": 0, "doas": 0, "env": 0, "exec": 0, "command": 0, "builtin": 0, "nohup": 0,
 	"nice": 0, "ionice": 0, "setsid": 0, "stdbuf": 0, "time": 0, "xargs": 0, "strace": 0, "watch": 0,
-	"timeout": 1, "chroot": 1, "flock": 1, "taskset": 1, "unshare": 0, "nsenter": 0, "systemd-run": 0}
+	"timeout": 1, "chroot": 1, "flock": 1, "taskset": 1, "unshare": 0, "nsenter": 0, "systemd-run": 0,
+	// Interpreters read their program (a script file, -e/-c code, awk's or
+	// sed's script) from their first argument that is not an option: it
+	// must be written out, like a wrapper's program; values may follow.
+	"perl": 0, "python": 0, "python2": 0, "python3": 0, "ruby": 0, "node": 0, "php": 0,
+	"lua": 0, "tclsh": 0, "expect": 0, "awk": 0, "gawk": 0, "mawk": 0, "nawk": 0, "sed": 0}
 
 // wrapperOpts are the wrappers' options that take the next word as value.
 var wrapperOpts = map[string]map[string]bool{
@@ -493,6 +515,10 @@ var wrapperOpts = map[string]map[string]bool{
 	"timeout": {"-s": true, "-k": true},
 	"flock":   {"-w": true, "-E": true},
 	"exec":    {"-a": true},
+	"awk":     {"-v": true, "-F": true},
+	"gawk":    {"-v": true, "-F": true},
+	"mawk":    {"-v": true, "-F": true},
+	"nawk":    {"-v": true, "-F": true},
 }
 
 // arithTestOps compare arithmetic expressions inside [[ ]].
@@ -511,10 +537,7 @@ var arithCommands = map[string]bool{"let": true, "declare": true, "typeset": tru
 // command).
 var codeRunners = map[string]bool{"eval": true, "source": true, ".": true, "trap": true, "alias": true,
 	"sh": true, "bash": true, "dash": true, "ksh": true, "mksh": true, "zsh": true, "busybox": true,
-	"ssh": true, "su": true, "runuser": true, "sg": true, "script": true, "parallel": true, "function": true,
-	// interpreters: their script (or -e code) may be an argument
-	"perl": true, "python": true, "python2": true, "python3": true, "ruby": true, "node": true, "php": true,
-	"lua": true, "tclsh": true, "expect": true, "awk": true, "gawk": true, "mawk": true, "nawk": true, "sed": true}
+	"ssh": true, "su": true, "runuser": true, "sg": true, "script": true, "parallel": true, "function": true}
 
 // textCommands print their arguments and nothing else.
 func (c cmdState) textOK() bool {
@@ -575,8 +598,10 @@ func (s shellState) valueContext(kind string) string {
 		return "an argument of export after declare -i: use | int"
 	case codeRunners[c.name] && !isInt:
 		return "an argument of " + c.name + ", which runs it as code: only | int is allowed there"
+	case c.interp && !isInt && c.wordLen > 0 && c.word[0] == '-' && !c.wordEq:
+		return "glued to an option of " + c.name + ", which may be code: write the option and its value out"
 	case c.needProg && !c.optVal && c.progArgs == 0 && !isInt && !c.optionOrAssignment():
-		return "where " + c.name + " reads the program it runs: write the program out before any value"
+		return "where " + c.name + " reads the program or code it runs: write it out before any value"
 	case kind == TypeText && (!c.textOK() || s.sp > 0):
 		return "not where text is inert: text is only allowed as an argument of echo, printf '%s…' (fixed format) or logger after --, not inside $(…) or (…)"
 	}
