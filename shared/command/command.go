@@ -1,32 +1,47 @@
 // Package command renders the command line of a rule task from the alert it
-// runs for, safely: every value taken from the alert reaches the shell as
-// one literal word, whatever bytes it holds.
+// runs for, safely: every value taken from the alert is typed, and reaches
+// the shell as one literal word in a place where that type cannot become
+// code, an option or a program.
 //
 // A command template is Go text/template syntax with the alert as data:
 //
 //	sudo systemctl restart {{ .details.service }}
-//	grep -c {{ alert "details.pattern" }} /var/log/app.log
-//	ping -c 1 {{ alert_or "details.ip" "127.0.0.1" }}
+//	kill {{ .details.pid | int }}
+//	ping -c 1 {{ alert_or "details.ip" "127.0.0.1" | host }}
 //	{{ range .tags }}echo {{ . }}; {{ end }}
 //
-// After parsing, every action that prints something gets the shell-quoting
-// function shquote appended to its pipeline (as html/template appends its
-// escapers), so a value prints as a POSIX single-quoted word: ' becomes '\”
-// and nothing else is special inside. The one way to insert a value
-// unquoted is to end the action with raw_unsafe ({{ .details.args |
-// raw_unsafe }}); rules must say why (the task's unsafe_reason).
+// Types (value.go): a value names its type with a filter that ends its
+// action (int, host, path, match "RE", text); without one it is a token
+// (letters, digits, _ then also . : + @ % , -; no leading -, at most 256
+// bytes). A value that does not fit its type makes Render fail with a
+// *ValueError (errors.Is ErrValueRefused) naming the field and the type:
+// nothing runs.
+//
+// After parsing, every action that prints something gets the checking and
+// shell-quoting function shquote appended to its pipeline (as html/template
+// appends its escapers), with the action's field and type, so a value
+// prints as a POSIX single-quoted word: ' becomes '\” and nothing else is
+// special inside. The one way to insert a value unquoted and unchecked is
+// to end the action with raw_unsafe ({{ .details.args | raw_unsafe }});
+// rules must say why (the task's unsafe_reason).
 //
 // Quoting only protects a word where the shell reads words, so Parse refuses
 // an action anywhere else in the command text: inside '...' or "..." or
 // `...`, after a backslash or a $, in a comment, in $((...)), ((...)),
-// $[...] or ${...}, or after a here-document's <<. Templates cannot define
-// or call other templates.
+// $[...] or ${...}, or after a here-document's <<. And a word is not inert
+// everywhere, so Parse also follows each simple command (shell.go) and
+// refuses a value in the command name's place, as a wrapper's or an
+// interpreter's program, as an argument of eval or a shell, inside [[ ]],
+// let, declare or a subscript unless it is int, in a command that evaluates
+// arithmetic or runs a command named at run time unless every value is
+// int, and text anywhere but after echo, printf '%s' or logger --.
+// Templates cannot define or call other templates.
 //
-// Values: a string as is, a number as written in the alert, true or false.
-// A missing key or path, null, an object or an array is a render error, never
-// an empty string. A value holding a NUL byte is refused: a command line is
-// a C string, so no shell could receive it, and cutting it short silently
-// would run something else than the rule says.
+// Values: a string as is, a number as written in the alert, true or false,
+// then checked as text. A missing key or path, null, an object or an array
+// is a render error, never an empty string. A value holding a NUL byte is
+// refused: a command line is a C string, so no shell could receive it, and
+// cutting it short silently would run something else than the rule says.
 //
 // The quoting is POSIX: the remote login shell must be sh, dash, bash, ksh
 // or zsh (not fish or csh, whose single quotes differ).
