@@ -9,6 +9,8 @@ command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 # The action handler's store tests start a throwaway PostgreSQL cluster
 # (initdb + postgres, never the system's service).
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
+# The hostile-value corpus (shared/command) runs rendered commands with busybox sh too.
+command -v busybox >/dev/null 2>&1 || need+=(busybox)
 # The Alertmanager end-to-end test runs Debian's Alertmanager and amtool.
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 

@@ -22,7 +22,7 @@ const alertmanagerRule = `{"enabled": "true", "os_type": "linux", "rule_name": "
    {"path": "labels.alertname", "op": "equals", "value": "AlexisE2EDiskFull"},
    {"path": "tags", "op": "tags_include", "value": ["severity=page"]}]},
  "task_list": [{"task": {"task_type": "remote_ssh", "template": true,
-                         "run_command": "echo cleaned {{ .labels.mountpoint }} >> MARKER",
+                         "run_command": "echo cleaned {{ .labels.mountpoint | path }} >> MARKER",
                          "action": "clean_files", "action_reason": "disk_full"}}],
  "entity_type": "path", "entity_path": "host"}`
 

@@ -58,6 +58,9 @@ func FuzzRender(f *testing.F) {
 	f.Add("{{ range .tags }}echo {{ . }};{{ end }}", testAlert)
 	f.Add("echo '{{ .id }}'", testAlert)
 	f.Add("tar {{ .details.service | raw_unsafe }}", `{"details":{"service":"a\u0000"}}`)
+	f.Add("if [[ {{ .details.n | int }} -gt 3 ]]; then kill {{ .details.pid | int }}; fi", `{"details":{"n":"a[$(id)]","pid":5}}`)
+	f.Add(`sudo -u {{ .u }} systemctl restart {{ .s | match "[a-z]+" }} {{ .h | host }} {{ .p | path }}`, `{"u":"x","s":"ab","h":"h1","p":"/a/b"}`)
+	f.Add("logger -t a -- {{ .m | text }}; echo {{ .m | text }}", `{"m":"-$(reboot)"}`)
 	f.Fuzz(func(t *testing.T, text, alert string) {
 		tmpl, err := Parse(text)
 		if err != nil {
@@ -72,6 +75,47 @@ func FuzzRender(f *testing.F) {
 		}
 		if !strings.Contains(text, "{{") && out != text {
 			t.Fatalf("text without actions changed: %q → %q", text, out)
+		}
+		// With only token, int, host and path values and no loop, the
+		// alert adds no shell character to the command: every one in the
+		// output is the rule's (the quotes aside).
+		if tmpl.UsesRaw() || strings.Contains(text, "range") || strings.Contains(text, "text") ||
+			strings.Contains(text, "match") || strings.Contains(text, "printf") {
+			return
+		}
+		for _, c := range "$`;|&<>()\n*?[]{}!~#\\\" =\t" {
+			if strings.Count(out, string(c)) > strings.Count(text, string(c)) {
+				t.Fatalf("the alert added %q: %q → %q", c, text, out)
+			}
+		}
+	})
+}
+
+// FuzzParseArgv parses and renders arbitrary argv templates: nothing
+// panics, no element holds a NUL, and an element that is one action (not
+// text) never starts with "-".
+func FuzzParseArgv(f *testing.F) {
+	f.Add("kubectl", "--namespace={{ .ns }}", "{{ .pod }}", `{"ns":"a","pod":"-x"}`)
+	f.Add("logger", "--", "{{ .m | text }}", `{"m":"-x $(y)"}`)
+	f.Add("sudo", "{{ .p }}", "x", `{"p":"sh"}`)
+	f.Fuzz(func(t *testing.T, a0, a1, a2, alert string) {
+		argv := []string{a0, a1, a2}
+		a, err := ParseArgv(argv, nil)
+		if err != nil {
+			return
+		}
+		out, err := a.Render([]byte(alert), nil)
+		if err != nil {
+			return
+		}
+		for i, o := range out {
+			if strings.IndexByte(o, 0) >= 0 {
+				t.Fatalf("argv[%d] holds a NUL", i)
+			}
+			single := strings.HasPrefix(argv[i], "{{") && strings.HasSuffix(argv[i], "}}") && strings.Count(argv[i], "{{") == 1
+			if single && strings.HasPrefix(o, "-") && !strings.Contains(argv[i], "raw_unsafe") && !strings.Contains(argv[i], "text") {
+				t.Fatalf("argv[%d] = %q starts with - from the alert (%q)", i, o, argv[i])
+			}
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package rule
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net/url"
@@ -200,9 +201,15 @@ func validateTaskOptions(p string, t Task) Errors {
 		if strings.Contains(t.Argv[0], "{{") {
 			add("argv[0]", "the program must be written out, not taken from the alert")
 		}
-		for i, a := range t.Argv {
-			if _, err := parseField(fmt.Sprintf("argv[%d]", i), a, escText, false); err != nil {
-				add(fmt.Sprintf("argv[%d]", i), "%v", err)
+		if strings.Contains(t.Argv[0], "{{") {
+			break
+		}
+		if _, err := parseArgv(t.Argv); err != nil {
+			var ee *command.ElemError
+			if errors.As(err, &ee) {
+				add(fmt.Sprintf("argv[%d]", ee.Index), "%v", ee.Err)
+			} else {
+				add("argv", "%v", err)
 			}
 		}
 	case TaskPlugin:

@@ -267,28 +267,34 @@ func render(t *template.Template, d TemplateData, secrets bool) (string, error) 
 	return b.String(), nil
 }
 
-// RenderArgv renders a local task's argv for d. A value from the alert
-// that starts an argument with "-" is refused (the tool would read it as
-// an option) unless the argument's text itself starts with "-".
+// RenderArgv renders a local task's argv for d. Values are typed as in
+// run_command templates (shared/command): the default type is a token
+// (no leading "-", no spaces or shell characters), filters int, host,
+// match, path and text say otherwise; a value that does not fit its type
+// refuses the task with a *command.ValueError.
 func (t Task) RenderArgv(d TemplateData) ([]string, error) {
-	out := make([]string, len(t.Argv))
-	for i, a := range t.Argv {
-		name := fmt.Sprintf("argv[%d]", i)
-		tmpl, err := parseField(name, a, escText, false)
-		if err != nil {
-			return nil, err
-		}
-		if out[i], err = render(tmpl, d, false); err != nil {
-			return nil, err
-		}
-		if strings.HasPrefix(out[i], "-") && !strings.HasPrefix(a, "-") {
-			return nil, fmt.Errorf("%s: a value from the alert starts with '-' and would be read as an option; write -- before it or prefix it", name)
-		}
-		if strings.IndexByte(out[i], 0) >= 0 {
-			return nil, fmt.Errorf("%s: contains a NUL byte", name)
+	a, err := parseArgv(t.Argv)
+	if err != nil {
+		return nil, err
+	}
+	return a.Render(d.Alert, argvFuncs(d.Entity))
+}
+
+// parseArgv parses a local task's argv; errors name the element.
+func parseArgv(argv []string) (*command.Argv, error) {
+	a, err := command.ParseArgv(argv, argvFuncs(""))
+	if err != nil && strings.Contains(err.Error(), `"`+FuncSecret+`" not defined`) {
+		var ee *command.ElemError
+		if errors.As(err, &ee) {
+			return nil, &command.ElemError{Index: ee.Index, Err: errors.New("secret is not allowed here (argv shows in the process list): pass secrets in env")}
 		}
 	}
-	return out, nil
+	return a, err
+}
+
+// argvFuncs are the functions argv templates have beyond shared/command's.
+func argvFuncs(entity string) template.FuncMap {
+	return template.FuncMap{FuncEntity: func() command.Entity { return command.Entity(entity) }}
 }
 
 // RenderEnv renders a local or plugin task's env for d.

@@ -3,6 +3,7 @@ package rule
 import (
 	"encoding/json"
 	"errors"
+	"github.com/alexis-ops/alexis/shared/command"
 	"os"
 	"slices"
 	"strings"
@@ -63,6 +64,15 @@ func TestTaskTypesAndOptions(t *testing.T) {
 			paths: []string{"task_list[0].task.argv[0]"}},
 		{name: "local secret in argv", tasks: `[{"task": {"task_type": "local", "argv": ["curl", "{{ secret \"x\" }}"]}}]`,
 			paths: []string{"task_list[0].task.argv[1]"}},
+		{name: "local raw_unsafe", tasks: `[{"task": {"task_type": "local", "argv": ["tar", "{{ .x | raw_unsafe }}"]}}]`,
+			paths: []string{"task_list[0].task.argv[1]"}},
+		{name: "local value as a wrapper's program", tasks: `[{"task": {"task_type": "local", "argv": ["/usr/bin/sudo", "-n", "{{ .x }}"]}}]`,
+			paths: []string{"task_list[0].task.argv[2]"}},
+		{name: "local value to sh -c", tasks: `[{"task": {"task_type": "local", "argv": ["sh", "-c", "kill $1", "_", "{{ .x }}"]}}]`,
+			paths: []string{"task_list[0].task.argv[4]"}},
+		{name: "local text outside echo", tasks: `[{"task": {"task_type": "local", "argv": ["curl", "{{ .x | text }}"]}}]`,
+			paths: []string{"task_list[0].task.argv[1]"}},
+		{name: "local typed values", tasks: `[{"task": {"task_type": "local", "argv": ["sudo", "-u", "{{ .u }}", "kill", "{{ .p | int }}"]}}]`},
 		{name: "local bad template", tasks: `[{"task": {"task_type": "local", "argv": ["echo", "{{ .x "]}}]`,
 			paths: []string{"task_list[0].task.argv[1]"}},
 		{name: "env names", tasks: `[{"task": {"task_type": "local", "argv": ["env"],
@@ -121,7 +131,8 @@ func TestTaskDefaults(t *testing.T) {
 	}
 }
 
-const alertJSON = `{"id": "a1", "details": {"host": "app01", "svc": "dup licator", "quote": "a\"b", "n": 3,
+const alertJSON = `{"id": "a1", "details": {"host": "app01", "svc": "dup licator", "quote": "a\"b", "n": 3, "unit": "duplicator",
+	"dir": "/var/log", "pid": "-1", "args": "a[$(touch x)]", "msg": "-- disk full; $(reboot)",
 	"dash": "--all", "obj": {"x": 1}, "nul": "a\u0000b", "ns": null}}`
 
 func secrets(name string) (string, error) {
@@ -139,12 +150,20 @@ func TestRenderArgvAndEnv(t *testing.T) {
 		want []string
 		err  string
 	}{
-		{name: "values stay one argument each", argv: []string{"systemctl", "restart", "{{ .details.svc }}", "{{ entity }}", "n={{ .details.n }}"},
-			want: []string{"systemctl", "restart", "dup licator", "app01:2222", "n=3"}},
-		{name: "gjson path and fallback", argv: []string{"x", `{{ alert "details.quote" }}`, `{{ alert_or "details.ns" "default" }}`},
-			want: []string{"x", `a"b`, "default"}},
-		{name: "option injection refused", argv: []string{"kubectl", "delete", "pod", "{{ .details.dash }}"}, err: "read as an option"},
-		{name: "option written by the rule", argv: []string{"x", "--pod={{ .details.svc }}"}, want: []string{"x", "--pod=dup licator"}},
+		{name: "values stay one argument each", argv: []string{"systemctl", "restart", "{{ .details.unit }}", "{{ entity }}", "n={{ .details.n }}"},
+			want: []string{"systemctl", "restart", "duplicator", "app01:2222", "n=3"}},
+		{name: "gjson path and fallback", argv: []string{"x", `{{ alert "details.host" }}`, `{{ alert_or "details.ns" "default" }}`},
+			want: []string{"x", "app01", "default"}},
+		{name: "option injection refused", argv: []string{"kubectl", "delete", "pod", "{{ .details.dash }}"}, err: `argv[3]: value of details.dash refused by type token: starts with "-"`},
+		{name: "option written by the rule", argv: []string{"x", "--pod={{ .details.unit }}"}, want: []string{"x", "--pod=duplicator"}},
+		{name: "space refused", argv: []string{"x", "--pod={{ .details.svc }}"}, err: "holds a space"},
+		{name: "quote refused", argv: []string{"x", `{{ alert "details.quote" }}`}, err: `holds '"'`},
+		{name: "path", argv: []string{"du", "-sh", "{{ .details.dir | path }}"}, want: []string{"du", "-sh", "/var/log"}},
+		{name: "int refuses a sign", argv: []string{"kill", "{{ .details.pid | int }}"}, err: "refused by type int: has a sign"},
+		{name: "arithmetic refused", argv: []string{"/usr/local/bin/scale", "{{ .details.args }}"}, err: "refused by type token"},
+		{name: "text after logger --", argv: []string{"logger", "-t", "alexis", "--", "{{ .details.msg | text }}"},
+			want: []string{"logger", "-t", "alexis", "--", "-- disk full; $(reboot)"}},
+		{name: "text dash without --", argv: []string{"echo", "{{ .details.msg | text }}"}, err: `starts with "-"`},
 		{name: "missing value", argv: []string{"x", "{{ .details.nope }}"}, err: "nope"},
 		{name: "object", argv: []string{"x", "{{ .details.obj }}"}, err: "object"},
 		{name: "null", argv: []string{"x", "{{ .details.ns }}"}, err: "null"},
@@ -155,6 +174,9 @@ func TestRenderArgvAndEnv(t *testing.T) {
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				if strings.Contains(tc.err, "refused") && !errors.Is(err, command.ErrValueRefused) {
+					t.Errorf("not a value refusal: %v", err)
 				}
 				return
 			}

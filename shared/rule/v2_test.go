@@ -3,6 +3,7 @@ package rule
 import (
 	"encoding/json"
 	"errors"
+	"github.com/alexis-ops/alexis/shared/command"
 	"os"
 	"strings"
 	"testing"
@@ -283,7 +284,7 @@ func TestResolveEntitiesV2(t *testing.T) {
 }
 
 func TestTaskCommand(t *testing.T) {
-	alertJSON := []byte(`{"details": {"service": "dup; reboot"}}`)
+	alertJSON := []byte(`{"details": {"service": "dup; reboot", "unit": "duplicator"}}`)
 	tests := []struct {
 		name    string
 		task    Task
@@ -291,8 +292,9 @@ func TestTaskCommand(t *testing.T) {
 		wantErr string
 	}{
 		{"literal", Task{RunCommand: "docker inspect -f '{{.State.Running}}' app"}, "docker inspect -f '{{.State.Running}}' app", ""},
-		{"template", Task{Template: true, RunCommand: "systemctl restart {{ .details.service }}"}, "systemctl restart 'dup; reboot'", ""},
-		{"missing value", Task{Template: true, RunCommand: "systemctl restart {{ .details.unit }}"}, "", `no entry for key "unit"`},
+		{"template", Task{Template: true, RunCommand: "systemctl restart {{ .details.unit }}"}, "systemctl restart 'duplicator'", ""},
+		{"value refused", Task{Template: true, RunCommand: "systemctl restart {{ .details.service }}"}, "", `value of details.service refused by type token: holds ';'`},
+		{"missing value", Task{Template: true, RunCommand: "systemctl restart {{ .details.nope }}"}, "", `no entry for key "nope"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -300,6 +302,9 @@ func TestTaskCommand(t *testing.T) {
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				if strings.Contains(tc.wantErr, "refused") && !errors.Is(err, command.ErrValueRefused) {
+					t.Errorf("not a value refusal: %v", err)
 				}
 				return
 			}

@@ -29,7 +29,7 @@ func TestDir(t *testing.T) {
 		"b_literal.json":   ruleFile("b", "Disk usage (95%)", "uptime", ""),
 		"c_braces.json":    ruleFile("c", "x", "restart {{ .details.service }}", ""),
 		"d_reason.json":    ruleFile("d", "x", "uptime", `, "template": true, "unsafe_reason": "none"`),
-		"e_eval.json":      ruleFile("e", "x", "eval {{ .details.cmd }}", `, "template": true`),
+		"e_eval.json":      ruleFile("e", "x", "ssh backup01 kill {{ .details.pid | int }}", `, "template": true`),
 		"f_raw.json":       ruleFile("f", "x", "tar {{ .details.flags | raw_unsafe }}", `, "template": true`),
 		"g_invalid.json":   `{"enabled": "true", "rule_name": "g", "when": {"all": []}, "task_list": [{"task": {"task_type": "remote_shh"}}]}`,
 		"h_notjson.json":   `{"enabled": `,
@@ -93,6 +93,61 @@ func TestDir(t *testing.T) {
 	}
 	if _, err := Dir(context.Background(), filepath.Join(clean, "nope")); err == nil {
 		t.Error("linted a missing directory")
+	}
+}
+
+// TestTypedValues: lint refuses alert values where the shell (or the
+// program) would read them as code, an option, a program or arithmetic,
+// issue 10's exploit first, and accepts typed values where they are inert.
+func TestTypedValues(t *testing.T) {
+	tests := []struct {
+		name, command, wantErr string // wantErr "": valid
+	}{
+		{"issue 10: token in [[ -gt ]]", "if [[ {{ .details.restarts }} -gt 3 ]]; then systemctl restart app; fi", "inside [[ ]]"},
+		{"int in [[ -gt ]]", "if [[ {{ .details.restarts | int }} -gt 3 ]]; then systemctl restart app; fi", ""},
+		{"variable into arithmetic", "n={{ .details.restarts }}; (( n > 3 )) && systemctl restart app", "evaluates arithmetic"},
+		{"let", "let n={{ .details.n }}", "argument of let"},
+		{"declare -i", "declare -i n={{ .details.n }}", "argument of declare"},
+		{"array subscript", "a[{{ .details.n }}]=1", "array subscript"},
+		{"text as an option value", "tar -cf {{ .details.dir | text }} /srv", "not where text is inert"},
+		{"text in [[ ]]", "[[ {{ .details.m | text }} == x ]]", "inside [[ ]]"},
+		{"text after logger --", "logger -t alexis -- {{ .details.m | text }}", ""},
+		{"text after echo", "echo {{ .details.m | text }}", ""},
+		{"text piped", "echo {{ .details.m | text }} | sh", "reads code"},
+		{"token piped into xargs", "echo {{ .details.m }} | xargs -I{} sh -c {}", "reads code"},
+		{"program from the alert", "sudo {{ .details.prog }}", "where sudo reads the program"},
+		{"eval", "eval {{ .details.cmd }}", "runs it as code"},
+		{"sh -c", "sh -c 'kill $1' _ {{ .details.pid }}", "runs it as code"},
+		{"find -exec", "find /tmp -name {{ .details.n }} -exec {{ .details.prog }} {} +", "where find reads the program"},
+		{"typed option values", "sudo -u {{ .details.user }} tar -C {{ .details.dir | path }} -cf /backup/{{ .details.host | host }}.tar .", ""},
+		{"bad match pattern", `systemctl restart {{ .details.unit | match "(" }}`, "missing closing )"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "r.json"), []byte(ruleFile("r", "x", tc.command, `, "template": true`)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Dir(context.Background(), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var errs []string
+			for _, p := range rep.Problems {
+				if !p.Warning {
+					errs = append(errs, p.Path+": "+p.Message)
+				}
+			}
+			if tc.wantErr == "" {
+				if len(errs) > 0 {
+					t.Fatalf("%q refused: %v", tc.command, errs)
+				}
+				return
+			}
+			if len(errs) != 1 || !strings.Contains(errs[0], tc.wantErr) || !strings.HasPrefix(errs[0], "task_list[0].task.run_command: run_command:1: ") {
+				t.Fatalf("%q: problems %v, want one on task_list[0].task.run_command containing %q", tc.command, errs, tc.wantErr)
+			}
+		})
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/task"
 	"github.com/alexis-ops/alexis/actionhandler/internal/task/proc"
+	"github.com/alexis-ops/alexis/shared/command"
 	"github.com/alexis-ops/alexis/shared/rule"
 )
 
@@ -44,14 +45,15 @@ func TestRun(t *testing.T) {
 		err    error
 		errMsg string
 	}{
-		{name: "argv, no shell", argv: []string{"/bin/echo", "{{ .details.svc }}"}, stdout: "dup licator; rm -rf /\n"},
+		{name: "argv, no shell", argv: []string{"/bin/echo", "{{ .details.svc | text }}"}, stdout: "dup licator; rm -rf /\n"},
+		{name: "value refused by its type", argv: []string{"/bin/echo", "{{ .details.svc }}"}, code: -1, err: command.ErrValueRefused},
 		{name: "clean environment", argv: []string{"env"}, env: map[string]string{"TOKEN": `{{ secret "tok" }}`},
 			stdout: "ALEXIS_ALERT_ID=a1\nALEXIS_ENTITY=app01\nALEXIS_EXECUTION_ID=x1\nALEXIS_RULE_NAME=r\nALEXIS_TASK_INDEX=2\n" +
 				"PATH=" + proc.DefaultPath + "\nTOKEN=the-token\n"},
 		{name: "exit code", argv: []string{"sh", "-c", "echo oops >&2; exit 4"}, code: 4, err: proc.ErrExitStatus},
 		{name: "not allowed", argv: []string{"cat", "/etc/passwd"}, code: -1, err: ErrNotAllowed},
 		{name: "relative path", argv: []string{"./sh"}, code: -1, err: ErrNotAllowed},
-		{name: "option from the alert", argv: []string{"/bin/echo", "{{ .details.opt }}"}, code: -1, errMsg: "read as an option"},
+		{name: "option from the alert", argv: []string{"/bin/echo", "{{ .details.opt }}"}, code: -1, errMsg: `starts with "-"`},
 		{name: "working directory", argv: []string{"sh", "-c", "pwd"}, stdout: dir + "\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -66,7 +68,7 @@ func TestRun(t *testing.T) {
 			}
 		})
 	}
-	res := r.Run(context.Background(), step([]string{"/bin/echo", "{{ .details.svc }}"}, nil))
+	res := r.Run(context.Background(), step([]string{"/bin/echo", "{{ .details.svc | text }}"}, nil))
 	if res.Command != `/bin/echo 'dup licator; rm -rf /'` {
 		t.Errorf("command %q", res.Command)
 	}
