@@ -145,8 +145,8 @@ func accessLog(log zerolog.Logger) echo.MiddlewareFunc {
 				ev = log.Warn()
 			}
 			ev.Str(logging.Event, "http_request").
-				Str(logging.Method, c.Request().Method).
-				Str(logging.Path, c.Request().URL.Path).
+				Str(logging.Method, metrics.Method(c.Request().Method)).
+				Str(logging.Path, logPath(c.Request().URL.Path)).
 				Int(logging.Status, c.Response().Status).
 				Str(logging.Client, auth.Client(c)).
 				Int64(logging.ElapsedMS, time.Since(start).Milliseconds()).
@@ -154,6 +154,19 @@ func accessLog(log zerolog.Logger) echo.MiddlewareFunc {
 			return nil
 		}
 	}
+}
+
+// maxLoggedPath is how much of a request path an access line keeps: the
+// client chooses the path, and a log line is no place for megabytes of it.
+const maxLoggedPath = 256
+
+// logPath is the path as an access line logs it: cut to maxLoggedPath
+// bytes, marked with "…" where it was cut.
+func logPath(p string) string {
+	if len(p) <= maxLoggedPath {
+		return p
+	}
+	return strings.ToValidUTF8(p[:maxLoggedPath], "") + "…"
 }
 
 // TLSFiles name a certificate and key to serve HTTPS; empty means HTTP.

@@ -67,6 +67,23 @@ func TestServer(t *testing.T) {
 	_ = http.StatusOK
 }
 
+// The access log keeps what a client chooses bounded: a method outside
+// the known set is logged as "other", a long path is cut.
+func TestAccessLogBoundsClientChoices(t *testing.T) {
+	var logs bytes.Buffer
+	e := New(Options{Service: "test", Log: zerolog.New(&logs)})
+	req := httptest.NewRequest("GET", "/"+strings.Repeat("p", 5000), nil)
+	req.Method = "X" + strings.Repeat("M", 5000)
+	e.ServeHTTP(httptest.NewRecorder(), req)
+	line := logs.String()
+	if !strings.Contains(line, `"method":"other"`) || strings.Contains(line, "MMMM") {
+		t.Errorf("method logged as sent: %.300s", line)
+	}
+	if strings.Count(line, "p") > 300 || !strings.Contains(line, "…") {
+		t.Errorf("path not cut: %.300s", line)
+	}
+}
+
 func TestMetricsEndpointNeedsToken(t *testing.T) {
 	toks, err := auth.ParseTokens([]byte("prometheus:0123456789abcdef0123\n"), auth.MustScopes("metrics"))
 	if err != nil {
