@@ -179,9 +179,41 @@ func readPID(t *testing.T, path string) int {
 	return pid
 }
 
+// waitDeadline bounds every wait for a condition: generous, as the test
+// machine may be loaded.
+const waitDeadline = 60 * time.Second
+
+// eventually polls cond until it holds, failing the test after waitDeadline.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitDeadline)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, waitDeadline)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// pidIn polls until path holds a pid (the whole line) and returns it.
+func pidIn(t *testing.T, path string) int {
+	t.Helper()
+	var pid int
+	eventually(t, "a pid in "+path, func() bool {
+		b, err := os.ReadFile(path)
+		if err != nil || !bytes.HasSuffix(b, []byte("\n")) {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && pid > 1
+	})
+	return pid
+}
+
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	for i := 0; i < 200 && alive(pid); i++ {
+	deadline := time.Now().Add(waitDeadline)
+	for alive(pid) && time.Now().Before(deadline) {
 		time.Sleep(25 * time.Millisecond)
 	}
 	if alive(pid) {
@@ -216,7 +248,8 @@ func TestCancelKillsRemoteProcess(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		for i := 0; i < 400; i++ {
+		deadline := time.Now().Add(waitDeadline)
+		for time.Now().Before(deadline) {
 			if _, err := os.Stat(pidFile); err == nil {
 				break
 			}
@@ -240,59 +273,50 @@ func TestKillLeftover(t *testing.T) {
 	dying, _ := newExecutor(t, srv, nil)
 	other, _ := newExecutor(t, srv, nil)
 	dir := t.TempDir()
-	// run starts a never-ending command; it returns the process the host
-	// reported, the pid the command itself saw, and the Exec's result.
-	run := func(name string) (Process, int, <-chan *Result) {
-		t.Helper()
-		procs := make(chan Process, 1)
-		done := make(chan *Result, 1)
-		pidFile := filepath.Join(dir, name)
-		go func() {
-			done <- dying.Exec(context.Background(), Request{Entity: srv.Addr, Command: "echo $$ > " + pidFile + "; sleep 600",
-				Started: func(p Process) { procs <- p }})
-		}()
-		var p Process
-		select {
-		case p = <-procs:
-		case r := <-done:
-			t.Fatalf("ended: %+v", r)
-		case <-time.After(10 * time.Second):
-			t.Fatal("no process reported")
-		}
-		for i := 0; i < 400; i++ {
-			if _, err := os.Stat(pidFile); err == nil {
-				break
-			}
-			time.Sleep(25 * time.Millisecond)
-		}
-		time.Sleep(50 * time.Millisecond) // the pid file written whole
-		return p, readPID(t, pidFile), done
+	key := StepKey("x-"+filepath.Base(dir), 0, srv.Addr)
+	procs := make(chan Process, 1)
+	done := make(chan *Result, 1)
+	pidFile := filepath.Join(dir, "pid")
+	go func() {
+		done <- dying.Exec(context.Background(), Request{Entity: srv.Addr, Command: "echo $$ > " + pidFile + "; sleep 600",
+			Key: key, Started: func(p Process) { procs <- p }})
+	}()
+	var p Process
+	select {
+	case p = <-procs:
+	case r := <-done:
+		t.Fatalf("ended: %+v", r)
+	case <-time.After(waitDeadline):
+		t.Fatal("no process reported")
 	}
-
-	p, pid, done := run("first")
+	pid := pidIn(t, pidFile)
+	defer syscall.Kill(pid, syscall.SIGKILL)
 	if p.PID != pid || !digits(p.Start) {
 		t.Fatalf("reported %+v, the command's shell is %d", p, pid)
 	}
 	// Another process start time: not the same process.
-	if killed, err := other.KillLeftover(context.Background(), srv.Addr, Process{PID: p.PID, Start: p.Start + "1"}); killed || err != nil {
-		t.Fatalf("killed a process with another start time: %v %v", killed, err)
+	if l, err := other.KillLeftover(context.Background(), srv.Addr, "", Process{PID: p.PID, Start: p.Start + "1"}); l.Killed || err != nil {
+		t.Fatalf("killed a process with another start time: %+v %v", l, err)
 	}
 	if !alive(pid) {
 		t.Fatal("the process with another start time was killed")
 	}
-	if _, err := other.KillLeftover(context.Background(), srv.Addr, Process{PID: p.PID}); err == nil {
+	if _, err := other.KillLeftover(context.Background(), srv.Addr, key, Process{PID: p.PID}); err == nil {
 		t.Error("a process without start time: want an error, nothing killed")
 	}
-	killed, err := other.KillLeftover(context.Background(), srv.Addr, p)
-	if !killed || err != nil {
-		t.Fatalf("kill leftover: %v %v", killed, err)
+	if _, err := other.KillLeftover(context.Background(), srv.Addr, "not-a-key", Process{}); err == nil {
+		t.Error("no process and no key: want an error")
+	}
+	l, err := other.KillLeftover(context.Background(), srv.Addr, key, p)
+	if !l.Killed || l.Process != p || err != nil {
+		t.Fatalf("kill leftover: %+v %v", l, err)
 	}
 	waitGone(t, pid)
 	if r := <-done; r.Err == nil {
 		t.Errorf("the killed command's result: %+v", r)
 	}
-	if killed, err := other.KillLeftover(context.Background(), srv.Addr, p); killed || err != nil {
-		t.Errorf("a process already gone: %v %v", killed, err)
+	if l, err := other.KillLeftover(context.Background(), srv.Addr, "", p); l.Killed || err != nil {
+		t.Errorf("a process already gone: %+v %v", l, err)
 	}
 }
 
