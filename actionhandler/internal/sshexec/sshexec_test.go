@@ -571,13 +571,7 @@ func TestConnectionsKeptAndReused(t *testing.T) {
 	if e.Kept() != 1 {
 		t.Errorf("kept %d connections, want 1", e.Kept())
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for e.Kept() > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if e.Kept() != 0 {
-		t.Fatal("idle connection not closed")
-	}
+	eventually(t, "the idle connection closed", func() bool { return e.Kept() == 0 })
 	if r := e.Run(context.Background(), srv.Addr, "true"); r.Err != nil || r.Reused {
 		t.Errorf("after idle expiry: %+v", r)
 	}
