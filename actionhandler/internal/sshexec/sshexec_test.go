@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -224,22 +225,61 @@ func waitGone(t *testing.T, pid int) {
 
 func TestCommandTimeoutKillsRemoteProcess(t *testing.T) {
 	srv := sshdtest.StartT(t, sshdtest.Options{})
-	e, _ := newExecutor(t, srv, func(o *Options) { o.CommandTimeout = time.Second })
-	dir := t.TempDir()
+	e, _ := newExecutor(t, srv, func(o *Options) { o.CommandTimeout = 3 * time.Second })
 	for _, tc := range []struct{ name, cmd string }{
-		{"sleep", "echo $$ > " + dir + "/sleep.pid; sleep 600"},
-		{"background child", "sleep 600 & echo $! > " + dir + "/child.pid; wait"},
+		{"sleep", "sleep %s"},
+		{"background child", "sleep %s & wait"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			pidFile := strings.Fields(tc.cmd[strings.Index(tc.cmd, ">")+1:])[0]
-			pidFile = strings.TrimSuffix(pidFile, ";")
-			r := e.Run(context.Background(), srv.Addr, tc.cmd)
+			// The sleep's unique duration marks the command's processes:
+			// on a loaded machine the shell may not have started it when
+			// its time is up, and then nothing of it may run either.
+			marker := uniqueMarker(t)
+			r := e.Run(context.Background(), srv.Addr, fmt.Sprintf(tc.cmd, marker))
 			if !errors.Is(r.Err, ErrTimeout) || r.ExitCode != -1 {
 				t.Fatalf("err %v exit %d, want timeout and -1", r.Err, r.ExitCode)
 			}
-			waitGone(t, readPID(t, pidFile))
+			eventually(t, "the command's processes gone", func() bool { return len(processesOf(marker)) == 0 })
 		})
 	}
+}
+
+// uniqueMarker is a fresh "600.N": a sleep duration that marks a command's
+// processes on this machine (the sshd's host). What a failed test leaves
+// is killed.
+func uniqueMarker(t *testing.T) string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, c := range b {
+		n = n<<8 | uint64(c)
+	}
+	marker := fmt.Sprintf("600.%d", n)
+	t.Cleanup(func() {
+		for _, pid := range processesOf(marker) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return marker
+}
+
+// processesOf lists the live processes whose command line contains marker.
+func processesOf(marker string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, d := range ents {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if err == nil && bytes.Contains(cmdline, []byte(marker)) && alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 func TestCancelKillsRemoteProcess(t *testing.T) {
