@@ -69,7 +69,7 @@ func TestAlertmanagerAlertIsRemediatedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	eventually(t, "the remote command's marker file", 30*time.Second, func() bool {
+	eventually(t, "the remote command's marker file", 90*time.Second, func() bool {
 		b, err := os.ReadFile(marker)
 		return err == nil && strings.Contains(string(b), "cleaned /var")
 	})

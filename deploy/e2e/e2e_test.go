@@ -119,11 +119,11 @@ func TestAlertIsRemediatedOverSSH(t *testing.T) {
 	e.dropRule()
 	id := e.gcAlert()
 
-	eventually(t, "the remote command's marker file", 30*time.Second, func() bool {
+	eventually(t, "the remote command's marker file", 90*time.Second, func() bool {
 		b, err := os.ReadFile(e.marker)
 		return err == nil && strings.Contains(string(b), "duplicator restarted")
 	})
-	eventually(t, "route_to_team on the alert", 30*time.Second, func() bool {
+	eventually(t, "route_to_team on the alert", 90*time.Second, func() bool {
 		return contains(e.OpsGenie.Teams(id), "email_opsunixadmins")
 	})
 	notes := e.OpsGenie.Notes(id)
@@ -183,7 +183,7 @@ func TestRuleDroppedInAppliesToNextAlert(t *testing.T) {
 
 	// No rules yet: the alert goes to a human.
 	first := e.gcAlert()
-	eventually(t, "first alert routed to the investigation queue", 30*time.Second, func() bool {
+	eventually(t, "first alert routed to the investigation queue", 90*time.Second, func() bool {
 		return contains(e.OpsGenie.Teams(first), stack.InvestigationQueue)
 	})
 	if !contains(e.OpsGenie.Notes(first), "none matched") {
@@ -196,7 +196,7 @@ func TestRuleDroppedInAppliesToNextAlert(t *testing.T) {
 	// Drop the rule in while everything runs: the next alert is remediated.
 	e.dropRule()
 	second := e.gcAlert()
-	eventually(t, "second alert remediated", 30*time.Second, func() bool {
+	eventually(t, "second alert remediated", 90*time.Second, func() bool {
 		_, err := os.Stat(e.marker)
 		return err == nil && contains(e.OpsGenie.Teams(second), "email_opsunixadmins")
 	})
@@ -264,11 +264,11 @@ func TestPersonPostsActionDirectly(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted || acc.ExecutionID == "" || len(acc.Entities) != 1 || acc.Entities[0] != e.SSH.Addr {
 		t.Fatalf("answer %d %+v", resp.StatusCode, acc)
 	}
-	eventually(t, "the command's marker file", 30*time.Second, func() bool {
+	eventually(t, "the command's marker file", 90*time.Second, func() bool {
 		_, err := os.Stat(e.marker)
 		return err == nil
 	})
-	eventually(t, "the result note", 30*time.Second, func() bool {
+	eventually(t, "the result note", 90*time.Second, func() bool {
 		return contains(e.OpsGenie.Notes(a.ID), "success")
 	})
 	if _, err := e.Procs["actionhandler"].WaitFor(context.Background(), "event=action_finished", "client=oncall", "execution_id="+acc.ExecutionID); err != nil {

@@ -17,10 +17,35 @@ import (
 // shell's pid and, on Linux, its start time (field 22 of /proc/PID/stat,
 // clock ticks since boot), which tells that process from a later one that
 // reuses the pid.
-const (
-	pidMarker = "ALEXIS_REMOTE_PID="
-	pidPrefix = "echo " + pidMarker + "$$ $(cut -d' ' -f22 /proc/$$/stat 2>/dev/null) >&2\n"
-)
+const pidMarker = "ALEXIS_REMOTE_PID="
+
+// StepDir is the directory, relative to the login user's home, where the
+// command prefix records each keyed command's pid and start time in a file
+// named by its step key ("$HOME/.alexis-steps/KEY"), so that the process
+// taking over from one that died finds the command even if the pid line
+// never reached the store. The prefix creates it with mode 0700 and writes
+// there only when it is a directory (not a symbolic link) owned by the
+// login user.
+const StepDir = ".alexis-steps"
+
+// prefix is the shell text run before a command. With a key (hex, see
+// StepKey), it first records "PID START" in the step file and sets an EXIT
+// trap that removes it; then, in every case, it reports the pid and start
+// time on a first stderr line. Its shell variables start with __alexis_.
+func prefix(key string) string {
+	start := "__alexis_s=$(cut -d' ' -f22 /proc/$$/stat 2>/dev/null)\n"
+	report := "echo " + pidMarker + "$$ $__alexis_s >&2\n"
+	if !validKey(key) {
+		return start + report
+	}
+	// Only hex digits reach this text.
+	return start + `__alexis_d="$HOME/` + StepDir + `"; if [ -n "$HOME" ] && { [ -d "$__alexis_d" ] || mkdir -m 700 "$__alexis_d"; } && ` +
+		`[ ! -h "$__alexis_d" ] && [ -O "$__alexis_d" ]; then __alexis_f="$__alexis_d/` + key + `"; ` +
+		`trap 'rm -f -- "$__alexis_f"' EXIT; echo $$ $__alexis_s >| "$__alexis_f"; fi 2>/dev/null` + "\n" + report
+}
+
+// stepFile is the shell word naming key's step file on the host.
+func stepFile(key string) string { return `"$HOME/` + StepDir + `/` + key + `"` }
 
 // Process is a command's remote shell: the leader of the session's process
 // group.
@@ -50,15 +75,15 @@ type Output struct {
 // Run runs command in a new session on c within the command timeout. On
 // timeout or cancellation the remote process group is killed.
 func (c *Conn) Run(ctx context.Context, command string) *Result {
-	r, _ := c.run(ctx, command, c.e.o.CommandTimeout, nil)
+	r, _ := c.run(ctx, command, "", c.e.o.CommandTimeout, nil)
 	return r
 }
 
 // run is Run with a timeout; opened reports whether a session opened (if
 // not, nothing ran and the command may be tried on another connection).
 // started, if not nil, is called with the remote process once the host
-// reported it.
-func (c *Conn) run(ctx context.Context, command string, timeout time.Duration, started func(Process)) (r *Result, opened bool) {
+// reported it. key, if a step key, names the command's step file.
+func (c *Conn) run(ctx context.Context, command, key string, timeout time.Duration, started func(Process)) (r *Result, opened bool) {
 	start := time.Now()
 	r = &Result{Addr: c.Addr, ExitCode: -1}
 	defer func() { r.Elapsed = time.Since(start) }()
@@ -77,7 +102,7 @@ func (c *Conn) run(ctx context.Context, command string, timeout time.Duration, s
 	stderr := &pidWriter{next: &capWriter{limit: c.e.o.OutputLimit}, started: started}
 	sess.Stdout, sess.Stderr = stdout, stderr
 	// Stdin is left empty: the command reads EOF, never hangs on input.
-	if err := sess.Start(pidPrefix + command); err != nil {
+	if err := sess.Start(prefix(key) + command); err != nil {
 		r.Err = fmt.Errorf("%w: start: %v", ErrSession, err)
 		return r, opened
 	}
@@ -90,10 +115,10 @@ func (c *Conn) run(ctx context.Context, command string, timeout time.Duration, s
 	select {
 	case waitErr = <-done:
 	case <-timer.C:
-		c.kill(sess, stderr.PID(), done)
+		c.kill(sess, stderr.PID(), key, done)
 		r.Err = fmt.Errorf("%w: command still running after %s, killed", ErrTimeout, timeout)
 	case <-ctx.Done():
-		c.kill(sess, stderr.PID(), done)
+		c.kill(sess, stderr.PID(), key, done)
 		r.Err = fmt.Errorf("%w: %v, command killed", ErrCancelled, context.Cause(ctx))
 	}
 	stderr.finish()
@@ -150,9 +175,10 @@ func (c *Conn) newSession(ctx context.Context) (*ssh.Session, error) {
 // kill stops a running command: a KILL signal on the session (honoured by
 // sshd under privilege separation), then kill(1) of the command's process
 // group from a second session (works for root logins too), then closing
-// the session. If the host does not answer within killTimeout the
-// connection is closed, which ends the session on our side.
-func (c *Conn) kill(sess *ssh.Session, pid int, done <-chan error) {
+// the session. The kill also removes the command's step file (a killed
+// shell runs no EXIT trap). If the host does not answer within killTimeout
+// the connection is closed, which ends the session on our side.
+func (c *Conn) kill(sess *ssh.Session, pid int, key string, done <-chan error) {
 	_ = sess.Signal(ssh.SIGKILL)
 	if pid > 1 {
 		killed := make(chan struct{})
@@ -164,7 +190,11 @@ func (c *Conn) kill(sess *ssh.Session, pid int, done <-chan error) {
 			}
 			defer ks.Close()
 			p := strconv.Itoa(pid)
-			_ = ks.Run("kill -KILL -- -" + p + " " + p + " 2>/dev/null; exit 0")
+			cmd := "kill -KILL -- -" + p + " " + p + " 2>/dev/null; "
+			if validKey(key) {
+				cmd += "rm -f -- " + stepFile(key) + "; "
+			}
+			_ = ks.Run(cmd + "exit 0")
 		}()
 		select {
 		case <-killed:

@@ -10,14 +10,19 @@
 // pid is the session's process group, as sshd starts each session with
 // setsid); that line is removed from the captured stderr. With both, a
 // later process (another replica, after this one died) can kill a command
-// left running without risking a reused pid (KillLeftover). The login shell must therefore
-// be a POSIX shell (sh, bash, dash, ksh, zsh).
+// left running without risking a reused pid (KillLeftover). A command run
+// with a step key also records its pid and start time in a file of its
+// own on the host (StepDir), which the EXIT trap removes: the taker-over
+// finds it there even when the pid line never reached the store. The login
+// shell must therefore be a POSIX shell (sh, bash, dash, ksh, zsh).
 package sshexec
 
 import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -192,6 +197,32 @@ type Request struct {
 	// host reported it, before the command's output is read on (so a
 	// caller can record it durably while the command runs).
 	Started func(Process)
+	// Key, if set (StepKey), names the file on the host where the command
+	// records its pid and start time while it runs (StepDir): the process
+	// taking over from one that died reads it (KillLeftover). Anything but
+	// a step key is ignored.
+	Key string
+}
+
+// StepKey is the name of a step's file on its host: hex of a hash of the
+// execution id, the task's index and the entity, so it is safe as a file
+// name whatever the alert put in the entity, and the same in every replica.
+func StepKey(executionID string, taskIndex int, entity string) string {
+	h := sha256.Sum256([]byte(executionID + "\x00" + strconv.Itoa(taskIndex) + "\x00" + entity))
+	return hex.EncodeToString(h[:16])
+}
+
+// validKey: key is what StepKey returns (32 lower-case hex digits).
+func validKey(key string) bool {
+	if len(key) != 32 {
+		return false
+	}
+	for _, r := range key {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Exec runs a command on a host: it waits for the host's previous command
@@ -217,7 +248,7 @@ func (e *Executor) Exec(ctx context.Context, req Request) *Result {
 		timeout = e.o.CommandTimeout
 	}
 	if c := e.pool.get(t.key()); c != nil {
-		r, opened := c.run(ctx, req.Command, timeout, req.Started)
+		r, opened := c.run(ctx, req.Command, req.Key, timeout, req.Started)
 		if opened {
 			r.Reused = true
 			e.connection(ConnReused)
@@ -235,47 +266,83 @@ func (e *Executor) Exec(ctx context.Context, req Request) *Result {
 		return fail(t.addr, err)
 	}
 	e.connection(ConnOpened)
-	r, _ := c.run(ctx, req.Command, timeout, req.Started)
+	r, _ := c.run(ctx, req.Command, req.Key, timeout, req.Started)
 	e.release(t.key(), c)
 	r.Elapsed = time.Since(start)
 	return r
 }
 
-// release keeps c for the next command unless it is broken or keeping is
-// off.
-// KillLeftover kills the process group of p on entity if p is still the
-// process it was (same pid and start time): the command of an execution
-// whose action handler died. It reports whether it killed it; a process
-// without a start time is left alone (its pid may have been reused).
-func (e *Executor) KillLeftover(ctx context.Context, entity string, p Process) (killed bool, err error) {
-	if p.PID <= 1 || !digits(p.Start) {
-		return false, errors.New("no verifiable remote process (its host did not report a start time)")
+// Leftover is what KillLeftover found on the host and did.
+type Leftover struct {
+	// Process is the process looked at: the one given, else the one the
+	// step file on the host names; zero when neither knew one.
+	Process Process
+	Killed  bool // it still ran and was killed
+}
+
+// KillLeftover kills the command of an execution whose action handler
+// died: the process group of p on entity, or, when p is unknown (its pid
+// never reached the store), of the process recorded in the step file of
+// key on the host. Only a process that still has that pid and that start
+// time is killed; a process without a start time is left alone (its pid
+// may have been reused) and reported as an error. The step file is removed.
+func (e *Executor) KillLeftover(ctx context.Context, entity, key string, p Process) (Leftover, error) {
+	if !validKey(key) {
+		key = ""
+	}
+	if p.PID <= 1 && key == "" {
+		return Leftover{}, errors.New("no remote process known and no step key to look it up on the host")
 	}
 	t, err := e.target(entity)
 	if err != nil {
-		return false, err
+		return Leftover{}, err
 	}
 	unlock, err := e.locks.lock(ctx, t.addr)
 	if err != nil {
-		return false, err
+		return Leftover{}, err
 	}
 	defer unlock()
 	c, err := e.dial(ctx, t)
 	if err != nil {
-		return false, err
+		return Leftover{}, err
 	}
 	defer c.Close()
-	pid := strconv.Itoa(p.PID)
-	// Only digits reach this line.
-	cmd := "[ \"$(cut -d' ' -f22 /proc/" + pid + "/stat 2>/dev/null)\" = " + p.Start + " ] && kill -KILL -- -" + pid + " " + pid +
-		" 2>/dev/null && echo killed; exit 0"
-	r, _ := c.run(ctx, cmd, e.o.ConnectTimeout, nil)
-	if r.Err != nil {
-		return false, r.Err
+	remove := "exit 0"
+	if key != "" {
+		remove = "rm -f -- " + stepFile(key) + "; exit 0"
 	}
-	return strings.TrimSpace(r.Stdout.Text) == "killed", nil
+	if p.PID <= 1 {
+		r, _ := c.run(ctx, "cat -- "+stepFile(key)+" 2>/dev/null; exit 0", "", e.o.ConnectTimeout, nil)
+		if r.Err != nil {
+			return Leftover{}, fmt.Errorf("read the step file: %w", r.Err)
+		}
+		if strings.TrimSpace(r.Stdout.Text) == "" {
+			// No file: the command ended (its EXIT trap removed it), or
+			// never started.
+			return Leftover{}, nil
+		}
+		found, ok := parseProcess(r.Stdout.Text)
+		if !ok {
+			return Leftover{}, errors.New("the step file on the host does not hold a pid")
+		}
+		p = found
+	}
+	if !digits(p.Start) {
+		return Leftover{Process: p}, errors.New("no verifiable remote process (its host did not report a start time)")
+	}
+	pid := strconv.Itoa(p.PID)
+	// Only digits and hex digits reach this line.
+	cmd := "if [ \"$(cut -d' ' -f22 /proc/" + pid + "/stat 2>/dev/null)\" = " + p.Start + " ] && kill -KILL -- -" + pid + " " + pid +
+		" 2>/dev/null; then echo killed; fi; " + remove
+	r, _ := c.run(ctx, cmd, "", e.o.ConnectTimeout, nil)
+	if r.Err != nil {
+		return Leftover{Process: p}, r.Err
+	}
+	return Leftover{Process: p, Killed: strings.TrimSpace(r.Stdout.Text) == "killed"}, nil
 }
 
+// release keeps c for the next command unless it is broken or keeping is
+// off.
 func (e *Executor) release(key string, c *Conn) {
 	if c.dead() || e.o.IdleTimeout < 0 {
 		c.Close()

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -179,9 +180,41 @@ func readPID(t *testing.T, path string) int {
 	return pid
 }
 
+// waitDeadline bounds every wait for a condition: generous, as the test
+// machine may be loaded.
+const waitDeadline = 60 * time.Second
+
+// eventually polls cond until it holds, failing the test after waitDeadline.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitDeadline)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, waitDeadline)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// pidIn polls until path holds a pid (the whole line) and returns it.
+func pidIn(t *testing.T, path string) int {
+	t.Helper()
+	var pid int
+	eventually(t, "a pid in "+path, func() bool {
+		b, err := os.ReadFile(path)
+		if err != nil || !bytes.HasSuffix(b, []byte("\n")) {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && pid > 1
+	})
+	return pid
+}
+
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	for i := 0; i < 200 && alive(pid); i++ {
+	deadline := time.Now().Add(waitDeadline)
+	for alive(pid) && time.Now().Before(deadline) {
 		time.Sleep(25 * time.Millisecond)
 	}
 	if alive(pid) {
@@ -192,22 +225,61 @@ func waitGone(t *testing.T, pid int) {
 
 func TestCommandTimeoutKillsRemoteProcess(t *testing.T) {
 	srv := sshdtest.StartT(t, sshdtest.Options{})
-	e, _ := newExecutor(t, srv, func(o *Options) { o.CommandTimeout = time.Second })
-	dir := t.TempDir()
+	e, _ := newExecutor(t, srv, func(o *Options) { o.CommandTimeout = 3 * time.Second })
 	for _, tc := range []struct{ name, cmd string }{
-		{"sleep", "echo $$ > " + dir + "/sleep.pid; sleep 600"},
-		{"background child", "sleep 600 & echo $! > " + dir + "/child.pid; wait"},
+		{"sleep", "sleep %s"},
+		{"background child", "sleep %s & wait"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			pidFile := strings.Fields(tc.cmd[strings.Index(tc.cmd, ">")+1:])[0]
-			pidFile = strings.TrimSuffix(pidFile, ";")
-			r := e.Run(context.Background(), srv.Addr, tc.cmd)
+			// The sleep's unique duration marks the command's processes:
+			// on a loaded machine the shell may not have started it when
+			// its time is up, and then nothing of it may run either.
+			marker := uniqueMarker(t)
+			r := e.Run(context.Background(), srv.Addr, fmt.Sprintf(tc.cmd, marker))
 			if !errors.Is(r.Err, ErrTimeout) || r.ExitCode != -1 {
 				t.Fatalf("err %v exit %d, want timeout and -1", r.Err, r.ExitCode)
 			}
-			waitGone(t, readPID(t, pidFile))
+			eventually(t, "the command's processes gone", func() bool { return len(processesOf(marker)) == 0 })
 		})
 	}
+}
+
+// uniqueMarker is a fresh "600.N": a sleep duration that marks a command's
+// processes on this machine (the sshd's host). What a failed test leaves
+// is killed.
+func uniqueMarker(t *testing.T) string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, c := range b {
+		n = n<<8 | uint64(c)
+	}
+	marker := fmt.Sprintf("600.%d", n)
+	t.Cleanup(func() {
+		for _, pid := range processesOf(marker) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return marker
+}
+
+// processesOf lists the live processes whose command line contains marker.
+func processesOf(marker string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, d := range ents {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if err == nil && bytes.Contains(cmdline, []byte(marker)) && alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 func TestCancelKillsRemoteProcess(t *testing.T) {
@@ -216,7 +288,8 @@ func TestCancelKillsRemoteProcess(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		for i := 0; i < 400; i++ {
+		deadline := time.Now().Add(waitDeadline)
+		for time.Now().Before(deadline) {
 			if _, err := os.Stat(pidFile); err == nil {
 				break
 			}
@@ -240,59 +313,50 @@ func TestKillLeftover(t *testing.T) {
 	dying, _ := newExecutor(t, srv, nil)
 	other, _ := newExecutor(t, srv, nil)
 	dir := t.TempDir()
-	// run starts a never-ending command; it returns the process the host
-	// reported, the pid the command itself saw, and the Exec's result.
-	run := func(name string) (Process, int, <-chan *Result) {
-		t.Helper()
-		procs := make(chan Process, 1)
-		done := make(chan *Result, 1)
-		pidFile := filepath.Join(dir, name)
-		go func() {
-			done <- dying.Exec(context.Background(), Request{Entity: srv.Addr, Command: "echo $$ > " + pidFile + "; sleep 600",
-				Started: func(p Process) { procs <- p }})
-		}()
-		var p Process
-		select {
-		case p = <-procs:
-		case r := <-done:
-			t.Fatalf("ended: %+v", r)
-		case <-time.After(10 * time.Second):
-			t.Fatal("no process reported")
-		}
-		for i := 0; i < 400; i++ {
-			if _, err := os.Stat(pidFile); err == nil {
-				break
-			}
-			time.Sleep(25 * time.Millisecond)
-		}
-		time.Sleep(50 * time.Millisecond) // the pid file written whole
-		return p, readPID(t, pidFile), done
+	key := StepKey("x-"+filepath.Base(dir), 0, srv.Addr)
+	procs := make(chan Process, 1)
+	done := make(chan *Result, 1)
+	pidFile := filepath.Join(dir, "pid")
+	go func() {
+		done <- dying.Exec(context.Background(), Request{Entity: srv.Addr, Command: "echo $$ > " + pidFile + "; sleep 600",
+			Key: key, Started: func(p Process) { procs <- p }})
+	}()
+	var p Process
+	select {
+	case p = <-procs:
+	case r := <-done:
+		t.Fatalf("ended: %+v", r)
+	case <-time.After(waitDeadline):
+		t.Fatal("no process reported")
 	}
-
-	p, pid, done := run("first")
+	pid := pidIn(t, pidFile)
+	defer syscall.Kill(pid, syscall.SIGKILL)
 	if p.PID != pid || !digits(p.Start) {
 		t.Fatalf("reported %+v, the command's shell is %d", p, pid)
 	}
 	// Another process start time: not the same process.
-	if killed, err := other.KillLeftover(context.Background(), srv.Addr, Process{PID: p.PID, Start: p.Start + "1"}); killed || err != nil {
-		t.Fatalf("killed a process with another start time: %v %v", killed, err)
+	if l, err := other.KillLeftover(context.Background(), srv.Addr, "", Process{PID: p.PID, Start: p.Start + "1"}); l.Killed || err != nil {
+		t.Fatalf("killed a process with another start time: %+v %v", l, err)
 	}
 	if !alive(pid) {
 		t.Fatal("the process with another start time was killed")
 	}
-	if _, err := other.KillLeftover(context.Background(), srv.Addr, Process{PID: p.PID}); err == nil {
+	if _, err := other.KillLeftover(context.Background(), srv.Addr, key, Process{PID: p.PID}); err == nil {
 		t.Error("a process without start time: want an error, nothing killed")
 	}
-	killed, err := other.KillLeftover(context.Background(), srv.Addr, p)
-	if !killed || err != nil {
-		t.Fatalf("kill leftover: %v %v", killed, err)
+	if _, err := other.KillLeftover(context.Background(), srv.Addr, "not-a-key", Process{}); err == nil {
+		t.Error("no process and no key: want an error")
+	}
+	l, err := other.KillLeftover(context.Background(), srv.Addr, key, p)
+	if !l.Killed || l.Process != p || err != nil {
+		t.Fatalf("kill leftover: %+v %v", l, err)
 	}
 	waitGone(t, pid)
 	if r := <-done; r.Err == nil {
 		t.Errorf("the killed command's result: %+v", r)
 	}
-	if killed, err := other.KillLeftover(context.Background(), srv.Addr, p); killed || err != nil {
-		t.Errorf("a process already gone: %v %v", killed, err)
+	if l, err := other.KillLeftover(context.Background(), srv.Addr, "", p); l.Killed || err != nil {
+		t.Errorf("a process already gone: %+v %v", l, err)
 	}
 }
 
@@ -547,13 +611,7 @@ func TestConnectionsKeptAndReused(t *testing.T) {
 	if e.Kept() != 1 {
 		t.Errorf("kept %d connections, want 1", e.Kept())
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for e.Kept() > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if e.Kept() != 0 {
-		t.Fatal("idle connection not closed")
-	}
+	eventually(t, "the idle connection closed", func() bool { return e.Kept() == 0 })
 	if r := e.Run(context.Background(), srv.Addr, "true"); r.Err != nil || r.Reused {
 		t.Errorf("after idle expiry: %+v", r)
 	}

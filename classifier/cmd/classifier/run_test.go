@@ -234,7 +234,7 @@ opsgenie:
 		if err != nil {
 			t.Fatalf("run: %v", err)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatal("run did not return after cancel")
 	}
 
@@ -267,7 +267,7 @@ var listenRE = regexp.MustCompile(`event=service_started.* listen=(\S+)`)
 // waitListening waits for the service_started line and returns its address.
 func waitListening(t *testing.T, stderr *logtest.Buffer, done chan error) string {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := listenRE.FindStringSubmatch(stderr.String()); m != nil {
 			return m[1]

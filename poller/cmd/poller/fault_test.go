@@ -285,12 +285,24 @@ func TestFaultClassifierDown(t *testing.T) {
 	}
 }
 
+// pollerBinDir holds the binary buildPoller built; TestMain removes it.
+var pollerBinDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pollerBinDir != "" {
+		os.RemoveAll(pollerBinDir)
+	}
+	os.Exit(code)
+}
+
 // buildPoller builds the poller binary once per test binary.
 var buildPoller = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "poller-bin-")
 	if err != nil {
 		return "", err
 	}
+	pollerBinDir = dir
 	bin := filepath.Join(dir, "poller")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {

@@ -93,7 +93,7 @@ var listenRE = regexp.MustCompile(`event=service_started.* listen=(\S+)`)
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second) // a hang guard, not a speed check
+	deadline := time.Now().Add(90 * time.Second) // a hang guard, not a speed check
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

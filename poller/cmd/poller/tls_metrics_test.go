@@ -63,17 +63,21 @@ func TestRunTLSAndMetrics(t *testing.T) {
 	if code, _ := fetch(""); code != http.StatusUnauthorized {
 		t.Errorf("/metrics without token: %d", code)
 	}
+	// A delivery is counted while its poll runs, the poll itself when it
+	// ends: wait for both.
+	wants := []string{`poller_alerts_delivered_total{feed="incoming",result="matched"} 1`,
+		`poller_polls_total{feed="incoming",outcome="ok"}`, `poller_alerts_polled_total{feed="incoming"} 1`,
+		"poller_poll_duration_seconds_bucket", `poller_http_requests_total{code="401"`}
 	var body string
-	waitFor(t, "delivery counted", func() bool {
+	waitFor(t, "delivery and poll counted", func() bool {
 		_, body = fetch(userToken)
-		return strings.Contains(body, `poller_alerts_delivered_total{feed="incoming",result="matched"} 1`)
-	})
-	for _, want := range []string{`poller_polls_total{feed="incoming",outcome="ok"}`, `poller_alerts_polled_total{feed="incoming"} 1`,
-		"poller_poll_duration_seconds_bucket", `poller_http_requests_total{code="401"`} {
-		if !strings.Contains(body, want) {
-			t.Errorf("metrics lack %q", want)
+		for _, want := range wants {
+			if !strings.Contains(body, want) {
+				return false
+			}
 		}
-	}
+		return true
+	})
 	// Plain HTTP to the TLS listener gets net/http's 400, never the API.
 	if resp, err := http.Get("http://" + addr + "/v1/ping"); err == nil {
 		resp.Body.Close()

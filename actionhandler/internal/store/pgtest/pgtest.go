@@ -7,6 +7,9 @@
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
 //	dsn := pgtest.DSN(t)
 //
+// A TestMain with clean-up of its own calls Run, cleans up, then exits
+// (os.Exit skips deferred calls).
+//
 // When PostgreSQL cannot be started the test fails with the reason;
 // ALEXIS_SKIP_PG=1 skips PostgreSQL tests instead. Debian: apt-get install
 // postgresql (deploy/install-deps.sh does).
@@ -61,13 +64,18 @@ type Cluster struct {
 	logs *logtest.Buffer
 }
 
-// Main runs the tests and stops the cluster, if one was started.
-func Main(m *testing.M) {
+// Main runs the tests, stops the cluster, if one was started, and exits
+// with the tests' code.
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run runs the tests and stops the cluster (removing its directory), if
+// one was started; it returns the code to exit with.
+func Run(m *testing.M) int {
 	code := m.Run()
 	if cluster != nil {
 		cluster.Stop()
 	}
-	os.Exit(code)
+	return code
 }
 
 // DSN returns the DSN of a new empty schema (as the search_path) for t.

@@ -33,7 +33,8 @@ func (r *Runner) Run(ctx context.Context, s task.Step) task.Result {
 	if r.exec == nil {
 		return task.Result{Command: cmd, ExitCode: -1, Err: errors.New("remote_ssh: no SSH executor configured")}
 	}
-	req := sshexec.Request{Entity: s.Entity, Command: cmd, Timeout: s.Task.TimeoutDuration()}
+	req := sshexec.Request{Entity: s.Entity, Command: cmd, Timeout: s.Task.TimeoutDuration(),
+		Key: sshexec.StepKey(s.ExecutionID, s.Index, s.Entity)}
 	if s.RemoteStarted != nil {
 		req.Started = func(p sshexec.Process) { s.RemoteStarted(p.PID, p.Start) }
 	}
