@@ -448,7 +448,8 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) (
 	if res.Err != nil {
 		st.Status, st.Error = store.Failure, red(res.Err.Error())
 		if errors.Is(res.Err, sshexec.ErrNoExitStatus) && st.RemotePID > 1 {
-			st.Error += "; " + e.killDropped(ctx, log, s.Entity, sshexec.Process{PID: st.RemotePID, Start: st.RemoteStart})
+			st.Error += "; " + e.killDropped(ctx, log, s.Entity, sshexec.StepKey(s.ExecutionID, s.Index, s.Entity),
+				sshexec.Process{PID: st.RemotePID, Start: st.RemoteStart})
 		}
 		ev = log.Warn().Str(logging.ErrorKey, st.Error)
 		if w, isRefusal := refused(res.Err); isRefusal {
@@ -486,20 +487,20 @@ func (e *Engine) refuse(ctx context.Context, log zerolog.Logger, id string, st s
 // host does not stop it, so it would go on running after the step was
 // reported failed. It reconnects (Leftovers) and kills the process if it
 // is still the one the host reported, and says what became of it.
-func (e *Engine) killDropped(ctx context.Context, log zerolog.Logger, entity string, p sshexec.Process) string {
+func (e *Engine) killDropped(ctx context.Context, log zerolog.Logger, entity, key string, p sshexec.Process) string {
 	pid := strconv.Itoa(p.PID)
 	if e.o.Leftovers == nil {
 		return "its command (pid " + pid + ") may still run: check the host"
 	}
 	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
-	killed, err := e.o.Leftovers.KillLeftover(kctx, entity, p)
+	found, err := e.o.Leftovers.KillLeftover(kctx, entity, key, p)
 	switch {
 	case err != nil:
 		msg := "could not check whether its command (pid " + pid + ") still runs: " + e.o.Redact.String(err.Error())
 		log.Error().Str(logging.Event, "remote_command_unknown").Str(logging.ErrorKey, e.o.Redact.String(err.Error())).Msg(msg)
 		return msg
-	case killed:
+	case found.Killed:
 		msg := "its command (pid " + pid + ") was still running and was killed"
 		log.Warn().Str(logging.Event, "remote_command_killed").Msg(msg)
 		return msg
