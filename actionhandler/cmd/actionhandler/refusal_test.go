@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"io"
@@ -24,32 +23,13 @@ var recordRefusals = flag.String("record-refusals", "",
 // defaults of request) and returns the status and answer.
 func (s *instance) postJSON(t *testing.T, a opsgenietest.Alert, details map[string]any, r map[string]any) (int, api.ActionAccepted) {
 	t.Helper()
-	base := map[string]any{"enabled": true, "os_type": "linux", "alert_feed": "OpsGenie",
-		"when": map[string]any{"path": "tags", "op": "tags_include", "value": []string{"t"}}, "route_to_team": "ops_unix",
-		"entity_type": "explicit", "entities": []string{s.ssh.Addr}}
-	for k, v := range r {
-		base[k] = v
-	}
-	body, _ := json.Marshal(map[string]any{
-		"id": a.ID, "tinyId": a.TinyID, "message": a.Message, "tags": []string{"t"}, "details": details,
-		"alexis": map[string]string{"unique_key": "tinyId", "unique_value": a.TinyID, "feed_type": "OpsGenie", "feed_name": "incoming"},
-		"rule":   base,
-	})
-	req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/action", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	code, retryAfter, b := s.postRaw(t, a, details, r)
 	var acc api.ActionAccepted
 	_ = json.Unmarshal(b, &acc)
-	if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
+	if code == http.StatusServiceUnavailable && retryAfter == "" {
 		t.Errorf("503 without Retry-After")
 	}
-	return resp.StatusCode, acc
+	return code, acc
 }
 
 // get fetches path from the API into out.
