@@ -83,14 +83,17 @@ func (h *Handler) alertmanager(c echo.Context) error {
 }
 
 // webhook takes what a webhook feed's source posts.
+// A token limited to one feed is refused before the name is looked up, so
+// it cannot learn which webhook feeds exist.
 func (h *Handler) webhook(c echo.Context) error {
-	f, ok := h.Intake.Webhooks[c.Param("name")]
+	name := c.Param("name")
+	if err := feedAllowed(c, name); err != nil {
+		return err
+	}
+	f, ok := h.Intake.Webhooks[name]
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound,
-			fmt.Sprintf("no webhook feed named %q (webhooks: in the classifier configuration)", logging.Trim(c.Param("name"), 80)))
-	}
-	if err := feedAllowed(c, f.Name); err != nil {
-		return err
+			fmt.Sprintf("no webhook feed named %q (webhooks: in the classifier configuration)", logging.Trim(name, 80)))
 	}
 	body, err := server.ReadBody(c)
 	if err != nil {

@@ -56,6 +56,10 @@ func TestFeedScopes(t *testing.T) {
 			func(t *testing.T) []byte { return gcAlert(t, nil) }, http.StatusOK, ""},
 		{"classify token cannot explain", "/v1/rules/explain", amToken,
 			func(t *testing.T) []byte { return gcAlert(t, nil) }, http.StatusForbidden, "read"},
+		{"feed token cannot probe webhook names", "/v1/webhook/nosuchfeed", amToken,
+			func(t *testing.T) []byte { return []byte(`{}`) }, http.StatusForbidden, "classify:nosuchfeed"},
+		{"any-feed token learns a name is unknown", "/v1/webhook/nosuchfeed", clientToken,
+			func(t *testing.T) []byte { return []byte(`{}`) }, http.StatusNotFound, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, setup{ruleDir: "../../testdata/rules_intake", rules: []string{"am_disk_full.json"},
