@@ -67,6 +67,9 @@ type Options struct {
 	// "rsa", "ecdsa". Default: ed25519 only. HostKey and HostKeyLine are the
 	// first one's; known_hosts files list them all.
 	HostKeyTypes []string
+	// ExtraConfig are sshd_config lines appended to the generated ones
+	// (e.g. a ForceCommand that makes the host misbehave).
+	ExtraConfig []string
 }
 
 // Fleet is a client identity shared by servers: a generated ed25519 key
@@ -106,6 +109,7 @@ type Server struct {
 	done    chan struct{} // closed when the process has exited
 	waitErr error
 	remove  []string // directories Close removes
+	extra   []string // Options.ExtraConfig
 	once    sync.Once
 }
 
@@ -387,7 +391,7 @@ func start(ctx context.Context, f *Fleet, o Options) (*Server, error) {
 		s := &Server{
 			Addr: net.JoinHostPort(host, p), Host: host, HostKey: hostKeys[0], HostKeys: hostKeys,
 			Dir: o.Dir, Fleet: f, User: f.User,
-			ClientKeyFile: f.ClientKeyFile, KnownHostsFile: f.KnownHostsFile,
+			ClientKeyFile: f.ClientKeyFile, KnownHostsFile: f.KnownHostsFile, extra: o.ExtraConfig,
 		}
 		if ownDir {
 			s.remove = []string{o.Dir}
@@ -463,6 +467,7 @@ func (s *Server) config(hostKeyFiles []string) string {
 		"MaxSessions 100",
 		"UseDNS no",
 	)
+	lines = append(lines, s.extra...)
 	return strings.Join(lines, "\n") + "\n"
 }
 

@@ -44,6 +44,16 @@ func prefix(key string) string {
 		`trap 'rm -f -- "$__alexis_f"' EXIT; echo $$ $__alexis_s >| "$__alexis_f"; fi 2>/dev/null` + "\n" + report
 }
 
+// killByStepFile is the shell text that kills the process group the step
+// file of key names, if that process still has the recorded start time,
+// and removes the file. Only digits from the file reach kill.
+func killByStepFile(key string) string {
+	return "set -- $(cat -- " + stepFile(key) + " 2>/dev/null); " +
+		`if [ -n "$2" ] && case "$1$2" in *[!0-9]*) false;; esac && ` +
+		`[ "$(cut -d' ' -f22 /proc/$1/stat 2>/dev/null)" = "$2" ]; then kill -KILL -- -$1 $1 2>/dev/null; fi; ` +
+		"rm -f -- " + stepFile(key) + "; "
+}
+
 // stepFile is the shell word naming key's step file on the host.
 func stepFile(key string) string { return `"$HOME/` + StepDir + `/` + key + `"` }
 
@@ -180,7 +190,21 @@ func (c *Conn) newSession(ctx context.Context) (*ssh.Session, error) {
 // the connection is closed, which ends the session on our side.
 func (c *Conn) kill(sess *ssh.Session, pid int, key string, done <-chan error) {
 	_ = sess.Signal(ssh.SIGKILL)
-	if pid > 1 {
+	var cmd string
+	switch {
+	case pid > 1:
+		p := strconv.Itoa(pid)
+		cmd = "kill -KILL -- -" + p + " " + p + " 2>/dev/null; "
+		if validKey(key) {
+			cmd += "rm -f -- " + stepFile(key) + "; "
+		}
+	case validKey(key):
+		// The host has not reported the pid (yet, or its stderr goes
+		// elsewhere): the step file names the command, and its start
+		// time makes sure it is still that process.
+		cmd = killByStepFile(key)
+	}
+	if cmd != "" {
 		killed := make(chan struct{})
 		go func() {
 			defer close(killed)
@@ -189,11 +213,6 @@ func (c *Conn) kill(sess *ssh.Session, pid int, key string, done <-chan error) {
 				return
 			}
 			defer ks.Close()
-			p := strconv.Itoa(pid)
-			cmd := "kill -KILL -- -" + p + " " + p + " 2>/dev/null; "
-			if validKey(key) {
-				cmd += "rm -f -- " + stepFile(key) + "; "
-			}
 			_ = ks.Run(cmd + "exit 0")
 		}()
 		select {

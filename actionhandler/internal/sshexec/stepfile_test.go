@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -259,4 +260,27 @@ func TestStepFilePrefixPlaces(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestTimeoutBeforeThePidKilledByStepFile: the host's pid line never
+// arrives (a forced command sends the session's stderr nowhere), so when
+// the command's time is up only its step file names it. It is killed all
+// the same, and its step file removed.
+func TestTimeoutBeforeThePidKilledByStepFile(t *testing.T) {
+	srv := sshdtest.StartT(t, sshdtest.Options{ExtraConfig: []string{
+		`ForceCommand exec 2>/dev/null; eval "$SSH_ORIGINAL_COMMAND"`}})
+	e, _ := newExecutor(t, srv, func(o *Options) { o.CommandTimeout = 3 * time.Second })
+	marker := uniqueMarker(t)
+	key := StepKey("timeout-before-pid", 0, srv.Addr)
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(u.HomeDir, StepDir, key) // sshd logs in as this user
+	r := e.Exec(context.Background(), Request{Entity: srv.Addr, Command: "sleep " + marker, Key: key})
+	if !errors.Is(r.Err, ErrTimeout) {
+		t.Fatalf("err %v, want a timeout", r.Err)
+	}
+	eventually(t, "the command's processes gone", func() bool { return len(processesOf(marker)) == 0 })
+	eventually(t, "the step file removed", func() bool { _, err := os.Stat(file); return os.IsNotExist(err) })
 }
