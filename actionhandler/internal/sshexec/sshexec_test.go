@@ -234,8 +234,11 @@ func TestCommandTimeoutKillsRemoteProcess(t *testing.T) {
 			// The sleep's unique duration marks the command's processes:
 			// on a loaded machine the shell may not have started it when
 			// its time is up, and then nothing of it may run either.
+			// A step key, as every remote_ssh step has: if the time is up
+			// before the host's pid report is read, the step file names it.
 			marker := uniqueMarker(t)
-			r := e.Run(context.Background(), srv.Addr, fmt.Sprintf(tc.cmd, marker))
+			r := e.Exec(context.Background(), Request{Entity: srv.Addr, Command: fmt.Sprintf(tc.cmd, marker),
+				Key: StepKey(t.Name(), 0, srv.Addr)})
 			if !errors.Is(r.Err, ErrTimeout) || r.ExitCode != -1 {
 				t.Fatalf("err %v exit %d, want timeout and -1", r.Err, r.ExitCode)
 			}
@@ -287,7 +290,15 @@ func TestCancelKillsRemoteProcess(t *testing.T) {
 	e, _ := newExecutor(t, srv, nil)
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	ctx, cancel := context.WithCancel(context.Background())
+	// Cancelled once the host has reported the command's pid (the pid file
+	// alone may be written before that report is read; a cancel then is
+	// TestTimeoutBeforeThePidKilledByStepFile's case).
+	started := make(chan struct{})
 	go func() {
+		select {
+		case <-started:
+		case <-time.After(waitDeadline):
+		}
 		deadline := time.Now().Add(waitDeadline)
 		for time.Now().Before(deadline) {
 			if _, err := os.Stat(pidFile); err == nil {
@@ -297,7 +308,8 @@ func TestCancelKillsRemoteProcess(t *testing.T) {
 		}
 		cancel()
 	}()
-	r := e.Run(ctx, srv.Addr, "echo $$ > "+pidFile+"; sleep 600")
+	r := e.Exec(ctx, Request{Entity: srv.Addr, Command: "echo $$ > " + pidFile + "; sleep 600",
+		Started: func(Process) { close(started) }})
 	if !errors.Is(r.Err, ErrCancelled) {
 		t.Fatalf("err %v, want cancelled", r.Err)
 	}
