@@ -291,8 +291,15 @@ func TestPersonPostsActionDirectly(t *testing.T) {
 // executions lists the action handler's executions of an alert.
 func (e *env) executions(t *testing.T, alertID string) []api.Execution {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.ActionHandlerURL+"/v1/executions?alert_id="+alertID, nil)
-	req.Header.Set("Authorization", "Bearer "+e.UserToken)
+	return listExecutions(t, e.Stack, "alert_id="+alertID)
+}
+
+// listExecutions is GET /v1/executions?query on s's action handler, as
+// its user; anything but a 200 with a list fails the test.
+func listExecutions(t *testing.T, s *stack.Stack, query string) []api.Execution {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, s.ActionHandlerURL+"/v1/executions?"+query, nil)
+	req.Header.Set("Authorization", "Bearer "+s.UserToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/alexis-ops/alexis/deploy/internal/stack"
-	"github.com/alexis-ops/alexis/shared/api"
 )
 
 // stagingRule acts only on alerts whose details.env is "staging", through
@@ -101,19 +100,8 @@ func TestDuplicateKeysRefusedByBoth(t *testing.T) {
 		})
 	}
 	// Nothing was stored or run.
-	req, _ := http.NewRequest(http.MethodGet, s.ActionHandlerURL+"/v1/executions", nil)
-	req.Header.Set("Authorization", "Bearer "+s.UserToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var list api.ExecutionList
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
-		t.Fatal(err)
-	}
-	if len(list.Executions) != 0 {
-		t.Errorf("%d executions stored from refused documents", len(list.Executions))
+	if x := listExecutions(t, s, ""); len(x) != 0 {
+		t.Errorf("%d executions stored from refused documents", len(x))
 	}
 	if _, err := os.Stat(record); err == nil {
 		t.Error("the plugin ran")
