@@ -22,7 +22,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/alexis-ops/alexis/actionhandler/internal/store/pgtest"
+	"github.com/alexis-ops/alexis/shared/pgtest"
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/opsgenie/opsgenietest"
 )

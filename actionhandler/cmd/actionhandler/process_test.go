@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexis-ops/alexis/actionhandler/internal/store/pgtest"
+	"github.com/alexis-ops/alexis/shared/pgtest"
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"github.com/alexis-ops/alexis/shared/opsgenie/opsgenietest"

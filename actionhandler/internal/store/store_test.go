@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexis-ops/alexis/actionhandler/internal/store/pgtest"
+	"github.com/alexis-ops/alexis/shared/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
