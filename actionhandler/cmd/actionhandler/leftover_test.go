@@ -22,9 +22,9 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/alexis-ops/alexis/shared/pgtest"
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/opsgenie/opsgenietest"
+	"github.com/alexis-ops/alexis/shared/pgtest"
 )
 
 var killRounds = flag.Int("kill-rounds", 3, "rounds of TestReplicaKilledAtRandomInstant (each kills a replica)")

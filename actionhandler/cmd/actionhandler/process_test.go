@@ -26,10 +26,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexis-ops/alexis/shared/pgtest"
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"github.com/alexis-ops/alexis/shared/opsgenie/opsgenietest"
+	"github.com/alexis-ops/alexis/shared/pgtest"
 	"github.com/alexis-ops/alexis/shared/sshdtest"
 )
 
