@@ -5,17 +5,18 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/alexis-ops/alexis/shared/healthcheck"
 	"io"
 	"net"
 
 	"github.com/alexis-ops/alexis/poller/internal/config"
 	"github.com/alexis-ops/alexis/poller/internal/feeds"
 	"github.com/alexis-ops/alexis/poller/internal/httpapi"
+	"github.com/alexis-ops/alexis/poller/internal/pgstate"
 	"github.com/alexis-ops/alexis/poller/internal/poller"
 	"github.com/alexis-ops/alexis/poller/internal/state"
 	"github.com/alexis-ops/alexis/shared/auth"
 	sconfig "github.com/alexis-ops/alexis/shared/config"
+	"github.com/alexis-ops/alexis/shared/healthcheck"
 	"github.com/alexis-ops/alexis/shared/httpclient"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/metrics"
@@ -65,26 +66,54 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	st, err := state.Open(cfg.StateFile)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	names := make([]string, 0, len(cfg.Feeds))
 	for _, f := range cfg.Feeds {
 		names = append(names, f.Name)
 	}
-	if n := st.Prune(names); n > 0 {
-		log.Info().Str(logging.Event, "state_pruned").Int(logging.Count, n).Msg("forgot alerts of feeds no longer configured")
+	reg := metrics.New(service)
+	pm := poller.NewMetrics(reg)
+	var st poller.State
+	var pg *pgstate.Store // nil with a state file
+	if cfg.State.Postgres() {
+		dsn, err := sconfig.ReadSecret(cfg.State.PostgresDSNFile)
+		if err != nil {
+			return fmt.Errorf("state.postgres_dsn_file: %w", err)
+		}
+		pm.SetLeader(false)
+		pg, err = pgstate.Open(ctx, dsn.Reveal(), pgstate.Options{
+			Holder:        pgstate.NewHolder(),
+			Lease:         cfg.State.Lease.D(),
+			RenewInterval: cfg.State.RenewInterval.D(),
+			Log:           log.With().Str(logging.Component, "lease").Logger(),
+			OnLeader:      pm.SetLeader,
+		})
+		if err != nil {
+			return fmt.Errorf("state.postgres_dsn_file: %w", err)
+		}
+		defer pg.Close()
+		log.Info().Str(logging.Event, "state_opened").Str(logging.Replica, pg.Holder()).
+			Int(logging.Count, pgstate.SchemaVersion()).Msg("state in postgresql")
+		st = pg
+	} else {
+		fst, err := state.Open(cfg.StateFile)
+		if err != nil {
+			return err
+		}
+		defer fst.Close()
+		if n := fst.Prune(names); n > 0 {
+			log.Info().Str(logging.Event, "state_pruned").Int(logging.Count, n).Msg("forgot alerts of feeds no longer configured")
+		}
+		if err := fst.Save(); err != nil { // also proves the file is writable
+			return fmt.Errorf("state_file: %w", err)
+		}
+		remembered := 0
+		for _, n := range names {
+			remembered += fst.Count(n)
+		}
+		log.Info().Str(logging.Event, "state_loaded").Str(logging.Path, fst.Path()).Int(logging.Count, remembered).Send()
+		pm.SetLeader(true)
+		st = poller.FileState(fst)
 	}
-	if err := st.Save(); err != nil { // also proves the file is writable
-		return fmt.Errorf("state_file: %w", err)
-	}
-	remembered := 0
-	for _, n := range names {
-		remembered += st.Count(n)
-	}
-	log.Info().Str(logging.Event, "state_loaded").Str(logging.Path, st.Path()).Int(logging.Count, remembered).Send()
 
 	token, err := sconfig.ReadSecret(cfg.Classifier.TokenFile)
 	if err != nil {
@@ -108,9 +137,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		sources = append(sources, poller.Source{Feed: f, Interval: cfg.Interval(fc)})
 	}
-	reg := metrics.New(service)
 	p := poller.New(poller.Options{
-		Metrics:    poller.NewMetrics(reg),
+		Metrics:    pm,
 		Sources:    sources,
 		Classifier: &poller.HTTPClassifier{URL: cfg.Classifier.URL, Client: client},
 		State:      st,
@@ -118,6 +146,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		MaxBackoff: cfg.MaxBackoff.D(),
 	})
 
+	if once && pg != nil {
+		return pg.RunOnce(ctx, names, p.Once)
+	}
 	if once {
 		return p.Once(ctx)
 	}
@@ -155,7 +186,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		errc <- err
 	}()
-	p.Run(ctx)
+	if pg != nil {
+		pg.Lead(ctx, names, p.Run)
+	} else {
+		p.Run(ctx)
+	}
 	cancel()
 	err = <-errc
 	log.Info().Str(logging.Event, "service_stopped").Send()
@@ -166,6 +201,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // for the permission check at start.
 func secretFiles(cfg *config.Config) []secretfile.File {
 	files := []secretfile.File{
+		{Field: "state.postgres_dsn_file", Path: cfg.State.PostgresDSNFile},
 		{Field: "tokens_file", Path: cfg.TokensFile},
 		{Field: "classifier.token_file", Path: cfg.Classifier.TokenFile},
 		{Field: "tls.key_file", Path: cfg.TLS.KeyFile, Kind: secretfile.Key},
