@@ -67,8 +67,8 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
-			name: "state problems",
-			yaml: head + "state: {postgres_dsn_file: " + filepath.Join(dir, "nope") + ", lease: 500ms, renew_interval: 0s}\n" + feedYAML(dir, ""),
+			name:     "state problems",
+			yaml:     head + "state: {postgres_dsn_file: " + filepath.Join(dir, "nope") + ", lease: 500ms, renew_interval: 0s}\n" + feedYAML(dir, ""),
 			wantErrs: []string{"state.postgres_dsn_file: stat ", "state.lease: must be at least 1s", "state.renew_interval: must be positive"},
 		},
 		{
