@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -148,6 +149,9 @@ func TestFailoverTwoReplicas(t *testing.T) {
 	var victims []string
 	var failovers []time.Duration
 	for round := range *failoverKills {
+		// A random pause first, so kills fall at random points of the
+		// renew and standby cycles (not a wait for a condition).
+		time.Sleep(rand.N(time.Second))
 		batch := createAlerts(og, 6, fmt.Sprintf("round %d", round))
 		victim := batch[2].TinyID
 		killedAt := make(chan time.Time, 1)
