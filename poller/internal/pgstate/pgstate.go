@@ -59,7 +59,9 @@ type Options struct {
 	// Lease is how long a lease lasts after a renew; RenewInterval how
 	// often the active replica renews it and a standby tries to take it.
 	Lease, RenewInterval time.Duration
-	// Timeout bounds each statement; default RenewInterval.
+	// Timeout bounds each lease statement (take, renew, release, read);
+	// default RenewInterval. State writes may take up to Lease: past it,
+	// the lease is over anyway.
 	Timeout time.Duration
 	Log     zerolog.Logger
 	// OnLeader, if set, is told when this replica becomes active (true)
@@ -467,7 +469,7 @@ func (s *Store) Count(feed string) int {
 // active term (the lease is given up to whoever can write): the alert may
 // then be delivered once more, by whichever replica is active next.
 func (s *Store) Commit(ctx context.Context, feed, id string, e state.Entry) error {
-	ctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.o.Lease)
 	defer cancel()
 	res, err := s.db.ExecContext(ctx, `WITH lease AS (`+fence+`)
 		INSERT INTO poller_delivered (feed, alert_id, unique_value, delivered_at, result, error)
@@ -511,7 +513,7 @@ func (s *Store) Retain(ctx context.Context, feed string, current map[string]bool
 	if len(gone) == 0 {
 		return 0, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.o.Lease)
 	defer cancel()
 	var held int
 	if err := s.db.QueryRowContext(ctx, `WITH lease AS (`+fence+`),
