@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"flag"
 	"fmt"
 	"io"
@@ -93,25 +94,7 @@ func TestFailoverTwoReplicas(t *testing.T) {
 		return time.Time{}, false
 	}
 	cl := newCounter(t)
-
-	dir := t.TempDir()
-	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	// Default lease and renew interval: the failover measured is the
-	// default one.
-	cfg := write("poller.yaml", "listen: 127.0.0.1:0\n"+
-		"tokens_file: "+write("tokens", "oncall:"+userToken+" scopes=read,metrics\n")+"\n"+
-		"loop_interval: 100ms\nmax_backoff: 400ms\n"+
-		"state:\n  postgres_dsn_file: "+write("pg_dsn", u.String()+"\n")+"\n"+
-		"classifier:\n  url: "+cl.URL()+"/v1/classifier\n  token_file: "+write("classifier_token", outToken)+"\n  timeout: 10s\n"+
-		"feeds:\n  - name: incoming\n    type: opsgenie\n    query: 'status:open AND teams:incoming'\n    lookback: 1h\n"+
-		"    opsgenie: {api_url: '"+og.Host()+"', api_key_file: "+write("opsgenie_key", og.APIKey())+", timeout: 5s, retries: 1}\n")
-
+	cfg := pgConfig(t, og, cl.URL(), u.String())
 	var mu sync.Mutex
 	var replicas []*replica
 	n := 0
@@ -270,6 +253,71 @@ func TestFailoverTwoReplicas(t *testing.T) {
 	slices.Sort(failovers)
 	t.Logf("failover over %d kill(s): p50 %v, max %v (lease 3s, renew_interval 1s; indicative on a shared machine)",
 		len(failovers), failovers[len(failovers)/2].Round(time.Millisecond), failovers[len(failovers)-1].Round(time.Millisecond))
+}
+
+// pgConfig writes a poller configuration with its state in PostgreSQL at
+// dsn, the default lease and renew interval (so the failover measured is
+// the default one), and returns its path.
+func pgConfig(t *testing.T, og *opsgenietest.Server, classifierURL, dsn string) string {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	return write("poller.yaml", "listen: 127.0.0.1:0\n"+
+		"tokens_file: "+write("tokens", "oncall:"+userToken+" scopes=read,metrics\n")+"\n"+
+		"loop_interval: 100ms\nmax_backoff: 400ms\n"+
+		"state:\n  postgres_dsn_file: "+write("pg_dsn", dsn+"\n")+"\n"+
+		"classifier:\n  url: "+classifierURL+"/v1/classifier\n  token_file: "+write("classifier_token", outToken)+"\n  timeout: 10s\n"+
+		"feeds:\n  - name: incoming\n    type: opsgenie\n    query: 'status:open AND teams:incoming'\n    lookback: 1h\n"+
+		"    opsgenie: {api_url: '"+og.Host()+"', api_key_file: "+write("opsgenie_key", og.APIKey())+", timeout: 5s, retries: 1}\n")
+}
+
+// A replica whose lease is taken from it while it delivers (as if it had
+// been paused past its lease and another replica had taken over) cannot
+// record that delivery, and delivers nothing more.
+func TestLeaseTakenStopsDelivery(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	og := opsgenietest.NewT(t)
+	cl := newCounter(t)
+	alerts := createAlerts(og, 8, "steal")
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cl.mu.Lock()
+	cl.hook = func(uv string) bool {
+		if uv == alerts[3].TinyID {
+			// Taken before it is answered, so the poller commits it after.
+			if _, err := db.Exec(`UPDATE poller_leader SET holder = 'other-replica', lease_until = clock_timestamp() + interval '1 hour'`); err != nil {
+				t.Error(err)
+			}
+		}
+		return true
+	}
+	cl.mu.Unlock()
+	logs, stop := startRun(t, pgConfig(t, og, cl.URL(), dsn))
+	defer stop()
+	waitFor(t, "the replica to see the other holder", func() bool {
+		return strings.Contains(logs.String(), `event=lease_standby`) && strings.Contains(logs.String(), "other-replica")
+	})
+	attempts, taken := cl.counts()
+	if attempts != 4 || len(taken) != 4 {
+		t.Errorf("%d deliveries (%d alerts), want 4: it went on after its lease was taken", attempts, len(taken))
+	}
+	out := logs.String()
+	if !strings.Contains(out, "event=lease_lost") || !strings.Contains(out, "reason=fenced") {
+		t.Errorf("no lease_lost reason=fenced:\n%s", out)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM poller_delivered`).Scan(&n); err != nil || n != 3 {
+		t.Errorf("%d deliveries recorded, want 3 (the 4th was fenced): %v", n, err)
+	}
 }
 
 // checkLeaderMetrics checks poller_leader on the active and the standby

@@ -294,7 +294,9 @@ func TestLeadHandsOver(t *testing.T) {
 		done   chan struct{}
 	}
 	start := func(name string) *replica {
-		o := Options{Holder: name, Lease: time.Second, RenewInterval: 200 * time.Millisecond, Timeout: 10 * time.Second,
+		// A long lease: a loaded machine does not make a lose it while
+		// the test checks that it stays active.
+		o := Options{Holder: name, Lease: 10 * time.Second, RenewInterval: 200 * time.Millisecond, Timeout: 5 * time.Second,
 			Log: logging.New(logs, "poller", logging.Options{Format: "logfmt", Level: "info"}),
 			OnLeader: func(b bool) {
 				lmu.Lock()
