@@ -22,6 +22,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/metrics"
 	"github.com/alexis-ops/alexis/shared/secretfile"
 	"github.com/alexis-ops/alexis/shared/server"
+	"github.com/rs/zerolog"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -72,48 +73,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	reg := metrics.New(service)
 	pm := poller.NewMetrics(reg)
-	var st poller.State
-	var pg *pgstate.Store // nil with a state file
-	if cfg.State.Postgres() {
-		dsn, err := sconfig.ReadSecret(cfg.State.PostgresDSNFile)
-		if err != nil {
-			return fmt.Errorf("state.postgres_dsn_file: %w", err)
-		}
-		pm.SetLeader(false)
-		pg, err = pgstate.Open(ctx, dsn.Reveal(), pgstate.Options{
-			Holder:        pgstate.NewHolder(),
-			Lease:         cfg.State.Lease.D(),
-			RenewInterval: cfg.State.RenewInterval.D(),
-			Log:           log.With().Str(logging.Component, "lease").Logger(),
-			OnLeader:      pm.SetLeader,
-		})
-		if err != nil {
-			return fmt.Errorf("state.postgres_dsn_file: %w", err)
-		}
-		defer pg.Close()
-		log.Info().Str(logging.Event, "state_opened").Str(logging.Replica, pg.Holder()).
-			Int(logging.Count, pgstate.SchemaVersion()).Msg("state in postgresql")
-		st = pg
-	} else {
-		fst, err := state.Open(cfg.StateFile)
-		if err != nil {
-			return err
-		}
-		defer fst.Close()
-		if n := fst.Prune(names); n > 0 {
-			log.Info().Str(logging.Event, "state_pruned").Int(logging.Count, n).Msg("forgot alerts of feeds no longer configured")
-		}
-		if err := fst.Save(); err != nil { // also proves the file is writable
-			return fmt.Errorf("state_file: %w", err)
-		}
-		remembered := 0
-		for _, n := range names {
-			remembered += fst.Count(n)
-		}
-		log.Info().Str(logging.Event, "state_loaded").Str(logging.Path, fst.Path()).Int(logging.Count, remembered).Send()
-		pm.SetLeader(true)
-		st = poller.FileState(fst)
+	st, pg, closeState, err := openState(ctx, cfg, names, log, pm)
+	if err != nil {
+		return err
 	}
+	defer closeState()
 
 	token, err := sconfig.ReadSecret(cfg.Classifier.TokenFile)
 	if err != nil {
@@ -215,4 +179,47 @@ func secretFiles(cfg *config.Config) []secretfile.File {
 		}
 	}
 	return files
+}
+
+// openState opens the delivery state: PostgreSQL with a lease when
+// state.postgres_dsn_file is set (pg is then not nil), else the state file.
+func openState(ctx context.Context, cfg *config.Config, names []string, log zerolog.Logger, pm *poller.Metrics) (st poller.State, pg *pgstate.Store, closeFn func(), err error) {
+	if cfg.State.Postgres() {
+		dsn, err := sconfig.ReadSecret(cfg.State.PostgresDSNFile)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("state.postgres_dsn_file: %w", err)
+		}
+		pm.SetLeader(false)
+		pg, err := pgstate.Open(ctx, dsn.Reveal(), pgstate.Options{
+			Holder:        pgstate.NewHolder(),
+			Lease:         cfg.State.Lease.D(),
+			RenewInterval: cfg.State.RenewInterval.D(),
+			Log:           log.With().Str(logging.Component, "lease").Logger(),
+			OnLeader:      pm.SetLeader,
+		})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("state.postgres_dsn_file: %w", err)
+		}
+		log.Info().Str(logging.Event, "state_opened").Str(logging.Replica, pg.Holder()).
+			Int(logging.Count, pgstate.SchemaVersion()).Msg("state in postgresql")
+		return pg, pg, func() { pg.Close() }, nil
+	}
+	fst, err := state.Open(cfg.StateFile)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if n := fst.Prune(names); n > 0 {
+		log.Info().Str(logging.Event, "state_pruned").Int(logging.Count, n).Msg("forgot alerts of feeds no longer configured")
+	}
+	if err := fst.Save(); err != nil { // also proves the file is writable
+		fst.Close()
+		return nil, nil, nil, fmt.Errorf("state_file: %w", err)
+	}
+	remembered := 0
+	for _, n := range names {
+		remembered += fst.Count(n)
+	}
+	log.Info().Str(logging.Event, "state_loaded").Str(logging.Path, fst.Path()).Int(logging.Count, remembered).Send()
+	pm.SetLeader(true)
+	return poller.FileState(fst), nil, func() { fst.Close() }, nil
 }
