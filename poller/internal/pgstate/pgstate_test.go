@@ -385,3 +385,32 @@ func TestLeaseLostWhenDatabaseFails(t *testing.T) {
 		t.Errorf("lease_lost reason:\n%s", logs)
 	}
 }
+
+func TestLeaseConcurrentAcquire(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	stores := make([]*Store, 8)
+	for i := range stores {
+		stores[i] = open(t, dsn, "r"+string(rune('a'+i)), nil)
+	}
+	// All at once, on a database where no replica ever held the lease:
+	// exactly one gets it.
+	var wg sync.WaitGroup
+	got := make([]bool, len(stores))
+	errs := make([]error, len(stores))
+	for i, s := range stores {
+		wg.Go(func() { got[i], errs[i] = s.TryAcquire(context.Background()) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ok := range got {
+		if ok {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d replicas acquired the lease, want 1: %v", n, got)
+	}
+}
