@@ -98,7 +98,9 @@ func (t *barrierTicket) record(what string, wait bool) error {
 	return err
 }
 
-func (t *barrierTicket) AddNote(_ context.Context, _, note string) error { return t.record("note", true) }
+func (t *barrierTicket) AddNote(_ context.Context, _, note string) error {
+	return t.record("note", true)
+}
 func (t *barrierTicket) AddTeam(_ context.Context, _, team string) error {
 	return t.record("team "+team, team == "auto")
 }

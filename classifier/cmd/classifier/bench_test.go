@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alexis-ops/alexis/classifier/internal/rules/rulestest"
+)
+
+// headWriter keeps the first bytes written and the service_started line
+// (with the listen address), and drops the rest: a benchmark logs a line
+// or two per alert at level info, as in production.
+type headWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *headWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.buf.Len() < 16<<10 || bytes.Contains(p, []byte("event=service_started")) {
+		w.buf.Write(p)
+	}
+	return len(p), nil
+}
+
+func (w *headWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// countingServer is an httptest server counting the connections it
+// accepted.
+func countingServer(h http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	return srv, &conns
+}
+
+// BenchmarkMatchedHTTP posts alerts that match one of 1,000 rules to the
+// real classifier (run(), on 127.0.0.1:0) over HTTP, with the write-backs
+// a matched alert really does: the push to an action handler and a note
+// and a team on OpsGenie, both local servers answering like the real ones
+// (202 and their JSON). Load generator, classifier and sinks share the
+// machine's CPUs. Reports alerts/s and the connections the classifier
+// opened to each sink (pooled: a handful, whatever b.N).
+//
+//	cd classifier && go test -run '^$' -bench BenchmarkMatchedHTTP -benchtime 20000x ./cmd/classifier/
+func BenchmarkMatchedHTTP(b *testing.B) {
+	for _, conc := range []int{4, 16, 64} {
+		b.Run(fmt.Sprintf("clients=%d", conc), func(b *testing.B) { benchMatchedHTTP(b, conc) })
+	}
+}
+
+func benchMatchedHTTP(b *testing.B, clients int) {
+	ah, ahConns := countingServer(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"execution_id":"362dc944c3b926a8d968b7bf71bd56e8","status":"queued","entities":["app01.example.com"]}`+"\n")
+	})
+	defer ah.Close()
+	og, ogConns := countingServer(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("X-Request-Id", "req-1")
+		w.Header().Set("X-RateLimit-State", "OK")
+		w.Header().Set("X-Response-Time", "0.001")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"result":"Request will be processed","took":0.001,"requestId":"req-1"}`)
+	})
+	defer og.Close()
+
+	dir := b.TempDir()
+	rulesDir := filepath.Join(dir, "rules")
+	if err := os.Mkdir(rulesDir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	rulestest.WriteBenchRules(b, rulesDir, 1000, false)
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		return p
+	}
+	cfg := write("classifier.yaml", fmt.Sprintf(`
+listen: 127.0.0.1:0
+tokens_file: %s
+max_in_flight: 1000
+log: {format: logfmt, level: info}
+rules_dir: %s
+action_handlers: {linux: %s/v1/action}
+action_handler_token_file: %s
+signing_key_file: %s
+default_investigation_queue: ops_investigation
+tickets:
+  opsgenie: {api_url: %s, api_key_file: %s, timeout: 5s, retries: 1}
+`, write("tokens", "poller:"+clientToken+"\n"), rulesDir, ah.URL, write("ah_token", ahToken+"\n"),
+		write("signing_key", signingKey+"\n"), strings.TrimPrefix(og.URL, "http://"), write("genie_key", genieKey+"\n")))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs headWriter
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-config", cfg}, io.Discard, &logs) }()
+	addr := ""
+	for deadline := time.Now().Add(60 * time.Second); addr == "" && time.Now().Before(deadline); {
+		if m := listenRE.FindStringSubmatch(logs.String()); m != nil {
+			addr = m[1]
+		} else {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if addr == "" {
+		b.Fatalf("classifier did not start:\n%s", logs.String())
+	}
+	url := "http://" + addr + "/v1/classifier"
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	body := []byte(rulestest.BenchAlert)
+	post := func() error {
+		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+clientToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !bytes.Contains(answer, []byte(`"result":"matched"`)) ||
+			bytes.Contains(answer, []byte("writeback_errors")) {
+			return fmt.Errorf("answer %d %s", resp.StatusCode, answer)
+		}
+		return nil
+	}
+	if err := post(); err != nil { // loads and compiles the rules
+		b.Fatal(err)
+	}
+	ahConns.Store(0)
+	ogConns.Store(0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for range clients {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				if err := post(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "alerts/s")
+	b.ReportMetric(float64(ahConns.Load()), "ah_conns")
+	b.ReportMetric(float64(ogConns.Load()), "og_conns")
+	cancel()
+	<-done
+}
