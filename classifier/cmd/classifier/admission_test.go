@@ -20,12 +20,24 @@ import (
 	"github.com/alexis-ops/alexis/shared/logging/logtest"
 )
 
+// binDir holds the binary buildClassifier built, removed by TestMain.
+var binDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 // buildClassifier builds the classifier binary once per test binary.
 var buildClassifier = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "classifier-bin-")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "classifier")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		return "", errors.New(string(out))
@@ -35,13 +47,18 @@ var buildClassifier = sync.OnceValues(func() (string, error) {
 
 // classifierProc starts the classifier binary with cfg and returns its
 // base URL; it is stopped (SIGTERM) when the test ends.
-func classifierProc(t *testing.T, cfg string, logs *logtest.Buffer) string {
+func classifierProc(t testing.TB, cfg string, logs *logtest.Buffer) string {
+	_, base := startClassifier(t, cfg, logs)
+	return base
+}
+
+// startClassifier is classifierProc, also returning the process id.
+func startClassifier(t testing.TB, cfg string, logs *logtest.Buffer) (int, string) {
 	t.Helper()
 	bin, err := buildClassifier()
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
 	cmd := exec.Command(bin, "-config", cfg)
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
@@ -58,7 +75,7 @@ func classifierProc(t *testing.T, cfg string, logs *logtest.Buffer) string {
 			t.Error("classifier did not stop after SIGTERM")
 		}
 	})
-	return "http://" + waitListening(t, logs, done)
+	return cmd.Process.Pid, "http://" + waitListening(t, logs, done)
 }
 
 // TestAdmissionLimit runs the classifier binary with max_in_flight 4 and

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/alexis-ops/alexis/classifier/internal/rules/rulestest"
+	"github.com/alexis-ops/alexis/shared/logging/logtest"
 )
 
 // headWriter keeps the first bytes written and the service_started line
@@ -65,13 +66,35 @@ func countingServer(h http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
 // opened to each sink (pooled: a handful, whatever b.N).
 //
 //	cd classifier && go test -run '^$' -bench BenchmarkMatchedHTTP -benchtime 20000x ./cmd/classifier/
+//
+// With proc=binary the classifier is the built binary in a process of its
+// own, and cls_cpu_us/alert is the CPU time (user + system) it spent per
+// alert: the figure that holds on a machine shared with other work
+// (capacity on C free cores ≈ C × 1e6 / cls_cpu_us/alert).
 func BenchmarkMatchedHTTP(b *testing.B) {
-	for _, conc := range []int{4, 16, 64} {
-		b.Run(fmt.Sprintf("clients=%d", conc), func(b *testing.B) { benchMatchedHTTP(b, conc) })
+	for _, proc := range []string{"inprocess", "binary"} {
+		for _, conc := range []int{4, 16, 64} {
+			b.Run(fmt.Sprintf("proc=%s/clients=%d", proc, conc), func(b *testing.B) { benchMatchedHTTP(b, proc == "binary", conc) })
+		}
 	}
 }
 
-func benchMatchedHTTP(b *testing.B, clients int) {
+// cpuTime is the user + system CPU time process pid has used.
+func cpuTime(b *testing.B, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name (which is in parentheses): state is
+	// field 3, utime 14 and stime 15, in clock ticks (100 per second).
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	var ut, st int64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+func benchMatchedHTTP(b *testing.B, binary bool, clients int) {
 	ah, ahConns := countingServer(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
@@ -120,19 +143,27 @@ tickets:
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs headWriter
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-config", cfg}, io.Discard, &logs) }()
-	addr := ""
-	for deadline := time.Now().Add(60 * time.Second); addr == "" && time.Now().Before(deadline); {
-		if m := listenRE.FindStringSubmatch(logs.String()); m != nil {
-			addr = m[1]
-		} else {
-			time.Sleep(10 * time.Millisecond)
+	pid, addr := 0, ""
+	if binary {
+		var plogs logtest.Buffer
+		var base string
+		pid, base = startClassifier(b, cfg, &plogs)
+		addr = strings.TrimPrefix(base, "http://")
+		defer close(done)
+	} else {
+		var logs headWriter
+		go func() { done <- run(ctx, []string{"-config", cfg}, io.Discard, &logs) }()
+		for deadline := time.Now().Add(60 * time.Second); addr == "" && time.Now().Before(deadline); {
+			if m := listenRE.FindStringSubmatch(logs.String()); m != nil {
+				addr = m[1]
+			} else {
+				time.Sleep(10 * time.Millisecond)
+			}
 		}
-	}
-	if addr == "" {
-		b.Fatalf("classifier did not start:\n%s", logs.String())
+		if addr == "" {
+			b.Fatalf("classifier did not start:\n%s", logs.String())
+		}
 	}
 	url := "http://" + addr + "/v1/classifier"
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
@@ -158,6 +189,10 @@ tickets:
 	}
 	ahConns.Store(0)
 	ogConns.Store(0)
+	var cpu0 time.Duration
+	if binary {
+		cpu0 = cpuTime(b, pid)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	var next atomic.Int64
@@ -182,6 +217,10 @@ tickets:
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "alerts/s")
 	b.ReportMetric(float64(ahConns.Load()), "ah_conns")
 	b.ReportMetric(float64(ogConns.Load()), "og_conns")
+	if binary {
+		b.ReportMetric(float64((cpuTime(b, pid)-cpu0).Microseconds())/float64(b.N), "cls_cpu_us/alert")
+		return // the process is stopped when the benchmark ends
+	}
 	cancel()
 	<-done
 }
