@@ -94,14 +94,24 @@ func cpuTime(b *testing.B, pid int) time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
-func benchMatchedHTTP(b *testing.B, binary bool, clients int) {
+// benchStack is a classifier with 1,000 rules and fast sinks standing for
+// the action handler and OpsGenie.
+type benchStack struct {
+	url              string // POST /v1/classifier
+	pid              int    // the classifier's process (binary only)
+	ahConns, ogConns *atomic.Int64
+}
+
+// startBenchStack starts the sinks and the classifier (the binary in a
+// process of its own, or run() in this one) with max_in_flight maxInFlight.
+func startBenchStack(b *testing.B, binary bool, maxInFlight int) *benchStack {
 	ah, ahConns := countingServer(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = io.WriteString(w, `{"execution_id":"362dc944c3b926a8d968b7bf71bd56e8","status":"queued","entities":["app01.example.com"]}`+"\n")
 	})
-	defer ah.Close()
+	b.Cleanup(ah.Close)
 	og, ogConns := countingServer(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("X-Request-Id", "req-1")
@@ -111,7 +121,7 @@ func benchMatchedHTTP(b *testing.B, binary bool, clients int) {
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = io.WriteString(w, `{"result":"Request will be processed","took":0.001,"requestId":"req-1"}`)
 	})
-	defer og.Close()
+	b.Cleanup(og.Close)
 
 	dir := b.TempDir()
 	rulesDir := filepath.Join(dir, "rules")
@@ -129,7 +139,7 @@ func benchMatchedHTTP(b *testing.B, binary bool, clients int) {
 	cfg := write("classifier.yaml", fmt.Sprintf(`
 listen: 127.0.0.1:0
 tokens_file: %s
-max_in_flight: 1000
+max_in_flight: %d
 log: {format: logfmt, level: info}
 rules_dir: %s
 action_handlers: {linux: %s/v1/action}
@@ -138,20 +148,19 @@ signing_key_file: %s
 default_investigation_queue: ops_investigation
 tickets:
   opsgenie: {api_url: %s, api_key_file: %s, timeout: 5s, retries: 1}
-`, write("tokens", "poller:"+clientToken+"\n"), rulesDir, ah.URL, write("ah_token", ahToken+"\n"),
+`, write("tokens", "poller:"+clientToken+"\n"), maxInFlight, rulesDir, ah.URL, write("ah_token", ahToken+"\n"),
 		write("signing_key", signingKey+"\n"), strings.TrimPrefix(og.URL, "http://"), write("genie_key", genieKey+"\n")))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
 	pid, addr := 0, ""
 	if binary {
 		var plogs logtest.Buffer
 		var base string
 		pid, base = startClassifier(b, cfg, &plogs)
 		addr = strings.TrimPrefix(base, "http://")
-		defer close(done)
 	} else {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		b.Cleanup(func() { cancel(); <-done })
 		var logs headWriter
 		go func() { done <- run(ctx, []string{"-config", cfg}, io.Discard, &logs) }()
 		for deadline := time.Now().Add(60 * time.Second); addr == "" && time.Now().Before(deadline); {
@@ -165,7 +174,12 @@ tickets:
 			b.Fatalf("classifier did not start:\n%s", logs.String())
 		}
 	}
-	url := "http://" + addr + "/v1/classifier"
+	return &benchStack{url: "http://" + addr + "/v1/classifier", pid: pid, ahConns: ahConns, ogConns: ogConns}
+}
+
+func benchMatchedHTTP(b *testing.B, binary bool, clients int) {
+	st := startBenchStack(b, binary, 1000)
+	url, pid, ahConns, ogConns := st.url, st.pid, st.ahConns, st.ogConns
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	body := []byte(rulestest.BenchAlert)
 	post := func() error {
@@ -219,8 +233,5 @@ tickets:
 	b.ReportMetric(float64(ogConns.Load()), "og_conns")
 	if binary {
 		b.ReportMetric(float64((cpuTime(b, pid)-cpu0).Microseconds())/float64(b.N), "cls_cpu_us/alert")
-		return // the process is stopped when the benchmark ends
 	}
-	cancel()
-	<-done
 }
