@@ -1,10 +1,14 @@
 package classify
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,6 +17,7 @@ import (
 
 	"github.com/alexis-ops/alexis/classifier/internal/rules"
 	"github.com/alexis-ops/alexis/shared/action"
+	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/httpclient"
 	"github.com/rs/zerolog"
@@ -163,4 +168,41 @@ func (o onlyLinux) Push(ctx context.Context, req *action.Request) (api.ActionAcc
 		return api.ActionAccepted{}, fmt.Errorf("%w for os_type %q", ErrNoHandler, req.Rule.OSType)
 	}
 	return o.p.Push(ctx, req)
+}
+
+// Push sends the merged request as encoding/json would write it, byte for
+// byte, though it is encoded once (not checked and copied again by
+// json.Marshal): HTML characters and U+2028 in the alert stay escaped.
+func TestPushSendsCanonicalBytes(t *testing.T) {
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprint(w, `{"execution_id":"e","status":"queued"}`)
+	}))
+	defer srv.Close()
+	env, err := alert.Decode([]byte("{\"id\": \"x-1\", \"message\": \"disk <full> & \u2028 done\", \"n\": 1.50," +
+		" \"alexis\": {\"unique_key\": \"id\", \"unique_value\": \"1\", \"feed_type\": \"OpsGenie\", \"feed_name\": \"f\"}}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := testRequest(t)
+	req.Alert, req.RequestedBy = env, "poller <&>"
+	client, err := httpclient.New(httpclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewActionHandlers(map[string]string{"linux": srv.URL}, client, zerolog.Nop()).Push(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("sent\n%s\nwant (json.Marshal)\n%s", got, want)
+	}
+	if !bytes.Contains(got, []byte(`\u003cfull\u003e \u0026 \u2028`)) {
+		t.Errorf("sent %s: HTML characters and U+2028 not escaped", got)
+	}
 }
