@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -162,7 +163,12 @@ tickets:
 		done := make(chan error, 1)
 		b.Cleanup(func() { cancel(); <-done })
 		var logs headWriter
-		go func() { done <- run(ctx, []string{"-config", cfg}, io.Discard, &logs) }()
+		// Every goroutine of the classifier carries the label proc=classifier
+		// (goroutines inherit labels): go tool pprof -tagfocus
+		// proc=classifier shows its CPU apart from the sinks' and the load's.
+		go pprof.Do(ctx, pprof.Labels("proc", "classifier"), func(ctx context.Context) {
+			done <- run(ctx, []string{"-config", cfg}, io.Discard, &logs)
+		})
 		for deadline := time.Now().Add(60 * time.Second); addr == "" && time.Now().Before(deadline); {
 			if m := listenRE.FindStringSubmatch(logs.String()); m != nil {
 				addr = m[1]
