@@ -181,7 +181,8 @@ func (c *Classifier) classify(ctx context.Context, env *alert.Envelope) (*Result
 	}
 }
 
-// maxPushes is how many matched rules of one alert are pushed at once.
+// maxPushes is how many matched rules of one alert are pushed at once, and
+// how many of its write-backs are written at once.
 const maxPushes = 8
 
 // act pushes the matched rules (at once, up to maxPushes) and writes back
@@ -202,13 +203,13 @@ func (c *Classifier) act(ctx context.Context, log zerolog.Logger, env *alert.Env
 		c.o.Metrics.pushed(r.Def.OSType, err)
 		results[i] = pushed{rule: r, exec: acc.ExecutionID, err: err}
 	})
-	retry := true // every push failed in a way trying again may fix
+	offerAgain := true // every push failed in a way trying again may fix
 	for _, p := range results {
 		if o := Outcome(p.err); o != PushUnavailable && o != PushUnauthorized {
-			retry = false
+			offerAgain = false
 		}
 	}
-	if retry {
+	if offerAgain {
 		var msgs []string
 		for _, p := range results {
 			ev := log.Warn()
@@ -274,7 +275,7 @@ func (c *Classifier) act(ctx context.Context, log zerolog.Logger, env *alert.Env
 	if anyPushed && c.o.AutoQueue != "" {
 		writes = append(writes, func() { w.team(wctx, c.o.AutoQueue) })
 	}
-	parallel(len(writes), len(writes), func(i int) { writes[i]() })
+	parallel(len(writes), maxPushes, func(i int) { writes[i]() })
 	if route {
 		w.team(wctx, c.o.Queue)
 	}
@@ -283,7 +284,8 @@ func (c *Classifier) act(ctx context.Context, log zerolog.Logger, env *alert.Env
 }
 
 // parallel calls f(0) … f(n-1), at most limit at once, and returns when
-// all returned. f(0) runs on the calling goroutine.
+// all returned. When all fit within limit, f(0) runs on the calling
+// goroutine (one goroutine fewer for the usual note + team).
 func parallel(n, limit int, f func(int)) {
 	if n == 1 || limit <= 1 {
 		for i := range n {
