@@ -42,8 +42,9 @@ func pct(d []time.Duration, p float64) time.Duration {
 // sent at its intended time whatever the answers before it; latency counts
 // from that time) to the classifier binary with the default max_in_flight,
 // for 10 s, and reports what came back: ok and refused (503) per second,
-// their p50/p99/max latency, client errors, and the classifier's RSS at
-// the end and at its peak.
+// their p50/p99/max latency, client errors, the classifier's RSS at the
+// end and at its peak, and 5 s after the load (idle connections closed)
+// the latency of one alert and the RSS then.
 //
 //	cd classifier && go test -run '^$' -bench BenchmarkOverload -benchtime 1x ./cmd/classifier/
 func BenchmarkOverload(b *testing.B) {
@@ -109,5 +110,22 @@ func benchOverload(b *testing.B, rate int) {
 		b.ReportMetric(float64(pct(refused, .99).Microseconds())/1000, "refused_p99_ms")
 		b.ReportMetric(float64(rssKB(b, st.pid, "VmRSS"))/1024, "rss_MB")
 		b.ReportMetric(float64(rssKB(b, st.pid, "VmHWM"))/1024, "peak_rss_MB")
+		// Back to normal? One alert 5 s after the load ended, and the RSS then.
+		client.CloseIdleConnections()
+		time.Sleep(5 * time.Second)
+		req, _ := http.NewRequest(http.MethodPost, st.url, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+clientToken)
+		t0 := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("5 s after the load: %d", resp.StatusCode)
+		}
+		b.ReportMetric(float64(time.Since(t0).Microseconds())/1000, "after5s_ms")
+		b.ReportMetric(float64(rssKB(b, st.pid, "VmRSS"))/1024, "after5s_rss_MB")
 	}
 }
