@@ -106,6 +106,45 @@ var migrations = []string{
 	// rule was unverified (adhoc: run on the client's scope adhoc).
 	`ALTER TABLE executions ADD COLUMN requested_by TEXT NOT NULL DEFAULT '';
 	ALTER TABLE executions ADD COLUMN adhoc INTEGER NOT NULL DEFAULT 0;`,
+	// 7 (bounded claims): what a claim needs, without reading history.
+	// hosts: every host a queued or running execution acts on, with the
+	// running execution holding it (NULL: free). queue_hosts: the hosts
+	// of queued executions (deleted when claimed). busy_hosts: how many of
+	// a queued execution's hosts are held; a claim reads the oldest with
+	// none through executions_claimable. execution_entities gets the
+	// rule and start time of its execution, so the governor's per-entity
+	// counts read only its window (execution_entities_started).
+	`CREATE TABLE hosts (
+		host         TEXT PRIMARY KEY,
+		execution_id TEXT
+	);
+	CREATE INDEX hosts_execution ON hosts (execution_id);
+	CREATE TABLE queue_hosts (
+		host         TEXT NOT NULL,
+		execution_id TEXT NOT NULL,
+		PRIMARY KEY (host, execution_id)
+	);
+	CREATE INDEX queue_hosts_execution ON queue_hosts (execution_id);
+	ALTER TABLE executions ADD COLUMN busy_hosts INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX executions_claimable ON executions (created_at, id) WHERE status = 'queued' AND busy_hosts = 0;
+	ALTER TABLE execution_entities ADD COLUMN rule_name TEXT NOT NULL DEFAULT '';
+	ALTER TABLE execution_entities ADD COLUMN started_at BIGINT;
+	UPDATE execution_entities SET
+		rule_name = (SELECT x.rule_name FROM executions x WHERE x.id = execution_entities.execution_id),
+		started_at = (SELECT x.started_at FROM executions x WHERE x.id = execution_entities.execution_id);
+	CREATE INDEX execution_entities_started ON execution_entities (rule_name, entity, started_at);
+	INSERT INTO hosts (host)
+		SELECT DISTINCT e.host FROM execution_entities e JOIN executions x ON x.id = e.execution_id
+		WHERE x.status IN ('queued', 'running');
+	UPDATE hosts SET execution_id = (SELECT MIN(e.execution_id)
+		FROM execution_entities e JOIN executions x ON x.id = e.execution_id
+		WHERE e.host = hosts.host AND x.status = 'running');
+	INSERT INTO queue_hosts (host, execution_id)
+		SELECT DISTINCT e.host, e.execution_id FROM execution_entities e JOIN executions x ON x.id = e.execution_id
+		WHERE x.status = 'queued';
+	UPDATE executions SET busy_hosts = (SELECT COUNT(*) FROM queue_hosts q JOIN hosts h ON h.host = q.host
+		WHERE q.execution_id = executions.id AND h.execution_id IS NOT NULL)
+		WHERE status = 'queued';`,
 }
 
 // migrate brings the schema to the latest version in one transaction,

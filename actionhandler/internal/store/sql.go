@@ -97,23 +97,36 @@ func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*
 	if err != nil {
 		return nil, false, fmt.Errorf("store: create: dedup: %w", err)
 	}
+	hosts := make([]string, len(x.Entities))
+	for i, e := range x.Entities {
+		hosts[i] = strings.ToLower(strings.TrimSpace(e))
+		if i < len(x.Hosts) && x.Hosts[i] != "" {
+			hosts[i] = x.Hosts[i]
+		}
+	}
+	distinct := sortedUnique(hosts)
+	// The hosts' rows, locked (PostgreSQL) so that a claim taking one or a
+	// finish releasing one waits for this transaction and then counts
+	// this execution among those waiting: busy_hosts stays exact.
+	busy, err := s.lockHosts(ctx, tx, distinct, true)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: create: hosts: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO executions
 		(id, alert_id, unique_value, feed_type, feed_name, rule_name, client, request, status, created_at,
-		requested_by, adhoc)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`),
+		requested_by, adhoc, busy_hosts)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`),
 		x.ID, x.AlertID, x.UniqueValue, x.FeedType, x.FeedName, x.RuleName, x.Client, string(x.Request),
-		Queued, micros(now), x.RequestedBy, boolInt(x.AdHoc)); err != nil {
+		Queued, micros(now), x.RequestedBy, boolInt(x.AdHoc), busy); err != nil {
 		return nil, false, fmt.Errorf("store: create: %w", err)
 	}
-	for i, e := range x.Entities {
-		host := strings.ToLower(strings.TrimSpace(e))
-		if i < len(x.Hosts) && x.Hosts[i] != "" {
-			host = x.Hosts[i]
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO execution_entities (execution_id, position, entity, host)
-			VALUES ($1, $2, $3, $4)`), x.ID, i, e, host); err != nil {
-			return nil, false, fmt.Errorf("store: create: entity: %w", err)
-		}
+	if err := insertRows(ctx, tx, s, `INSERT INTO execution_entities (execution_id, position, entity, host, rule_name) VALUES `,
+		5, len(x.Entities), func(i int) []any { return []any{x.ID, i, x.Entities[i], hosts[i], x.RuleName} }); err != nil {
+		return nil, false, fmt.Errorf("store: create: entities: %w", err)
+	}
+	if err := insertRows(ctx, tx, s, `INSERT INTO queue_hosts (host, execution_id) VALUES `,
+		2, len(distinct), func(i int) []any { return []any{distinct[i], x.ID} }); err != nil {
+		return nil, false, fmt.Errorf("store: create: queue: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, false, fmt.Errorf("store: create: commit: %w", err)
@@ -140,30 +153,52 @@ func (s *SQL) Claim(ctx context.Context, owner string, lease time.Duration, admi
 	}
 	defer tx.Rollback()
 	// Choosing, counting and claiming happen under one lock across
-	// replicas, so two claims never both see room for one more, nor both
-	// see a host free.
+	// replicas, so two claims never both see room for one more under the
+	// governor. The work under it does not grow with history: the head
+	// of the claimable queue (an index), its entities and hosts (primary
+	// keys), the governor's counts (their windows), and the queued
+	// executions waiting for the hosts it takes.
 	if err := s.d.lock(ctx, tx, lockClaim); err != nil {
 		return nil, fmt.Errorf("store: claim: lock: %w", err)
 	}
-	// The oldest queued execution none of whose hosts a running execution
-	// acts on: one execution at a time per host, across
-	// replicas. A dead replica's running execution holds its hosts until
-	// Recover marks it interrupted.
-	x, err := scanExecution(tx.QueryRowContext(ctx, s.q(`SELECT `+execColumns+` FROM executions
-		WHERE status = $1 AND NOT EXISTS (
-			SELECT 1 FROM execution_entities q
-			JOIN execution_entities r ON r.host = q.host
-			JOIN executions rx ON rx.id = r.execution_id
-			WHERE q.execution_id = executions.id AND rx.status = $2)
-		ORDER BY created_at, id LIMIT 1`+s.d.skipLocked), Queued, Running))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: claim: %w", err)
-	}
-	if x.Entities, err = s.entities(ctx, tx, x.ID); err != nil {
-		return nil, fmt.Errorf("store: claim: %w", err)
+	var x *Execution
+	var hosts []string
+	for try := 0; ; try++ {
+		// The oldest queued execution none of whose hosts a running
+		// execution holds (busy_hosts, kept by Create, Claim, Finish and
+		// Recover): one execution at a time per host, across replicas. A
+		// dead replica's running execution holds its hosts until Recover
+		// marks it interrupted. The literals let both back ends use the
+		// partial index executions_claimable.
+		x, err = scanExecution(tx.QueryRowContext(ctx, `SELECT `+execColumns+` FROM executions
+			WHERE status = 'queued' AND busy_hosts = 0
+			ORDER BY created_at, id LIMIT 1`+s.d.skipLocked))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, tx.Commit()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: claim: %w", err)
+		}
+		var all []string
+		if x.Entities, all, err = s.entityHosts(ctx, tx, x.ID); err != nil {
+			return nil, fmt.Errorf("store: claim: %w", err)
+		}
+		hosts = sortedUnique(all)
+		busy, err := s.lockHosts(ctx, tx, hosts, false)
+		if err != nil {
+			return nil, fmt.Errorf("store: claim: hosts: %w", err)
+		}
+		if busy == 0 {
+			break
+		}
+		// Its count was wrong (a database written by hand?): mend it and
+		// look again, a bounded number of times.
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE executions SET busy_hosts = $1 WHERE id = $2`), busy, x.ID); err != nil {
+			return nil, fmt.Errorf("store: claim: %w", err)
+		}
+		if try >= 8 {
+			return nil, tx.Commit()
+		}
 	}
 	reason := ""
 	if admit != nil {
@@ -173,24 +208,211 @@ func (s *SQL) Claim(ctx context.Context, owner string, lease time.Duration, admi
 	}
 	now := s.now()
 	x.Owner = owner
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM queue_hosts WHERE execution_id = $1`), x.ID); err != nil {
+		return nil, fmt.Errorf("store: claim: %w", err)
+	}
 	if reason != "" {
 		x.Status, x.Reason, x.FinishedAt = Skipped, reason, fromMicros(micros(now))
 		_, err = tx.ExecContext(ctx, s.q(`UPDATE executions SET status = $1, reason = $2, owner = $3,
 			lease_until = $4, finished_at = $5 WHERE id = $6`),
 			Skipped, reason, owner, micros(now.Add(lease)), micros(now), x.ID)
+		if err != nil {
+			return nil, fmt.Errorf("store: claim: %w", err)
+		}
 	} else {
 		x.Status, x.StartedAt = Running, fromMicros(micros(now))
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE executions SET status = $1, owner = $2, lease_until = $3,
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE executions SET status = $1, owner = $2, lease_until = $3,
 			started_at = $4 WHERE id = $5`),
-			Running, owner, micros(now.Add(lease)), micros(now), x.ID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: claim: %w", err)
+			Running, owner, micros(now.Add(lease)), micros(now), x.ID); err != nil {
+			return nil, fmt.Errorf("store: claim: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE execution_entities SET started_at = $1 WHERE execution_id = $2`),
+			micros(now), x.ID); err != nil {
+			return nil, fmt.Errorf("store: claim: %w", err)
+		}
+		if err := s.holdHosts(ctx, tx, x.ID, hosts); err != nil {
+			return nil, fmt.Errorf("store: claim: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("store: claim: commit: %w", err)
 	}
 	return x, nil
+}
+
+// sortedUnique returns the distinct values of v, sorted (the order every
+// transaction locks hosts in, so none deadlocks another).
+func sortedUnique(v []string) []string {
+	out := slices.Clone(v)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// placeholders is "$from, $from+1, ..." for n parameters.
+func placeholders(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(from+i))
+	}
+	return b.String()
+}
+
+// insertBatch is how many rows one INSERT writes at most (well under
+// either back end's limit on parameters).
+const insertBatch = 200
+
+// insertRows runs prefix with n rows of width values each (row(i)), in
+// as few statements as insertBatch allows.
+func insertRows(ctx context.Context, tx *sql.Tx, s *SQL, prefix string, width, n int, row func(i int) []any) error {
+	for lo := 0; lo < n; lo += insertBatch {
+		hi := min(n, lo+insertBatch)
+		var b strings.Builder
+		b.WriteString(prefix)
+		args := make([]any, 0, (hi-lo)*width)
+		for i := lo; i < hi; i++ {
+			if i > lo {
+				b.WriteString(", ")
+			}
+			b.WriteString("(" + placeholders(len(args)+1, width) + ")")
+			args = append(args, row(i)...)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lockHosts locks the rows of hosts (sorted, distinct) for the rest of
+// the transaction, creating missing ones when create is set, and counts
+// those a running execution holds.
+func (s *SQL) lockHosts(ctx context.Context, tx *sql.Tx, hosts []string, create bool) (busy int, err error) {
+	if len(hosts) == 0 {
+		return 0, nil
+	}
+	args := make([]any, len(hosts))
+	for i, h := range hosts {
+		args[i] = h
+	}
+	if create {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO hosts (host) VALUES (`+
+			strings.ReplaceAll(placeholders(1, len(hosts)), ", ", "), (")+`) ON CONFLICT (host) DO NOTHING`), args...); err != nil {
+			return 0, err
+		}
+	}
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT execution_id FROM hosts WHERE host IN (`+
+		placeholders(1, len(hosts))+`) ORDER BY host`+s.d.forUpdate), args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var holder sql.NullString
+		if err := rows.Scan(&holder); err != nil {
+			return 0, err
+		}
+		if holder.Valid {
+			busy++
+		}
+	}
+	return busy, rows.Err()
+}
+
+// holdHosts marks hosts (locked, free) held by execution id and counts
+// them busy for the queued executions waiting on them.
+func (s *SQL) holdHosts(ctx context.Context, tx *sql.Tx, id string, hosts []string) error {
+	if len(hosts) == 0 {
+		return nil
+	}
+	args := []any{id}
+	for _, h := range hosts {
+		args = append(args, h)
+	}
+	in := placeholders(2, len(hosts))
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE hosts SET execution_id = $1 WHERE host IN (`+in+`)`), args...); err != nil {
+		return fmt.Errorf("hold hosts: %w", err)
+	}
+	return s.addBusy(ctx, tx, "+", hosts)
+}
+
+// releaseHosts frees the hosts execution id holds (none: nothing to do)
+// and counts them free for the queued executions waiting on them.
+func (s *SQL) releaseHosts(ctx context.Context, tx *sql.Tx, id string) error {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT host FROM hosts WHERE execution_id = $1 ORDER BY host`+s.d.forUpdate), id)
+	if err != nil {
+		return fmt.Errorf("release hosts: %w", err)
+	}
+	var hosts []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			rows.Close()
+			return fmt.Errorf("release hosts: %w", err)
+		}
+		hosts = append(hosts, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("release hosts: %w", err)
+	}
+	if len(hosts) == 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE hosts SET execution_id = NULL WHERE execution_id = $1`), id); err != nil {
+		return fmt.Errorf("release hosts: %w", err)
+	}
+	return s.addBusy(ctx, tx, "-", hosts)
+}
+
+// addBusy adds (op "+") or takes (op "-") one from busy_hosts of the
+// queued executions for each of hosts they wait on. Their rows are
+// locked in id order first (PostgreSQL), so a claim and a finish doing
+// this at once never deadlock. The work is the queued executions on
+// these hosts, never their history.
+func (s *SQL) addBusy(ctx context.Context, tx *sql.Tx, op string, hosts []string) error {
+	args := make([]any, len(hosts))
+	for i, h := range hosts {
+		args[i] = h
+	}
+	in := placeholders(1, len(hosts))
+	waiting := `SELECT execution_id FROM queue_hosts WHERE host IN (` + in + `)`
+	if s.d.forUpdate != "" {
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM executions WHERE id IN (`+waiting+`) ORDER BY id`+s.d.forUpdate), args...)
+		if err != nil {
+			return fmt.Errorf("lock waiting executions: %w", err)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("lock waiting executions: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE executions SET busy_hosts = busy_hosts `+op+` (
+		SELECT COUNT(*) FROM queue_hosts q WHERE q.execution_id = executions.id AND q.host IN (`+in+`))
+		WHERE id IN (`+waiting+`)`), args...); err != nil {
+		return fmt.Errorf("count waiting executions: %w", err)
+	}
+	return nil
+}
+
+// entityHosts reads execution id's entities and their hosts, in order.
+func (s *SQL) entityHosts(ctx context.Context, q querier, id string) (entities, hosts []string, err error) {
+	rows, err := q.QueryContext(ctx, s.q(`SELECT entity, host FROM execution_entities
+		WHERE execution_id = $1 ORDER BY position`), id)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e, h string
+		if err := rows.Scan(&e, &h); err != nil {
+			return nil, nil, err
+		}
+		entities, hosts = append(entities, e), append(hosts, h)
+	}
+	return entities, hosts, rows.Err()
 }
 
 // counter implements Counter inside a claim's transaction.
@@ -208,9 +430,10 @@ func (c counter) Started(ctx context.Context, rule, entity string, since time.Ti
 			WHERE rule_name = $1 AND started_at >= $2 AND status IN `+countedStatuses),
 			rule, micros(since)).Scan(&n, &last)
 	} else {
-		err = c.tx.QueryRowContext(ctx, c.s.q(`SELECT COUNT(*), COALESCE(MAX(x.started_at), 0)
-			FROM executions x JOIN execution_entities e ON e.execution_id = x.id
-			WHERE x.rule_name = $1 AND e.entity = $2 AND x.started_at >= $3 AND x.status IN `+countedStatuses),
+		// execution_entities_started: only the window's rows are read.
+		err = c.tx.QueryRowContext(ctx, c.s.q(`SELECT COUNT(*), COALESCE(MAX(e.started_at), 0)
+			FROM execution_entities e JOIN executions x ON x.id = e.execution_id
+			WHERE e.rule_name = $1 AND e.entity = $2 AND e.started_at >= $3 AND x.status IN `+countedStatuses),
 			rule, entity, micros(since)).Scan(&n, &last)
 	}
 	if err != nil {
@@ -280,9 +503,23 @@ func (s *SQL) SaveStep(ctx context.Context, id string, st Step) error {
 }
 
 func (s *SQL) Finish(ctx context.Context, id, owner, status, reason string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE executions SET status = $1, reason = $2, finished_at = $3
+	tx, err := s.d.begin(ctx, s.db)
+	if err != nil {
+		return fmt.Errorf("store: finish: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE executions SET status = $1, reason = $2, finished_at = $3
 		WHERE id = $4 AND owner = $5 AND status = $6`), status, reason, micros(s.now()), id, owner, Running)
-	return s.owned(res, err, "finish")
+	if err := s.owned(res, err, "finish"); err != nil {
+		return err
+	}
+	if err := s.releaseHosts(ctx, tx, id); err != nil {
+		return fmt.Errorf("store: finish: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: finish: commit: %w", err)
+	}
+	return nil
 }
 
 func (s *SQL) Reported(ctx context.Context, id, owner string) error {
@@ -459,6 +696,9 @@ func (s *SQL) Recover(ctx context.Context, owner string, lease time.Duration) ([
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE steps SET status = $1, finished_at = $2, error = $3
 			WHERE execution_id = $4 AND status = $5`), Interrupted, micros(now), InterruptedStepError, id, Running); err != nil {
 			return nil, fmt.Errorf("store: recover: steps: %w", err)
+		}
+		if err := s.releaseHosts(ctx, tx, id); err != nil {
+			return nil, fmt.Errorf("store: recover: %w", err)
 		}
 		x, err := s.get(ctx, tx, id, true)
 		if err != nil {
