@@ -110,8 +110,9 @@ var migrations = []string{
 	// hosts: every host a queued or running execution acts on, with the
 	// running execution holding it (NULL: free). queue_hosts: the hosts
 	// of queued executions (deleted when claimed). busy_hosts: how many of
-	// a queued execution's hosts are held; a claim reads the oldest with
-	// none through executions_claimable. execution_entities gets the
+	// a queued execution's hosts are held (NULL once claimed, so that
+	// PostgreSQL's statistics see how few are claimable); a claim reads
+	// the oldest with none through executions_claimable. execution_entities gets the
 	// rule and start time of its execution, so the governor's per-entity
 	// counts read only its window (execution_entities_started).
 	`CREATE TABLE hosts (
@@ -125,7 +126,7 @@ var migrations = []string{
 		PRIMARY KEY (host, execution_id)
 	);
 	CREATE INDEX queue_hosts_execution ON queue_hosts (execution_id);
-	ALTER TABLE executions ADD COLUMN busy_hosts INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE executions ADD COLUMN busy_hosts INTEGER;
 	CREATE INDEX executions_claimable ON executions (created_at, id) WHERE status = 'queued' AND busy_hosts = 0;
 	ALTER TABLE execution_entities ADD COLUMN rule_name TEXT NOT NULL DEFAULT '';
 	ALTER TABLE execution_entities ADD COLUMN started_at BIGINT;
@@ -151,6 +152,12 @@ var migrations = []string{
 // holding the dialect's migration lock so replicas starting together apply
 // each migration once. A database newer than this binary is refused.
 func migrate(ctx context.Context, db *sql.DB, d dialect) error {
+	return migrateTo(ctx, db, d, migrations)
+}
+
+// migrateTo applies the first len(list) migrations, list being a prefix
+// of migrations (tests build older schemas with it).
+func migrateTo(ctx context.Context, db *sql.DB, d dialect, list []string) error {
 	tx, err := d.begin(ctx, db)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -168,11 +175,11 @@ func migrate(ctx context.Context, db *sql.DB, d dialect) error {
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return fmt.Errorf("migrate: read version: %w", err)
 	}
-	if current > len(migrations) {
-		return fmt.Errorf("migrate: the database has schema version %d, newer than this action handler knows (%d): upgrade it", current, len(migrations))
+	if current > len(list) {
+		return fmt.Errorf("migrate: the database has schema version %d, newer than this action handler knows (%d): upgrade it", current, len(list))
 	}
-	for v := current + 1; v <= len(migrations); v++ {
-		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+	for v := current + 1; v <= len(list); v++ {
+		if _, err := tx.ExecContext(ctx, list[v-1]); err != nil {
 			return fmt.Errorf("migrate: version %d: %w", v, err)
 		}
 		if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`),

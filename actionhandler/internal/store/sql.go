@@ -23,6 +23,7 @@ type Options struct {
 // SQL is the Store on a database/sql database.
 type SQL struct {
 	db      *sql.DB
+	rdb     *sql.DB // reads (Get, List): SQLite's read-only connections; else db
 	d       dialect
 	now     func() time.Time
 	onClose func() error
@@ -31,7 +32,7 @@ type SQL struct {
 var _ Store = (*SQL)(nil)
 
 func newSQL(ctx context.Context, db *sql.DB, d dialect, o Options) (*SQL, error) {
-	s := &SQL{db: db, d: d, now: o.Now}
+	s := &SQL{db: db, rdb: db, d: d, now: o.Now}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -47,6 +48,9 @@ func (s *SQL) Dialect() string { return s.d.name }
 // Close closes the database.
 func (s *SQL) Close() error {
 	err := s.db.Close()
+	if s.rdb != s.db {
+		err = errors.Join(err, s.rdb.Close())
+	}
 	if s.onClose != nil {
 		err = errors.Join(err, s.onClose())
 	}
@@ -139,7 +143,7 @@ func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*
 
 func (s *SQL) CountQueued(ctx context.Context) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM executions WHERE status = $1`), Queued).Scan(&n)
+	err := s.rdb.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM executions WHERE status = $1`), Queued).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: count queued: %w", err)
 	}
@@ -170,9 +174,7 @@ func (s *SQL) Claim(ctx context.Context, owner string, lease time.Duration, admi
 		// dead replica's running execution holds its hosts until Recover
 		// marks it interrupted. The literals let both back ends use the
 		// partial index executions_claimable.
-		x, err = scanExecution(tx.QueryRowContext(ctx, `SELECT `+execColumns+` FROM executions
-			WHERE status = 'queued' AND busy_hosts = 0
-			ORDER BY created_at, id LIMIT 1`+s.d.skipLocked))
+		x, err = scanExecution(tx.QueryRowContext(ctx, s.claimQuery()+s.d.skipLocked))
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, tx.Commit()
 		}
@@ -213,7 +215,7 @@ func (s *SQL) Claim(ctx context.Context, owner string, lease time.Duration, admi
 	}
 	if reason != "" {
 		x.Status, x.Reason, x.FinishedAt = Skipped, reason, fromMicros(micros(now))
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE executions SET status = $1, reason = $2, owner = $3,
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE executions SET status = $1, reason = $2, owner = $3, busy_hosts = NULL,
 			lease_until = $4, finished_at = $5 WHERE id = $6`),
 			Skipped, reason, owner, micros(now.Add(lease)), micros(now), x.ID)
 		if err != nil {
@@ -222,7 +224,7 @@ func (s *SQL) Claim(ctx context.Context, owner string, lease time.Duration, admi
 	} else {
 		x.Status, x.StartedAt = Running, fromMicros(micros(now))
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE executions SET status = $1, owner = $2, lease_until = $3,
-			started_at = $4 WHERE id = $5`),
+			started_at = $4, busy_hosts = NULL WHERE id = $5`),
 			Running, owner, micros(now.Add(lease)), micros(now), x.ID); err != nil {
 			return nil, fmt.Errorf("store: claim: %w", err)
 		}
@@ -238,6 +240,31 @@ func (s *SQL) Claim(ctx context.Context, owner string, lease time.Duration, admi
 		return nil, fmt.Errorf("store: claim: commit: %w", err)
 	}
 	return x, nil
+}
+
+// claimQuery reads the head of the claimable queue.
+const claimQuery = `SELECT ` + execColumns + ` FROM executions{{executions_claimable}}
+	WHERE status = 'queued' AND busy_hosts = 0
+	ORDER BY created_at, id LIMIT 1`
+
+func (s *SQL) claimQuery() string { return s.hint(claimQuery) }
+
+// hint replaces {{index}} in q by SQLite's INDEXED BY index (SQLite has
+// no statistics to choose by, unless ANALYZE ran), by nothing on
+// PostgreSQL.
+func (s *SQL) hint(q string) string {
+	for {
+		i := strings.Index(q, "{{")
+		if i < 0 {
+			return q
+		}
+		j := strings.Index(q[i:], "}}")
+		h := ""
+		if s.d.name == "sqlite" {
+			h = " INDEXED BY " + q[i+2:i+j]
+		}
+		q = q[:i] + h + q[i+j+2:]
+	}
 }
 
 // sortedUnique returns the distinct values of v, sorted (the order every
@@ -415,6 +442,21 @@ func (s *SQL) entityHosts(ctx context.Context, q querier, id string) (entities, 
 	return entities, hosts, rows.Err()
 }
 
+// startedEntityQuery counts the executions of a rule started on an
+// entity since a time. CROSS JOIN makes SQLite (no statistics) read the
+// entities' window first, as PostgreSQL's planner does by itself.
+const startedEntityQuery = `SELECT COUNT(*), COALESCE(MAX(e.started_at), 0)
+	FROM execution_entities e CROSS JOIN executions x
+	WHERE x.id = e.execution_id AND e.rule_name = $1 AND e.entity = $2 AND e.started_at >= $3
+	AND x.status IN ` + countedStatuses
+
+// hostsQuery counts the hosts acted on since a time (executions_started:
+// only the window's rows are read; CROSS JOIN and the hint: this plan on
+// SQLite).
+const hostsQuery = `SELECT COUNT(*)
+	FROM executions x{{executions_started}} CROSS JOIN execution_entities e
+	WHERE e.execution_id = x.id AND x.started_at >= $1 AND x.status IN ` + countedStatuses
+
 // counter implements Counter inside a claim's transaction.
 type counter struct {
 	s  *SQL
@@ -431,9 +473,7 @@ func (c counter) Started(ctx context.Context, rule, entity string, since time.Ti
 			rule, micros(since)).Scan(&n, &last)
 	} else {
 		// execution_entities_started: only the window's rows are read.
-		err = c.tx.QueryRowContext(ctx, c.s.q(`SELECT COUNT(*), COALESCE(MAX(e.started_at), 0)
-			FROM execution_entities e JOIN executions x ON x.id = e.execution_id
-			WHERE e.rule_name = $1 AND e.entity = $2 AND e.started_at >= $3 AND x.status IN `+countedStatuses),
+		err = c.tx.QueryRowContext(ctx, c.s.q(startedEntityQuery),
 			rule, entity, micros(since)).Scan(&n, &last)
 	}
 	if err != nil {
@@ -444,9 +484,7 @@ func (c counter) Started(ctx context.Context, rule, entity string, since time.Ti
 
 func (c counter) Hosts(ctx context.Context, since time.Time) (int, error) {
 	var n int
-	err := c.tx.QueryRowContext(ctx, c.s.q(`SELECT COUNT(*)
-		FROM executions x JOIN execution_entities e ON e.execution_id = x.id
-		WHERE x.started_at >= $1 AND x.status IN `+countedStatuses), micros(since)).Scan(&n)
+	err := c.tx.QueryRowContext(ctx, c.s.q(c.s.hint(hostsQuery)), micros(since)).Scan(&n)
 	return n, err
 }
 
@@ -713,7 +751,7 @@ func (s *SQL) Recover(ctx context.Context, owner string, lease time.Duration) ([
 }
 
 func (s *SQL) Get(ctx context.Context, id string) (*Execution, error) {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.d.name == "postgres"})
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.d.name == "postgres"})
 	if err != nil {
 		return nil, fmt.Errorf("store: get: %w", err)
 	}
@@ -864,7 +902,7 @@ func (s *SQL) List(ctx context.Context, f Filter) (Page, error) {
 	}
 	q += " ORDER BY created_at DESC, id DESC LIMIT " + arg(limit+1)
 
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.d.name == "postgres"})
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.d.name == "postgres"})
 	if err != nil {
 		return Page{}, fmt.Errorf("store: list: %w", err)
 	}
