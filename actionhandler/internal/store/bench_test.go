@@ -1,0 +1,142 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/alexis-ops/alexis/shared/pgtest"
+)
+
+// Sizes of history the benchmark seeds (reported executions).
+var historySizes = []int{1_000, 10_000, 100_000, 1_000_000}
+
+// Shape of the seeded history and of the benchmark's executions.
+const (
+	benchHosts = 100
+	benchRules = 50
+)
+
+// seedHistory writes n reported executions spread over benchHosts hosts
+// and benchRules rules, created over the 90 days before now, each with an
+// entity, a step and a dedup key, in a few INSERT ... SELECT statements
+// (a recursive CTE on SQLite, generate_series on PostgreSQL).
+func seedHistory(tb testing.TB, s *SQL, n int, now time.Time) {
+	tb.Helper()
+	seq := fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d) `, n)
+	if s.d.name == "postgres" {
+		seq = fmt.Sprintf(`WITH n(i) AS (SELECT generate_series(1, %d)) `, n)
+	}
+	span := (90 * 24 * time.Hour).Microseconds()
+	end := micros(now.Add(-time.Hour))
+	// created_at runs from end-span to end; started 1 s, finished 2 s,
+	// reported 3 s after.
+	at := fmt.Sprintf(`(%d + (i * %d / %d))`, end-span, span, n)
+	host := fmt.Sprintf(`('host-' || (i %% %d))`, benchHosts)
+	rule := fmt.Sprintf(`('rule-' || (i %% %d))`, benchRules)
+	for _, q := range []string{
+		`INSERT INTO executions (id, alert_id, unique_value, feed_type, feed_name, rule_name, client, request,
+			status, created_at, started_at, finished_at, reported_at)
+			SELECT 'h' || i, 'alert-h' || i, 'u' || i, 'OpsGenie', 'incoming', ` + rule + `, 'classifier',
+			'{"alert":{"id":"h' || i || '"}}', 'success', ` + at + `, ` + at + ` + 1000000, ` + at + ` + 2000000,
+			` + at + ` + 3000000 FROM n`,
+		`INSERT INTO execution_entities (execution_id, position, entity, host, rule_name, started_at)
+			SELECT 'h' || i, 0, ` + host + `, ` + host + `, ` + rule + `, ` + at + ` + 1000000 FROM n`,
+		`INSERT INTO steps (execution_id, task_index, position, entity, task_type, action, command, status,
+			exit_code, http_status, stdout, stderr, truncated, error, started_at, finished_at)
+			SELECT 'h' || i, 0, 0, ` + host + `, 'remote_ssh', 'restart', 'systemctl restart app', 'success',
+			0, 0, 'ok', '', 0, '', ` + at + ` + 1000000, ` + at + ` + 2000000 FROM n`,
+		`INSERT INTO dedup (feed_type, alert_id, rule_name, execution_id, created_at)
+			SELECT 'OpsGenie', 'alert-h' || i, ` + rule + `, 'h' || i, ` + at + ` FROM n`,
+	} {
+		if _, err := s.db.ExecContext(ctx, seq+q); err != nil {
+			tb.Fatalf("seed %d: %v", n, err)
+		}
+	}
+	if _, err := s.db.ExecContext(ctx, `ANALYZE`); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// benchAdmit is a governor's work: per-entity and per-rule counts over an
+// hour, hosts over a minute, admitting everything.
+func benchAdmit(ctx context.Context, c Counter, x *Execution) (string, error) {
+	since := time.Now().Add(-time.Hour)
+	if _, _, err := c.Started(ctx, x.RuleName, "", since); err != nil {
+		return "", err
+	}
+	for _, e := range x.Entities {
+		if _, _, err := c.Started(ctx, x.RuleName, e, since); err != nil {
+			return "", err
+		}
+	}
+	_, err := c.Hosts(ctx, time.Now().Add(-time.Minute))
+	return "", err
+}
+
+// BenchmarkHistory measures one execution's store work, create, claim
+// (with the governor's counts), finish and reported, on a store holding
+// 1k to 1M reported executions: the figures should not grow with
+// history. Per-op figures: create_us, claim_us, finish_us (finish and
+// reported).
+//
+//	go test -run '^$' -bench BenchmarkHistory -benchtime 2000x ./actionhandler/internal/store/
+func BenchmarkHistory(b *testing.B) {
+	parent := b
+	for _, backend := range []string{"sqlite", "postgres"} {
+		for _, n := range historySizes {
+			var s *SQL
+			b.Run(fmt.Sprintf("%s/history=%d", backend, n), func(b *testing.B) {
+				if s == nil {
+					var err error
+					if backend == "sqlite" {
+						s, err = OpenSQLite(ctx, filepath.Join(parent.TempDir(), "bench.db"), Options{})
+					} else {
+						s, err = OpenPostgres(ctx, pgtest.DSN(parent), Options{})
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					// The seeded store outlives this run: b.Run calls it again with a larger b.N.
+					parent.Cleanup(func() { s.Close() })
+					start := time.Now()
+					seedHistory(b, s, n, time.Now())
+					b.Logf("seeded %d executions in %s", n, time.Since(start).Round(time.Millisecond))
+				}
+				var create, claim, finish time.Duration
+				b.ResetTimer()
+				for i := range b.N {
+					id := fmt.Sprintf("b-%d-%d", b.N, i)
+					host := fmt.Sprintf("host-%d", i%benchHosts)
+					x := &Execution{ID: id, AlertID: "alert-" + id, UniqueValue: "u", FeedType: "OpsGenie",
+						FeedName: "incoming", RuleName: fmt.Sprintf("rule-%d", i%benchRules), Client: "classifier",
+						Request: []byte(`{}`), Entities: []string{host}}
+					t0 := time.Now()
+					if _, created, err := s.Create(ctx, x, time.Hour); err != nil || !created {
+						b.Fatalf("create: %v %v", created, err)
+					}
+					t1 := time.Now()
+					got, err := s.Claim(ctx, "bench", time.Minute, benchAdmit)
+					if err != nil || got == nil || got.ID != id {
+						b.Fatalf("claim: %v %v", got, err)
+					}
+					t2 := time.Now()
+					if err := s.Finish(ctx, id, "bench", DryRun, ""); err != nil {
+						b.Fatal(err)
+					}
+					if err := s.Reported(ctx, id, "bench"); err != nil {
+						b.Fatal(err)
+					}
+					t3 := time.Now()
+					create, claim, finish = create+t1.Sub(t0), claim+t2.Sub(t1), finish+t3.Sub(t2)
+				}
+				per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) }
+				b.ReportMetric(per(create), "create_us")
+				b.ReportMetric(per(claim), "claim_us")
+				b.ReportMetric(per(finish), "finish_us")
+			})
+		}
+	}
+}
