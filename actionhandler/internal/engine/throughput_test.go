@@ -93,7 +93,7 @@ func BenchmarkThroughput(b *testing.B) {
 			eng := New(Options{Store: st, Owner: "bench", Lease: time.Minute, Development: true,
 				Runners: map[string]task.Runner{"remote_ssh": &fakeRunner{ev: &events{}}},
 				Tickets: tickets, Redact: redact.New(), Log: log})
-			gov := governor.New(governor.Options{MaxHostsPerMinute: 1 << 30})
+			gov := governor.New(governor.Options{}) // the default configuration: no caps
 			w := StartWorkers(WorkerOptions{Store: st, Engine: eng, Workers: 16, Admit: gov.Admit, Log: log})
 			defer w.Shutdown(time.Minute)
 			req := request(b, "OpsGenie", `[{"task": {"task_type": "remote_ssh", "run_command": "systemctl restart app", "action": "restart_service", "action_reason": "bench"}}]`, "host")

@@ -64,15 +64,15 @@ func seedHistory(tb testing.TB, s *SQL, n int, now time.Time) {
 // hour, hosts over a minute, admitting everything.
 func benchAdmit(ctx context.Context, c Counter, x *Execution) (string, error) {
 	since := time.Now().Add(-time.Hour)
-	if _, _, err := c.Started(ctx, x.RuleName, "", since); err != nil {
+	if _, _, err := c.Started(ctx, x.RuleName, "", since, 10); err != nil {
 		return "", err
 	}
 	for _, e := range x.Entities {
-		if _, _, err := c.Started(ctx, x.RuleName, e, since); err != nil {
+		if _, _, err := c.Started(ctx, x.RuleName, e, since, 1); err != nil {
 			return "", err
 		}
 	}
-	_, err := c.Hosts(ctx, time.Now().Add(-time.Minute))
+	_, err := c.Hosts(ctx, time.Now().Add(-time.Minute), 1000)
 	return "", err
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"cmp"
+	"math"
 	"context"
 	"database/sql"
 	"encoding/base64"
@@ -445,17 +446,31 @@ func (s *SQL) entityHosts(ctx context.Context, q querier, id string) (entities, 
 // startedEntityQuery counts the executions of a rule started on an
 // entity since a time. CROSS JOIN makes SQLite (no statistics) read the
 // entities' window first, as PostgreSQL's planner does by itself.
-const startedEntityQuery = `SELECT COUNT(*), COALESCE(MAX(e.started_at), 0)
+const startedEntityQuery = `SELECT COUNT(*), COALESCE(MAX(started_at), 0) FROM (SELECT e.started_at
 	FROM execution_entities e CROSS JOIN executions x
 	WHERE x.id = e.execution_id AND e.rule_name = $1 AND e.entity = $2 AND e.started_at >= $3
-	AND x.status IN ` + countedStatuses
+	AND x.status IN ` + countedStatuses + ` ORDER BY e.started_at DESC LIMIT $4) w`
+
+// startedQuery counts the executions of a rule started since a time
+// (executions_rule_started, newest first).
+const startedQuery = `SELECT COUNT(*), COALESCE(MAX(started_at), 0) FROM (SELECT started_at FROM executions
+	WHERE rule_name = $1 AND started_at >= $2 AND status IN ` + countedStatuses + `
+	ORDER BY started_at DESC LIMIT $3) w`
 
 // hostsQuery counts the hosts acted on since a time (executions_started:
 // only the window's rows are read; CROSS JOIN and the hint: this plan on
 // SQLite).
-const hostsQuery = `SELECT COUNT(*)
+const hostsQuery = `SELECT COUNT(*) FROM (SELECT 1 AS one
 	FROM executions x{{executions_started}} CROSS JOIN execution_entities e
-	WHERE e.execution_id = x.id AND x.started_at >= $1 AND x.status IN ` + countedStatuses
+	WHERE e.execution_id = x.id AND x.started_at >= $1 AND x.status IN ` + countedStatuses + ` LIMIT $2) w`
+
+// limit is atMost as a LIMIT: 0 is no limit.
+func limit(atMost int) int {
+	if atMost <= 0 {
+		return math.MaxInt32
+	}
+	return atMost
+}
 
 // counter implements Counter inside a claim's transaction.
 type counter struct {
@@ -463,18 +478,16 @@ type counter struct {
 	tx *sql.Tx
 }
 
-func (c counter) Started(ctx context.Context, rule, entity string, since time.Time) (int, time.Time, error) {
+func (c counter) Started(ctx context.Context, rule, entity string, since time.Time, atMost int) (int, time.Time, error) {
 	var n int
 	var last int64
 	var err error
 	if entity == "" {
-		err = c.tx.QueryRowContext(ctx, c.s.q(`SELECT COUNT(*), COALESCE(MAX(started_at), 0) FROM executions
-			WHERE rule_name = $1 AND started_at >= $2 AND status IN `+countedStatuses),
-			rule, micros(since)).Scan(&n, &last)
+		err = c.tx.QueryRowContext(ctx, c.s.q(startedQuery), rule, micros(since), limit(atMost)).Scan(&n, &last)
 	} else {
 		// execution_entities_started: only the window's rows are read.
 		err = c.tx.QueryRowContext(ctx, c.s.q(startedEntityQuery),
-			rule, entity, micros(since)).Scan(&n, &last)
+			rule, entity, micros(since), limit(atMost)).Scan(&n, &last)
 	}
 	if err != nil {
 		return 0, time.Time{}, err
@@ -482,9 +495,9 @@ func (c counter) Started(ctx context.Context, rule, entity string, since time.Ti
 	return n, fromMicros(last), nil
 }
 
-func (c counter) Hosts(ctx context.Context, since time.Time) (int, error) {
+func (c counter) Hosts(ctx context.Context, since time.Time, atMost int) (int, error) {
 	var n int
-	err := c.tx.QueryRowContext(ctx, c.s.q(c.s.hint(hostsQuery)), micros(since)).Scan(&n)
+	err := c.tx.QueryRowContext(ctx, c.s.q(c.s.hint(hostsQuery)), micros(since), limit(atMost)).Scan(&n)
 	return n, err
 }
 
