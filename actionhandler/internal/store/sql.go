@@ -2,12 +2,12 @@ package store
 
 import (
 	"cmp"
-	"math"
 	"context"
 	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
