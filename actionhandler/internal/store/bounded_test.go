@@ -233,3 +233,25 @@ func TestMigrateV6(t *testing.T) {
 		t.Errorf("per-entity counts %v, want [2 2]", counts)
 	}
 }
+
+// TestSQLiteStatementsPrepared: a query the store ran once is prepared
+// before its next transaction, and runs prepared from then on.
+func TestSQLiteStatementsPrepared(t *testing.T) {
+	s, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "p.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mustCreate(t, s, newExec("e1", "a1", "r1", "web01"))
+	if s.wc.get(claimQuery) != nil {
+		t.Fatal("claim query prepared before it ran")
+	}
+	for i := range 2 {
+		if _, err := s.Claim(ctx, "o", time.Minute, nil); err != nil {
+			t.Fatalf("claim %d: %v", i, err)
+		}
+	}
+	if s.wc.get(s.claimQuery()+s.d.skipLocked) == nil {
+		t.Error("claim query not prepared after two claims")
+	}
+}

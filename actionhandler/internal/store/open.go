@@ -79,7 +79,7 @@ func OpenSQLite(ctx context.Context, path string, o Options) (*SQL, error) {
 	}
 	rdb.SetMaxOpenConns(readConns)
 	rdb.SetMaxIdleConns(readConns)
-	s.rdb = rdb
+	s.rdb, s.rc = rdb, newStmtCache(rdb, sqliteDialect.rebind)
 	if err := privateFiles(path, false); err != nil {
 		s.Close()
 		lock.Close()
