@@ -243,7 +243,13 @@ func TestSQLiteStatementsPrepared(t *testing.T) {
 	}
 	defer s.Close()
 	mustCreate(t, s, newExec("e1", "a1", "r1", "web01"))
-	if s.wc.get(claimQuery) != nil {
+	q := s.claimQuery() + s.d.skipLocked
+	prepared := func() bool {
+		s.wc.mu.Lock()
+		defer s.wc.mu.Unlock()
+		return s.wc.m[q] != nil
+	}
+	if prepared() {
 		t.Fatal("claim query prepared before it ran")
 	}
 	for i := range 2 {
@@ -251,7 +257,7 @@ func TestSQLiteStatementsPrepared(t *testing.T) {
 			t.Fatalf("claim %d: %v", i, err)
 		}
 	}
-	if s.wc.get(s.claimQuery()+s.d.skipLocked) == nil {
+	if !prepared() {
 		t.Error("claim query not prepared after two claims")
 	}
 }

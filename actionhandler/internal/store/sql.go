@@ -23,11 +23,11 @@ type Options struct {
 
 // SQL is the Store on a database/sql database.
 type SQL struct {
-	db      *sql.DB
-	rdb     *sql.DB // reads (Get, List): SQLite's read-only connections; else db
+	db  *sql.DB
+	rdb *sql.DB // reads (Get, List): SQLite's read-only connections; else db
 	// wc and rc keep SQLite's prepared statements (stmt.go) for db and
 	// rdb; nil on PostgreSQL, where pgx keeps its own.
-	wc, rc *stmtCache
+	wc, rc  *stmtCache
 	d       dialect
 	now     func() time.Time
 	onClose func() error
@@ -332,13 +332,13 @@ func (s *SQL) lockHosts(ctx context.Context, tx *txn, hosts []string, create boo
 		args[i] = h
 	}
 	if create {
-		if _, err := tx.exec(ctx, (`INSERT INTO hosts (host) VALUES (`+
-			strings.ReplaceAll(placeholders(1, len(hosts)), ", ", "), (")+`) ON CONFLICT (host) DO NOTHING`), args...); err != nil {
+		if _, err := tx.exec(ctx, (`INSERT INTO hosts (host) VALUES (` +
+			strings.ReplaceAll(placeholders(1, len(hosts)), ", ", "), (") + `) ON CONFLICT (host) DO NOTHING`), args...); err != nil {
 			return 0, err
 		}
 	}
-	rows, err := tx.query(ctx, (`SELECT execution_id FROM hosts WHERE host IN (`+
-		placeholders(1, len(hosts))+`) ORDER BY host`+s.d.forUpdate), args...)
+	rows, err := tx.query(ctx, (`SELECT execution_id FROM hosts WHERE host IN (` +
+		placeholders(1, len(hosts)) + `) ORDER BY host` + s.d.forUpdate), args...)
 	if err != nil {
 		return 0, err
 	}
@@ -366,7 +366,7 @@ func (s *SQL) holdHosts(ctx context.Context, tx *txn, id string, hosts []string)
 		args = append(args, h)
 	}
 	in := placeholders(2, len(hosts))
-	if _, err := tx.exec(ctx, (`UPDATE hosts SET execution_id = $1 WHERE host IN (`+in+`)`), args...); err != nil {
+	if _, err := tx.exec(ctx, (`UPDATE hosts SET execution_id = $1 WHERE host IN (` + in + `)`), args...); err != nil {
 		return fmt.Errorf("hold hosts: %w", err)
 	}
 	return s.addBusy(ctx, tx, "+", hosts)
@@ -375,7 +375,7 @@ func (s *SQL) holdHosts(ctx context.Context, tx *txn, id string, hosts []string)
 // releaseHosts frees the hosts execution id holds (none: nothing to do)
 // and counts them free for the queued executions waiting on them.
 func (s *SQL) releaseHosts(ctx context.Context, tx *txn, id string) error {
-	rows, err := tx.query(ctx, (`SELECT host FROM hosts WHERE execution_id = $1 ORDER BY host`+s.d.forUpdate), id)
+	rows, err := tx.query(ctx, (`SELECT host FROM hosts WHERE execution_id = $1 ORDER BY host` + s.d.forUpdate), id)
 	if err != nil {
 		return fmt.Errorf("release hosts: %w", err)
 	}
@@ -414,7 +414,7 @@ func (s *SQL) addBusy(ctx context.Context, tx *txn, op string, hosts []string) e
 	in := placeholders(1, len(hosts))
 	waiting := `SELECT execution_id FROM queue_hosts WHERE host IN (` + in + `)`
 	if s.d.forUpdate != "" {
-		rows, err := tx.query(ctx, (`SELECT id FROM executions WHERE id IN (`+waiting+`) ORDER BY id`+s.d.forUpdate), args...)
+		rows, err := tx.query(ctx, (`SELECT id FROM executions WHERE id IN (` + waiting + `) ORDER BY id` + s.d.forUpdate), args...)
 		if err != nil {
 			return fmt.Errorf("lock waiting executions: %w", err)
 		}
@@ -423,9 +423,9 @@ func (s *SQL) addBusy(ctx context.Context, tx *txn, op string, hosts []string) e
 			return fmt.Errorf("lock waiting executions: %w", err)
 		}
 	}
-	if _, err := tx.exec(ctx, (`UPDATE executions SET busy_hosts = busy_hosts `+op+` (
-		SELECT COUNT(*) FROM queue_hosts q WHERE q.execution_id = executions.id AND q.host IN (`+in+`))
-		WHERE id IN (`+waiting+`)`), args...); err != nil {
+	if _, err := tx.exec(ctx, (`UPDATE executions SET busy_hosts = busy_hosts ` + op + ` (
+		SELECT COUNT(*) FROM queue_hosts q WHERE q.execution_id = executions.id AND q.host IN (` + in + `))
+		WHERE id IN (` + waiting + `)`), args...); err != nil {
 		return fmt.Errorf("count waiting executions: %w", err)
 	}
 	return nil
@@ -622,8 +622,8 @@ func (s *SQL) ClaimWritebacks(ctx context.Context, owner string, lease time.Dura
 	rows, err := s.dbQuery(ctx, (`UPDATE writeback_retries SET owner = $1, lease_until = $2
 		WHERE next_at <= $3 AND lease_until <= $3 AND id IN (
 			SELECT id FROM writeback_retries WHERE next_at <= $3 AND lease_until <= $3
-			ORDER BY next_at, id LIMIT $4`+s.d.skipLocked+`)
-		RETURNING `+writebackColumns),
+			ORDER BY next_at, id LIMIT $4` + s.d.skipLocked + `)
+		RETURNING ` + writebackColumns),
 		owner, micros(now.Add(lease)), micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim write-backs: %w", err)
@@ -664,7 +664,7 @@ func (s *SQL) ClaimEscalations(ctx context.Context, lease time.Duration, limit i
 	rows, err := tx.query(ctx, (`UPDATE executions SET escalate_at = $3
 		WHERE escalated_at IS NULL AND escalate_at <= $1 AND id IN (
 			SELECT id FROM executions WHERE escalated_at IS NULL AND escalate_at <= $1
-			ORDER BY escalate_at, id LIMIT $2`+s.d.skipLocked+`)
+			ORDER BY escalate_at, id LIMIT $2` + s.d.skipLocked + `)
 		RETURNING id`), now, limit, now+lease.Microseconds())
 	if err != nil {
 		return nil, fmt.Errorf("store: claim escalations: %w", err)
@@ -787,7 +787,7 @@ func (s *SQL) Get(ctx context.Context, id string) (*Execution, error) {
 
 // writebacks are the write-back retries of execution id waiting, oldest first.
 func (s *SQL) writebacks(ctx context.Context, q *txn, id string) ([]Writeback, error) {
-	rows, err := q.query(ctx, (`SELECT `+writebackColumns+` FROM writeback_retries
+	rows, err := q.query(ctx, (`SELECT ` + writebackColumns + ` FROM writeback_retries
 		WHERE execution_id = $1 ORDER BY created_at, id`), id)
 	if err != nil {
 		return nil, err
@@ -816,7 +816,7 @@ func scanWritebacks(rows *sql.Rows) ([]Writeback, error) {
 }
 
 func (s *SQL) get(ctx context.Context, tx *txn, id string, steps bool) (*Execution, error) {
-	x, err := scanExecution(tx.queryRow(ctx, (`SELECT `+execColumns+` FROM executions WHERE id = $1`), id))
+	x, err := scanExecution(tx.queryRow(ctx, (`SELECT ` + execColumns + ` FROM executions WHERE id = $1`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -854,7 +854,6 @@ func (s *SQL) get(ctx context.Context, tx *txn, id string, steps bool) (*Executi
 	}
 	return x, nil
 }
-
 
 func (s *SQL) entities(ctx context.Context, q *txn, id string) ([]string, error) {
 	rows, err := q.query(ctx, (`SELECT entity FROM execution_entities
