@@ -105,38 +105,98 @@ func BenchmarkHistory(b *testing.B) {
 					seedHistory(b, s, n, time.Now())
 					b.Logf("seeded %d executions in %s", n, time.Since(start).Round(time.Millisecond))
 				}
-				var create, claim, finish time.Duration
+				var t opTimes
 				b.ResetTimer()
 				for i := range b.N {
-					id := fmt.Sprintf("b-%d-%d", b.N, i)
-					host := fmt.Sprintf("host-%d", i%benchHosts)
-					x := &Execution{ID: id, AlertID: "alert-" + id, UniqueValue: "u", FeedType: "OpsGenie",
-						FeedName: "incoming", RuleName: fmt.Sprintf("rule-%d", i%benchRules), Client: "classifier",
-						Request: []byte(`{}`), Entities: []string{host}}
-					t0 := time.Now()
-					if _, created, err := s.Create(ctx, x, time.Hour); err != nil || !created {
-						b.Fatalf("create: %v %v", created, err)
-					}
-					t1 := time.Now()
-					got, err := s.Claim(ctx, "bench", time.Minute, benchAdmit)
-					if err != nil || got == nil || got.ID != id {
-						b.Fatalf("claim: %v %v", got, err)
-					}
-					t2 := time.Now()
-					if err := s.Finish(ctx, id, "bench", DryRun, ""); err != nil {
-						b.Fatal(err)
-					}
-					if err := s.Reported(ctx, id, "bench"); err != nil {
-						b.Fatal(err)
-					}
-					t3 := time.Now()
-					create, claim, finish = create+t1.Sub(t0), claim+t2.Sub(t1), finish+t3.Sub(t2)
+					t.add(b, s, fmt.Sprintf("b-%d-%d", b.N, i), i)
 				}
-				per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) }
-				b.ReportMetric(per(create), "create_us")
-				b.ReportMetric(per(claim), "claim_us")
-				b.ReportMetric(per(finish), "finish_us")
+				t.report(b, b.N, "")
 			})
 		}
+	}
+}
+
+// opTimes sums the time of each store call of the executions run.
+type opTimes struct{ create, claim, finish time.Duration }
+
+// add runs execution id (the i-th: its host and rule) through create,
+// claim, finish and reported.
+func (t *opTimes) add(b *testing.B, s *SQL, id string, i int) {
+	host := fmt.Sprintf("host-%d", i%benchHosts)
+	x := &Execution{ID: id, AlertID: "alert-" + id, UniqueValue: "u", FeedType: "OpsGenie",
+		FeedName: "incoming", RuleName: fmt.Sprintf("rule-%d", i%benchRules), Client: "classifier",
+		Request: []byte(`{}`), Entities: []string{host}}
+	t0 := time.Now()
+	if _, created, err := s.Create(ctx, x, time.Hour); err != nil || !created {
+		b.Fatalf("create: %v %v", created, err)
+	}
+	t1 := time.Now()
+	got, err := s.Claim(ctx, "bench", time.Minute, benchAdmit)
+	if err != nil || got == nil || got.ID != id {
+		b.Fatalf("claim: %v %v", got, err)
+	}
+	t2 := time.Now()
+	if err := s.Finish(ctx, id, "bench", DryRun, ""); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Reported(ctx, id, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	t3 := time.Now()
+	t.create, t.claim, t.finish = t.create+t1.Sub(t0), t.claim+t2.Sub(t1), t.finish+t3.Sub(t2)
+}
+
+// report reports µs per execution of n, the units suffixed with suffix.
+func (t *opTimes) report(b *testing.B, n int, suffix string) {
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
+	b.ReportMetric(per(t.create), "create_us"+suffix)
+	b.ReportMetric(per(t.claim), "claim_us"+suffix)
+	b.ReportMetric(per(t.finish), "finish_us"+suffix)
+}
+
+// BenchmarkInterleavedHistory is BenchmarkHistory for a shared, noisy
+// machine: the four stores are seeded first, then executions go to each in
+// turn, batchSize at a time, so a change of load hits every size alike.
+// b.N executions per size; units are suffixed with the size (claim_us/1000000).
+//
+//	go test -run '^$' -bench BenchmarkInterleavedHistory -benchtime 2000x ./actionhandler/internal/store/
+func BenchmarkInterleavedHistory(b *testing.B) {
+	const batchSize = 50
+	parent := b
+	for _, backend := range []string{"sqlite", "postgres"} {
+		var stores []*SQL
+		b.Run(backend, func(b *testing.B) {
+			if stores == nil {
+				for k, n := range historySizes {
+					var s *SQL
+					var err error
+					if backend == "sqlite" {
+						s, err = OpenSQLite(ctx, filepath.Join(parent.TempDir(), fmt.Sprintf("bench%d.db", k)), Options{})
+					} else {
+						s, err = OpenPostgres(ctx, pgtest.DSN(parent), Options{})
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					parent.Cleanup(func() { s.Close() })
+					start := time.Now()
+					seedHistory(b, s, n, time.Now())
+					b.Logf("seeded %d executions in %s", n, time.Since(start).Round(time.Millisecond))
+					stores = append(stores, s)
+				}
+			}
+			times := make([]opTimes, len(stores))
+			b.ResetTimer()
+			for lo := 0; lo < b.N; lo += batchSize {
+				for k, s := range stores {
+					for i := lo; i < min(b.N, lo+batchSize); i++ {
+						times[k].add(b, s, fmt.Sprintf("b-%d-%d", b.N, i), i)
+					}
+				}
+			}
+			for k, n := range historySizes {
+				times[k].report(b, b.N, fmt.Sprintf("/%d", n))
+			}
+		})
 	}
 }
