@@ -49,6 +49,9 @@ func OpenSQLite(ctx context.Context, path string, o Options) (*SQL, error) {
 	// loss may lose the last commits but never corrupts the database.
 	v.Add("_pragma", "synchronous(NORMAL)")
 	v.Add("_pragma", "foreign_keys(1)")
+	// 32 MiB of page cache (SQLite's default is 2 MiB): the indexes a
+	// claim walks stay in memory as history grows.
+	v.Add("_pragma", "cache_size(-32768)")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+v.Encode())
 	if err != nil {
 		lock.Close()
@@ -71,6 +74,7 @@ func OpenSQLite(ctx context.Context, path string, o Options) (*SQL, error) {
 	r := url.Values{}
 	r.Add("_pragma", "busy_timeout(10000)")
 	r.Add("_pragma", "query_only(1)")
+	r.Add("_pragma", "cache_size(-8192)")
 	rdb, err := sql.Open("sqlite", "file:"+path+"?"+r.Encode())
 	if err != nil {
 		s.Close()
