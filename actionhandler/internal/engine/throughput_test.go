@@ -61,9 +61,12 @@ func seedSQLite(tb testing.TB, path string, n int) {
 	}
 }
 
+// maxQueued is the default max_queued_executions.
+const maxQueued = 256
+
 // BenchmarkThroughput runs executions end to end in development mode on
 // SQLite: created as the HTTP API does (spread over 100 hosts, governor
-// on), claimed by the workers (max_concurrent_executions 16), dry run,
+// on, at most maxQueued queued), claimed by the workers (max_concurrent_executions 16), dry run,
 // finished, written back (a note per host) and reported, after a history
 // of 0 or 100,000 executions. execs/s is from the first create to the
 // last note.
@@ -105,6 +108,18 @@ func BenchmarkThroughput(b *testing.B) {
 				x := &store.Execution{ID: id, AlertID: "alert-" + id, UniqueValue: id, FeedType: "OpsGenie",
 					FeedName: "incoming", RuleName: req.Rule.Name, Client: "classifier", Request: merged,
 					Entities: []string{fmt.Sprintf("host-%d", i%100)}}
+				// The API's queue limit (max_queued_executions, default
+				// 256): a full queue answers 503 and the sender retries.
+				for {
+					n, err := st.CountQueued(context.Background())
+					if err != nil {
+						b.Fatal(err)
+					}
+					if n < maxQueued {
+						break
+					}
+					time.Sleep(time.Millisecond)
+				}
 				if _, created, err := st.Create(context.Background(), x, time.Hour); err != nil || !created {
 					b.Fatalf("create: %v %v", created, err)
 				}
