@@ -165,7 +165,7 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 	}()
 	log.Info().Str(logging.Event, "execution_started").Int(logging.Count, len(x.Entities)).Msg("execution started")
 
-	status, reason, why := e.run(ctx, log, x)
+	status, reason, why, r := e.run(ctx, log, x)
 	stopHeartbeat := func() {
 		select {
 		case <-hbStop:
@@ -229,7 +229,7 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 		Int(logging.Failed, failed).
 		Int64(logging.ElapsedMS, time.Since(start).Milliseconds()).
 		Msg("execution finished")
-	e.report(ctx, log, got)
+	e.report(ctx, log, got, r)
 }
 
 // heartbeat renews the lease every Lease/3 until stop closes; a lost lease
@@ -267,12 +267,14 @@ type host struct {
 }
 
 // run runs the tasks and returns the execution's status, the reason
-// shown to people and, when refused, the reason word.
-func (e *Engine) run(ctx context.Context, log zerolog.Logger, x *store.Execution) (status, reason, why string) {
+// shown to people, when refused the reason word, and the rule (decoded
+// once here for the write-back; nil when the request cannot be read).
+func (e *Engine) run(ctx context.Context, log zerolog.Logger, x *store.Execution) (status, reason, why string, r *rule.Rule) {
 	req, err := action.Decode(x.Request)
 	if err != nil {
-		return store.Failure, "the stored request cannot be read: " + err.Error(), ""
+		return store.Failure, "the stored request cannot be read: " + err.Error(), "", nil
 	}
+	r = req.Rule
 	hosts := make([]*host, len(x.Entities))
 	for i, ent := range x.Entities {
 		hosts[i] = &host{entity: ent}
@@ -301,19 +303,19 @@ func (e *Engine) run(ctx context.Context, log zerolog.Logger, x *store.Execution
 		delay = t.DelayAfterDuration()
 	}
 	if e.o.Development {
-		return store.DryRun, "", ""
+		return store.DryRun, "", "", r
 	}
 	for _, h := range hosts {
 		if h.refused != "" {
-			return store.Refused, h.refusal, h.refused
+			return store.Refused, h.refusal, h.refused, r
 		}
 	}
 	for _, h := range hosts {
 		if h.failed {
-			return store.Failure, "", ""
+			return store.Failure, "", "", r
 		}
 	}
-	return store.Success, "", ""
+	return store.Success, "", "", r
 }
 
 // skipReason says why task t does not run on h, "" when it does.

@@ -86,7 +86,7 @@ const twoTasks = `[
    {"task": {"task_type": "remote_ssh", "run_command": "systemctl restart dup", "delay_after": "30s", "action": "restart_service", "action_reason": "gc"}},
    {"task": {"task_type": "remote_ssh", "run_command": "systemctl status dup", "delay_after": "5s", "action": "check_service", "action_reason": "gc"}}]`
 
-func request(t *testing.T, feed, tasks string, entities ...string) *action.Request {
+func request(t testing.TB, feed, tasks string, entities ...string) *action.Request {
 	t.Helper()
 	ents, _ := json.Marshal(entities)
 	body := `{"id": "og-1", "tinyId": "42", "alexis": {"unique_key": "tinyId", "unique_value": "42", "feed_type": "` + feed +

@@ -12,6 +12,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/dynatrace"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
+	"github.com/alexis-ops/alexis/shared/rule"
 	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/rs/zerolog"
 	"github.com/tidwall/gjson"
@@ -75,23 +76,22 @@ func statusOf(t ticket.Ticket) (statusReader, bool) {
 
 // escalationDelay is the delay_escalation of x's rule, 0 when x is not to
 // be escalated (none, a dry run, or no ticket system for its feed).
-func (e *Engine) escalationDelay(x *store.Execution) time.Duration {
+func (e *Engine) escalationDelay(x *store.Execution, r *rule.Rule) time.Duration {
 	if x.Status == store.DryRun {
 		return 0
 	}
 	if _, ok := e.o.Tickets.ForFeed(x.FeedType, x.FeedName); !ok {
 		return 0
 	}
-	req, err := action.Decode(x.Request)
-	if err != nil {
+	if r == nil {
 		return 0
 	}
-	return req.Rule.EscalationDelay()
+	return r.EscalationDelay()
 }
 
 // scheduleEscalation records x's escalation timer, if it has one.
-func (e *Engine) scheduleEscalation(ctx context.Context, log zerolog.Logger, x *store.Execution) {
-	d := e.escalationDelay(x)
+func (e *Engine) scheduleEscalation(ctx context.Context, log zerolog.Logger, x *store.Execution, r *rule.Rule) {
+	d := e.escalationDelay(x, r)
 	if d <= 0 {
 		return
 	}

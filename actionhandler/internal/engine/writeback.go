@@ -64,15 +64,21 @@ func (e *Engine) Report(ctx context.Context, x *store.Execution) {
 		}
 		ev.Msg("execution finished")
 	}
-	e.report(ctx, log, x)
+	e.report(ctx, log, x, nil)
 }
 
-// report writes x back and marks it reported.
-func (e *Engine) report(ctx context.Context, log zerolog.Logger, x *store.Execution) {
+// report writes x back and marks it reported. r is x's rule, nil when
+// not decoded yet (or not readable): decoded here, once.
+func (e *Engine) report(ctx context.Context, log zerolog.Logger, x *store.Execution, r *rule.Rule) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.WritebackTimeout)
 	defer cancel()
-	e.writeBack(ctx, log, x)
-	e.scheduleEscalation(ctx, log, x)
+	if r == nil {
+		if req, err := action.Decode(x.Request); err == nil {
+			r = req.Rule
+		}
+	}
+	e.writeBack(ctx, log, x, r)
+	e.scheduleEscalation(ctx, log, x, r)
 	// Tried again while the store refuses: an execution written back but
 	// not marked reported would be written back again after a takeover.
 	if err := e.retryStore(ctx, log, "mark the execution reported", func(ctx context.Context) error {
@@ -83,16 +89,12 @@ func (e *Engine) report(ctx context.Context, log zerolog.Logger, x *store.Execut
 	}
 }
 
-func (e *Engine) writeBack(ctx context.Context, log zerolog.Logger, x *store.Execution) {
+func (e *Engine) writeBack(ctx context.Context, log zerolog.Logger, x *store.Execution, r *rule.Rule) {
 	tk, ok := e.o.Tickets.ForFeed(x.FeedType, x.FeedName)
 	if !ok {
 		log.Info().Str(logging.Event, "writeback_skipped").Str(logging.FeedType, x.FeedType).Str(logging.FeedName, x.FeedName).
 			Msg("no ticket system configured for this feed")
 		return
-	}
-	var r *rule.Rule
-	if req, err := action.Decode(x.Request); err == nil {
-		r = req.Rule
 	}
 	var notes []string
 	if x.Status == store.Skipped {

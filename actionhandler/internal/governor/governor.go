@@ -70,7 +70,7 @@ func (g *Governor) Admit(ctx context.Context, c store.Counter, x *store.Executio
 			window = g.o.DefaultWindow
 		}
 		if lim.MaxExecutions > 0 {
-			n, _, err := c.Started(ctx, x.RuleName, "", now.Add(-window))
+			n, _, err := c.Started(ctx, x.RuleName, "", now.Add(-window), lim.MaxExecutions)
 			if err != nil {
 				return "", err
 			}
@@ -81,7 +81,7 @@ func (g *Governor) Admit(ctx context.Context, c store.Counter, x *store.Executio
 		}
 		for _, ent := range x.Entities {
 			if lim.MaxExecutionsPerEntity > 0 {
-				n, _, err := c.Started(ctx, x.RuleName, ent, now.Add(-window))
+				n, _, err := c.Started(ctx, x.RuleName, ent, now.Add(-window), lim.MaxExecutionsPerEntity)
 				if err != nil {
 					return "", err
 				}
@@ -91,7 +91,7 @@ func (g *Governor) Admit(ctx context.Context, c store.Counter, x *store.Executio
 				}
 			}
 			if cd := lim.CooldownDuration(); cd > 0 {
-				n, last, err := c.Started(ctx, x.RuleName, ent, now.Add(-cd))
+				n, last, err := c.Started(ctx, x.RuleName, ent, now.Add(-cd), 1)
 				if err != nil {
 					return "", err
 				}
@@ -103,7 +103,7 @@ func (g *Governor) Admit(ctx context.Context, c store.Counter, x *store.Executio
 		}
 	}
 	if g.o.MaxHostsPerMinute > 0 {
-		n, err := c.Hosts(ctx, now.Add(-time.Minute))
+		n, err := c.Hosts(ctx, now.Add(-time.Minute), g.o.MaxHostsPerMinute+1)
 		if err != nil {
 			return "", err
 		}

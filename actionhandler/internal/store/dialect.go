@@ -21,6 +21,10 @@ type dialect struct {
 	// skipLocked is appended to the claim's SELECT: other replicas' claims
 	// skip rows this transaction looks at instead of waiting.
 	skipLocked string
+	// forUpdate is appended to SELECTs of rows this transaction updates
+	// next, locking them in the SELECT's order (PostgreSQL); SQLite has one
+	// writer and needs none.
+	forUpdate string
 	// lock takes a lock held until the transaction ends, the same for
 	// every connection to the database.
 	lock func(ctx context.Context, tx *sql.Tx, name int) error
@@ -48,6 +52,7 @@ var postgresDialect = dialect{
 	name:       "postgres",
 	rebind:     func(q string) string { return q },
 	skipLocked: " FOR UPDATE SKIP LOCKED",
+	forUpdate:  " FOR UPDATE",
 	lock: func(ctx context.Context, tx *sql.Tx, name int) error {
 		// 0x616c6578 is "alex": a namespace for Alexis's advisory locks.
 		_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, 0x616c6578, name)

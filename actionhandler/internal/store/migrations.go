@@ -106,12 +106,58 @@ var migrations = []string{
 	// rule was unverified (adhoc: run on the client's scope adhoc).
 	`ALTER TABLE executions ADD COLUMN requested_by TEXT NOT NULL DEFAULT '';
 	ALTER TABLE executions ADD COLUMN adhoc INTEGER NOT NULL DEFAULT 0;`,
+	// 7 (bounded claims): what a claim needs, without reading history.
+	// hosts: every host a queued or running execution acts on, with the
+	// running execution holding it (NULL: free). queue_hosts: the hosts
+	// of queued executions (deleted when claimed). busy_hosts: how many of
+	// a queued execution's hosts are held (NULL once claimed, so that
+	// PostgreSQL's statistics see how few are claimable); a claim reads
+	// the oldest with none through executions_claimable. execution_entities gets the
+	// rule and start time of its execution, so the governor's per-entity
+	// counts read only its window (execution_entities_started).
+	`CREATE TABLE hosts (
+		host         TEXT PRIMARY KEY,
+		execution_id TEXT
+	);
+	CREATE INDEX hosts_execution ON hosts (execution_id);
+	CREATE TABLE queue_hosts (
+		host         TEXT NOT NULL,
+		execution_id TEXT NOT NULL,
+		PRIMARY KEY (host, execution_id)
+	);
+	CREATE INDEX queue_hosts_execution ON queue_hosts (execution_id);
+	ALTER TABLE executions ADD COLUMN busy_hosts INTEGER;
+	CREATE INDEX executions_claimable ON executions (created_at, id) WHERE status = 'queued' AND busy_hosts = 0;
+	ALTER TABLE execution_entities ADD COLUMN rule_name TEXT NOT NULL DEFAULT '';
+	ALTER TABLE execution_entities ADD COLUMN started_at BIGINT;
+	UPDATE execution_entities SET
+		rule_name = (SELECT x.rule_name FROM executions x WHERE x.id = execution_entities.execution_id),
+		started_at = (SELECT x.started_at FROM executions x WHERE x.id = execution_entities.execution_id);
+	CREATE INDEX execution_entities_started ON execution_entities (rule_name, entity, started_at);
+	INSERT INTO hosts (host)
+		SELECT DISTINCT e.host FROM execution_entities e JOIN executions x ON x.id = e.execution_id
+		WHERE x.status IN ('queued', 'running');
+	UPDATE hosts SET execution_id = (SELECT MIN(e.execution_id)
+		FROM execution_entities e JOIN executions x ON x.id = e.execution_id
+		WHERE e.host = hosts.host AND x.status = 'running');
+	INSERT INTO queue_hosts (host, execution_id)
+		SELECT DISTINCT e.host, e.execution_id FROM execution_entities e JOIN executions x ON x.id = e.execution_id
+		WHERE x.status = 'queued';
+	UPDATE executions SET busy_hosts = (SELECT COUNT(*) FROM queue_hosts q JOIN hosts h ON h.host = q.host
+		WHERE q.execution_id = executions.id AND h.execution_id IS NOT NULL)
+		WHERE status = 'queued';`,
 }
 
 // migrate brings the schema to the latest version in one transaction,
 // holding the dialect's migration lock so replicas starting together apply
 // each migration once. A database newer than this binary is refused.
 func migrate(ctx context.Context, db *sql.DB, d dialect) error {
+	return migrateTo(ctx, db, d, migrations)
+}
+
+// migrateTo applies the first len(list) migrations, list being a prefix
+// of migrations (tests build older schemas with it).
+func migrateTo(ctx context.Context, db *sql.DB, d dialect, list []string) error {
 	tx, err := d.begin(ctx, db)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -129,11 +175,11 @@ func migrate(ctx context.Context, db *sql.DB, d dialect) error {
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return fmt.Errorf("migrate: read version: %w", err)
 	}
-	if current > len(migrations) {
-		return fmt.Errorf("migrate: the database has schema version %d, newer than this action handler knows (%d): upgrade it", current, len(migrations))
+	if current > len(list) {
+		return fmt.Errorf("migrate: the database has schema version %d, newer than this action handler knows (%d): upgrade it", current, len(list))
 	}
-	for v := current + 1; v <= len(migrations); v++ {
-		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+	for v := current + 1; v <= len(list); v++ {
+		if _, err := tx.ExecContext(ctx, list[v-1]); err != nil {
 			return fmt.Errorf("migrate: version %d: %w", v, err)
 		}
 		if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`),

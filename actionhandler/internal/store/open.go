@@ -44,15 +44,22 @@ func OpenSQLite(ctx context.Context, path string, o Options) (*SQL, error) {
 	v := url.Values{}
 	v.Add("_pragma", "busy_timeout(10000)")
 	v.Add("_pragma", "journal_mode(WAL)")
-	v.Add("_pragma", "synchronous(FULL)")
+	// NORMAL in WAL mode: a commit is durable once the WAL is synced at
+	// the next checkpoint; a crash of the process loses nothing, a power
+	// loss may lose the last commits but never corrupts the database.
+	v.Add("_pragma", "synchronous(NORMAL)")
 	v.Add("_pragma", "foreign_keys(1)")
+	// 32 MiB of page cache (SQLite's default is 2 MiB): the indexes a
+	// claim walks stay in memory as history grows.
+	v.Add("_pragma", "cache_size(-32768)")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+v.Encode())
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("store: sqlite: %w", err)
 	}
-	// One connection: every transaction is serialised, which is what the
-	// claim and dedup statements rely on here (PostgreSQL uses locks).
+	// One writing connection: every write transaction is serialised, which
+	// is what the claim and dedup statements rely on here (PostgreSQL uses
+	// locks).
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
 	s, err := newSQL(ctx, db, sqliteDialect, o)
@@ -61,6 +68,22 @@ func OpenSQLite(ctx context.Context, path string, o Options) (*SQL, error) {
 		lock.Close()
 		return nil, fmt.Errorf("store: sqlite %s: %w", path, err)
 	}
+	// Reads (Get, List) have connections of their own that cannot write
+	// (query_only): in WAL mode they read the last commit while the writer
+	// goes on, so listing executions never holds up a claim.
+	r := url.Values{}
+	r.Add("_pragma", "busy_timeout(10000)")
+	r.Add("_pragma", "query_only(1)")
+	r.Add("_pragma", "cache_size(-8192)")
+	rdb, err := sql.Open("sqlite", "file:"+path+"?"+r.Encode())
+	if err != nil {
+		s.Close()
+		lock.Close()
+		return nil, fmt.Errorf("store: sqlite: %w", err)
+	}
+	rdb.SetMaxOpenConns(readConns)
+	rdb.SetMaxIdleConns(readConns)
+	s.rdb, s.rc = rdb, newStmtCache(rdb, sqliteDialect.rebind)
 	if err := privateFiles(path, false); err != nil {
 		s.Close()
 		lock.Close()
@@ -69,6 +92,9 @@ func OpenSQLite(ctx context.Context, path string, o Options) (*SQL, error) {
 	s.onClose = lock.Close
 	return s, nil
 }
+
+// readConns is how many read-only connections a SQLite store opens.
+const readConns = 4
 
 // FileMode is the mode of the SQLite database and its -wal, -shm and
 // .lock files.

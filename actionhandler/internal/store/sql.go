@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,7 +23,11 @@ type Options struct {
 
 // SQL is the Store on a database/sql database.
 type SQL struct {
-	db      *sql.DB
+	db  *sql.DB
+	rdb *sql.DB // reads (Get, List): SQLite's read-only connections; else db
+	// wc and rc keep SQLite's prepared statements (stmt.go) for db and
+	// rdb; nil on PostgreSQL, where pgx keeps its own.
+	wc, rc  *stmtCache
 	d       dialect
 	now     func() time.Time
 	onClose func() error
@@ -31,7 +36,10 @@ type SQL struct {
 var _ Store = (*SQL)(nil)
 
 func newSQL(ctx context.Context, db *sql.DB, d dialect, o Options) (*SQL, error) {
-	s := &SQL{db: db, d: d, now: o.Now}
+	s := &SQL{db: db, rdb: db, d: d, now: o.Now}
+	if d.name == "sqlite" {
+		s.wc = newStmtCache(db, d.rebind)
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -47,6 +55,9 @@ func (s *SQL) Dialect() string { return s.d.name }
 // Close closes the database.
 func (s *SQL) Close() error {
 	err := s.db.Close()
+	if s.rdb != s.db {
+		err = errors.Join(err, s.rdb.Close())
+	}
 	if s.onClose != nil {
 		err = errors.Join(err, s.onClose())
 	}
@@ -65,7 +76,7 @@ const execColumns = `id, alert_id, unique_value, feed_type, feed_name, rule_name
 
 func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*Execution, bool, error) {
 	now := s.now()
-	tx, err := s.d.begin(ctx, s.db)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: create: %w", err)
 	}
@@ -75,7 +86,7 @@ func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*
 	// concurrent transaction with the same key waits for this one and then
 	// sees the fresh row, so it returns nothing and reads the winner.
 	var id string
-	err = tx.QueryRowContext(ctx, s.q(`INSERT INTO dedup (feed_type, alert_id, rule_name, execution_id, created_at)
+	err = tx.queryRow(ctx, (`INSERT INTO dedup (feed_type, alert_id, rule_name, execution_id, created_at)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (feed_type, alert_id, rule_name) DO UPDATE
 		SET execution_id = excluded.execution_id, created_at = excluded.created_at
@@ -83,7 +94,7 @@ func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*
 		RETURNING execution_id`),
 		x.FeedType, x.AlertID, x.RuleName, x.ID, micros(now), micros(now.Add(-window))).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT execution_id FROM dedup
+		if err := tx.queryRow(ctx, (`SELECT execution_id FROM dedup
 			WHERE feed_type = $1 AND alert_id = $2 AND rule_name = $3`),
 			x.FeedType, x.AlertID, x.RuleName).Scan(&id); err != nil {
 			return nil, false, fmt.Errorf("store: create: read duplicate: %w", err)
@@ -97,23 +108,36 @@ func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*
 	if err != nil {
 		return nil, false, fmt.Errorf("store: create: dedup: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO executions
+	hosts := make([]string, len(x.Entities))
+	for i, e := range x.Entities {
+		hosts[i] = strings.ToLower(strings.TrimSpace(e))
+		if i < len(x.Hosts) && x.Hosts[i] != "" {
+			hosts[i] = x.Hosts[i]
+		}
+	}
+	distinct := sortedUnique(hosts)
+	// The hosts' rows, locked (PostgreSQL) so that a claim taking one or a
+	// finish releasing one waits for this transaction and then counts
+	// this execution among those waiting: busy_hosts stays exact.
+	busy, err := s.lockHosts(ctx, tx, distinct, true)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: create: hosts: %w", err)
+	}
+	if _, err := tx.exec(ctx, (`INSERT INTO executions
 		(id, alert_id, unique_value, feed_type, feed_name, rule_name, client, request, status, created_at,
-		requested_by, adhoc)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`),
+		requested_by, adhoc, busy_hosts)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`),
 		x.ID, x.AlertID, x.UniqueValue, x.FeedType, x.FeedName, x.RuleName, x.Client, string(x.Request),
-		Queued, micros(now), x.RequestedBy, boolInt(x.AdHoc)); err != nil {
+		Queued, micros(now), x.RequestedBy, boolInt(x.AdHoc), busy); err != nil {
 		return nil, false, fmt.Errorf("store: create: %w", err)
 	}
-	for i, e := range x.Entities {
-		host := strings.ToLower(strings.TrimSpace(e))
-		if i < len(x.Hosts) && x.Hosts[i] != "" {
-			host = x.Hosts[i]
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO execution_entities (execution_id, position, entity, host)
-			VALUES ($1, $2, $3, $4)`), x.ID, i, e, host); err != nil {
-			return nil, false, fmt.Errorf("store: create: entity: %w", err)
-		}
+	if err := insertRows(ctx, tx, s, `INSERT INTO execution_entities (execution_id, position, entity, host, rule_name) VALUES `,
+		5, len(x.Entities), func(i int) []any { return []any{x.ID, i, x.Entities[i], hosts[i], x.RuleName} }); err != nil {
+		return nil, false, fmt.Errorf("store: create: entities: %w", err)
+	}
+	if err := insertRows(ctx, tx, s, `INSERT INTO queue_hosts (host, execution_id) VALUES `,
+		2, len(distinct), func(i int) []any { return []any{distinct[i], x.ID} }); err != nil {
+		return nil, false, fmt.Errorf("store: create: queue: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, false, fmt.Errorf("store: create: commit: %w", err)
@@ -126,7 +150,7 @@ func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*
 
 func (s *SQL) CountQueued(ctx context.Context) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM executions WHERE status = $1`), Queued).Scan(&n)
+	err := s.rdb.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM executions WHERE status = $1`), Queued).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: count queued: %w", err)
 	}
@@ -134,36 +158,56 @@ func (s *SQL) CountQueued(ctx context.Context) (int, error) {
 }
 
 func (s *SQL) Claim(ctx context.Context, owner string, lease time.Duration, admit Admit) (*Execution, error) {
-	tx, err := s.d.begin(ctx, s.db)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim: %w", err)
 	}
 	defer tx.Rollback()
 	// Choosing, counting and claiming happen under one lock across
-	// replicas, so two claims never both see room for one more, nor both
-	// see a host free.
-	if err := s.d.lock(ctx, tx, lockClaim); err != nil {
+	// replicas, so two claims never both see room for one more under the
+	// governor. The work under it does not grow with history: the head
+	// of the claimable queue (an index), its entities and hosts (primary
+	// keys), the governor's counts (their windows), and the queued
+	// executions waiting for the hosts it takes.
+	if err := s.d.lock(ctx, tx.Tx, lockClaim); err != nil {
 		return nil, fmt.Errorf("store: claim: lock: %w", err)
 	}
-	// The oldest queued execution none of whose hosts a running execution
-	// acts on: one execution at a time per host, across
-	// replicas. A dead replica's running execution holds its hosts until
-	// Recover marks it interrupted.
-	x, err := scanExecution(tx.QueryRowContext(ctx, s.q(`SELECT `+execColumns+` FROM executions
-		WHERE status = $1 AND NOT EXISTS (
-			SELECT 1 FROM execution_entities q
-			JOIN execution_entities r ON r.host = q.host
-			JOIN executions rx ON rx.id = r.execution_id
-			WHERE q.execution_id = executions.id AND rx.status = $2)
-		ORDER BY created_at, id LIMIT 1`+s.d.skipLocked), Queued, Running))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: claim: %w", err)
-	}
-	if x.Entities, err = s.entities(ctx, tx, x.ID); err != nil {
-		return nil, fmt.Errorf("store: claim: %w", err)
+	var x *Execution
+	var hosts []string
+	for try := 0; ; try++ {
+		// The oldest queued execution none of whose hosts a running
+		// execution holds (busy_hosts, kept by Create, Claim, Finish and
+		// Recover): one execution at a time per host, across replicas. A
+		// dead replica's running execution holds its hosts until Recover
+		// marks it interrupted. The literals let both back ends use the
+		// partial index executions_claimable.
+		x, err = scanExecution(tx.queryRow(ctx, s.claimQuery()+s.d.skipLocked))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, tx.Commit()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: claim: %w", err)
+		}
+		var all []string
+		if x.Entities, all, err = s.entityHosts(ctx, tx, x.ID); err != nil {
+			return nil, fmt.Errorf("store: claim: %w", err)
+		}
+		hosts = sortedUnique(all)
+		busy, err := s.lockHosts(ctx, tx, hosts, false)
+		if err != nil {
+			return nil, fmt.Errorf("store: claim: hosts: %w", err)
+		}
+		if busy == 0 {
+			break
+		}
+		// Its count was wrong (a database written by hand?): mend it and
+		// look again, a bounded number of times.
+		if _, err := tx.exec(ctx, (`UPDATE executions SET busy_hosts = $1 WHERE id = $2`), busy, x.ID); err != nil {
+			return nil, fmt.Errorf("store: claim: %w", err)
+		}
+		if try >= 8 {
+			return nil, tx.Commit()
+		}
 	}
 	reason := ""
 	if admit != nil {
@@ -173,19 +217,31 @@ func (s *SQL) Claim(ctx context.Context, owner string, lease time.Duration, admi
 	}
 	now := s.now()
 	x.Owner = owner
+	if _, err := tx.exec(ctx, (`DELETE FROM queue_hosts WHERE execution_id = $1`), x.ID); err != nil {
+		return nil, fmt.Errorf("store: claim: %w", err)
+	}
 	if reason != "" {
 		x.Status, x.Reason, x.FinishedAt = Skipped, reason, fromMicros(micros(now))
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE executions SET status = $1, reason = $2, owner = $3,
+		_, err = tx.exec(ctx, (`UPDATE executions SET status = $1, reason = $2, owner = $3, busy_hosts = NULL,
 			lease_until = $4, finished_at = $5 WHERE id = $6`),
 			Skipped, reason, owner, micros(now.Add(lease)), micros(now), x.ID)
+		if err != nil {
+			return nil, fmt.Errorf("store: claim: %w", err)
+		}
 	} else {
 		x.Status, x.StartedAt = Running, fromMicros(micros(now))
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE executions SET status = $1, owner = $2, lease_until = $3,
-			started_at = $4 WHERE id = $5`),
-			Running, owner, micros(now.Add(lease)), micros(now), x.ID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: claim: %w", err)
+		if _, err := tx.exec(ctx, (`UPDATE executions SET status = $1, owner = $2, lease_until = $3,
+			started_at = $4, busy_hosts = NULL WHERE id = $5`),
+			Running, owner, micros(now.Add(lease)), micros(now), x.ID); err != nil {
+			return nil, fmt.Errorf("store: claim: %w", err)
+		}
+		if _, err := tx.exec(ctx, (`UPDATE execution_entities SET started_at = $1 WHERE execution_id = $2`),
+			micros(now), x.ID); err != nil {
+			return nil, fmt.Errorf("store: claim: %w", err)
+		}
+		if err := s.holdHosts(ctx, tx, x.ID, hosts); err != nil {
+			return nil, fmt.Errorf("store: claim: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("store: claim: commit: %w", err)
@@ -193,25 +249,251 @@ func (s *SQL) Claim(ctx context.Context, owner string, lease time.Duration, admi
 	return x, nil
 }
 
+// claimQuery reads the head of the claimable queue.
+const claimQuery = `SELECT ` + execColumns + ` FROM executions{{executions_claimable}}
+	WHERE status = 'queued' AND busy_hosts = 0
+	ORDER BY created_at, id LIMIT 1`
+
+func (s *SQL) claimQuery() string { return s.hint(claimQuery) }
+
+// hint replaces {{index}} in q by SQLite's INDEXED BY index (SQLite has
+// no statistics to choose by, unless ANALYZE ran), by nothing on
+// PostgreSQL.
+func (s *SQL) hint(q string) string {
+	for {
+		i := strings.Index(q, "{{")
+		if i < 0 {
+			return q
+		}
+		j := strings.Index(q[i:], "}}")
+		h := ""
+		if s.d.name == "sqlite" {
+			h = " INDEXED BY " + q[i+2:i+j]
+		}
+		q = q[:i] + h + q[i+j+2:]
+	}
+}
+
+// sortedUnique returns the distinct values of v, sorted (the order every
+// transaction locks hosts in, so none deadlocks another).
+func sortedUnique(v []string) []string {
+	out := slices.Clone(v)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// placeholders is "$from, $from+1, ..." for n parameters.
+func placeholders(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(from+i))
+	}
+	return b.String()
+}
+
+// insertBatch is how many rows one INSERT writes at most (well under
+// either back end's limit on parameters).
+const insertBatch = 200
+
+// insertRows runs prefix with n rows of width values each (row(i)), in
+// as few statements as insertBatch allows.
+func insertRows(ctx context.Context, tx *txn, s *SQL, prefix string, width, n int, row func(i int) []any) error {
+	for lo := 0; lo < n; lo += insertBatch {
+		hi := min(n, lo+insertBatch)
+		var b strings.Builder
+		b.WriteString(prefix)
+		args := make([]any, 0, (hi-lo)*width)
+		for i := lo; i < hi; i++ {
+			if i > lo {
+				b.WriteString(", ")
+			}
+			b.WriteString("(" + placeholders(len(args)+1, width) + ")")
+			args = append(args, row(i)...)
+		}
+		if _, err := tx.exec(ctx, (b.String()), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lockHosts locks the rows of hosts (sorted, distinct) for the rest of
+// the transaction, creating missing ones when create is set, and counts
+// those a running execution holds.
+func (s *SQL) lockHosts(ctx context.Context, tx *txn, hosts []string, create bool) (busy int, err error) {
+	if len(hosts) == 0 {
+		return 0, nil
+	}
+	args := make([]any, len(hosts))
+	for i, h := range hosts {
+		args[i] = h
+	}
+	if create {
+		if _, err := tx.exec(ctx, (`INSERT INTO hosts (host) VALUES (` +
+			strings.ReplaceAll(placeholders(1, len(hosts)), ", ", "), (") + `) ON CONFLICT (host) DO NOTHING`), args...); err != nil {
+			return 0, err
+		}
+	}
+	rows, err := tx.query(ctx, (`SELECT execution_id FROM hosts WHERE host IN (` +
+		placeholders(1, len(hosts)) + `) ORDER BY host` + s.d.forUpdate), args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var holder sql.NullString
+		if err := rows.Scan(&holder); err != nil {
+			return 0, err
+		}
+		if holder.Valid {
+			busy++
+		}
+	}
+	return busy, rows.Err()
+}
+
+// holdHosts marks hosts (locked, free) held by execution id and counts
+// them busy for the queued executions waiting on them.
+func (s *SQL) holdHosts(ctx context.Context, tx *txn, id string, hosts []string) error {
+	if len(hosts) == 0 {
+		return nil
+	}
+	args := []any{id}
+	for _, h := range hosts {
+		args = append(args, h)
+	}
+	in := placeholders(2, len(hosts))
+	if _, err := tx.exec(ctx, (`UPDATE hosts SET execution_id = $1 WHERE host IN (` + in + `)`), args...); err != nil {
+		return fmt.Errorf("hold hosts: %w", err)
+	}
+	return s.addBusy(ctx, tx, "+", hosts)
+}
+
+// releaseHosts frees the hosts execution id holds (none: nothing to do)
+// and counts them free for the queued executions waiting on them.
+func (s *SQL) releaseHosts(ctx context.Context, tx *txn, id string) error {
+	rows, err := tx.query(ctx, (`SELECT host FROM hosts WHERE execution_id = $1 ORDER BY host` + s.d.forUpdate), id)
+	if err != nil {
+		return fmt.Errorf("release hosts: %w", err)
+	}
+	var hosts []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			rows.Close()
+			return fmt.Errorf("release hosts: %w", err)
+		}
+		hosts = append(hosts, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("release hosts: %w", err)
+	}
+	if len(hosts) == 0 {
+		return nil
+	}
+	if _, err := tx.exec(ctx, (`UPDATE hosts SET execution_id = NULL WHERE execution_id = $1`), id); err != nil {
+		return fmt.Errorf("release hosts: %w", err)
+	}
+	return s.addBusy(ctx, tx, "-", hosts)
+}
+
+// addBusy adds (op "+") or takes (op "-") one from busy_hosts of the
+// queued executions for each of hosts they wait on. Their rows are
+// locked in id order first (PostgreSQL), so a claim and a finish doing
+// this at once never deadlock. The work is the queued executions on
+// these hosts, never their history.
+func (s *SQL) addBusy(ctx context.Context, tx *txn, op string, hosts []string) error {
+	args := make([]any, len(hosts))
+	for i, h := range hosts {
+		args[i] = h
+	}
+	in := placeholders(1, len(hosts))
+	waiting := `SELECT execution_id FROM queue_hosts WHERE host IN (` + in + `)`
+	if s.d.forUpdate != "" {
+		rows, err := tx.query(ctx, (`SELECT id FROM executions WHERE id IN (` + waiting + `) ORDER BY id` + s.d.forUpdate), args...)
+		if err != nil {
+			return fmt.Errorf("lock waiting executions: %w", err)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("lock waiting executions: %w", err)
+		}
+	}
+	if _, err := tx.exec(ctx, (`UPDATE executions SET busy_hosts = busy_hosts ` + op + ` (
+		SELECT COUNT(*) FROM queue_hosts q WHERE q.execution_id = executions.id AND q.host IN (` + in + `))
+		WHERE id IN (` + waiting + `)`), args...); err != nil {
+		return fmt.Errorf("count waiting executions: %w", err)
+	}
+	return nil
+}
+
+// entityHosts reads execution id's entities and their hosts, in order.
+func (s *SQL) entityHosts(ctx context.Context, q *txn, id string) (entities, hosts []string, err error) {
+	rows, err := q.query(ctx, (`SELECT entity, host FROM execution_entities
+		WHERE execution_id = $1 ORDER BY position`), id)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e, h string
+		if err := rows.Scan(&e, &h); err != nil {
+			return nil, nil, err
+		}
+		entities, hosts = append(entities, e), append(hosts, h)
+	}
+	return entities, hosts, rows.Err()
+}
+
+// startedEntityQuery counts the executions of a rule started on an
+// entity since a time. CROSS JOIN makes SQLite (no statistics) read the
+// entities' window first, as PostgreSQL's planner does by itself.
+const startedEntityQuery = `SELECT COUNT(*), COALESCE(MAX(started_at), 0) FROM (SELECT e.started_at
+	FROM execution_entities e CROSS JOIN executions x
+	WHERE x.id = e.execution_id AND e.rule_name = $1 AND e.entity = $2 AND e.started_at >= $3
+	AND x.status IN ` + countedStatuses + ` ORDER BY e.started_at DESC LIMIT $4) w`
+
+// startedQuery counts the executions of a rule started since a time
+// (executions_rule_started, newest first).
+const startedQuery = `SELECT COUNT(*), COALESCE(MAX(started_at), 0) FROM (SELECT started_at FROM executions
+	WHERE rule_name = $1 AND started_at >= $2 AND status IN ` + countedStatuses + `
+	ORDER BY started_at DESC LIMIT $3) w`
+
+// hostsQuery counts the hosts acted on since a time (executions_started:
+// only the window's rows are read; CROSS JOIN and the hint: this plan on
+// SQLite).
+const hostsQuery = `SELECT COUNT(*) FROM (SELECT 1 AS one
+	FROM executions x{{executions_started}} CROSS JOIN execution_entities e
+	WHERE e.execution_id = x.id AND x.started_at >= $1 AND x.status IN ` + countedStatuses + ` LIMIT $2) w`
+
+// limit is atMost as a LIMIT: 0 is no limit.
+func limit(atMost int) int {
+	if atMost <= 0 {
+		return math.MaxInt32
+	}
+	return atMost
+}
+
 // counter implements Counter inside a claim's transaction.
 type counter struct {
 	s  *SQL
-	tx *sql.Tx
+	tx *txn
 }
 
-func (c counter) Started(ctx context.Context, rule, entity string, since time.Time) (int, time.Time, error) {
+func (c counter) Started(ctx context.Context, rule, entity string, since time.Time, atMost int) (int, time.Time, error) {
 	var n int
 	var last int64
 	var err error
 	if entity == "" {
-		err = c.tx.QueryRowContext(ctx, c.s.q(`SELECT COUNT(*), COALESCE(MAX(started_at), 0) FROM executions
-			WHERE rule_name = $1 AND started_at >= $2 AND status IN `+countedStatuses),
-			rule, micros(since)).Scan(&n, &last)
+		err = c.tx.queryRow(ctx, (startedQuery), rule, micros(since), limit(atMost)).Scan(&n, &last)
 	} else {
-		err = c.tx.QueryRowContext(ctx, c.s.q(`SELECT COUNT(*), COALESCE(MAX(x.started_at), 0)
-			FROM executions x JOIN execution_entities e ON e.execution_id = x.id
-			WHERE x.rule_name = $1 AND e.entity = $2 AND x.started_at >= $3 AND x.status IN `+countedStatuses),
-			rule, entity, micros(since)).Scan(&n, &last)
+		// execution_entities_started: only the window's rows are read.
+		err = c.tx.queryRow(ctx, (startedEntityQuery),
+			rule, entity, micros(since), limit(atMost)).Scan(&n, &last)
 	}
 	if err != nil {
 		return 0, time.Time{}, err
@@ -219,16 +501,14 @@ func (c counter) Started(ctx context.Context, rule, entity string, since time.Ti
 	return n, fromMicros(last), nil
 }
 
-func (c counter) Hosts(ctx context.Context, since time.Time) (int, error) {
+func (c counter) Hosts(ctx context.Context, since time.Time, atMost int) (int, error) {
 	var n int
-	err := c.tx.QueryRowContext(ctx, c.s.q(`SELECT COUNT(*)
-		FROM executions x JOIN execution_entities e ON e.execution_id = x.id
-		WHERE x.started_at >= $1 AND x.status IN `+countedStatuses), micros(since)).Scan(&n)
+	err := c.tx.queryRow(ctx, (c.s.hint(hostsQuery)), micros(since), limit(atMost)).Scan(&n)
 	return n, err
 }
 
 func (s *SQL) Renew(ctx context.Context, id, owner string, lease time.Duration) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE executions SET lease_until = $1
+	res, err := s.dbExec(ctx, (`UPDATE executions SET lease_until = $1
 		WHERE id = $2 AND owner = $3 AND reported_at IS NULL`), micros(s.now().Add(lease)), id, owner)
 	return s.owned(res, err, "renew")
 }
@@ -248,17 +528,17 @@ func (s *SQL) owned(res sql.Result, err error, op string) error {
 }
 
 func (s *SQL) SaveStep(ctx context.Context, id string, st Step) error {
-	tx, err := s.d.begin(ctx, s.db)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("store: save step: %w", err)
 	}
 	defer tx.Rollback()
 	var pos int
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT position FROM execution_entities
+	if err := tx.queryRow(ctx, (`SELECT position FROM execution_entities
 		WHERE execution_id = $1 AND entity = $2`), id, st.Entity).Scan(&pos); err != nil {
 		return fmt.Errorf("store: save step: entity %s of %s: %w", st.Entity, id, err)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO steps (execution_id, task_index, position, entity, task_type,
+	if _, err := tx.exec(ctx, (`INSERT INTO steps (execution_id, task_index, position, entity, task_type,
 		action, command, status, exit_code, http_status, stdout, stderr, truncated, error, started_at, finished_at,
 		remote_pid, remote_start)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
@@ -280,34 +560,48 @@ func (s *SQL) SaveStep(ctx context.Context, id string, st Step) error {
 }
 
 func (s *SQL) Finish(ctx context.Context, id, owner, status, reason string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE executions SET status = $1, reason = $2, finished_at = $3
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("store: finish: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.exec(ctx, (`UPDATE executions SET status = $1, reason = $2, finished_at = $3
 		WHERE id = $4 AND owner = $5 AND status = $6`), status, reason, micros(s.now()), id, owner, Running)
-	return s.owned(res, err, "finish")
+	if err := s.owned(res, err, "finish"); err != nil {
+		return err
+	}
+	if err := s.releaseHosts(ctx, tx, id); err != nil {
+		return fmt.Errorf("store: finish: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: finish: commit: %w", err)
+	}
+	return nil
 }
 
 func (s *SQL) Reported(ctx context.Context, id, owner string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE executions SET reported_at = $1, owner = '', lease_until = 0
+	res, err := s.dbExec(ctx, (`UPDATE executions SET reported_at = $1, owner = '', lease_until = 0
 		WHERE id = $2 AND owner = $3 AND reported_at IS NULL AND status <> $4 AND status <> $5`),
 		micros(s.now()), id, owner, Queued, Running)
 	return s.owned(res, err, "reported")
 }
 
 func (s *SQL) ScheduleEscalation(ctx context.Context, id, owner string, delay time.Duration) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE executions SET escalate_at = finished_at + $1
+	res, err := s.dbExec(ctx, (`UPDATE executions SET escalate_at = finished_at + $1
 		WHERE id = $2 AND owner = $3 AND reported_at IS NULL AND finished_at IS NOT NULL`),
 		delay.Microseconds(), id, owner)
 	return s.owned(res, err, "schedule escalation")
 }
 
 func (s *SQL) QueueWritebacks(ctx context.Context, ws []Writeback) error {
-	tx, err := s.d.begin(ctx, s.db)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("store: queue write-backs: %w", err)
 	}
 	defer tx.Rollback()
 	now := micros(s.now())
 	for _, w := range ws {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO writeback_retries (id, execution_id, feed_type,
+		if _, err := tx.exec(ctx, (`INSERT INTO writeback_retries (id, execution_id, feed_type,
 			feed_name, alert_id, op, attempts, last_error, created_at, next_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
 			w.ID, w.ExecutionID, w.FeedType, w.FeedName, w.AlertID, string(w.Op), w.Attempts, w.LastError,
@@ -325,11 +619,11 @@ func (s *SQL) ClaimWritebacks(ctx context.Context, owner string, lease time.Dura
 	now := s.now()
 	// One statement claims, as ClaimEscalations does: each due write-back
 	// goes to one replica at a time.
-	rows, err := s.db.QueryContext(ctx, s.q(`UPDATE writeback_retries SET owner = $1, lease_until = $2
+	rows, err := s.dbQuery(ctx, (`UPDATE writeback_retries SET owner = $1, lease_until = $2
 		WHERE next_at <= $3 AND lease_until <= $3 AND id IN (
 			SELECT id FROM writeback_retries WHERE next_at <= $3 AND lease_until <= $3
-			ORDER BY next_at, id LIMIT $4`+s.d.skipLocked+`)
-		RETURNING `+writebackColumns),
+			ORDER BY next_at, id LIMIT $4` + s.d.skipLocked + `)
+		RETURNING ` + writebackColumns),
 		owner, micros(now.Add(lease)), micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim write-backs: %w", err)
@@ -346,10 +640,10 @@ func (s *SQL) ClaimWritebacks(ctx context.Context, owner string, lease time.Dura
 
 func (s *SQL) EndWriteback(ctx context.Context, id, owner string, retryAt time.Time, lastErr string) error {
 	if retryAt.IsZero() {
-		res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM writeback_retries WHERE id = $1 AND owner = $2`), id, owner)
+		res, err := s.dbExec(ctx, (`DELETE FROM writeback_retries WHERE id = $1 AND owner = $2`), id, owner)
 		return s.owned(res, err, "end write-back")
 	}
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE writeback_retries SET attempts = attempts + 1, last_error = $1,
+	res, err := s.dbExec(ctx, (`UPDATE writeback_retries SET attempts = attempts + 1, last_error = $1,
 		next_at = $2, owner = '', lease_until = 0 WHERE id = $3 AND owner = $4`),
 		lastErr, micros(retryAt), id, owner)
 	return s.owned(res, err, "end write-back")
@@ -357,7 +651,7 @@ func (s *SQL) EndWriteback(ctx context.Context, id, owner string, retryAt time.T
 
 func (s *SQL) ClaimEscalations(ctx context.Context, lease time.Duration, limit int) ([]*Execution, error) {
 	now := micros(s.now())
-	tx, err := s.d.begin(ctx, s.db)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim escalations: %w", err)
 	}
@@ -367,10 +661,10 @@ func (s *SQL) ClaimEscalations(ctx context.Context, lease time.Duration, limit i
 	// any wait, so each escalation is claimed by one replica at a time. A
 	// claim moves escalate_at lease ahead: if the claimer dies before
 	// EscalationDone, the escalation is due again then.
-	rows, err := tx.QueryContext(ctx, s.q(`UPDATE executions SET escalate_at = $3
+	rows, err := tx.query(ctx, (`UPDATE executions SET escalate_at = $3
 		WHERE escalated_at IS NULL AND escalate_at <= $1 AND id IN (
 			SELECT id FROM executions WHERE escalated_at IS NULL AND escalate_at <= $1
-			ORDER BY escalate_at, id LIMIT $2`+s.d.skipLocked+`)
+			ORDER BY escalate_at, id LIMIT $2` + s.d.skipLocked + `)
 		RETURNING id`), now, limit, now+lease.Microseconds())
 	if err != nil {
 		return nil, fmt.Errorf("store: claim escalations: %w", err)
@@ -403,7 +697,7 @@ func (s *SQL) ClaimEscalations(ctx context.Context, lease time.Duration, limit i
 }
 
 func (s *SQL) EscalationDone(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE executions SET escalated_at = $1
+	res, err := s.dbExec(ctx, (`UPDATE executions SET escalated_at = $1
 		WHERE id = $2 AND escalated_at IS NULL AND escalate_at IS NOT NULL`), micros(s.now()), id)
 	return s.owned(res, err, "escalation done")
 }
@@ -415,7 +709,7 @@ func (s *SQL) ExpireLeases(ctx context.Context, owner string) error {
 		q += ` AND owner = $2`
 		args = append(args, owner)
 	}
-	if _, err := s.db.ExecContext(ctx, s.q(q), args...); err != nil {
+	if _, err := s.dbExec(ctx, (q), args...); err != nil {
 		return fmt.Errorf("store: expire leases: %w", err)
 	}
 	return nil
@@ -423,14 +717,14 @@ func (s *SQL) ExpireLeases(ctx context.Context, owner string) error {
 
 func (s *SQL) Recover(ctx context.Context, owner string, lease time.Duration) ([]*Execution, error) {
 	now := s.now()
-	tx, err := s.d.begin(ctx, s.db)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: recover: %w", err)
 	}
 	defer tx.Rollback()
 	// One statement per row decides who takes it over: a concurrent
 	// Recover (or Renew) on the same row waits, then re-checks the lease.
-	rows, err := tx.QueryContext(ctx, s.q(`UPDATE executions SET
+	rows, err := tx.query(ctx, (`UPDATE executions SET
 		status = CASE WHEN status = $1 THEN $2 ELSE status END,
 		reason = CASE WHEN status = $1 THEN 'the action handler running it (' || owner || ') stopped before it finished' ELSE reason END,
 		finished_at = COALESCE(finished_at, $3),
@@ -456,9 +750,12 @@ func (s *SQL) Recover(ctx context.Context, owner string, lease time.Duration) ([
 	}
 	var out []*Execution
 	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE steps SET status = $1, finished_at = $2, error = $3
+		if _, err := tx.exec(ctx, (`UPDATE steps SET status = $1, finished_at = $2, error = $3
 			WHERE execution_id = $4 AND status = $5`), Interrupted, micros(now), InterruptedStepError, id, Running); err != nil {
 			return nil, fmt.Errorf("store: recover: steps: %w", err)
+		}
+		if err := s.releaseHosts(ctx, tx, id); err != nil {
+			return nil, fmt.Errorf("store: recover: %w", err)
 		}
 		x, err := s.get(ctx, tx, id, true)
 		if err != nil {
@@ -473,7 +770,7 @@ func (s *SQL) Recover(ctx context.Context, owner string, lease time.Duration) ([
 }
 
 func (s *SQL) Get(ctx context.Context, id string) (*Execution, error) {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.d.name == "postgres"})
+	tx, err := s.beginRead(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: get: %w", err)
 	}
@@ -489,8 +786,8 @@ func (s *SQL) Get(ctx context.Context, id string) (*Execution, error) {
 }
 
 // writebacks are the write-back retries of execution id waiting, oldest first.
-func (s *SQL) writebacks(ctx context.Context, q querier, id string) ([]Writeback, error) {
-	rows, err := q.QueryContext(ctx, s.q(`SELECT `+writebackColumns+` FROM writeback_retries
+func (s *SQL) writebacks(ctx context.Context, q *txn, id string) ([]Writeback, error) {
+	rows, err := q.query(ctx, (`SELECT ` + writebackColumns + ` FROM writeback_retries
 		WHERE execution_id = $1 ORDER BY created_at, id`), id)
 	if err != nil {
 		return nil, err
@@ -518,8 +815,8 @@ func scanWritebacks(rows *sql.Rows) ([]Writeback, error) {
 	return out, rows.Err()
 }
 
-func (s *SQL) get(ctx context.Context, tx *sql.Tx, id string, steps bool) (*Execution, error) {
-	x, err := scanExecution(tx.QueryRowContext(ctx, s.q(`SELECT `+execColumns+` FROM executions WHERE id = $1`), id))
+func (s *SQL) get(ctx context.Context, tx *txn, id string, steps bool) (*Execution, error) {
+	x, err := scanExecution(tx.queryRow(ctx, (`SELECT ` + execColumns + ` FROM executions WHERE id = $1`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -532,7 +829,7 @@ func (s *SQL) get(ctx context.Context, tx *sql.Tx, id string, steps bool) (*Exec
 	if !steps {
 		return x, nil
 	}
-	rows, err := tx.QueryContext(ctx, s.q(`SELECT task_index, entity, task_type, action, command, status,
+	rows, err := tx.query(ctx, (`SELECT task_index, entity, task_type, action, command, status,
 		exit_code, http_status, stdout, stderr, truncated, error, started_at, finished_at, remote_pid, remote_start
 		FROM steps WHERE execution_id = $1 ORDER BY task_index, position`), id)
 	if err != nil {
@@ -558,12 +855,8 @@ func (s *SQL) get(ctx context.Context, tx *sql.Tx, id string, steps bool) (*Exec
 	return x, nil
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func (s *SQL) entities(ctx context.Context, q querier, id string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, s.q(`SELECT entity FROM execution_entities
+func (s *SQL) entities(ctx context.Context, q *txn, id string) ([]string, error) {
+	rows, err := q.query(ctx, (`SELECT entity FROM execution_entities
 		WHERE execution_id = $1 ORDER BY position`), id)
 	if err != nil {
 		return nil, err
@@ -624,12 +917,12 @@ func (s *SQL) List(ctx context.Context, f Filter) (Page, error) {
 	}
 	q += " ORDER BY created_at DESC, id DESC LIMIT " + arg(limit+1)
 
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: s.d.name == "postgres"})
+	tx, err := s.beginRead(ctx)
 	if err != nil {
 		return Page{}, fmt.Errorf("store: list: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, s.q(q), args...)
+	rows, err := tx.query(ctx, (q), args...)
 	if err != nil {
 		return Page{}, fmt.Errorf("store: list: %w", err)
 	}
@@ -660,7 +953,7 @@ func (s *SQL) List(ctx context.Context, f Filter) (Page, error) {
 }
 
 func (s *SQL) Prune(ctx context.Context, cutoff time.Time) (int, error) {
-	tx, err := s.d.begin(ctx, s.db)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("store: prune: %w", err)
 	}
@@ -672,11 +965,11 @@ func (s *SQL) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 		`DELETE FROM execution_entities WHERE execution_id IN (` + old + `)`,
 		`DELETE FROM dedup WHERE created_at < $1`,
 	} {
-		if _, err := tx.ExecContext(ctx, s.q(q), micros(cutoff)); err != nil {
+		if _, err := tx.exec(ctx, (q), micros(cutoff)); err != nil {
 			return 0, fmt.Errorf("store: prune: %w", err)
 		}
 	}
-	res, err := tx.ExecContext(ctx, s.q(`DELETE FROM executions WHERE reported_at IS NOT NULL AND created_at < $1`), micros(cutoff))
+	res, err := tx.exec(ctx, (`DELETE FROM executions WHERE reported_at IS NOT NULL AND created_at < $1`), micros(cutoff))
 	if err != nil {
 		return 0, fmt.Errorf("store: prune: %w", err)
 	}

@@ -168,10 +168,12 @@ type Admit func(ctx context.Context, c Counter, x *Execution) (reason string, er
 type Counter interface {
 	// Started counts executions of rule started at or after since, only
 	// those acting on entity unless it is "", and gives the latest start.
-	Started(ctx context.Context, rule, entity string, since time.Time) (n int, last time.Time, err error)
+	// It counts atMost at most (0: all): the work is bounded by what the
+	// caller needs to know, not by how many ran in the window.
+	Started(ctx context.Context, rule, entity string, since time.Time, atMost int) (n int, last time.Time, err error)
 	// Hosts counts hosts acted on by executions started at or after since
-	// (a host counts once per execution).
-	Hosts(ctx context.Context, since time.Time) (int, error)
+	// (a host counts once per execution), atMost at most (0: all).
+	Hosts(ctx context.Context, since time.Time, atMost int) (int, error)
 }
 
 // Store keeps executions. Implementations are safe for concurrent use.

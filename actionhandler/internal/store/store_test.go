@@ -462,21 +462,29 @@ func TestAdmitAndCounts(t *testing.T) {
 		// A skipped execution counts for nothing.
 		mustCreate(t, s, newExec("e4", "a4", "restart", "h1"))
 		x, err := s.Claim(ctx, "rep", time.Minute, func(ctx context.Context, cn Counter, x *Execution) (string, error) {
-			n, last, err := cn.Started(ctx, "restart", "", start)
+			n, last, err := cn.Started(ctx, "restart", "", start, 0)
 			if n != 2 || !last.Equal(start.Add(time.Minute)) || err != nil {
 				t.Errorf("rule count %d last %v err %v", n, last, err)
 			}
-			n, _, _ = cn.Started(ctx, "restart", "h2", start)
+			n, _, _ = cn.Started(ctx, "restart", "h2", start, 0)
 			if n != 1 {
 				t.Errorf("h2 count %d", n)
 			}
-			n, _, _ = cn.Started(ctx, "restart", "h1", start.Add(30*time.Second))
+			n, _, _ = cn.Started(ctx, "restart", "h1", start.Add(30*time.Second), 0)
 			if n != 1 {
 				t.Errorf("h1 count since +30s %d", n)
 			}
-			h, err := cn.Hosts(ctx, start)
+			h, err := cn.Hosts(ctx, start, 0)
 			if h != 4 || err != nil {
 				t.Errorf("hosts %d %v", h, err)
+			}
+			// atMost bounds the counts; the latest start is still the latest.
+			n, last, _ = cn.Started(ctx, "restart", "", start, 1)
+			if n != 1 || !last.Equal(start.Add(time.Minute)) {
+				t.Errorf("rule count at most 1: %d last %v", n, last)
+			}
+			if h, _ := cn.Hosts(ctx, start, 3); h != 3 {
+				t.Errorf("hosts at most 3: %d", h)
 			}
 			return "too many", nil
 		})
@@ -489,7 +497,7 @@ func TestAdmitAndCounts(t *testing.T) {
 		}
 		mustCreate(t, s, newExec("e5", "a5", "restart", "h1"))
 		s.Claim(ctx, "rep", time.Minute, func(ctx context.Context, cn Counter, x *Execution) (string, error) {
-			if n, _, _ := cn.Started(ctx, "restart", "h1", start); n != 2 {
+			if n, _, _ := cn.Started(ctx, "restart", "h1", start, 0); n != 2 {
 				t.Errorf("skipped execution counted: %d", n)
 			}
 			return "", nil
