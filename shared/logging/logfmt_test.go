@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/tidwall/gjson"
 )
 
 // fixClock makes the two writers see the same timestamp.
@@ -245,4 +247,40 @@ func BenchmarkLogfmt(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzLogfmtRaw feeds arbitrary bytes straight to the writer: always one
+// line, and for a valid JSON object the reference's line.
+func FuzzLogfmtRaw(f *testing.F) {
+	for _, s := range []string{`{"a":"b"}`, `{"time":1,"level":"x","message":"m\n","error":{"e":[1]}}`, "null", "x\ny", `{"a":"\ud800"}`, "{\"a\":\"\x01\"}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var g, w bytes.Buffer
+		if _, err := Logfmt(&g).Write(in); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Count(g.String(), "\n") != 1 || !strings.HasSuffix(g.String(), "\n") {
+			t.Fatalf("not one line: %q", g.String())
+		}
+		trimmed := bytes.TrimSpace(in)
+		if !json.Valid(trimmed) || !(bytes.HasPrefix(trimmed, []byte("{")) || string(trimmed) == "null") {
+			if !strings.HasPrefix(g.String(), "msg=") {
+				t.Fatalf("invalid input not written through: %q", g.String())
+			}
+			return
+		}
+		reframed := false // a key the new writer quotes on purpose
+		gjson.ParseBytes(trimmed).ForEach(func(k, _ gjson.Result) bool {
+			key, _ := jsonUnquote(k.Raw)
+			reframed = reframed || string(appendKey(nil, key)) != key
+			return true
+		})
+		if _, err := refLogfmt(&w).Write(in); err != nil {
+			t.Fatalf("reference: %v", err)
+		}
+		if !reframed && g.String() != w.String() {
+			t.Fatalf("%q\n got %q\nwant %q", in, g.String(), w.String())
+		}
+	})
 }

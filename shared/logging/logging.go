@@ -159,7 +159,7 @@ type logfmtWriter struct {
 type logfmtState struct {
 	buf    []byte
 	fields []logfmtField
-	line   []byte // quoted-then-unquoted scratch for escaped strings
+	order  []int // fields' print order
 }
 
 type logfmtField struct {
@@ -190,7 +190,7 @@ func (lw *logfmtWriter) Write(p []byte) (int, error) {
 func (lw *logfmtWriter) appendLine(st *logfmtState, p []byte) []byte {
 	b := st.buf
 	trimmed := bytes.TrimSpace(p)
-	if !json.Valid(trimmed) || !(bytes.HasPrefix(trimmed, []byte("{")) || string(trimmed) == "null") {
+	if !gjson.ValidBytes(trimmed) || !(bytes.HasPrefix(trimmed, []byte("{")) || string(trimmed) == "null") {
 		// Not a zerolog event (a stray write): keep it, on one line.
 		b = append(b, "msg="...)
 		b = appendQuote(b, string(trimmed))
@@ -238,30 +238,35 @@ func (lw *logfmtWriter) appendLine(st *logfmtState, p []byte) []byte {
 
 	// Sorted by key; of repeated keys the last one wins (as decoding into a
 	// map did); error goes first.
+	// Sort indices, not the fields themselves: cheaper to move.
 	fields := st.fields
-	slices.SortStableFunc(fields, func(x, y logfmtField) int { return strings.Compare(x.key, y.key) })
-	n := 0
+	order := st.order[:0]
 	for i := range fields {
-		if i+1 < len(fields) && fields[i+1].key == fields[i].key {
+		order = append(order, i)
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return strings.Compare(fields[x].key, fields[y].key) })
+	n := 0
+	for i, fi := range order {
+		if i+1 < len(order) && fields[order[i+1]].key == fields[fi].key {
 			continue
 		}
-		fields[n] = fields[i]
+		order[n] = fi
 		n++
 	}
-	fields = fields[:n]
-	for i := range fields {
-		if fields[i].key == ErrorKey {
-			e := fields[i]
-			copy(fields[1:i+1], fields[:i])
-			fields[0] = e
+	order = order[:n]
+	for i, fi := range order {
+		if fields[fi].key == ErrorKey {
+			copy(order[1:i+1], order[:i])
+			order[0] = fi
 			break
 		}
 	}
-	for _, f := range fields {
+	st.order = order
+	for _, fi := range order {
 		b = append(b, ' ')
-		b = appendKey(b, f.key)
+		b = appendKey(b, fields[fi].key)
 		b = append(b, '=')
-		b = appendFieldValue(b, f.val)
+		b = appendFieldValue(b, fields[fi].val)
 	}
 	return append(b, '\n')
 }
