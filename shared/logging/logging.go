@@ -6,14 +6,21 @@
 package logging
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
+	"github.com/tidwall/gjson"
 )
 
 // Log keys. Every service uses these spellings and no others for the same
@@ -120,60 +127,349 @@ func New(w io.Writer, service string, o Options) zerolog.Logger {
 }
 
 // Logfmt wraps w so zerolog's JSON events are written as logfmt lines:
-// time=... level=... msg=... then the fields in the order they were added.
+// time=... level=... msg=... then the fields sorted by key, except that error
+// comes first. An empty message is left out; a missing level reads info; the
+// caller field is not printed. String values that need it are Go-quoted, so a
+// value never spans lines; nested objects and arrays are printed as compact
+// JSON with sorted keys.
+//
+// The writer converts each line in one pass (no map, no reflection) into a
+// pooled buffer and hands it to w with one Write call; it is safe for
+// concurrent use when w is. A line that is not a JSON object is written as
+// msg="<the line, quoted>" rather than dropped.
 func Logfmt(w io.Writer) io.Writer {
-	return zerolog.ConsoleWriter{
-		Out:        w,
-		NoColor:    true,
-		TimeFormat: time.RFC3339Nano,
-		PartsOrder: []string{zerolog.TimestampFieldName, zerolog.LevelFieldName, zerolog.MessageFieldName},
-		FormatTimestamp: func(i any) string {
-			return "time=" + quote(fmt.Sprint(i))
-		},
-		FormatLevel: func(i any) string {
-			if i == nil {
-				return "level=info"
-			}
-			return "level=" + quote(fmt.Sprint(i))
-		},
-		FormatMessage: func(i any) string {
-			if i == nil || fmt.Sprint(i) == "" {
-				return ""
-			}
-			return "msg=" + quote(fmt.Sprint(i))
-		},
-		FormatFieldName: func(i any) string { return fmt.Sprint(i) + "=" },
-		// ConsoleWriter already quotes string values that need it.
-		FormatFieldValue:    value,
-		FormatErrFieldName:  func(i any) string { return fmt.Sprint(i) + "=" },
-		FormatErrFieldValue: value,
+	lw := &logfmtWriter{
+		out:       w,
+		timeKey:   zerolog.TimestampFieldName,
+		levelKey:  zerolog.LevelFieldName,
+		msgKey:    zerolog.MessageFieldName,
+		callerKey: zerolog.CallerFieldName,
 	}
+	lw.pool.New = func() any { return &logfmtState{buf: make([]byte, 0, 512), fields: make([]logfmtField, 0, 16)} }
+	return lw
 }
 
-// value prints a field value; ConsoleWriter hands some JSON values (e.g.
-// booleans) over as raw bytes.
-func value(i any) string {
-	switch v := i.(type) {
-	case []byte:
-		return string(v)
-	case json.RawMessage:
-		return string(v)
-	}
-	return fmt.Sprint(i)
+type logfmtWriter struct {
+	out                                  io.Writer
+	timeKey, levelKey, msgKey, callerKey string
+	pool                                 sync.Pool // *logfmtState
 }
 
-// quote returns s bare when it is a plain token and Go-quoted otherwise, so a
-// value never breaks the key=value framing of its line.
-func quote(s string) string {
-	if s == "" {
-		return `""`
+// logfmtState is the per-Write scratch space, reused through the pool.
+type logfmtState struct {
+	buf    []byte
+	fields []logfmtField
+	order  []int // fields' print order
+}
+
+type logfmtField struct {
+	key string
+	val gjson.Result
+}
+
+// maxPooled keeps one huge line from pinning its buffer in the pool.
+const maxPooled = 64 << 10
+
+// Write converts one zerolog JSON event into one logfmt line.
+func (lw *logfmtWriter) Write(p []byte) (int, error) {
+	st := lw.pool.Get().(*logfmtState)
+	defer func() {
+		if cap(st.buf) <= maxPooled {
+			clear(st.fields)
+			st.buf, st.fields = st.buf[:0], st.fields[:0]
+			lw.pool.Put(st)
+		}
+	}()
+	st.buf = lw.appendLine(st, p)
+	if _, err := lw.out.Write(st.buf); err != nil {
+		return 0, fmt.Errorf("write log line: %w", err)
 	}
-	for _, r := range s {
-		if r <= ' ' || r == '"' || r == '=' || r == '\\' || r > '~' {
-			return strconv.Quote(s)
+	return len(p), nil
+}
+
+func (lw *logfmtWriter) appendLine(st *logfmtState, p []byte) []byte {
+	b := st.buf
+	trimmed := bytes.TrimSpace(p)
+	if !gjson.ValidBytes(trimmed) || !(bytes.HasPrefix(trimmed, []byte("{")) || string(trimmed) == "null") {
+		// Not a zerolog event (a stray write): keep it, on one line.
+		b = append(b, "msg="...)
+		b = appendQuote(b, string(trimmed))
+		return append(b, '\n')
+	}
+	var timeV, levelV, msgV gjson.Result
+	obj := gjson.ParseBytes(trimmed)
+	if obj.Type == gjson.Null {
+		obj = gjson.Result{} // "null" decoded to an empty event; ForEach would call back once with it
+	}
+	obj.ForEach(func(k, v gjson.Result) bool {
+		key, _ := jsonUnquote(k.Raw)
+		switch key {
+		case lw.timeKey:
+			timeV = v
+		case lw.levelKey:
+			levelV = v
+		case lw.msgKey:
+			msgV = v
+		case lw.callerKey:
+		default:
+			st.fields = append(st.fields, logfmtField{key: key, val: v})
+		}
+		return true
+	})
+
+	b = append(b, "time="...)
+	if timeV.Exists() && timeV.Type != gjson.Null {
+		b = appendQuote(b, partText(timeV))
+	} else {
+		b = append(b, "<nil>"...)
+	}
+	b = append(b, " level="...)
+	if levelV.Exists() && levelV.Type != gjson.Null {
+		b = appendQuote(b, partText(levelV))
+	} else {
+		b = append(b, "info"...)
+	}
+	if msgV.Exists() && msgV.Type != gjson.Null {
+		if m := partText(msgV); m != "" {
+			b = append(b, " msg="...)
+			b = appendQuote(b, m)
 		}
 	}
-	return s
+
+	// Sorted by key; of repeated keys the last one wins (as decoding into a
+	// map did); error goes first.
+	// Sort indices, not the fields themselves: cheaper to move.
+	fields := st.fields
+	order := st.order[:0]
+	for i := range fields {
+		order = append(order, i)
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return strings.Compare(fields[x].key, fields[y].key) })
+	n := 0
+	for i, fi := range order {
+		if i+1 < len(order) && fields[order[i+1]].key == fields[fi].key {
+			continue
+		}
+		order[n] = fi
+		n++
+	}
+	order = order[:n]
+	for i, fi := range order {
+		if fields[fi].key == ErrorKey {
+			copy(order[1:i+1], order[:i])
+			order[0] = fi
+			break
+		}
+	}
+	st.order = order
+	for _, fi := range order {
+		b = append(b, ' ')
+		b = appendKey(b, fields[fi].key)
+		b = append(b, '=')
+		b = appendFieldValue(b, fields[fi].val)
+	}
+	return append(b, '\n')
+}
+
+// partText is what fmt.Sprint printed for the decoded time, level or message.
+func partText(v gjson.Result) string {
+	switch v.Type {
+	case gjson.String:
+		s, _ := jsonUnquote(v.Raw)
+		return s
+	case gjson.True:
+		return "true"
+	case gjson.False:
+		return "false"
+	case gjson.Number:
+		return v.Raw
+	}
+	return fmt.Sprint(decodeRaw(v.Raw)) // object or array: rare, never on a service's line
+}
+
+// appendFieldValue prints a field value: strings quoted when they need it,
+// numbers, booleans and null raw, objects and arrays as compact JSON.
+func appendFieldValue(b []byte, v gjson.Result) []byte {
+	switch v.Type {
+	case gjson.String:
+		s, _ := jsonUnquote(v.Raw)
+		if needsQuote(s) {
+			return strconv.AppendQuote(b, s)
+		}
+		return append(b, s...)
+	case gjson.Number:
+		return append(b, v.Raw...)
+	case gjson.True:
+		return append(b, "true"...)
+	case gjson.False:
+		return append(b, "false"...)
+	case gjson.Null:
+		return append(b, "null"...)
+	}
+	out, err := zerolog.InterfaceMarshalFunc(decodeRaw(v.Raw))
+	if err != nil {
+		return append(b, fmt.Sprintf("[error: %v]", err)...)
+	}
+	return append(b, out...)
+}
+
+// decodeRaw decodes a (valid) nested JSON value the way the line's decoder
+// would: numbers kept as written, keys deduplicated.
+func decodeRaw(raw string) any {
+	d := json.NewDecoder(strings.NewReader(raw))
+	d.UseNumber()
+	var v any
+	_ = d.Decode(&v) // raw was validated with its line
+	return v
+}
+
+// appendKey prints a field name bare; one that would break the line's
+// framing (empty, space, control character, quote, =) is Go-quoted.
+func appendKey(b []byte, k string) []byte {
+	if k == "" {
+		return append(b, `""`...)
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c <= ' ' || c == '"' || c == '=' || c == 0x7f {
+			return strconv.AppendQuote(b, k)
+		}
+	}
+	return append(b, k...)
+}
+
+// needsQuote is zerolog's rule for field values: control characters,
+// non-ASCII, space, backslash and double quote.
+func needsQuote(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == ' ' || c == '\\' || c == '"' {
+			return true
+		}
+	}
+	return false
+}
+
+// appendQuote appends quote(s) without allocating.
+func appendQuote(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, `""`...)
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == '"' || c == '=' || c == '\\' || c > '~' {
+			return strconv.AppendQuote(b, s)
+		}
+	}
+	return append(b, s...)
+}
+
+// jsonUnquote turns a JSON string literal into its text exactly as
+// encoding/json does (invalid UTF-8 and lone surrogates become U+FFFD). The
+// common case, a literal with no escapes, is a substring of raw.
+func jsonUnquote(raw string) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	s := raw[1 : len(raw)-1]
+	r := 0
+	for r < len(s) {
+		c := s[r]
+		if c == '\\' || c == '"' || c < ' ' {
+			break
+		}
+		if c < utf8.RuneSelf {
+			r++
+			continue
+		}
+		rr, size := utf8.DecodeRuneInString(s[r:])
+		if rr == utf8.RuneError && size == 1 {
+			break
+		}
+		r += size
+	}
+	if r == len(s) {
+		return s, true
+	}
+	b := make([]byte, 0, len(s)+2*utf8.UTFMax)
+	b = append(b, s[:r]...)
+	for r < len(s) {
+		switch c := s[r]; {
+		case c == '\\':
+			r++
+			if r >= len(s) {
+				return string(b), false
+			}
+			switch s[r] {
+			default:
+				return string(b), false
+			case '"', '\\', '/', '\'':
+				b = append(b, s[r])
+				r++
+			case 'b':
+				b = append(b, '\b')
+				r++
+			case 'f':
+				b = append(b, '\f')
+				r++
+			case 'n':
+				b = append(b, '\n')
+				r++
+			case 'r':
+				b = append(b, '\r')
+				r++
+			case 't':
+				b = append(b, '\t')
+				r++
+			case 'u':
+				r--
+				rr := getu4(s[r:])
+				if rr < 0 {
+					return string(b), false
+				}
+				r += 6
+				if utf16.IsSurrogate(rr) {
+					if dec := utf16.DecodeRune(rr, getu4(s[r:])); dec != unicode.ReplacementChar {
+						r += 6
+						b = utf8.AppendRune(b, dec)
+						break
+					}
+					rr = unicode.ReplacementChar
+				}
+				b = utf8.AppendRune(b, rr)
+			}
+		case c == '"', c < ' ':
+			return string(b), false
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			r++
+		default:
+			rr, size := utf8.DecodeRuneInString(s[r:])
+			r += size
+			b = utf8.AppendRune(b, rr)
+		}
+	}
+	return string(b), true
+}
+
+// getu4 decodes \uXXXX at the start of s, or returns -1.
+func getu4(s string) rune {
+	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
+		return -1
+	}
+	var r rune
+	for i := 2; i < 6; i++ {
+		c := s[i]
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
 }
 
 // Trim shortens s to at most n bytes (on a rune boundary), marking the cut.
