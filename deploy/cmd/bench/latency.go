@@ -58,15 +58,27 @@ func (b *bench) latency(ctx context.Context) error {
 			ah.Stop()
 			return err
 		}
-		lat, err := b.alertToCommand(ctx, rules, cl.URL, ah.URL, marker, srv.Addr)
+		lat, sent, err := b.alertToCommand(ctx, rules, cl.URL, ah.URL, marker, srv.Addr)
 		cl.Stop()
 		ah.Stop()
 		if err != nil {
 			return fmt.Errorf("latency %s: %w", mode.name, err)
 		}
+		// Where the time goes: the action handler's action_started line
+		// (before the SSH session and the command's shell).
+		var toAction []time.Duration
+		if started, err := actionStarted(ah.LogFile); err == nil {
+			for id, t := range sent {
+				if s, ok := started[id]; ok {
+					toAction = append(toAction, s.Sub(t))
+				}
+			}
+		}
 		slices.Sort(lat)
-		q := func(f float64) time.Duration { return (&loadgen.Result{Latencies: lat}).Quantile(f) }
-		parts = append(parts, fmt.Sprintf("%s connections (ssh.idle_timeout %s): **p50 %s, p99 %s**, max %s", mode.name, mode.idle, loadgen.Ms(q(0.5)), loadgen.Ms(q(0.99)), loadgen.Ms(lat[len(lat)-1])))
+		slices.Sort(toAction)
+		q := func(l []time.Duration, f float64) time.Duration { return (&loadgen.Result{Latencies: l}).Quantile(f) }
+		parts = append(parts, fmt.Sprintf("%s connections (ssh.idle_timeout %s): **p50 %s, p99 %s**, max %s (to the action handler's action_started line: p50 %s, p99 %s)",
+			mode.name, mode.idle, loadgen.Ms(q(lat, 0.5)), loadgen.Ms(q(lat, 0.99)), loadgen.Ms(lat[len(lat)-1]), loadgen.Ms(q(toAction, 0.5)), loadgen.Ms(q(toAction, 0.99))))
 		b.logf("latency %s: %s", mode.name, parts[len(parts)-1])
 	}
 	b.row(fmt.Sprintf("alert → command started on the host, one alert at a time (%d per mode after one warm-up), real classifier + action handler on SQLite + real sshd, %d rule files, command `date +%%s%%N >>FILE` in both modes", b.o.LatencyRuns, b.o.Rules),
@@ -74,22 +86,25 @@ func (b *bench) latency(ctx context.Context) error {
 	return nil
 }
 
-func (b *bench) alertToCommand(ctx context.Context, rules *benchrig.Rules, classifierURL, ahURL, marker, host string) ([]time.Duration, error) {
+// alertToCommand returns the latencies and, by execution id, when each
+// measured alert was sent.
+func (b *bench) alertToCommand(ctx context.Context, rules *benchrig.Rules, classifierURL, ahURL, marker, host string) ([]time.Duration, map[string]time.Time, error) {
 	run := b.runID.Add(1)
 	client := &http.Client{Timeout: 30 * time.Second}
 	var out []time.Duration
+	sentAt := map[string]time.Time{}
 	for i := 0; i <= b.o.LatencyRuns; i++ {
 		before := lines(marker)
 		body := rules.Alert(b.alertID(run, i), i, true, host)
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, classifierURL+"/v1/classifier", bytes.NewReader(body))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		req.Header.Set("Authorization", "Bearer "+b.rig.ClientToken)
 		sent := time.Now()
 		resp, err := client.Do(req)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		rb, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -100,7 +115,7 @@ func (b *bench) alertToCommand(ctx context.Context, rules *benchrig.Rules, class
 			} `json:"matched"`
 		}
 		if resp.StatusCode != http.StatusOK || json.Unmarshal(rb, &c) != nil || c.Result != "matched" || len(c.Matched) != 1 || c.Matched[0].ExecutionID == "" {
-			return nil, fmt.Errorf("classifier answered %d %s", resp.StatusCode, rb)
+			return nil, nil, fmt.Errorf("classifier answered %d %s", resp.StatusCode, rb)
 		}
 		// The host appends one line when the command starts.
 		var started time.Time
@@ -110,21 +125,46 @@ func (b *bench) alertToCommand(ctx context.Context, rules *benchrig.Rules, class
 			if len(l) > len(before) {
 				ns, err := strconv.ParseInt(strings.TrimSpace(l[len(before)]), 10, 64)
 				if err != nil {
-					return nil, fmt.Errorf("marker line %q: %w", l[len(before)], err)
+					return nil, nil, fmt.Errorf("marker line %q: %w", l[len(before)], err)
 				}
 				started = time.Unix(0, ns)
 				break
 			}
 			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("alert %d: the command did not start within 30 s (execution %s)", i, c.Matched[0].ExecutionID)
+				return nil, nil, fmt.Errorf("alert %d: the command did not start within 30 s (execution %s)", i, c.Matched[0].ExecutionID)
 			}
 			time.Sleep(2 * time.Millisecond) // polling the file; the figure comes from the timestamp in it
 		}
 		if err := b.waitExecution(ctx, ahURL, c.Matched[0].ExecutionID); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if i > 0 { // the first alert warms up caches and, when kept, the connection
 			out = append(out, started.Sub(sent))
+			sentAt[c.Matched[0].ExecutionID] = sent
+		}
+	}
+	return out, sentAt, nil
+}
+
+// actionStarted reads the time of each execution's first action_started
+// line from an action handler log.
+func actionStarted(path string) (map[string]time.Time, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]time.Time{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.Contains(line, "event=action_started") {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, field(line, "time"))
+		id := field(line, "execution_id")
+		if err != nil || id == "" {
+			continue
+		}
+		if _, ok := out[id]; !ok {
+			out[id] = t
 		}
 	}
 	return out, nil

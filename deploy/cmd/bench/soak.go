@@ -158,6 +158,9 @@ func (b *bench) soak(ctx context.Context) error {
 		fmt.Sprintf("**%s**; answers: %s; results: %s; p50 %s, p99 %s, max %s; classified once: %d not; pushes %s; executions %s, each accepted push one execution: %d accepted, %d missing, %d extra, %d twice; RSS classifier %s; action handler %s%s",
 			verdict, statusText(res), labelsText(res.Labels), loadgen.Ms(res.Quantile(0.5)), loadgen.Ms(res.Quantile(0.99)), loadgen.Ms(res.Max()),
 			notOnce, mapText(byOutcome), mapText(statuses), len(want), missing, extra, twice, cText, aText, problemText(problems)))
+	if verdict != "PASS" {
+		return fmt.Errorf("soak: %s", verdict)
+	}
 	return nil
 }
 

@@ -101,8 +101,10 @@ func (r *Result) Failed() int {
 	return n
 }
 
-// Achieved is 2xx answers per second over the scheduled duration.
+// Achieved is 2xx answers per second over the scheduled duration d or,
+// when the last answers came later, until the last answer.
 func (r *Result) Achieved(d time.Duration) float64 {
+	d = max(d, r.Elapsed)
 	if d <= 0 {
 		return 0
 	}
