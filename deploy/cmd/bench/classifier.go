@@ -27,7 +27,20 @@ type bench struct {
 	ah    *sink.Server    // action handler stand-in
 	runID atomic.Int64
 
-	capacity float64 // matched, from the step-up
+	capacity    float64 // matched, from the step-up
+	capacityHow string
+}
+
+// capacityOf is the highest offered rate that passed, or, when none did,
+// what the first failing step achieved (a lower estimate).
+func capacityOf(best, failed *step, d time.Duration) (float64, string) {
+	if best != nil {
+		return best.rate, "highest passing step"
+	}
+	if failed != nil {
+		return failed.res.Achieved(d), "no step passed: achieved rate of the first step"
+	}
+	return 0, ""
 }
 
 func (b *bench) setup(ctx context.Context) error {
@@ -233,16 +246,7 @@ func (b *bench) classifier(ctx context.Context) error {
 		return err
 	}
 	og1, ah1 := b.rig.OG.Counts(), b.ah.Counts()
-	if best != nil {
-		b.capacity = best.rate
-	}
-	var sent int
-	for _, s := range []*step{best, failed} {
-		if s != nil {
-			sent += s.res.OK()
-		}
-	}
-	_ = sent
+	b.capacity, b.capacityHow = capacityOf(best, failed, b.o.Step)
 	b.row(fmt.Sprintf("classifier matched over HTTP, %d rule files, write-backs: note + team on the OpsGenie sink, push to the action-handler stand-in (%s)", b.o.Rules, crit),
 		"go run ./deploy/cmd/bench classifier", stepText(best, failed, b.o.Step)+
 			fmt.Sprintf("; write-back calls during the steps: notes %d, teams %d, pushes %d", og1["notes"]-og0["notes"], og1["teams"]-og0["teams"], ah1["accepted"]-ah0["accepted"]))

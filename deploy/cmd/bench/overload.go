@@ -13,9 +13,9 @@ import (
 // a fresh classifier, and then measures how long it takes to answer a
 // light probe load normally again.
 func (b *bench) overload(ctx context.Context) error {
-	capacity := b.o.Capacity
+	capacity, how := b.o.Capacity, "BENCH_CAPACITY"
 	if capacity == 0 {
-		capacity = b.capacity
+		capacity, how = b.capacity, b.capacityHow
 	}
 	p, err := b.startClassifier(ctx, "classifier-overload")
 	if err != nil {
@@ -24,14 +24,13 @@ func (b *bench) overload(ctx context.Context) error {
 	defer p.Stop()
 	if capacity == 0 {
 		b.logf("overload: measuring the matched capacity first (BENCH_CAPACITY skips this)")
-		best, _, err := b.stepUp(ctx, p.URL, always)
+		best, failed, err := b.stepUp(ctx, p.URL, always)
 		if err != nil {
 			return err
 		}
-		if best == nil {
-			return fmt.Errorf("overload: no step of the capacity step-up passed")
+		if capacity, how = capacityOf(best, failed, b.o.Step); capacity == 0 {
+			return fmt.Errorf("overload: the capacity step-up measured nothing")
 		}
-		capacity = best.rate
 		if err := sleep(ctx, 3*time.Second); err != nil {
 			return err
 		}
@@ -91,7 +90,7 @@ func (b *bench) overload(ctx context.Context) error {
 	if rc.after >= 0 {
 		back = fmt.Sprintf("%.1f s", rc.after.Seconds())
 	}
-	b.row(fmt.Sprintf("classifier overload: offered %.0f× the matched capacity (%.0f/s → %.0f/s) for %s, matched alerts", b.o.OverloadX, capacity, rate, b.o.OverloadFor),
+	b.row(fmt.Sprintf("classifier overload: offered %.0f× the matched capacity (%.0f/s, %s → %.0f/s) for %s, matched alerts", b.o.OverloadX, capacity, how, rate, b.o.OverloadFor),
 		fmt.Sprintf("deploy/bench/overload.sh (BENCH_OVERLOAD_DURATION=%s)", b.o.OverloadFor),
 		fmt.Sprintf("answered within 1 s: %.1f%% of %d; answers/outcomes: %s; achieved 2xx %.0f/s; p50 %s, p99 %s, max %s; classifier RSS idle %s, peak sampled %s, VmHWM %s, after %s; back to normal (probe p99 ≤ %s, all 2xx) %s after the load ended",
 			100*res.WithinFraction(time.Second), res.Offered, statusText(res), res.Achieved(b.o.OverloadFor),
