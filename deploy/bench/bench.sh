@@ -26,7 +26,7 @@
 #   BENCH_HISTORIES=0,10000,100000   action handler: history sizes
 #   BENCH_AH_RATE=1500               action handler: offered pushes/s while measuring
 #   BENCH_AH_WINDOW=10s              action handler: measuring window per size
-#   BENCH_SEED_TIMEOUT=120s          action handler: stop seeding history after this
+#   BENCH_SEED_TIMEOUT=180s          action handler: stop seeding history after this
 #   BENCH_HOSTS=100                  hosts the alerts are spread over
 #   BENCH_LATENCY_RUNS=50            alert → command: alerts per mode
 #   BENCH_WORKERS=2048               load generator: most requests in flight

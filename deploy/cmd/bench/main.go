@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&histories, "histories", env("HISTORIES", "0,10000,100000"), "action handler: history sizes (executions) to measure after")
 	fs.Float64Var(&o.AHRate, "ah-rate", atof(env("AH_RATE", "1500")), "action handler: offered pushes per second while measuring")
 	fs.DurationVar(&o.AHWindow, "ah-window", dur(env("AH_WINDOW", "10s")), "action handler: measuring window")
-	fs.DurationVar(&o.SeedTimeout, "seed-timeout", dur(env("SEED_TIMEOUT", "120s")), "action handler: give up seeding history after this (the row says how far it got)")
+	fs.DurationVar(&o.SeedTimeout, "seed-timeout", dur(env("SEED_TIMEOUT", "180s")), "action handler: give up seeding history after this (the row says how far it got)")
 	fs.IntVar(&o.Hosts, "hosts", atoi(env("HOSTS", "100")), "hosts alerts are spread over (action handler, soak)")
 	fs.IntVar(&o.LatencyRuns, "latency-runs", atoi(env("LATENCY_RUNS", "50")), "alert → command: alerts per mode, one at a time")
 	fs.Float64Var(&o.SoakRate, "soak-rate", atof(env("SOAK_RATE", "1000")), "soak: alerts per second")
