@@ -118,7 +118,7 @@ done
 summary=$(awk '
 	{ k = $1 " " $2; s[k] += $3; c[k]++; if (!(k in mn) || $3 < mn[k]) mn[k] = $3; if ($3 > mx[k]) mx[k] = $3 }
 	END { for (k in s) { split(k, p, " "); printf "%s %s %.1f %.1f %.1f\n", p[1], p[2], s[k] / c[k], mn[k], mx[k] } }' "$results" | sort -k1,1n -k2,2)
-info="command '$COMMAND', $RUNS interleaved rounds, $(nproc) CPUs, $(ssh -V 2>&1 | cut -d, -f1), $(ansible --version | head -1)"
+info="command '$COMMAND', $RUNS interleaved rounds, $(nproc) CPUs, $(ssh -V 2>&1 | cut -d, -f1), $(ansible --version 2>/dev/null | awk 'NR == 1')"
 if [[ -n "$ROWS" ]]; then
 	for n in $HOSTS; do
 		awk -v n="$n" -v info="$info" '
