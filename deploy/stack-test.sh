@@ -237,6 +237,7 @@ export ALEXIS_CONFIG_VERSION=stacktest$$ ALEXIS_SECRETS_VERSION=stacktest$$
 for files in "docker-compose.yaml" \
   "docker-compose.yaml deploy/docker/compose-v1.yaml" \
   "docker-compose.yaml deploy/docker/postgres.yaml" \
+  "docker-compose.yaml deploy/docker/postgres.yaml deploy/docker/poller-postgres.yaml" \
   "docker-compose.yaml deploy/docker/external-secrets.yaml"; do
   args=()
   for f in $files; do args+=(-f "$f"); done

@@ -14,6 +14,10 @@ const (
 	ResultMatched   = "matched"   // at least one rule matched; actions were pushed
 	ResultUnmatched = "unmatched" // no rule matched; routed to the investigation queue
 	ResultDeferred  = "deferred"  // a rule would act but the alert is too young; offer it again later
+	// ResultRefused: rules matched but none could be pushed (the action
+	// handler refused each for good, 4xx, or none is configured for its
+	// os_type); noted on the alert and routed to the investigation queue.
+	ResultRefused = "refused"
 )
 
 // Classification is the classifier's answer to POST /v1/classifier.
@@ -28,7 +32,11 @@ type Classification struct {
 type MatchedAction struct {
 	RuleName    string `json:"rule_name"`
 	ExecutionID string `json:"execution_id,omitempty"`
-	Error       string `json:"error,omitempty"`
+	// Status is what pushing the rule gave: accepted, rejected (a 4xx
+	// answer), no_handler, or unavailable / unauthorized (when another
+	// rule of the alert was pushed, so the alert is not offered again).
+	Status string `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 // Execution statuses.

@@ -18,21 +18,19 @@ package dynatrace
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/alexis-ops/alexis/shared/config"
+	"github.com/alexis-ops/alexis/shared/httpclient"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/rs/zerolog"
@@ -120,17 +118,9 @@ func New(cfg Config, log zerolog.Logger) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dynatrace: api_token_file: %w", err)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("dynatrace: ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("dynatrace: ca_file %s: no PEM certificates", cfg.CAFile)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	tr, err := httpclient.Transport(httpclient.TransportOptions{CAFile: cfg.CAFile})
+	if err != nil {
+		return nil, fmt.Errorf("dynatrace: ca_file: %w", err)
 	}
 	timeout := cfg.Timeout.D()
 	if timeout == 0 {

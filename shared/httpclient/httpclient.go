@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -40,13 +41,37 @@ type Client struct {
 	sign  func(http.Header, []byte)
 }
 
-// New builds a client.
-func New(o Options) (*Client, error) {
-	if o.Timeout <= 0 {
-		o.Timeout = 10 * time.Second
+// Connection pool defaults of Transport: every outbound call of every
+// service (action handlers, OpsGenie, Dynatrace, ticket webhooks) keeps its
+// connections open between calls, so a storm of write-backs does not open a
+// TCP (and TLS) connection per call.
+const (
+	MaxIdleConnsPerHost   = 128
+	IdleConnTimeout       = 90 * time.Second
+	DialTimeout           = 5 * time.Second
+	TLSHandshakeTimeout   = 10 * time.Second
+	ExpectContinueTimeout = time.Second
+)
+
+// TransportOptions configure Transport.
+type TransportOptions struct {
+	// CAFile is a PEM bundle to verify HTTPS peers; "" uses the system roots.
+	CAFile string
+	// MaxIdleConnsPerHost caps the connections kept open per host between
+	// calls; 0 means MaxIdleConnsPerHost.
+	MaxIdleConnsPerHost int
+}
+
+// Transport is the one HTTP transport Alexis's outbound clients are built
+// on: keep-alive connections pooled per host (up to MaxIdleConnsPerHost
+// idle, closed after IdleConnTimeout unused), bounded dial and TLS
+// handshake times, TLS 1.2 at least, HTTP/2 when the peer offers it.
+// Requests still need their own overall timeout (http.Client.Timeout).
+func Transport(o TransportOptions) (*http.Transport, error) {
+	if o.MaxIdleConnsPerHost <= 0 {
+		o.MaxIdleConnsPerHost = MaxIdleConnsPerHost
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 64
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.CAFile != "" {
 		pem, err := os.ReadFile(o.CAFile)
 		if err != nil {
@@ -56,7 +81,29 @@ func New(o Options) (*Client, error) {
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("CA file %s: no PEM certificates", o.CAFile)
 		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		tlsCfg.RootCAs = pool
+	}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          4 * o.MaxIdleConnsPerHost,
+		MaxIdleConnsPerHost:   o.MaxIdleConnsPerHost,
+		IdleConnTimeout:       IdleConnTimeout,
+		TLSHandshakeTimeout:   TLSHandshakeTimeout,
+		ExpectContinueTimeout: ExpectContinueTimeout,
+		TLSClientConfig:       tlsCfg,
+	}, nil
+}
+
+// New builds a client.
+func New(o Options) (*Client, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	tr, err := Transport(TransportOptions{CAFile: o.CAFile})
+	if err != nil {
+		return nil, err
 	}
 	return &Client{http: &http.Client{Timeout: o.Timeout, Transport: tr}, token: o.Token, sign: o.Sign}, nil
 }
@@ -79,6 +126,12 @@ func (c *Client) PostJSON(ctx context.Context, url string, body, out any) (int, 
 	if err != nil {
 		return 0, fmt.Errorf("encode body: %w", err)
 	}
+	return c.Post(ctx, url, payload, out)
+}
+
+// Post is PostJSON for a body already encoded as JSON (sent as it is, not
+// checked or re-encoded).
+func (c *Client) Post(ctx context.Context, url string, payload []byte, out any) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
 	if err != nil {
 		return 0, err

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/alexis-ops/alexis/shared/config"
+	"github.com/alexis-ops/alexis/shared/httpclient"
 	"github.com/alexis-ops/alexis/shared/ticket"
 	ogalert "github.com/opsgenie/opsgenie-go-sdk-v2/alert"
 	ogclient "github.com/opsgenie/opsgenie-go-sdk-v2/client"
@@ -126,9 +127,14 @@ type Client struct {
 	alerts *ogalert.Client
 }
 
-// New builds a client, reading the API key from cfg.APIKeyFile.
+// New builds a client, reading the API key from cfg.APIKeyFile. Its
+// connections are pooled and kept open between calls (httpclient.Transport).
 func New(cfg Config, log zerolog.Logger) (*Client, error) {
-	return build(cfg, http.DefaultTransport)
+	tr, err := httpclient.Transport(httpclient.TransportOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("opsgenie: %w", err)
+	}
+	return build(cfg, tr)
 }
 
 func build(cfg Config, rt http.RoundTripper) (*Client, error) {

@@ -35,6 +35,11 @@ type Options struct {
 	// token middleware: Prometheus scrapes with a bearer token).
 	Metrics     *metrics.Metrics
 	MetricsAuth echo.MiddlewareFunc
+	// MaxInFlight, when above 0, is how many requests are served at once:
+	// past it a request is answered 503 with Retry-After at once (counted
+	// in <service>_http_requests_refused_total, logged at most once per
+	// RefusedLogInterval). GET /v1/ping and /metrics are never refused.
+	MaxInFlight int
 }
 
 // DefaultBodyLimit is used when Options.BodyLimit is 0.
@@ -53,6 +58,11 @@ func New(o Options) *echo.Echo {
 	e.Use(middleware.Recover())
 	if o.Metrics != nil {
 		e.Use(o.Metrics.Middleware())
+	}
+	if o.MaxInFlight > 0 {
+		// Before the access log: a storm of refusals is one line per
+		// RefusedLogInterval, not one per request.
+		e.Use(newAdmission(o.MaxInFlight, o.Metrics, o.Log).middleware)
 	}
 	e.Use(accessLog(o.Log))
 	e.Use(bodyLimit(o.BodyLimit))

@@ -149,7 +149,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Metrics:   cm,
 		Log:       log.With().Str(logging.Component, "classify").Logger(),
 	})
-	e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit,
+	e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit, MaxInFlight: cfg.MaxInFlight,
 		Metrics: reg, MetricsAuth: auth.Require(tokens, auth.ScopeMetrics)})
 	h := &httpapi.Handler{Classifier: cl, Rules: loader, Intake: intakeCfg,
 		Log: log.With().Str(logging.Component, "intake").Logger()}

@@ -265,7 +265,7 @@ opsgenie:
 var listenRE = regexp.MustCompile(`event=service_started.* listen=(\S+)`)
 
 // waitListening waits for the service_started line and returns its address.
-func waitListening(t *testing.T, stderr *logtest.Buffer, done chan error) string {
+func waitListening(t testing.TB, stderr *logtest.Buffer, done chan error) string {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {

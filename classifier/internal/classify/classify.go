@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alexis-ops/alexis/classifier/internal/rules"
@@ -82,10 +83,13 @@ type pushed struct {
 //
 //   - matched: push each matched rule to its action handler and note it on
 //     the alert; once one was pushed, add the alert to the autoremediation
-//     queue team (so the poller's query no longer lists it); a rule that cannot be pushed for good (no handler for its
-//     os_type, a 4xx answer) is noted and the alert routed to the
-//     investigation queue. If every push failed temporarily, nothing is
-//     written and ErrUnavailable is returned.
+//     queue team (so the poller's query no longer lists it); a rule that
+//     cannot be pushed (no handler for its os_type, a 4xx answer) is noted
+//     and the alert routed to the investigation queue. When no rule could
+//     be pushed, the result is refused instead of matched. If every push
+//     failed in a way trying again may fix (unreachable, 5xx, 429, or 401
+//     and 403: the action handler refusing the classifier's credentials),
+//     nothing is written and ErrUnavailable is returned.
 //   - deferred (a rule would match but the alert is too young, and none
 //     matched): nothing is pushed or written.
 //   - unmatched: note it and route the alert to the investigation queue.
@@ -177,23 +181,44 @@ func (c *Classifier) classify(ctx context.Context, env *alert.Envelope) (*Result
 	}
 }
 
-// act pushes the matched rules and writes back what happened.
+// maxPushes is how many matched rules of one alert are pushed at once, and
+// how many of its write-backs are written at once.
+const maxPushes = 8
+
+// act pushes the matched rules (at once, up to maxPushes) and writes back
+// what happened before it returns:
+//
+//   - the notes (one per matched rule) and the autoremediation_queue team
+//     are written at the same time: nothing depends on their order (the
+//     team only takes the alert out of the poller's query);
+//   - the default_investigation_queue team is added only after every note
+//     was written (or failed), so the people it pages find the note
+//     saying why.
 func (c *Classifier) act(ctx context.Context, log zerolog.Logger, env *alert.Envelope, matched []*rules.Rule, res *Result) (*Result, error) {
-	results := make([]pushed, 0, len(matched))
-	allTemporary := true
-	for _, r := range matched {
-		acc, err := c.o.Actions.Push(ctx, &action.Request{Alert: env, Rule: r.Def, RequestedBy: RequestedBy(ctx)})
+	results := make([]pushed, len(matched))
+	by := RequestedBy(ctx)
+	parallel(len(matched), maxPushes, func(i int) {
+		r := matched[i]
+		acc, err := c.o.Actions.Push(ctx, &action.Request{Alert: env, Rule: r.Def, RequestedBy: by})
 		c.o.Metrics.pushed(r.Def.OSType, err)
-		results = append(results, pushed{rule: r, exec: acc.ExecutionID, err: err})
-		if err == nil || !Temporary(err) {
-			allTemporary = false
+		results[i] = pushed{rule: r, exec: acc.ExecutionID, err: err}
+	})
+	offerAgain := true // every push failed in a way trying again may fix
+	for _, p := range results {
+		if o := Outcome(p.err); o != PushUnavailable && o != PushUnauthorized {
+			offerAgain = false
 		}
 	}
-	if allTemporary {
+	if offerAgain {
 		var msgs []string
 		for _, p := range results {
-			log.Warn().Str(logging.Event, "action_push_failed").Str(logging.RuleName, p.rule.Def.Name).
-				Str(logging.ErrorKey, p.err.Error()).Msg("action handler unavailable; alert to be offered again")
+			ev := log.Warn()
+			if Outcome(p.err) == PushUnauthorized {
+				// Nothing fixes this but the configuration: say so loudly.
+				ev = log.Error().Str(logging.Reason, ReasonUnauthorized)
+			}
+			ev.Str(logging.Event, "action_push_failed").Str(logging.RuleName, p.rule.Def.Name).
+				Str(logging.ErrorKey, p.err.Error()).Msg("action handler unavailable or refusing our credentials; alert to be offered again")
 			msgs = append(msgs, fmt.Sprintf("rule %s: %v", p.rule.Def.Name, p.err))
 		}
 		return nil, fmt.Errorf("%w: action handler: %s", ErrUnavailable, strings.Join(msgs, "; "))
@@ -205,24 +230,27 @@ func (c *Classifier) act(ctx context.Context, log zerolog.Logger, env *alert.Env
 	defer cancel()
 	w := c.writer(log, env)
 	route, anyPushed := false, false
-	res.Result = api.ResultMatched
+	notes := make([]string, 0, len(results)+1)
+	res.Result = api.ResultRefused
+	res.Matched = make([]api.MatchedAction, 0, len(results))
 	for _, p := range results {
 		name := p.rule.Def.Name
-		ma := api.MatchedAction{RuleName: name, ExecutionID: p.exec}
+		ma := api.MatchedAction{RuleName: name, ExecutionID: p.exec, Status: Outcome(p.err)}
 		if p.err == nil {
 			log.Info().Str(logging.Event, "rule_matched").Str(logging.RuleName, name).
 				Str(logging.RuleFile, p.rule.File).Str(logging.ExecutionID, p.exec).Msg("pushed to action handler")
-			note := fmt.Sprintf("Autoremediation rule %s has matched, pushing to Action Handler", name)
+			note := "Autoremediation rule " + name + " has matched, pushing to Action Handler"
 			if p.exec != "" {
-				note += fmt.Sprintf(" (execution %s)", p.exec)
+				note += " (execution " + p.exec + ")"
 			}
-			w.note(wctx, note)
+			notes = append(notes, note)
 			anyPushed = true
+			res.Result = api.ResultMatched
 		} else {
 			route = true
 			ma.Error = p.err.Error()
 			retry := ""
-			if Temporary(p.err) {
+			if o := Outcome(p.err); o == PushUnavailable || o == PushUnauthorized {
 				retry = "It will not be retried. "
 			}
 			ev := log.Error().Str(logging.Event, "action_push_failed").Str(logging.RuleName, name).
@@ -235,19 +263,54 @@ func (c *Classifier) act(ctx context.Context, log zerolog.Logger, env *alert.Env
 				ev = ev.Str(logging.ActionStatus, logging.StatusRefused).Str(logging.Reason, logging.ReasonNoHandler)
 			}
 			ev.Msg("rule matched but not pushed; routing to investigation")
-			w.note(wctx, fmt.Sprintf("Autoremediation rule %s has matched, but pushing to Action Handler failed: %s. %sRouting to %s for investigation.",
+			notes = append(notes, fmt.Sprintf("Autoremediation rule %s has matched, but pushing to Action Handler failed: %s. %sRouting to %s for investigation.",
 				name, logging.Trim(p.err.Error(), maxNoteError), retry, c.o.Queue))
 		}
 		res.Matched = append(res.Matched, ma)
 	}
-	if anyPushed && c.o.AutoQueue != "" {
-		w.team(wctx, c.o.AutoQueue)
+	writes := make([]func(), 0, len(notes)+1)
+	for _, n := range notes {
+		writes = append(writes, func() { w.note(wctx, n) })
 	}
+	if anyPushed && c.o.AutoQueue != "" {
+		writes = append(writes, func() { w.team(wctx, c.o.AutoQueue) })
+	}
+	parallel(len(writes), maxPushes, func(i int) { writes[i]() })
 	if route {
 		w.team(wctx, c.o.Queue)
 	}
 	res.WritebackErrors = w.errs
 	return res, nil
+}
+
+// parallel calls f(0) … f(n-1), at most limit at once, and returns when
+// all returned. When all fit within limit, f(0) runs on the calling
+// goroutine (one goroutine fewer for the usual note + team).
+func parallel(n, limit int, f func(int)) {
+	if n == 1 || limit <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	if n <= limit {
+		for i := 1; i < n; i++ {
+			wg.Go(func() { f(i) })
+		}
+		f(0)
+		wg.Wait()
+		return
+	}
+	sem := make(chan struct{}, limit)
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f(i)
+		})
+	}
+	wg.Wait()
 }
 
 // unmatched notes that no rule matched and routes to the investigation queue.
@@ -269,11 +332,14 @@ func (c *Classifier) unmatched(ctx context.Context, log zerolog.Logger, env *ale
 	return res, nil
 }
 
-// writer writes back to one alert, collecting failures.
+// writer writes back to one alert, collecting failures. It is safe for
+// concurrent use.
 type writer struct {
-	t    ticket.Ticket // nil: no ticket system for the feed type
-	id   string
-	log  zerolog.Logger
+	t   ticket.Ticket // nil: no ticket system for the feed type
+	id  string
+	log zerolog.Logger
+
+	mu   sync.Mutex
 	errs []string
 }
 
@@ -308,5 +374,7 @@ func (w *writer) check(err error, op, team string) {
 		ev = ev.Str(logging.Team, team)
 	}
 	ev.Str(logging.ErrorKey, err.Error()).Msg(op + " failed")
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.errs = append(w.errs, fmt.Sprintf("%s: %v", op, err))
 }

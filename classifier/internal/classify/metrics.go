@@ -3,11 +3,13 @@ package classify
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/alexis-ops/alexis/classifier/internal/rules"
 	"github.com/alexis-ops/alexis/shared/api"
+	"github.com/alexis-ops/alexis/shared/httpclient"
 	"github.com/alexis-ops/alexis/shared/metrics"
 	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,7 +32,31 @@ const (
 	PushUnavailable = "unavailable" // unreachable, timed out, 5xx or 429
 	PushRejected    = "rejected"    // any other refusal (4xx)
 	PushNoHandler   = "no_handler"  // no action handler for the rule's os_type
+	// PushUnauthorized: the action handler answered 401 or 403, refusing
+	// the classifier's token or signature: a configuration to fix.
+	PushUnauthorized = "unauthorized"
+
+	// ReasonUnauthorized is logged with pushes refused 401/403.
+	ReasonUnauthorized = "unauthorized"
 )
+
+// Outcome is what a push that returned err gave: one of the Push*
+// values (also each matched rule's status in an answer).
+func Outcome(err error) string {
+	var se *httpclient.StatusError
+	switch {
+	case err == nil:
+		return PushAccepted
+	case errors.Is(err, ErrNoHandler):
+		return PushNoHandler
+	case errors.As(err, &se) && (se.Code == http.StatusUnauthorized || se.Code == http.StatusForbidden):
+		return PushUnauthorized
+	case Temporary(err):
+		return PushUnavailable
+	default:
+		return PushRejected
+	}
+}
 
 // Metrics are the classifier's Prometheus metrics. A nil *Metrics records
 // nothing.
@@ -47,12 +73,12 @@ type Metrics struct {
 func NewMetrics(m *metrics.Metrics) *Metrics {
 	return &Metrics{
 		alerts: m.CounterVec("alerts_classified_total",
-			"Alerts classified, by feed type and result (matched, unmatched, deferred, unavailable).", "feed_type", "result"),
+			"Alerts classified, by feed type and result (matched, refused, unmatched, deferred, unavailable).", "feed_type", "result"),
 		matched: m.CounterVec("rules_matched_total", "Times a rule matched an alert, by rule name.", "rule"),
 		deferred: m.Counter("alerts_deferred_total",
 			"Alerts a rule would act on but that are younger than the rule's min_age or duration."),
 		pushes: m.CounterVec("action_pushes_total",
-			"Matched rules pushed to an action handler, by os_type and outcome (accepted, unavailable, rejected, no_handler).",
+			"Matched rules pushed to an action handler, by os_type and outcome (accepted, unavailable, unauthorized, rejected, no_handler).",
 			"os_type", "outcome"),
 		writeback: m.CounterVec("writeback_calls_total",
 			"Calls to ticket systems (notes, teams), by system, operation and result (ok, error).", "system", "op", "result"),
@@ -83,17 +109,7 @@ func (m *Metrics) pushed(osType string, err error) {
 	if m == nil {
 		return
 	}
-	outcome := PushAccepted
-	switch {
-	case err == nil:
-	case Temporary(err):
-		outcome = PushUnavailable
-	case errors.Is(err, ErrNoHandler):
-		outcome = PushNoHandler
-	default:
-		outcome = PushRejected
-	}
-	m.pushes.WithLabelValues(strings.ToLower(osType), outcome).Inc()
+	m.pushes.WithLabelValues(strings.ToLower(osType), Outcome(err)).Inc()
 }
 
 // Tickets returns set with every ticket system counting its calls in

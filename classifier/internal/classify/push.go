@@ -69,8 +69,14 @@ func (h *ActionHandlers) Push(ctx context.Context, req *action.Request) (api.Act
 	if !ok {
 		return api.ActionAccepted{}, fmt.Errorf("%w for os_type %q", ErrNoHandler, req.Rule.OSType)
 	}
+	// The merged request is built once and sent as it is: json.Marshal
+	// would check and copy the whole alert again.
+	body, err := req.MarshalJSON()
+	if err != nil {
+		return api.ActionAccepted{}, fmt.Errorf("push to action handler: encode: %w", err)
+	}
 	var out api.ActionAccepted
-	status, err := h.client.PostJSON(ctx, url, req, &out)
+	status, err := h.client.Post(ctx, url, body, &out)
 	if err != nil && status >= 200 && status <= 299 {
 		// Accepted: the action runs. Pushing again would run it twice.
 		h.log.Warn().Str(logging.Event, "action_answer_unreadable").Str(logging.RuleName, req.Rule.Name).

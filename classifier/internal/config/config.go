@@ -3,6 +3,7 @@
 //	listen: 127.0.0.1:8081
 //	tokens_file: /run/secrets/classifier_tokens
 //	body_limit: 1048576
+//	max_in_flight: 128              # requests served at once; more are answered 503 + Retry-After
 //	log: {format: logfmt, level: info}
 //	rules_dir: /etc/alexis/rules
 //	rules_watch: inotify
@@ -53,14 +54,22 @@ const (
 	DefaultListen               = "127.0.0.1:8081"
 	DefaultActionHandlerTimeout = 10 * time.Second
 	DefaultAutoremediationQueue = "queue_autoremediation"
+	// DefaultMaxInFlight is max_in_flight's default: well above what keeps
+	// two cores busy on the matched path (README "Performance"), small
+	// enough that admitted requests stay fast and memory bounded.
+	DefaultMaxInFlight = 128
 )
 
 // Config is the classifier configuration.
 type Config struct {
-	Listen     string          `yaml:"listen"`
-	TokensFile string          `yaml:"tokens_file"` // inbound client tokens (name:token per line)
-	BodyLimit  int64           `yaml:"body_limit"`  // bytes
-	Log        logging.Options `yaml:"log"`
+	Listen     string `yaml:"listen"`
+	TokensFile string `yaml:"tokens_file"` // inbound client tokens (name:token per line)
+	BodyLimit  int64  `yaml:"body_limit"`  // bytes
+	// MaxInFlight is how many requests are served at once; past it a
+	// request is answered 503 with Retry-After at once (GET /v1/ping and
+	// /metrics excepted).
+	MaxInFlight int             `yaml:"max_in_flight"`
+	Log         logging.Options `yaml:"log"`
 
 	RulesDir string `yaml:"rules_dir"` // *.json rule files, re-checked on every request
 
@@ -152,6 +161,7 @@ func Default() *Config {
 	return &Config{
 		Listen:               DefaultListen,
 		BodyLimit:            server.DefaultBodyLimit,
+		MaxInFlight:          DefaultMaxInFlight,
 		Log:                  logging.Options{Format: "logfmt", Level: "info"},
 		ActionHandlerTimeout: sconfig.Duration(DefaultActionHandlerTimeout),
 		AutoremediationQueue: DefaultAutoremediationQueue,
@@ -180,6 +190,9 @@ func (c *Config) Validate() error {
 	requireFile(&p, "tokens_file", c.TokensFile, true)
 	if c.BodyLimit <= 0 {
 		p.Addf("body_limit", "must be a positive number of bytes")
+	}
+	if c.MaxInFlight < 1 || c.MaxInFlight > 100000 {
+		p.Addf("max_in_flight", "must be 1..100000 requests")
 	}
 
 	switch st, err := os.Stat(c.RulesDir); {

@@ -50,7 +50,7 @@ func TestLoad(t *testing.T) {
 			name: "minimal with defaults",
 			yaml: minimal,
 			want: func(c *Config) string {
-				if c.Listen != "127.0.0.1:8081" || c.BodyLimit != 1<<20 || c.ActionHandlerTimeout.D() != 10*time.Second ||
+				if c.Listen != "127.0.0.1:8081" || c.BodyLimit != 1<<20 || c.MaxInFlight != DefaultMaxInFlight || c.ActionHandlerTimeout.D() != 10*time.Second ||
 					c.Log.Format != "logfmt" || c.OpsGenie != nil || c.AutoremediationQueue != "queue_autoremediation" || c.RulesWatch != "inotify" {
 					return "defaults not applied"
 				}
@@ -62,12 +62,12 @@ func TestLoad(t *testing.T) {
 		},
 		{
 			name: "everything set",
-			yaml: base + "listen: 0.0.0.0:9000\nbody_limit: 2048\nlog: {format: json, level: debug}\n" +
+			yaml: base + "listen: 0.0.0.0:9000\nbody_limit: 2048\nmax_in_flight: 16\nlog: {format: json, level: debug}\n" +
 				"action_handler_timeout: 3s\naction_handlers: {Linux: 'https://ah:8082/v1/action', aix: 'http://aix:8082/v1/action'}\n" +
 				"opsgenie: {api_url: 127.0.0.1:9999, api_key_file: " + tokens + ", timeout: 5s, retries: 1}\n",
 			want: func(c *Config) string {
 				u := c.ActionHandlerURLs()
-				if c.Listen != "0.0.0.0:9000" || c.BodyLimit != 2048 || c.ActionHandlerTimeout.D() != 3*time.Second ||
+				if c.Listen != "0.0.0.0:9000" || c.BodyLimit != 2048 || c.MaxInFlight != 16 || c.ActionHandlerTimeout.D() != 3*time.Second ||
 					u["linux"] != "https://ah:8082/v1/action" || u["aix"] == "" || c.Tickets.OpsGenie == nil || c.Tickets.OpsGenie.APIURL != "127.0.0.1:9999" {
 					return "values not read"
 				}
@@ -81,7 +81,7 @@ func TestLoad(t *testing.T) {
 		},
 		{
 			name: "every problem at once",
-			yaml: "listen: nowhere\nbody_limit: -1\nlog: {format: xml}\nrules_dir: /does/not/exist\n" +
+			yaml: "listen: nowhere\nbody_limit: -1\nmax_in_flight: 0\nlog: {format: xml}\nrules_dir: /does/not/exist\n" +
 				"action_handlers: {linux: 'ftp://x/', Linux: 'http://x/', win: 'http:///path'}\n" +
 				"action_handler_timeout: 0s\naction_handler_ca_file: /no/ca.pem\n" +
 				"opsgenie: {api_url: 'https://api.opsgenie.com'}\n",
@@ -89,6 +89,7 @@ func TestLoad(t *testing.T) {
 				"listen: want host:port",
 				"tokens_file: required",
 				"body_limit: must be a positive",
+				"max_in_flight: must be 1..100000",
 				"log.format: must be logfmt or json",
 				"rules_dir: stat /does/not/exist",
 				"action_handlers.linux: URL must be http:// or https://",

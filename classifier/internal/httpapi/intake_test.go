@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"github.com/alexis-ops/alexis/classifier/internal/classify"
 	"net/http"
 	"os"
 	"reflect"
@@ -118,7 +119,8 @@ func TestAlertmanagerUnavailable(t *testing.T) {
 		status: func(string) int { return http.StatusBadRequest }})
 	rec = h.do(t, http.MethodPost, "/v1/alertmanager", notification(t), clientToken)
 	a = decodeIntake(t, rec.Body.Bytes())
-	if rec.Code != http.StatusOK || a.Alerts[0].Result != api.ResultMatched || a.Alerts[0].Matched[0].Error == "" {
+	if rec.Code != http.StatusOK || a.Alerts[0].Result != api.ResultRefused || a.Alerts[0].Matched[0].Error == "" ||
+		a.Alerts[0].Matched[0].Status != classify.PushRejected {
 		t.Errorf("status %d answer %s", rec.Code, rec.Body)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"github.com/alexis-ops/alexis/shared/opsgenie/opsgenietest"
+	"github.com/alexis-ops/alexis/shared/pgtest"
 )
 
 // counter is a classifier on a fixed address that can be up, answer 503,
@@ -289,7 +290,7 @@ func TestFaultClassifierDown(t *testing.T) {
 var pollerBinDir string
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Run(m) // stops the PostgreSQL cluster, if a test started one
 	if pollerBinDir != "" {
 		os.RemoveAll(pollerBinDir)
 	}

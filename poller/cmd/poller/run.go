@@ -5,22 +5,24 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/alexis-ops/alexis/shared/healthcheck"
 	"io"
 	"net"
 
 	"github.com/alexis-ops/alexis/poller/internal/config"
 	"github.com/alexis-ops/alexis/poller/internal/feeds"
 	"github.com/alexis-ops/alexis/poller/internal/httpapi"
+	"github.com/alexis-ops/alexis/poller/internal/pgstate"
 	"github.com/alexis-ops/alexis/poller/internal/poller"
 	"github.com/alexis-ops/alexis/poller/internal/state"
 	"github.com/alexis-ops/alexis/shared/auth"
 	sconfig "github.com/alexis-ops/alexis/shared/config"
+	"github.com/alexis-ops/alexis/shared/healthcheck"
 	"github.com/alexis-ops/alexis/shared/httpclient"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/metrics"
 	"github.com/alexis-ops/alexis/shared/secretfile"
 	"github.com/alexis-ops/alexis/shared/server"
+	"github.com/rs/zerolog"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -65,26 +67,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	st, err := state.Open(cfg.StateFile)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	names := make([]string, 0, len(cfg.Feeds))
 	for _, f := range cfg.Feeds {
 		names = append(names, f.Name)
 	}
-	if n := st.Prune(names); n > 0 {
-		log.Info().Str(logging.Event, "state_pruned").Int(logging.Count, n).Msg("forgot alerts of feeds no longer configured")
+	reg := metrics.New(service)
+	pm := poller.NewMetrics(reg)
+	st, pg, closeState, err := openState(ctx, cfg, names, log, pm)
+	if err != nil {
+		return err
 	}
-	if err := st.Save(); err != nil { // also proves the file is writable
-		return fmt.Errorf("state_file: %w", err)
-	}
-	remembered := 0
-	for _, n := range names {
-		remembered += st.Count(n)
-	}
-	log.Info().Str(logging.Event, "state_loaded").Str(logging.Path, st.Path()).Int(logging.Count, remembered).Send()
+	defer closeState()
 
 	token, err := sconfig.ReadSecret(cfg.Classifier.TokenFile)
 	if err != nil {
@@ -108,9 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		sources = append(sources, poller.Source{Feed: f, Interval: cfg.Interval(fc)})
 	}
-	reg := metrics.New(service)
 	p := poller.New(poller.Options{
-		Metrics:    poller.NewMetrics(reg),
+		Metrics:    pm,
 		Sources:    sources,
 		Classifier: &poller.HTTPClassifier{URL: cfg.Classifier.URL, Client: client},
 		State:      st,
@@ -118,6 +110,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		MaxBackoff: cfg.MaxBackoff.D(),
 	})
 
+	if once && pg != nil {
+		return pg.RunOnce(ctx, names, p.Once)
+	}
 	if once {
 		return p.Once(ctx)
 	}
@@ -155,7 +150,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		errc <- err
 	}()
-	p.Run(ctx)
+	if pg != nil {
+		pg.Lead(ctx, names, p.Run)
+	} else {
+		p.Run(ctx)
+	}
 	cancel()
 	err = <-errc
 	log.Info().Str(logging.Event, "service_stopped").Send()
@@ -166,6 +165,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // for the permission check at start.
 func secretFiles(cfg *config.Config) []secretfile.File {
 	files := []secretfile.File{
+		{Field: "state.postgres_dsn_file", Path: cfg.State.PostgresDSNFile},
 		{Field: "tokens_file", Path: cfg.TokensFile},
 		{Field: "classifier.token_file", Path: cfg.Classifier.TokenFile},
 		{Field: "tls.key_file", Path: cfg.TLS.KeyFile, Kind: secretfile.Key},
@@ -179,4 +179,47 @@ func secretFiles(cfg *config.Config) []secretfile.File {
 		}
 	}
 	return files
+}
+
+// openState opens the delivery state: PostgreSQL with a lease when
+// state.postgres_dsn_file is set (pg is then not nil), else the state file.
+func openState(ctx context.Context, cfg *config.Config, names []string, log zerolog.Logger, pm *poller.Metrics) (st poller.State, pg *pgstate.Store, closeFn func(), err error) {
+	if cfg.State.Postgres() {
+		dsn, err := sconfig.ReadSecret(cfg.State.PostgresDSNFile)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("state.postgres_dsn_file: %w", err)
+		}
+		pm.SetLeader(false)
+		pg, err := pgstate.Open(ctx, dsn.Reveal(), pgstate.Options{
+			Holder:        pgstate.NewHolder(),
+			Lease:         cfg.State.Lease.D(),
+			RenewInterval: cfg.State.RenewInterval.D(),
+			Log:           log.With().Str(logging.Component, "lease").Logger(),
+			OnLeader:      pm.SetLeader,
+		})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("state.postgres_dsn_file: %w", err)
+		}
+		log.Info().Str(logging.Event, "state_opened").Str(logging.Replica, pg.Holder()).
+			Int(logging.Count, pgstate.SchemaVersion()).Msg("state in postgresql")
+		return pg, pg, func() { pg.Close() }, nil
+	}
+	fst, err := state.Open(cfg.StateFile)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if n := fst.Prune(names); n > 0 {
+		log.Info().Str(logging.Event, "state_pruned").Int(logging.Count, n).Msg("forgot alerts of feeds no longer configured")
+	}
+	if err := fst.Save(); err != nil { // also proves the file is writable
+		fst.Close()
+		return nil, nil, nil, fmt.Errorf("state_file: %w", err)
+	}
+	remembered := 0
+	for _, n := range names {
+		remembered += fst.Count(n)
+	}
+	log.Info().Str(logging.Event, "state_loaded").Str(logging.Path, fst.Path()).Int(logging.Count, remembered).Send()
+	pm.SetLeader(true)
+	return poller.FileState(fst), nil, func() { fst.Close() }, nil
 }

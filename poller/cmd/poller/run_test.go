@@ -198,6 +198,10 @@ func TestRunServesAndDelivers(t *testing.T) {
 			t.Errorf("logs reveal a secret")
 		}
 	}
+	// The state file is the default: no database, no lease.
+	if strings.Contains(out, "event=lease_") || strings.Contains(out, "event=state_opened") {
+		t.Errorf("a poller with a state file took part in a lease:\n%s", out)
+	}
 
 	// A restart on the same state file delivers nothing again.
 	logs2 := &logtest.Buffer{}

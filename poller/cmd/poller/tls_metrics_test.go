@@ -67,7 +67,8 @@ func TestRunTLSAndMetrics(t *testing.T) {
 	// ends: wait for both.
 	wants := []string{`poller_alerts_delivered_total{feed="incoming",result="matched"} 1`,
 		`poller_polls_total{feed="incoming",outcome="ok"}`, `poller_alerts_polled_total{feed="incoming"} 1`,
-		"poller_poll_duration_seconds_bucket", `poller_http_requests_total{code="401"`}
+		"poller_poll_duration_seconds_bucket", `poller_http_requests_total{code="401"`,
+		"\npoller_leader 1\n"} // with a state file, the one replica is the active one
 	var body string
 	waitFor(t, "delivery and poll counted", func() bool {
 		_, body = fetch(userToken)

@@ -6,6 +6,10 @@
 //	log: {format: logfmt, level: info}
 //	loop_interval: 30s                # how often every feed polls (a feed may override)
 //	state_file: /var/lib/alexis/poller-state.json
+//	state:                            # optional: PostgreSQL instead of state_file, for two replicas
+//	  postgres_dsn_file: /run/secrets/poller_postgres_dsn
+//	  lease: 3s                       # one active replica; a standby takes over once it expires
+//	  renew_interval: 1s              # at most half the lease
 //	classifier:
 //	  url: http://127.0.0.1:8081/v1/classifier
 //	  token_file: /run/secrets/poller_classifier_token
@@ -69,6 +73,8 @@ const (
 	DefaultDynatraceKey      = "problemId" // dynatrace
 	DefaultProblemSelector   = `status("open")`
 	DefaultMaxBackoff        = 5 * time.Minute
+	DefaultLease             = 3 * time.Second
+	DefaultRenewInterval     = 1 * time.Second
 )
 
 // Feed types (values of feeds[].type, case-insensitive).
@@ -91,9 +97,24 @@ type Config struct {
 	LoopInterval sconfig.Duration `yaml:"loop_interval"`
 	MaxBackoff   sconfig.Duration `yaml:"max_backoff"` // cap of a failing feed's back-off
 	StateFile    string           `yaml:"state_file"`  // what was delivered, kept across restarts
+	State        State            `yaml:"state"`       // PostgreSQL instead of StateFile
 	Classifier   Classifier       `yaml:"classifier"`
 	Feeds        []Feed           `yaml:"feeds"`
 }
+
+// State keeps the delivery state in PostgreSQL instead of the state file,
+// so that several replicas can share it; a lease in the database makes one
+// of them the active poller.
+type State struct {
+	// PostgresDSNFile holds a PostgreSQL DSN (a secret); set, PostgreSQL
+	// is used and state_file is not.
+	PostgresDSNFile string           `yaml:"postgres_dsn_file"`
+	Lease           sconfig.Duration `yaml:"lease"`          // how long the active replica's lease lasts after a renew
+	RenewInterval   sconfig.Duration `yaml:"renew_interval"` // how often it renews, and a standby tries to take it
+}
+
+// Postgres reports whether the state is kept in PostgreSQL.
+func (s State) Postgres() bool { return s.PostgresDSNFile != "" }
 
 // Classifier is where alerts are delivered.
 type Classifier struct {
@@ -135,6 +156,7 @@ func Default() *Config {
 		LoopInterval: sconfig.Duration(DefaultLoopInterval),
 		MaxBackoff:   sconfig.Duration(DefaultMaxBackoff),
 		StateFile:    DefaultStateFile,
+		State:        State{Lease: sconfig.Duration(DefaultLease), RenewInterval: sconfig.Duration(DefaultRenewInterval)},
 		Classifier:   Classifier{Timeout: sconfig.Duration(DefaultClassifierTimeout)},
 	}
 }
@@ -176,8 +198,18 @@ func (c *Config) Validate() error {
 	if c.MaxBackoff <= 0 {
 		p.Addf("max_backoff", "must be positive")
 	}
-	if c.StateFile == "" {
-		p.Addf("state_file", "required")
+	if st := c.State; st.Postgres() {
+		requireFile(&p, "state.postgres_dsn_file", st.PostgresDSNFile, true)
+		if st.Lease < sconfig.Duration(time.Second) {
+			p.Addf("state.lease", "must be at least 1s")
+		}
+		if st.RenewInterval <= 0 {
+			p.Addf("state.renew_interval", "must be positive")
+		} else if st.RenewInterval > st.Lease/2 {
+			p.Addf("state.renew_interval", "must be at most half of state.lease (%s), so one late renew does not lose the lease", st.Lease.D())
+		}
+	} else if c.StateFile == "" {
+		p.Addf("state_file", "required (or state.postgres_dsn_file)")
 	} else if st, err := os.Stat(filepath.Dir(c.StateFile)); err != nil {
 		p.Addf("state_file", "directory: %v", err)
 	} else if !st.IsDir() {

@@ -16,7 +16,7 @@ import (
 func fixture(t *testing.T) (dir, head string) {
 	t.Helper()
 	dir = t.TempDir()
-	for _, f := range []string{"tokens", "classifier_token", "og_key"} {
+	for _, f := range []string{"tokens", "classifier_token", "og_key", "pg_dsn"} {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +51,35 @@ func TestLoad(t *testing.T) {
 				if f.Lookback.D() != 24*time.Hour || f.UniqueKey != "tinyId" || f.Type != TypeOpsGenie || c.Interval(f) != DefaultLoopInterval {
 					t.Errorf("feed defaults not applied: %+v", f)
 				}
+				if c.State.Postgres() || c.StateFile != filepath.Join(dir, "state.json") {
+					t.Errorf("state is not the file by default: %+v %q", c.State, c.StateFile)
+				}
 			},
+		},
+		{
+			name: "state in postgresql with defaults",
+			yaml: "state:\n  postgres_dsn_file: " + filepath.Join(dir, "pg_dsn") + "\nstate_file: /nonexistent/dir/state.json\n" +
+				"classifier:\n  url: http://127.0.0.1:8081/v1/classifier\n  token_file: " + filepath.Join(dir, "classifier_token") + "\n" + feedYAML(dir, ""),
+			check: func(t *testing.T, c *Config) {
+				if !c.State.Postgres() || c.State.Lease.D() != 3*time.Second || c.State.RenewInterval.D() != time.Second {
+					t.Errorf("state: %+v", c.State)
+				}
+			},
+		},
+		{
+			name:     "state problems",
+			yaml:     head + "state: {postgres_dsn_file: " + filepath.Join(dir, "nope") + ", lease: 500ms, renew_interval: 0s}\n" + feedYAML(dir, ""),
+			wantErrs: []string{"state.postgres_dsn_file: stat ", "state.lease: must be at least 1s", "state.renew_interval: must be positive"},
+		},
+		{
+			name:     "renew interval over half the lease",
+			yaml:     head + "state: {postgres_dsn_file: " + filepath.Join(dir, "pg_dsn") + ", lease: 4s, renew_interval: 3s}\n" + feedYAML(dir, ""),
+			wantErrs: []string{"state.renew_interval: must be at most half of state.lease (4s)"},
+		},
+		{
+			name:     "unknown state key",
+			yaml:     head + "state: {dsn: x}\n" + feedYAML(dir, ""),
+			wantErrs: []string{"field dsn not found"},
 		},
 		{
 			name: "everything set",

@@ -15,6 +15,7 @@ type Metrics struct {
 	polledNew  *prometheus.CounterVec
 	deliveries *prometheus.CounterVec
 	failures   *prometheus.CounterVec
+	leader     prometheus.Gauge
 }
 
 // NewMetrics registers the poller's metrics in m.
@@ -27,6 +28,19 @@ func NewMetrics(m *metrics.Metrics) *Metrics {
 		deliveries: m.CounterVec("alerts_delivered_total",
 			"Alerts handed to the classifier, by feed and the classifier's answer (matched, unmatched, deferred, rejected, unknown).", "feed", "result"),
 		failures: m.CounterVec("delivery_failures_total", "Alerts that could not be fetched or delivered (offered again next poll), by feed.", "feed"),
+		leader:   m.Gauge("leader", "1 while this replica is the active poller (holds the lease; always 1 with a state file), 0 while standby."),
+	}
+}
+
+// SetLeader records whether this replica is the active one.
+func (m *Metrics) SetLeader(active bool) {
+	if m == nil {
+		return
+	}
+	if active {
+		m.leader.Set(1)
+	} else {
+		m.leader.Set(0)
 	}
 }
 

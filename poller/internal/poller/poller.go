@@ -80,6 +80,33 @@ func (h *HTTPClassifier) Classify(ctx context.Context, env *alert.Envelope) (api
 	return out, nil
 }
 
+// State is the memory of delivered alerts: a state file (FileState) or
+// PostgreSQL (package pgstate). Commit makes a delivery durable before it
+// returns; Retain forgets the alerts of a feed its query no longer
+// returns; Save makes durable what Commit could not.
+type State interface {
+	Delivered(feed, id string) bool
+	Count(feed string) int
+	Commit(ctx context.Context, feed, id string, e state.Entry) error
+	Retain(ctx context.Context, feed string, current map[string]bool) (int, error)
+	Save(ctx context.Context) error
+}
+
+// FileState is the state file as a State.
+func FileState(s *state.Store) State { return fileState{s} }
+
+type fileState struct{ s *state.Store }
+
+func (f fileState) Delivered(feed, id string) bool { return f.s.Delivered(feed, id) }
+func (f fileState) Count(feed string) int          { return f.s.Count(feed) }
+func (f fileState) Save(context.Context) error     { return f.s.Save() }
+func (f fileState) Commit(_ context.Context, feed, id string, e state.Entry) error {
+	return f.s.Commit(feed, id, e)
+}
+func (f fileState) Retain(_ context.Context, feed string, current map[string]bool) (int, error) {
+	return f.s.Retain(feed, current), nil
+}
+
 // Source is a feed and how often it polls.
 type Source struct {
 	Feed     feed.Feed
@@ -90,7 +117,7 @@ type Source struct {
 type Options struct {
 	Sources    []Source
 	Classifier Classifier
-	State      *state.Store
+	State      State
 	Log        zerolog.Logger
 	// MaxBackoff caps the wait of a feed whose source keeps failing;
 	// default 5m (never less than the feed's interval).
@@ -250,7 +277,7 @@ func (p *Poller) Poll(ctx context.Context, src Source) (Result, error) {
 	start := time.Now()
 	log.Info().Str(logging.Event, "poll_started").Send()
 	res, err := p.poll(ctx, f, log)
-	if serr := p.o.State.Save(); serr != nil {
+	if serr := p.o.State.Save(ctx); serr != nil {
 		log.Error().Str(logging.Event, "state_save_failed").Err(serr).Send()
 		err = errors.Join(err, serr)
 	}
@@ -283,7 +310,10 @@ func (p *Poller) poll(ctx context.Context, f feed.Feed, log zerolog.Logger) (Res
 	for _, id := range ids {
 		current[id] = true
 	}
-	res.Forgotten = p.o.State.Retain(f.Name(), current)
+	res.Forgotten, err = p.o.State.Retain(ctx, f.Name(), current)
+	if err != nil {
+		return res, err
+	}
 
 	var failure error // the last fetch or delivery failure
 	for _, id := range ids {
@@ -315,6 +345,9 @@ func (p *Poller) poll(ctx context.Context, f feed.Feed, log zerolog.Logger) (Res
 			return res, &SourceError{Err: p.failed(res, fmt.Errorf("fetch alert %s: %w", id, err))}
 		}
 
+		if ctx.Err() != nil { // e.g. the lease ended while fetching
+			return res, ctx.Err()
+		}
 		stop, err := p.deliver(ctx, log, f.Name(), id, env, &res)
 		if err != nil {
 			failure = err
@@ -350,7 +383,7 @@ func (p *Poller) deliver(ctx context.Context, log zerolog.Logger, feedName, id s
 	if err == nil {
 		p.o.Metrics.delivered(feedName, cl.Result)
 		res.Delivered++
-		p.commit(log, feedName, id, state.Entry{UniqueValue: uv, DeliveredAt: time.Now().UTC(), Result: cl.Result})
+		p.commit(ctx, log, feedName, id, state.Entry{UniqueValue: uv, DeliveredAt: time.Now().UTC(), Result: cl.Result})
 		log.Info().Str(logging.Event, "alert_delivered").Str(logging.AlertID, id).Str(logging.UniqueValue, uv).
 			Str(logging.Result, cl.Result).Send()
 		return false, nil
@@ -360,7 +393,7 @@ func (p *Poller) deliver(ctx context.Context, log zerolog.Logger, feedName, id s
 	}
 	if errors.Is(err, ErrBadAnswer) {
 		res.Delivered++
-		p.commit(log, feedName, id, state.Entry{UniqueValue: uv, DeliveredAt: time.Now().UTC(), Result: ResultUnknown, Error: err.Error()})
+		p.commit(ctx, log, feedName, id, state.Entry{UniqueValue: uv, DeliveredAt: time.Now().UTC(), Result: ResultUnknown, Error: err.Error()})
 		log.Warn().Str(logging.Event, "alert_delivered").Str(logging.AlertID, id).Str(logging.UniqueValue, uv).
 			Str(logging.Result, ResultUnknown).Err(err).Send()
 		return false, nil
@@ -370,7 +403,7 @@ func (p *Poller) deliver(ctx context.Context, log zerolog.Logger, feedName, id s
 	if isStatus && se.Code >= 400 && se.Code <= 499 && se.Code != http.StatusTooManyRequests {
 		p.o.Metrics.delivered(feedName, ResultRejected)
 		res.Rejected++
-		p.commit(log, feedName, id, state.Entry{UniqueValue: uv, DeliveredAt: time.Now().UTC(), Result: ResultRejected, Error: err.Error()})
+		p.commit(ctx, log, feedName, id, state.Entry{UniqueValue: uv, DeliveredAt: time.Now().UTC(), Result: ResultRejected, Error: err.Error()})
 		log.Warn().Str(logging.Event, "delivery_rejected").Str(logging.AlertID, id).Str(logging.UniqueValue, uv).
 			Int(logging.Status, se.Code).Err(err).Send()
 		return false, nil
@@ -394,8 +427,13 @@ func (p *Poller) deliver(ctx context.Context, log zerolog.Logger, feedName, id s
 // commit records a delivery durably before the next one starts. If the
 // disk fails, the delivery is still remembered in memory (and saved when
 // the poll ends, if the disk allows by then).
-func (p *Poller) commit(log zerolog.Logger, feedName, id string, e state.Entry) {
-	if err := p.o.State.Commit(feedName, id, e); err != nil {
+//
+// With PostgreSQL a failed commit also ends the lease term, which cancels
+// ctx: the poll stops before the next delivery.
+func (p *Poller) commit(ctx context.Context, log zerolog.Logger, feedName, id string, e state.Entry) {
+	// Not cancelled with ctx: an answered delivery is recorded even while
+	// stopping (the lease still fences it).
+	if err := p.o.State.Commit(context.WithoutCancel(ctx), feedName, id, e); err != nil {
 		log.Error().Str(logging.Event, "state_save_failed").Str(logging.AlertID, id).Err(err).Send()
 	}
 }

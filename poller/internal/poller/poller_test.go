@@ -170,7 +170,7 @@ func (e *env) poller(url string, feeds ...feed.Feed) (*Poller, *state.Store) {
 	return New(Options{
 		Sources:    sources,
 		Classifier: &HTTPClassifier{URL: url, Client: client},
-		State:      st,
+		State:      FileState(st),
 		Log:        logging.New(e.logs, "poller", logging.Options{Level: "debug"}),
 	}), st
 }
