@@ -1,12 +1,15 @@
 # Alexis — auto-remediation pipeline.
 #   make demo   run the whole pipeline locally and watch an alert get remediated
 #   make test   run the whole test suite (race detector on)
+#   make bench  run the benchmark suite and print one table (~15 min; see deploy/bench/bench.sh)
+#   make soak   1,000 alerts/s for 10 minutes, every alert accounted for (deploy/bench/soak.sh)
+#   make overload  5x the classifier's capacity for 60 s (deploy/bench/overload.sh)
 GO        ?= go
 PKGS      := ./shared/... ./poller/... ./classifier/... ./actionhandler/... ./deploy/...
 BIN       := bin
 SERVICES  := poller classifier actionhandler
 
-.PHONY: all build demo test unit vet fmt-check deps images stack-test clean
+.PHONY: all build demo test unit vet fmt-check deps images stack-test bench soak overload clean
 
 all: build
 
@@ -42,6 +45,16 @@ images:
 # docker stack deploy on a real engine (as root; starts its own dockerd if none runs).
 stack-test:
 	deploy/stack-test.sh
+
+# Benchmarks on loopback (knobs: environment variables, see the scripts' headers).
+bench: deps
+	deploy/bench/bench.sh
+
+soak: deps
+	deploy/bench/soak.sh
+
+overload: deps
+	deploy/bench/overload.sh
 
 clean:
 	rm -rf $(BIN) .demo
