@@ -197,9 +197,19 @@ const maxPushes = 8
 func (c *Classifier) act(ctx context.Context, log zerolog.Logger, env *alert.Envelope, matched []*rules.Rule, res *Result) (*Result, error) {
 	results := make([]pushed, len(matched))
 	by := RequestedBy(ctx)
+	if err := ctx.Err(); err != nil {
+		// The caller went away before anything was pushed: nothing
+		// happened, and it offers the alert again.
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, context.Cause(ctx))
+	}
+	// A push that has started is seen through even if the caller goes
+	// away: the action handler may already have queued it, and cancelling
+	// would make this answer (and the metric and log) say "offer again"
+	// about an execution that exists. The client's timeout bounds it.
+	pctx := context.WithoutCancel(ctx)
 	parallel(len(matched), maxPushes, func(i int) {
 		r := matched[i]
-		acc, err := c.o.Actions.Push(ctx, &action.Request{Alert: env, Rule: r.Def, RequestedBy: by})
+		acc, err := c.o.Actions.Push(pctx, &action.Request{Alert: env, Rule: r.Def, RequestedBy: by})
 		c.o.Metrics.pushed(r.Def.OSType, err)
 		results[i] = pushed{rule: r, exec: acc.ExecutionID, err: err}
 	})

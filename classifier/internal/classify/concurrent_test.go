@@ -20,6 +20,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/httpclient"
+	"github.com/alexis-ops/alexis/shared/ticket/tickettest"
 	"github.com/rs/zerolog"
 )
 
@@ -204,5 +205,73 @@ func TestPushSendsCanonicalBytes(t *testing.T) {
 	}
 	if !bytes.Contains(got, []byte(`\u003cfull\u003e \u0026 \u2028`)) {
 		t.Errorf("sent %s: HTML characters and U+2028 not escaped", got)
+	}
+}
+
+// gatePusher accepts a push only after release, and records whether the
+// push's context was cancelled meanwhile.
+type gatePusher struct {
+	started, release chan struct{}
+	cancelled        chan bool
+}
+
+func (g gatePusher) Push(ctx context.Context, req *action.Request) (api.ActionAccepted, error) {
+	close(g.started)
+	<-g.release
+	g.cancelled <- ctx.Err() != nil
+	if err := ctx.Err(); err != nil {
+		return api.ActionAccepted{}, err
+	}
+	return api.ActionAccepted{ExecutionID: "x-1", Status: "queued"}, nil
+}
+
+// A caller that goes away while a push is in flight does not cancel it:
+// the action handler may have queued it already, so it is seen through,
+// counted accepted and noted on the alert.
+func TestPushOutlivesCaller(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("../../testdata/rules/gc_restart.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "gc.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loader := rules.NewDir(rules.DirOptions{Dir: dir, Log: zerolog.Nop()})
+	defer loader.Close()
+	g := gatePusher{started: make(chan struct{}), release: make(chan struct{}), cancelled: make(chan bool, 1)}
+	tk := &tickettest.Recorder{}
+	c := New(Options{Rules: loader, Actions: g, Queue: "ops", Log: zerolog.Nop(),
+		Now: func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) }})
+	c.o.Tickets.Add("OpsGenie", tk)
+	ctx, cancel := context.WithCancel(context.Background())
+	type answer struct {
+		res *Result
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		res, err := c.Classify(ctx, testRequest(t).Alert)
+		done <- answer{res, err}
+	}()
+	<-g.started
+	cancel()
+	close(g.release)
+	if <-g.cancelled {
+		t.Fatal("the push's context was cancelled with the caller's")
+	}
+	a := <-done
+	if a.err != nil || a.res.Result != api.ResultMatched || a.res.Matched[0].ExecutionID != "x-1" {
+		t.Fatalf("answer %+v, %v; want matched with the execution", a.res, a.err)
+	}
+	if calls := tk.Calls(); len(calls) != 1 || calls[0].Op != "note" {
+		t.Errorf("write-backs %+v, want the matched note", calls)
+	}
+
+	// A caller already gone before any push: nothing is pushed.
+	gone, cancelGone := context.WithCancel(context.Background())
+	cancelGone()
+	if _, err := c.Classify(gone, testRequest(t).Alert); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("caller gone before the push: %v, want ErrUnavailable", err)
 	}
 }
