@@ -27,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -165,7 +166,7 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 	}()
 	log.Info().Str(logging.Event, "execution_started").Int(logging.Count, len(x.Entities)).Msg("execution started")
 
-	rec := &record{id: x.ID, last: -1}
+	rec := &record{id: x.ID, last: -1, all: map[stepKey]store.Step{}}
 	status, reason, why, r := e.run(ctx, log, x, rec)
 	stopHeartbeat := func() {
 		select {
@@ -204,18 +205,12 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).Msg("cannot record the end of the execution")
 		return
 	}
-	var got *store.Execution
-	err = e.retryStore(bg, log, "read the execution back", func(ctx context.Context) error {
-		var err error
-		got, err = e.o.Store.Get(ctx, x.ID)
-		return err
-	})
-	if err != nil {
-		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).Msg("cannot read the execution back")
-		return
-	}
+	// What the store now holds, from memory: not read back.
+	got := *x
+	got.Status, got.Reason, got.FinishedAt = status, reason, time.Now()
+	got.Steps = rec.steps(x.Entities)
 	e.o.Metrics.execution(status, time.Since(start))
-	succeeded, failed := hostCounts(got)
+	succeeded, failed := hostCounts(&got)
 	ev := log.Info()
 	if status != store.Success && status != store.DryRun {
 		ev = log.Warn()
@@ -230,7 +225,7 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 		Int(logging.Failed, failed).
 		Int64(logging.ElapsedMS, time.Since(start).Milliseconds()).
 		Msg("execution finished")
-	e.report(ctx, log, got, r)
+	e.report(ctx, log, &got, r)
 }
 
 // heartbeat renews the lease every Lease/3 until stop closes; a lost lease
@@ -412,7 +407,7 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, rec *record, s
 		return e.refuse(ctx, log, rec, st, why, descErr)
 	}
 	st.Status, st.StartedAt, st.Command = store.Running, time.Now(), red(desc)
-	e.save(ctx, log, s.ExecutionID, st)
+	e.put(ctx, log, rec, st)
 	log.Info().Str(logging.Event, "action_started").Msg("action started")
 	// The remote process, recorded while it runs: if this replica dies, the
 	// one taking over kills it (Leftovers).
@@ -427,7 +422,7 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, rec *record, s
 		remote.Unlock()
 		running := st
 		running.RemotePID, running.RemoteStart = pid, start
-		e.save(ctx, log, s.ExecutionID, running)
+		e.put(ctx, log, rec, running)
 	}
 	var res task.Result
 	switch {
@@ -531,11 +526,50 @@ func (e *Engine) save(ctx context.Context, log zerolog.Logger, id string, st sto
 // execution's status (Store.Finish), in one transaction. Every step that
 // runs a command is still saved as running before it starts (a replica
 // taking over kills what it left running).
+//
+// It also keeps every step as last recorded, for the write-back: the
+// engine does not read back what it wrote.
 type record struct {
 	id      string
 	last    int // index of the last task; -1 until known
 	mu      sync.Mutex
 	pending []store.Step
+	all     map[stepKey]store.Step
+}
+
+type stepKey struct {
+	task   int
+	entity string
+}
+
+// steps returns every step recorded, in the store's order: by task, then
+// entity in the order of entities.
+func (r *record) steps(entities []string) []store.Step {
+	pos := make(map[string]int, len(entities))
+	for i, ent := range entities {
+		pos[ent] = i
+	}
+	r.mu.Lock()
+	out := make([]store.Step, 0, len(r.all))
+	for _, st := range r.all {
+		out = append(out, st)
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b store.Step) int {
+		if a.TaskIndex != b.TaskIndex {
+			return a.TaskIndex - b.TaskIndex
+		}
+		return pos[a.Entity] - pos[b.Entity]
+	})
+	return out
+}
+
+// put records step st at once.
+func (e *Engine) put(ctx context.Context, log zerolog.Logger, rec *record, st store.Step) {
+	rec.mu.Lock()
+	rec.all[stepKey{st.TaskIndex, st.Entity}] = st
+	rec.mu.Unlock()
+	e.save(ctx, log, rec.id, st)
 }
 
 // final returns the steps to record with the execution's end.
@@ -548,13 +582,14 @@ func (r *record) final() []store.Step {
 // end records the result of step st: with the execution's end when it is
 // of the last task, at once otherwise.
 func (e *Engine) end(ctx context.Context, log zerolog.Logger, rec *record, st store.Step) {
-	if st.TaskIndex == rec.last {
-		rec.mu.Lock()
-		rec.pending = append(rec.pending, st)
-		rec.mu.Unlock()
+	if st.TaskIndex != rec.last {
+		e.put(ctx, log, rec, st)
 		return
 	}
-	e.save(ctx, log, rec.id, st)
+	rec.mu.Lock()
+	rec.all[stepKey{st.TaskIndex, st.Entity}] = st
+	rec.pending = append(rec.pending, st)
+	rec.mu.Unlock()
 }
 
 // Store retries: the first after storeRetryFirst, each next twice as late

@@ -17,6 +17,14 @@ type writeLog struct {
 	store.Store
 	mu     sync.Mutex
 	writes []string // "save <entity> <task> <status>", "finish <status> [<entity> <task> <status> ...]"
+	gets   int
+}
+
+func (w *writeLog) Get(ctx context.Context, id string) (*store.Execution, error) {
+	w.mu.Lock()
+	w.gets++
+	w.mu.Unlock()
+	return w.Store.Get(ctx, id)
 }
 
 func (w *writeLog) SaveStep(ctx context.Context, id string, st store.Step) error {
@@ -65,7 +73,8 @@ func (r *seenRunner) Run(ctx context.Context, s task.Step) task.Result {
 }
 
 // The last task's results land with the execution's status, in one write;
-// every step is still recorded running before its command starts.
+// every step is still recorded running before its command starts. The
+// write-back uses the steps the engine holds: nothing is read back.
 func TestLastStepsWithFinish(t *testing.T) {
 	var wl *writeLog
 	var sr *seenRunner
@@ -101,6 +110,17 @@ func TestLastStepsWithFinish(t *testing.T) {
 		"save web02 0 failure", "save web02 0 running"}
 	if fmt.Sprint(saves) != fmt.Sprint(wantSaves) {
 		t.Errorf("step writes\n got %v\nwant %v", saves, wantSaves)
+	}
+	wl.mu.Lock()
+	gets := wl.gets
+	wl.mu.Unlock()
+	if gets != 0 {
+		t.Errorf("the engine read the execution back %d times", gets)
+	}
+	notes := calls(f.rec, "note")
+	if len(notes) != 2 || !strings.Contains(notes[0], "web01") || !strings.Contains(notes[1], "web02") ||
+		!strings.Contains(notes[1], "exit 3") || !strings.Contains(notes[0], "check_service") {
+		t.Errorf("notes %q", notes)
 	}
 	if finish != "finish failure web02 1 skipped web01 1 success" {
 		t.Errorf("finish wrote %q", finish)
