@@ -27,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -165,7 +166,8 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 	}()
 	log.Info().Str(logging.Event, "execution_started").Int(logging.Count, len(x.Entities)).Msg("execution started")
 
-	status, reason, why, r := e.run(ctx, log, x)
+	rec := &record{id: x.ID, last: -1, all: map[stepKey]store.Step{}}
+	status, reason, why, r := e.run(ctx, log, x, rec)
 	stopHeartbeat := func() {
 		select {
 		case <-hbStop:
@@ -192,7 +194,7 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 	// refuses writes for a while (disk full) must not make a finished
 	// execution look interrupted.
 	err := e.retryStore(bg, log, "record the end of the execution", func(ctx context.Context) error {
-		return e.o.Store.Finish(ctx, x.ID, e.o.Owner, status, reason)
+		return e.o.Store.Finish(ctx, x.ID, e.o.Owner, status, reason, rec.final()...)
 	})
 	stopHeartbeat()
 	if errors.Is(err, store.ErrLeaseLost) || lost.Load() {
@@ -203,18 +205,12 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).Msg("cannot record the end of the execution")
 		return
 	}
-	var got *store.Execution
-	err = e.retryStore(bg, log, "read the execution back", func(ctx context.Context) error {
-		var err error
-		got, err = e.o.Store.Get(ctx, x.ID)
-		return err
-	})
-	if err != nil {
-		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).Msg("cannot read the execution back")
-		return
-	}
+	// What the store now holds, from memory: not read back.
+	got := *x
+	got.Status, got.Reason, got.FinishedAt = status, reason, time.Now()
+	got.Steps = rec.steps(x.Entities)
 	e.o.Metrics.execution(status, time.Since(start))
-	succeeded, failed := hostCounts(got)
+	succeeded, failed := hostCounts(&got)
 	ev := log.Info()
 	if status != store.Success && status != store.DryRun {
 		ev = log.Warn()
@@ -229,7 +225,7 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 		Int(logging.Failed, failed).
 		Int64(logging.ElapsedMS, time.Since(start).Milliseconds()).
 		Msg("execution finished")
-	e.report(ctx, log, got, r)
+	e.report(ctx, log, &got, r)
 }
 
 // heartbeat renews the lease every Lease/3 until stop closes; a lost lease
@@ -269,7 +265,7 @@ type host struct {
 // run runs the tasks and returns the execution's status, the reason
 // shown to people, when refused the reason word, and the rule (decoded
 // once here for the write-back; nil when the request cannot be read).
-func (e *Engine) run(ctx context.Context, log zerolog.Logger, x *store.Execution) (status, reason, why string, r *rule.Rule) {
+func (e *Engine) run(ctx context.Context, log zerolog.Logger, x *store.Execution, rec *record) (status, reason, why string, r *rule.Rule) {
 	req, err := action.Decode(x.Request)
 	if err != nil {
 		return store.Failure, "the stored request cannot be read: " + err.Error(), "", nil
@@ -280,13 +276,14 @@ func (e *Engine) run(ctx context.Context, log zerolog.Logger, x *store.Execution
 		hosts[i] = &host{entity: ent}
 	}
 	tasks := req.Rule.Tasks
+	rec.last = len(tasks) - 1
 	var delay time.Duration // of the last task that ran, waited before the next that runs
 	for i, ti := range tasks {
 		t := ti.Task
 		var on []*host
 		for _, h := range hosts {
 			if why := skipReason(t, h, e.o.Development); why != "" {
-				e.save(ctx, log, x.ID, store.Step{TaskIndex: i, Entity: h.entity, TaskType: t.TaskType, Action: t.Action,
+				e.end(ctx, log, rec, store.Step{TaskIndex: i, Entity: h.entity, TaskType: t.TaskType, Action: t.Action,
 					Status: store.Skipped, ExitCode: -1, Error: why})
 				continue
 			}
@@ -299,7 +296,7 @@ func (e *Engine) run(ctx context.Context, log zerolog.Logger, x *store.Execution
 			// A cancelled wait is fine: the task sees ctx and fails as cancelled.
 			_ = e.o.Sleep(ctx, delay)
 		}
-		e.runTask(ctx, log, x, req, i, t, on)
+		e.runTask(ctx, log, x, rec, req, i, t, on)
 		delay = t.DelayAfterDuration()
 	}
 	if e.o.Development {
@@ -335,7 +332,7 @@ func skipReason(t rule.Task, h *host, development bool) string {
 }
 
 // runTask runs task i on hosts, Concurrency at a time.
-func (e *Engine) runTask(ctx context.Context, log zerolog.Logger, x *store.Execution, req *action.Request, i int, t rule.Task, hosts []*host) {
+func (e *Engine) runTask(ctx context.Context, log zerolog.Logger, x *store.Execution, rec *record, req *action.Request, i int, t rule.Task, hosts []*host) {
 	sem := make(chan struct{}, e.o.Concurrency)
 	var wg sync.WaitGroup
 	for _, h := range hosts {
@@ -344,7 +341,7 @@ func (e *Engine) runTask(ctx context.Context, log zerolog.Logger, x *store.Execu
 			defer func() { <-sem }()
 			s := task.Step{ExecutionID: x.ID, AlertID: x.AlertID, RuleName: x.RuleName, Index: i, Task: t,
 				Entity: h.entity, Alert: req.Alert.Raw, Request: x.Request, Secret: e.o.Secret}
-			status, why, text := e.runStep(ctx, log, s)
+			status, why, text := e.runStep(ctx, log, rec, s)
 			switch status {
 			case store.Failure:
 				h.failed = true
@@ -365,7 +362,7 @@ func (e *Engine) runTask(ctx context.Context, log zerolog.Logger, x *store.Execu
 
 // runStep runs one step, records it and returns its status; when refused
 // also the reason word and the (redacted) error.
-func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) (status, why, text string) {
+func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, rec *record, s task.Step) (status, why, text string) {
 	log = log.With().
 		Str(logging.Entity, s.Entity).
 		Str(logging.Action, s.Task.Action).
@@ -393,7 +390,7 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) (
 				st.Command += " (only if an earlier task fails)"
 			}
 		}
-		e.save(ctx, log, s.ExecutionID, st)
+		e.end(ctx, log, rec, st)
 		e.o.Metrics.action(s.Task.TaskType, store.DryRun, 0)
 		log.Info().Str(logging.Event, "action_dry_run").
 			Str(logging.ActionStatus, store.DryRun).
@@ -407,10 +404,10 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) (
 		if !isRefusal {
 			why = logging.ReasonValueRefused
 		}
-		return e.refuse(ctx, log, s.ExecutionID, st, why, descErr)
+		return e.refuse(ctx, log, rec, st, why, descErr)
 	}
 	st.Status, st.StartedAt, st.Command = store.Running, time.Now(), red(desc)
-	e.save(ctx, log, s.ExecutionID, st)
+	e.put(ctx, log, rec, st)
 	log.Info().Str(logging.Event, "action_started").Msg("action started")
 	// The remote process, recorded while it runs: if this replica dies, the
 	// one taking over kills it (Leftovers).
@@ -425,7 +422,7 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) (
 		remote.Unlock()
 		running := st
 		running.RemotePID, running.RemoteStart = pid, start
-		e.save(ctx, log, s.ExecutionID, running)
+		e.put(ctx, log, rec, running)
 	}
 	var res task.Result
 	switch {
@@ -459,7 +456,7 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) (
 			st.Status, why, text = store.Refused, w, st.Error
 		}
 	}
-	e.save(ctx, log, s.ExecutionID, st)
+	e.end(ctx, log, rec, st)
 	e.o.Metrics.action(s.Task.TaskType, st.Status, st.FinishedAt.Sub(st.StartedAt))
 	ev.Str(logging.Event, "action_finished").
 		Str(logging.ActionStatus, st.Status).
@@ -471,11 +468,11 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, s task.Step) (
 
 // refuse records step st as refused before it ran and logs it (the reason
 // word goes on the execution's execution_finished line, once).
-func (e *Engine) refuse(ctx context.Context, log zerolog.Logger, id string, st store.Step, why string, err error) (status, reason, text string) {
+func (e *Engine) refuse(ctx context.Context, log zerolog.Logger, rec *record, st store.Step, why string, err error) (status, reason, text string) {
 	now := time.Now()
 	st.Status, st.StartedAt, st.FinishedAt = store.Refused, now, now
 	st.Error = e.o.Redact.String(err.Error())
-	e.save(ctx, log, id, st)
+	e.end(ctx, log, rec, st)
 	e.o.Metrics.action(st.TaskType, store.Refused, 0)
 	log.Warn().Str(logging.Event, "action_refused").
 		Str(logging.ActionStatus, store.Refused).
@@ -522,6 +519,77 @@ func (e *Engine) save(ctx context.Context, log zerolog.Logger, id string, st sto
 	if err != nil {
 		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).Msg("cannot record a step")
 	}
+}
+
+// record holds what an execution's steps will record with its end: the
+// results of the last task's steps, which land in the store with the
+// execution's status (Store.Finish), in one transaction. Every step that
+// runs a command is still saved as running before it starts (a replica
+// taking over kills what it left running).
+//
+// It also keeps every step as last recorded, for the write-back: the
+// engine does not read back what it wrote.
+type record struct {
+	id      string
+	last    int // index of the last task; -1 until known
+	mu      sync.Mutex
+	pending []store.Step
+	all     map[stepKey]store.Step
+}
+
+type stepKey struct {
+	task   int
+	entity string
+}
+
+// steps returns every step recorded, in the store's order: by task, then
+// entity in the order of entities.
+func (r *record) steps(entities []string) []store.Step {
+	pos := make(map[string]int, len(entities))
+	for i, ent := range entities {
+		pos[ent] = i
+	}
+	r.mu.Lock()
+	out := make([]store.Step, 0, len(r.all))
+	for _, st := range r.all {
+		out = append(out, st)
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b store.Step) int {
+		if a.TaskIndex != b.TaskIndex {
+			return a.TaskIndex - b.TaskIndex
+		}
+		return pos[a.Entity] - pos[b.Entity]
+	})
+	return out
+}
+
+// put records step st at once.
+func (e *Engine) put(ctx context.Context, log zerolog.Logger, rec *record, st store.Step) {
+	rec.mu.Lock()
+	rec.all[stepKey{st.TaskIndex, st.Entity}] = st
+	rec.mu.Unlock()
+	e.save(ctx, log, rec.id, st)
+}
+
+// final returns the steps to record with the execution's end.
+func (r *record) final() []store.Step {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pending
+}
+
+// end records the result of step st: with the execution's end when it is
+// of the last task, at once otherwise.
+func (e *Engine) end(ctx context.Context, log zerolog.Logger, rec *record, st store.Step) {
+	if st.TaskIndex != rec.last {
+		e.put(ctx, log, rec, st)
+		return
+	}
+	rec.mu.Lock()
+	rec.all[stepKey{st.TaskIndex, st.Entity}] = st
+	rec.pending = append(rec.pending, st)
+	rec.mu.Unlock()
 }
 
 // Store retries: the first after storeRetryFirst, each next twice as late

@@ -533,10 +533,21 @@ func (s *SQL) SaveStep(ctx context.Context, id string, st Step) error {
 		return fmt.Errorf("store: save step: %w", err)
 	}
 	defer tx.Rollback()
+	if err := s.saveStep(ctx, tx, id, st); err != nil {
+		return fmt.Errorf("store: save step: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: save step: commit: %w", err)
+	}
+	return nil
+}
+
+// saveStep inserts or updates step st of execution id inside tx.
+func (s *SQL) saveStep(ctx context.Context, tx *txn, id string, st Step) error {
 	var pos int
 	if err := tx.queryRow(ctx, (`SELECT position FROM execution_entities
 		WHERE execution_id = $1 AND entity = $2`), id, st.Entity).Scan(&pos); err != nil {
-		return fmt.Errorf("store: save step: entity %s of %s: %w", st.Entity, id, err)
+		return fmt.Errorf("entity %s of %s: %w", st.Entity, id, err)
 	}
 	if _, err := tx.exec(ctx, (`INSERT INTO steps (execution_id, task_index, position, entity, task_type,
 		action, command, status, exit_code, http_status, stdout, stderr, truncated, error, started_at, finished_at,
@@ -551,15 +562,12 @@ func (s *SQL) SaveStep(ctx context.Context, id string, st Step) error {
 		id, st.TaskIndex, pos, st.Entity, st.TaskType, st.Action, st.Command, st.Status, st.ExitCode,
 		st.HTTPStatus, st.Stdout, st.Stderr, boolInt(st.Truncated), st.Error,
 		nullMicros(st.StartedAt), nullMicros(st.FinishedAt), st.RemotePID, st.RemoteStart); err != nil {
-		return fmt.Errorf("store: save step: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: save step: commit: %w", err)
+		return err
 	}
 	return nil
 }
 
-func (s *SQL) Finish(ctx context.Context, id, owner, status, reason string) error {
+func (s *SQL) Finish(ctx context.Context, id, owner, status, reason string, steps ...Step) error {
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("store: finish: %w", err)
@@ -569,6 +577,13 @@ func (s *SQL) Finish(ctx context.Context, id, owner, status, reason string) erro
 		WHERE id = $4 AND owner = $5 AND status = $6`), status, reason, micros(s.now()), id, owner, Running)
 	if err := s.owned(res, err, "finish"); err != nil {
 		return err
+	}
+	// After the ownership check: a replica that lost the lease writes no
+	// step of an execution another one took over.
+	for _, st := range steps {
+		if err := s.saveStep(ctx, tx, id, st); err != nil {
+			return fmt.Errorf("store: finish: step: %w", err)
+		}
 	}
 	if err := s.releaseHosts(ctx, tx, id); err != nil {
 		return fmt.Errorf("store: finish: %w", err)

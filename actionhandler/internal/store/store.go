@@ -195,8 +195,10 @@ type Store interface {
 	Renew(ctx context.Context, id, owner string, lease time.Duration) error
 	// SaveStep records (or updates) a step of a running execution.
 	SaveStep(ctx context.Context, id string, s Step) error
-	// Finish ends a running execution owner holds.
-	Finish(ctx context.Context, id, owner, status, reason string) error
+	// Finish ends a running execution owner holds, recording steps (its
+	// last steps' results, as SaveStep would) in the same transaction:
+	// the final results and the status land together or not at all.
+	Finish(ctx context.Context, id, owner, status, reason string, steps ...Step) error
 	// ScheduleEscalation sets the escalation of an ended execution owner
 	// holds (not yet reported) due delay after it finished.
 	ScheduleEscalation(ctx context.Context, id, owner string, delay time.Duration) error

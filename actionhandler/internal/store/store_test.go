@@ -1001,3 +1001,53 @@ func TestSQLiteFileModes(t *testing.T) {
 		})
 	}
 }
+
+// Finish records the last steps' results with the status in one
+// transaction: by the owner only, and nothing of it when a step cannot be
+// recorded.
+func TestFinishWithSteps(t *testing.T) {
+	backends(t, func(t *testing.T, open func() Store, c *clock) {
+		s := open()
+		mustCreate(t, s, newExec("e1", "a1", "r", "h1", "h2"))
+		if x, err := s.Claim(ctx, "rep", time.Minute, nil); err != nil || x == nil {
+			t.Fatalf("claim: %v %v", x, err)
+		}
+		t0 := c.Now()
+		running := Step{TaskIndex: 0, Entity: "h1", TaskType: "remote_ssh", Action: "restart", Command: "systemctl restart x",
+			Status: Running, ExitCode: -1, StartedAt: t0, RemotePID: 77, RemoteStart: "123"}
+		if err := s.SaveStep(ctx, "e1", running); err != nil {
+			t.Fatal(err)
+		}
+		done := running
+		done.Status, done.ExitCode, done.Stdout, done.FinishedAt = Success, 0, "ok\n", t0.Add(time.Second)
+		skipped := Step{TaskIndex: 0, Entity: "h2", TaskType: "remote_ssh", Action: "restart", Status: Skipped, ExitCode: -1,
+			Error: "an earlier task failed"}
+		if err := s.Finish(ctx, "e1", "other", Success, "", done, skipped); !errors.Is(err, ErrLeaseLost) {
+			t.Fatalf("finish by another owner: %v", err)
+		}
+		if x, _ := s.Get(ctx, "e1"); len(x.Steps) != 1 || x.Steps[0].Status != Running || x.Status != Running {
+			t.Fatalf("another owner's finish wrote: %+v", x)
+		}
+		if err := s.Finish(ctx, "e1", "rep", Success, "", done, Step{TaskIndex: 0, Entity: "h9"}); err == nil {
+			t.Fatal("finish with a step for an entity the execution does not have succeeded")
+		}
+		if x, _ := s.Get(ctx, "e1"); len(x.Steps) != 1 || x.Steps[0].Status != Running || x.Status != Running {
+			t.Fatalf("failed finish left part of it: %+v", x)
+		}
+		if err := s.Finish(ctx, "e1", "rep", Success, "", done, skipped); err != nil {
+			t.Fatal(err)
+		}
+		x, err := s.Get(ctx, "e1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.Status != Success || len(x.Steps) != 2 {
+			t.Fatalf("after finish: %+v", x)
+		}
+		g := x.Steps[0]
+		if g.Status != Success || g.Stdout != "ok\n" || g.RemotePID != 77 || !g.FinishedAt.Equal(done.FinishedAt) ||
+			x.Steps[1].Status != Skipped || x.Steps[1].Entity != "h2" {
+			t.Errorf("steps %+v", x.Steps)
+		}
+	})
+}
