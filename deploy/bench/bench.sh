@@ -31,6 +31,8 @@
 #   BENCH_LATENCY_RUNS=50            alert → command: alerts per mode
 #   BENCH_WORKERS=2048               load generator: most requests in flight
 #   BENCH_KEEP=1                     keep the scratch directory (logs, configs, databases)
+#   BENCH_USER=alexis-bench          the user the benchmark sshd servers log in (created when
+#                                    missing, /bin/sh; "" = the current user; see bench-user.sh)
 #   SSH_HOSTS="20 50" SSH_RUNS=5     SSH fan-out (deploy/bench/ssh-fanout.sh's HOSTS, RUNS)
 #   SKIP_SSH_FANOUT=1                leave the fan-out rows out
 #
@@ -44,6 +46,9 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 "$root/deploy/install-deps.sh" >&2
+# shellcheck source=deploy/bench/bench-user.sh
+. "$root/deploy/bench/bench-user.sh"
+ensure_bench_user
 
 echo "bench.sh: building" >&2
 mkdir -p "$work/bin"

@@ -38,10 +38,11 @@ ROWS=${ROWS:-}
 # own home) when missing and this runs as root. Its shell matters: a login
 # shell whose rc file takes 100 ms (pyenv, conda, ...) makes every tool
 # equally slow and the comparison meaningless. BENCH_USER="" uses the
-# current user.
-BENCH_USER=${BENCH_USER-alexis-bench}
+# current user (deploy/bench/bench-user.sh).
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source=deploy/bench/bench-user.sh
+. "$root/deploy/bench/bench-user.sh"
 work="$(mktemp -d)"
 fleet_pid=""
 cleanup() {
@@ -65,15 +66,7 @@ if (( ${#need[@]} )); then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-if [[ -n "$BENCH_USER" ]] && ! id "$BENCH_USER" >/dev/null 2>&1; then
-	if [[ $(id -u) -ne 0 ]]; then
-		echo "user $BENCH_USER missing: run as root, or BENCH_USER= for the current user" >&2
-		exit 1
-	fi
-	echo "creating the system user $BENCH_USER (shell /bin/sh)" >&2
-	useradd --system --create-home --home-dir "/var/lib/$BENCH_USER" --shell /bin/sh "$BENCH_USER"
-	usermod -p '*' "$BENCH_USER" # key login without PAM needs an unlocked account
-fi
+ensure_bench_user
 chmod 711 "$work" # sshd reads authorized_keys as the user
 
 echo "building sshbench" >&2

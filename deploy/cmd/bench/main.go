@@ -48,6 +48,7 @@ type options struct {
 	SeedTimeout  time.Duration
 	Hosts        int
 	LatencyRuns  int
+	SSHUser      string
 	SoakRate     float64
 	SoakFor      time.Duration
 	SoakMatchOne int
@@ -96,6 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.AHWindow, "ah-window", dur(env("AH_WINDOW", "10s")), "action handler: measuring window")
 	fs.DurationVar(&o.SeedTimeout, "seed-timeout", dur(env("SEED_TIMEOUT", "180s")), "action handler: give up seeding history after this (the row says how far it got)")
 	fs.IntVar(&o.Hosts, "hosts", atoi(env("HOSTS", "100")), "hosts alerts are spread over (action handler, soak)")
+	fs.StringVar(&o.SSHUser, "ssh-user", os.Getenv("BENCH_USER"), "alert → command: the user sshd logs in (\"\": the current user; bench.sh sets alexis-bench)")
 	fs.IntVar(&o.LatencyRuns, "latency-runs", atoi(env("LATENCY_RUNS", "50")), "alert → command: alerts per mode, one at a time")
 	fs.Float64Var(&o.SoakRate, "soak-rate", atof(env("SOAK_RATE", "1000")), "soak: alerts per second")
 	fs.DurationVar(&o.SoakFor, "soak-duration", dur(env("SOAK_DURATION", "10m")), "soak: duration")
