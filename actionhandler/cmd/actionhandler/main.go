@@ -5,6 +5,7 @@
 //	actionhandler [-config /etc/alexis/actionhandler.yaml]
 //	actionhandler report [--since 24h] [--rule R] [--entity E] [LOGFILE ...]
 //	actionhandler healthcheck [-config PATH] [-url URL]
+//	actionhandler version
 package main
 
 import (

@@ -32,9 +32,16 @@ import (
 
 const service = "actionhandler"
 
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
 // run starts the service and blocks until ctx ends and it has shut down.
 // Logs go to stdout.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "version" {
+		fmt.Fprintf(stdout, "%s %s\n", service, version)
+		return nil
+	}
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck.Run(ctx, healthcheck.Options{
 			Service: service, DefaultConfig: config.DefaultPath, DefaultListen: config.DefaultListen,

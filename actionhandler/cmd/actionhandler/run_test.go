@@ -374,3 +374,10 @@ func TestTaskRegistryCoversRuleTaskTypes(t *testing.T) {
 		}
 	}
 }
+
+func TestVersion(t *testing.T) {
+	var out strings.Builder
+	if err := run(context.Background(), []string{"version"}, &out, io.Discard); err != nil || out.String() != "actionhandler dev\n" {
+		t.Fatalf("version: %q, %v; want \"actionhandler dev\\n\"", out.String(), err)
+	}
+}
