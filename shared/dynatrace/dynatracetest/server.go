@@ -29,18 +29,17 @@
 //
 // For tests: FailNext injects 429 (with Retry-After and the X-RateLimit-*
 // headers) or 5xx answers, SetLatency slows answers, Requests lists what
-// was called.
+// was called; these, listening and the token check come from the base,
+// package vendortest.
 package dynatracetest
 
 import (
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"slices"
 	"sort"
@@ -49,6 +48,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/alexis-ops/alexis/shared/vendortest"
 )
 
 // Paging limits of the list API.
@@ -72,29 +73,20 @@ type Options struct {
 }
 
 // Request is one answered request, for tests counting calls.
-type Request struct {
-	Method string
-	Path   string // unescaped URL path
-	Query  string // raw query string
-	Status int
-}
+type Request = vendortest.Request
 
 // Server is a running Dynatrace-compatible server.
+// The base (listening, authorisation, fault injection, request log) is
+// the embedded vendortest.Server.
 type Server struct {
+	*vendortest.Server
 	opts Options
-	ln   net.Listener
-	srv  *http.Server
-	done chan struct{}
 
-	mu         sync.Mutex
-	problems   []*Problem // creation order
-	byID       map[string]*Problem
-	seq        int
-	cursors    map[string]*cursor
-	log        []Request
-	failN      int
-	failStatus int
-	latency    time.Duration
+	mu       sync.Mutex
+	problems []*Problem // creation order
+	byID     map[string]*Problem
+	seq      int
+	cursors  map[string]*cursor
 }
 
 // cursor is the state behind a nextPageKey: the matching problems as the
@@ -119,22 +111,18 @@ func New(o Options) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	ln, err := net.Listen("tcp", o.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("dynatracetest: listen: %w", err)
-	}
 	s := &Server{
 		opts:    o,
-		ln:      ln,
-		done:    make(chan struct{}),
 		byID:    map[string]*Problem{},
 		cursors: map[string]*cursor{},
 	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		defer close(s.done)
-		_ = s.srv.Serve(ln)
-	}()
+	base, err := vendortest.New("dynatracetest", api{s}, vendortest.Options{
+		Addr: o.Addr, Scheme: "Api-Token", Secret: o.Token, OnRequest: o.OnRequest,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Server = base
 	return s, nil
 }
 
@@ -153,21 +141,12 @@ func NewT(t testing.TB, o ...Options) *Server {
 	return s
 }
 
-// URL is the environment URL to give the client: http://127.0.0.1:PORT.
-func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
-
-// Addr is the listen address, 127.0.0.1:PORT.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+// URL (the environment URL to give the client, http://127.0.0.1:PORT),
+// Addr, Close, FailNext, SetLatency, Requests and ResetRequests come from
+// the embedded vendortest.Server.
 
 // Token is the API token the server accepts.
 func (s *Server) Token() string { return s.opts.Token }
-
-// Close stops the server.
-func (s *Server) Close() error {
-	err := s.srv.Close()
-	<-s.done
-	return err
-}
 
 // CreateProblem adds a problem directly (no request is logged) and returns
 // it. It panics if spec is invalid: specs in tests are fixed values.
@@ -224,68 +203,16 @@ func (s *Server) Resolve(id string) bool {
 	return ok
 }
 
-// FailNext makes the next n requests (whatever they are) answer status:
-// 429 with Retry-After and the X-RateLimit-Limit, -Remaining and -Reset
-// headers, or any other status (500, 503, ...) with an error body.
-func (s *Server) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failStatus = n, status
-}
-
-// SetLatency delays every following answer by d.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
-
-// Requests returns the requests answered so far, oldest first.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.log)
-}
-
-// ResetRequests forgets the request log.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.log = nil
-}
-
 func (s *Server) now() time.Time { return s.opts.Now().UTC().Truncate(time.Millisecond) }
 
-// ServeHTTP answers one API request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	s.serve(rec, r)
-	entry := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: rec.status}
-	s.mu.Lock()
-	s.log = append(s.log, entry)
-	s.mu.Unlock()
-	if s.opts.OnRequest != nil {
-		s.opts.OnRequest(entry)
-	}
-}
+// api is the vendor half of the server, answering below the base.
+type api struct{ s *Server }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	latency := s.latency
-	fail := 0
-	if s.failN > 0 {
-		s.failN--
-		fail = s.failStatus
-	}
-	s.mu.Unlock()
-	if latency > 0 {
-		select {
-		case <-time.After(latency):
-		case <-r.Context().Done():
-			return
-		}
-	}
-	if fail == http.StatusTooManyRequests {
+// Fault answers an injected status: 429 with Retry-After and the
+// X-RateLimit-* headers, any other with an error body.
+func (a api) Fault(w http.ResponseWriter, _ *http.Request, status int) {
+	if status == http.StatusTooManyRequests {
+		s := a.s
 		reset := s.opts.Now().Add(s.opts.RateLimitReset)
 		h := w.Header()
 		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(s.opts.RateLimitReset.Seconds()))))
@@ -295,14 +222,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		fail429(w)
 		return
 	}
-	if fail != 0 {
-		writeError(w, fail, http.StatusText(fail), nil)
-		return
-	}
-	if !s.authorized(r) {
-		writeError(w, http.StatusUnauthorized, "Missing authorization parameter.", nil)
-		return
-	}
+	writeError(w, status, http.StatusText(status), nil)
+}
+
+// Unauthorized answers a request without a valid Api-Token.
+func (api) Unauthorized(w http.ResponseWriter, _ *http.Request) {
+	writeError(w, http.StatusUnauthorized, "Missing authorization parameter.", nil)
+}
+
+// ServeAPI routes an authorised request.
+func (a api) ServeAPI(w http.ResponseWriter, r *http.Request) {
+	s := a.s
 	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/api/v2/problems")
 	if !ok {
 		writeError(w, http.StatusNotFound, "Not found: "+r.URL.Path, nil)
@@ -337,14 +267,6 @@ func (s *Server) only(w http.ResponseWriter, r *http.Request, method string, h h
 		return
 	}
 	h(w, r)
-}
-
-func (s *Server) authorized(r *http.Request) bool {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Api-Token") {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.opts.Token)) == 1
 }
 
 // violation is one entry of an error's constraintViolations.
@@ -644,14 +566,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return strings.ToUpper(hex.EncodeToString(b))[:n]
-}
-
-type recorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *recorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
 }
