@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alexis-ops/alexis/shared/dynatrace/dynatracetest"
 )
 
 func TestRunServesSeededProblems(t *testing.T) {
@@ -99,4 +101,9 @@ func TestRunRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// run runs the command as main does.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return dynatracetest.Command().Run(ctx, args, stdout, stderr)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alexis-ops/alexis/shared/opsgenie/opsgenietest"
 )
 
 func TestRunServesSeededAlerts(t *testing.T) {
@@ -101,4 +103,9 @@ func TestRunRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// run runs the command as main does.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return opsgenietest.Command().Run(ctx, args, stdout, stderr)
 }

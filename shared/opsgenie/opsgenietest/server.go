@@ -32,20 +32,19 @@
 // Requests need "Authorization: GenieKey <key>" (401 otherwise).
 //
 // For tests: FailNext injects 429 (with OpsGenie's rate-limit headers) or
-// 5xx answers, SetLatency slows answers, Requests lists what was called.
+// 5xx answers, SetLatency slows answers, Requests lists what was called;
+// these, listening and the key check come from the base, package
+// vendortest.
 package opsgenietest
 
 import (
 	"bytes"
 	"cmp"
-	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -55,6 +54,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/alexis-ops/alexis/shared/vendortest"
 )
 
 // Options configure New. The zero value is usable.
@@ -73,33 +74,25 @@ type Options struct {
 	OnRequest func(Request)
 }
 
-// Request is one answered request, for tests counting calls.
-type Request struct {
-	Method string
-	Path   string // unescaped URL path, e.g. /v2/alerts/ID/notes
-	Query  string // raw query string
-	Status int
-}
+// Request is one answered request, for tests counting calls; its Path is
+// the unescaped URL path, e.g. /v2/alerts/ID/notes.
+type Request = vendortest.Request
 
 // Server is a running OpsGenie-compatible server.
+// The base (listening, authorisation, fault injection, request log) is
+// the embedded vendortest.Server.
 type Server struct {
+	*vendortest.Server
 	opts Options
 	key  string
-	ln   net.Listener
-	srv  *http.Server
-	done chan struct{}
 
-	mu         sync.Mutex
-	alerts     []*Alert // creation order
-	byID       map[string]*Alert
-	lastTiny   int
-	noteSeq    int
-	teams      map[string]string // team id → name
-	statuses   map[string]requestStatus
-	log        []Request
-	failN      int
-	failStatus int
-	latency    time.Duration
+	mu       sync.Mutex
+	alerts   []*Alert // creation order
+	byID     map[string]*Alert
+	lastTiny int
+	noteSeq  int
+	teams    map[string]string // team id → name
+	statuses map[string]requestStatus
 }
 
 // New starts a server.
@@ -116,24 +109,21 @@ func New(o Options) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	ln, err := net.Listen("tcp", o.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("opsgenietest: listen: %w", err)
-	}
 	s := &Server{
 		opts:     o,
 		key:      o.APIKey,
-		ln:       ln,
-		done:     make(chan struct{}),
 		byID:     map[string]*Alert{},
 		teams:    map[string]string{},
 		statuses: map[string]requestStatus{},
 	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		defer close(s.done)
-		_ = s.srv.Serve(ln)
-	}()
+	base, err := vendortest.New("opsgenietest", api{s}, vendortest.Options{
+		Addr: o.Addr, Scheme: "GenieKey", Secret: o.APIKey,
+		ShutdownTimeout: 5 * time.Second, OnRequest: o.OnRequest,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Server = base
 	return s, nil
 }
 
@@ -153,22 +143,12 @@ func NewT(t testing.TB, o ...Options) *Server {
 }
 
 // Host is the address to give the SDK as its API URL: 127.0.0.1:PORT.
-func (s *Server) Host() string { return s.ln.Addr().String() }
-
-// URL is the server's base URL, http://127.0.0.1:PORT.
-func (s *Server) URL() string { return "http://" + s.Host() }
+// URL, Addr, Close, FailNext, SetLatency, Requests and ResetRequests come
+// from the embedded vendortest.Server.
+func (s *Server) Host() string { return s.Addr() }
 
 // APIKey is the GenieKey the server accepts.
 func (s *Server) APIKey() string { return s.key }
-
-// Close stops the server.
-func (s *Server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := s.srv.Shutdown(ctx)
-	<-s.done
-	return err
-}
 
 // CreateAlert adds an alert directly (no request is logged) and returns it.
 // It panics if spec is invalid (see AlertSpec.Validate): specs in tests are
@@ -266,36 +246,6 @@ func (s *Server) Modify(id string, fn func(a *Alert)) bool {
 	}
 	a.UpdatedAt = s.now()
 	return true
-}
-
-// FailNext makes the next n requests (whatever they are) answer status:
-// 429 with X-RateLimit-State THROTTLED and the rate-limit headers OpsGenie
-// sends, or any other status (500, 503, ...) with a JSON message.
-func (s *Server) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failStatus = n, status
-}
-
-// SetLatency delays every following answer by d.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
-
-// Requests returns the requests answered so far, oldest first.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.log)
-}
-
-// ResetRequests forgets the request log.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.log = nil
 }
 
 // create adds an alert; s.mu is held.
@@ -401,63 +351,36 @@ func (s *Server) find(ident, typ string) *Alert {
 	return nil
 }
 
-// ServeHTTP answers one API request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	c := &call{s: s, w: rec, r: r, start: time.Now(), rid: newUUID()}
-	s.serve(c)
-	path := r.URL.Path
-	entry := Request{Method: r.Method, Path: path, Query: r.URL.RawQuery, Status: rec.status}
-	s.mu.Lock()
-	s.log = append(s.log, entry)
-	s.mu.Unlock()
-	if s.opts.OnRequest != nil {
-		s.opts.OnRequest(entry)
-	}
+// api is the vendor half of the server, answering below the base.
+type api struct{ s *Server }
+
+// call starts answering r.
+func (a api) call(w http.ResponseWriter, r *http.Request) *call {
+	return &call{s: a.s, w: w, r: r, start: vendortest.Arrived(r), rid: newUUID()}
 }
 
-func (s *Server) serve(c *call) {
-	s.mu.Lock()
-	latency := s.latency
-	fail := 0
-	if s.failN > 0 {
-		s.failN--
-		fail = s.failStatus
-	}
-	s.mu.Unlock()
-	if latency > 0 {
-		select {
-		case <-time.After(latency):
-		case <-c.r.Context().Done():
-			return
-		}
-	}
-	if fail != 0 {
-		if fail == http.StatusTooManyRequests {
-			h := c.w.Header()
-			h.Set("X-RateLimit-State", "THROTTLED")
-			h.Set("X-RateLimit-Reason", "ACCOUNT")
-			h.Set("X-RateLimit-Period-In-Sec", strconv.Itoa(s.opts.RateLimitPeriod))
-			c.fail(fail, "You are making too many requests! To avoid errors, we recommend you limit requests.")
-			return
-		}
-		c.fail(fail, http.StatusText(fail))
+// Fault answers an injected status: 429 with X-RateLimit-State THROTTLED
+// and the rate-limit headers OpsGenie sends, any other with a JSON message.
+func (a api) Fault(w http.ResponseWriter, r *http.Request, status int) {
+	c := a.call(w, r)
+	if status == http.StatusTooManyRequests {
+		h := c.w.Header()
+		h.Set("X-RateLimit-State", "THROTTLED")
+		h.Set("X-RateLimit-Reason", "ACCOUNT")
+		h.Set("X-RateLimit-Period-In-Sec", strconv.Itoa(a.s.opts.RateLimitPeriod))
+		c.fail(status, "You are making too many requests! To avoid errors, we recommend you limit requests.")
 		return
 	}
-	if !s.authorized(c.r) {
-		c.fail(http.StatusUnauthorized, "Could not authenticate")
-		return
-	}
-	s.route(c)
+	c.fail(status, http.StatusText(status))
 }
 
-func (s *Server) authorized(r *http.Request) bool {
-	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "GenieKey") {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(key)), []byte(s.key)) == 1
+// Unauthorized answers a request without a valid GenieKey.
+func (a api) Unauthorized(w http.ResponseWriter, r *http.Request) {
+	a.call(w, r).fail(http.StatusUnauthorized, "Could not authenticate")
 }
+
+// ServeAPI routes an authorised request.
+func (a api) ServeAPI(w http.ResponseWriter, r *http.Request) { a.s.route(a.call(w, r)) }
 
 // route dispatches on the path below /v2/alerts. Paths are split on their
 // escaped form so an alias may contain an encoded "/".
@@ -1209,14 +1132,4 @@ func (c *call) accepted() {
 	}
 	body["requestId"] = c.rid
 	c.write(http.StatusAccepted, body, took, true)
-}
-
-type recorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *recorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
 }
