@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -223,4 +224,21 @@ type recorder struct {
 func (r *recorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
+}
+
+// StartT is a vendor package's NewT: it starts a server with newServer and
+// the first of opts (the zero options if none), fails the test if that
+// fails, and closes the server when the test ends.
+func StartT[O any, S interface{ Close() error }](t testing.TB, newServer func(O) (S, error), opts ...O) S {
+	t.Helper()
+	var o O
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	s, err := newServer(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }

@@ -160,3 +160,19 @@ func TestNewReportsEveryMissingOption(t *testing.T) {
 		}
 	}
 }
+
+func TestStartTClosesAtTheEnd(t *testing.T) {
+	var s *vendortest.Server
+	t.Run("test", func(t *testing.T) {
+		s = vendortest.StartT(t, func(o vendortest.Options) (*vendortest.Server, error) {
+			o.Scheme, o.Secret = "Toy-Key", "s3cret"
+			return vendortest.New("toytest", toy{}, o)
+		})
+		if status, _ := get(t, s, "/", "Toy-Key s3cret"); status != 200 {
+			t.Fatalf("status %d", status)
+		}
+	})
+	if _, err := http.Get(s.URL() + "/"); err == nil {
+		t.Error("server still answers after its test ended")
+	}
+}

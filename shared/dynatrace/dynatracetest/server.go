@@ -129,16 +129,7 @@ func New(o Options) (*Server, error) {
 // NewT starts a server closed when the test ends.
 func NewT(t testing.TB, o ...Options) *Server {
 	t.Helper()
-	var opts Options
-	if len(o) > 0 {
-		opts = o[0]
-	}
-	s, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return vendortest.StartT(t, New, o...)
 }
 
 // URL (the environment URL to give the client, http://127.0.0.1:PORT),

@@ -130,16 +130,7 @@ func New(o Options) (*Server, error) {
 // NewT starts a server closed when the test ends.
 func NewT(t testing.TB, o ...Options) *Server {
 	t.Helper()
-	var opts Options
-	if len(o) > 0 {
-		opts = o[0]
-	}
-	s, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return vendortest.StartT(t, New, o...)
 }
 
 // Host is the address to give the SDK as its API URL: 127.0.0.1:PORT.
