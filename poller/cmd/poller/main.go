@@ -9,28 +9,11 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/alexis-ops/alexis/shared/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	switch {
-	case err == nil:
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(0)
-	case errors.Is(err, errUsage):
-		fmt.Fprintln(os.Stderr, "poller:", err)
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "poller:", err)
-		os.Exit(1)
-	}
+	os.Exit(cli.Main(cli.Command{Name: service, Run: run, Usage: errUsage}))
 }
