@@ -6,6 +6,8 @@
 //	actionhandler report [--since 24h] [--rule R] [--entity E] [LOGFILE ...]
 //	actionhandler healthcheck [-config PATH] [-url URL]
 //	actionhandler version
+//
+// Logs go to stderr; the exit status is shared/cli's (report's: its own).
 package main
 
 import (

@@ -6,7 +6,10 @@
 //	                                   check rule files; exit 1 if any is invalid
 //	classifier explain [-rules DIR | -config PATH] [-json] [-now TIME] [-feed-type TYPE] ALERT.json
 //	                                   say what every rule decides for an alert, and why
+//	classifier healthcheck [-config PATH] [-url URL]
 //	classifier version                 print the version
+//
+// Logs go to stderr; the exit status is shared/cli's.
 package main
 
 import (
