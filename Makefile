@@ -4,12 +4,13 @@
 #   make bench  run the benchmark suite and print one table (~15 min; see deploy/bench/bench.sh)
 #   make soak   1,000 alerts/s for 10 minutes, every alert accounted for (deploy/bench/soak.sh)
 #   make overload  5x the classifier's capacity for 60 s (deploy/bench/overload.sh)
+#   make modules   each module builds and is tidy on its own (GOWORK=off; needs the Go module proxy or cache)
 GO        ?= go
 PKGS      := ./shared/... ./poller/... ./classifier/... ./actionhandler/... ./deploy/...
 BIN       := bin
 SERVICES  := poller classifier actionhandler
 
-.PHONY: all build demo test unit vet fmt-check deps images stack-test bench soak overload clean
+.PHONY: all build demo test unit vet fmt-check modules deps images stack-test bench soak overload clean
 
 all: build
 
@@ -37,6 +38,15 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l shared poller classifier actionhandler deploy); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Every module outside the workspace: its go.mod requires shared (replace
+# => ../shared), so it builds and go mod tidy has nothing to change; go work
+# sync keeps the versions the same as the workspace's.
+MODULES := shared poller classifier actionhandler deploy
+modules:
+	@for m in $(MODULES); do \
+	  (cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) mod tidy -diff) || { echo "module $$m does not stand alone"; exit 1; }; \
+	done; echo "modules: $(MODULES) build and are tidy with GOWORK=off"
 
 # Container images, built offline (see docs/deploy.md).
 images:

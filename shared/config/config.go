@@ -120,3 +120,36 @@ func (p *Problems) Add(path string, err error) {
 
 // Err returns every problem joined, or nil.
 func (p *Problems) Err() error { return errors.Join(p.errs...) }
+
+// File records a problem at key unless path names a regular file this
+// process can open: "required" when path is empty, the open error, or that
+// it is a directory. Every file a configuration names (tokens, keys, CA
+// bundles, secrets) is checked this way, so a mistake is reported when the
+// configuration loads, with its key, not when the file is first read.
+func (p *Problems) File(key, path string) {
+	if path == "" {
+		p.Addf(key, "required")
+		return
+	}
+	p.OptionalFile(key, path)
+}
+
+// OptionalFile is File for a key that may be left empty.
+func (p *Problems) OptionalFile(key, path string) {
+	if path == "" {
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		p.Addf(key, "%v", err)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		p.Addf(key, "%v", err)
+	case st.IsDir():
+		p.Addf(key, "%s is a directory, want a file", path)
+	}
+}

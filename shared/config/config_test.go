@@ -95,3 +95,40 @@ func TestReadSecretErrors(t *testing.T) {
 		t.Fatal("missing secret accepted")
 	}
 }
+
+func TestProblemsFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	os.WriteFile(file, []byte("x"), 0o600)
+	missing := filepath.Join(dir, "missing")
+	for _, tc := range []struct {
+		name     string
+		path     string
+		optional bool
+		want     string // "": no problem
+	}{
+		{name: "file", path: file},
+		{name: "optional file", path: file, optional: true},
+		{name: "empty required", want: "k: required"},
+		{name: "empty optional", optional: true},
+		{name: "missing", path: missing, want: "k: open " + missing},
+		{name: "missing optional", path: missing, optional: true, want: "k: open " + missing},
+		{name: "directory", path: dir, want: "k: " + dir + " is a directory, want a file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p Problems
+			if tc.optional {
+				p.OptionalFile("k", tc.path)
+			} else {
+				p.File("k", tc.path)
+			}
+			err := p.Err()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("unexpected %v", err)
+			case tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.want)):
+				t.Errorf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

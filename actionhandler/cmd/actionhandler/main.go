@@ -6,27 +6,21 @@
 //	actionhandler report [--since 24h] [--rule R] [--entity E] [LOGFILE ...]
 //	actionhandler healthcheck [-config PATH] [-url URL]
 //	actionhandler version
+//
+// Logs go to stderr; the exit status is shared/cli's (report's: its own).
 package main
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/report"
+	"github.com/alexis-ops/alexis/shared/cli"
 )
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "report" {
+		// report reads standard input, which run does not get.
 		os.Exit(report.Main(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "actionhandler:", err)
-		os.Exit(1)
-	}
+	os.Exit(cli.Main(cli.Command{Name: service, Run: run}))
 }

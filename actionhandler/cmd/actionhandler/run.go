@@ -22,6 +22,7 @@ import (
 	"github.com/alexis-ops/alexis/actionhandler/internal/sshexec"
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/shared/auth"
+	sconfig "github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/metrics"
 	"github.com/alexis-ops/alexis/shared/secretfile"
@@ -36,7 +37,7 @@ const service = "actionhandler"
 var version = "dev"
 
 // run starts the service and blocks until ctx ends and it has shut down.
-// Logs go to stdout.
+// Logs go to stderr, as every service's do.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "version" {
 		fmt.Fprintf(stdout, "%s %s\n", service, version)
@@ -60,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := logging.New(stdout, service, cfg.Log)
+	log := logging.New(stderr, service, cfg.Log)
 	if err := secretfile.Check(log, secretFiles(cfg)...); err != nil {
 		return err
 	}
@@ -295,11 +296,10 @@ func loadSecrets(cfg *config.Config) (*secretSet, *redact.Redactor, error) {
 // for the permission check at start.
 func secretFiles(cfg *config.Config) []secretfile.File {
 	files := []secretfile.File{
-		{Field: "tokens_file", Path: cfg.TokensFile},
 		{Field: "ssh.key_file", Path: cfg.SSH.KeyFile, Kind: secretfile.Key},
 		{Field: "store.postgres_dsn_file", Path: cfg.Store.PostgresDSNFile},
-		{Field: "tls.key_file", Path: cfg.TLS.KeyFile, Kind: secretfile.Key},
 	}
+	files = append(cfg.Config.SecretFiles(), files...)
 	names := make([]string, 0, len(cfg.Secrets))
 	for name := range cfg.Secrets {
 		names = append(names, name)
@@ -335,12 +335,10 @@ func ticketSecretFiles(c registry.Config) []string {
 	return files
 }
 
+// readSecret is sconfig.ReadSecret revealed: an empty file is an error.
 func readSecret(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(b)), nil
+	s, err := sconfig.ReadSecret(path)
+	return s.Reveal(), err
 }
 
 func openStore(ctx context.Context, cfg *config.Config, s *secretSet) (*store.SQL, error) {

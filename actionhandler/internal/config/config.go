@@ -61,7 +61,6 @@ import (
 	"time"
 
 	sconfig "github.com/alexis-ops/alexis/shared/config"
-	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
 	"github.com/alexis-ops/alexis/shared/rule"
 	"github.com/alexis-ops/alexis/shared/server"
@@ -99,8 +98,9 @@ const (
 
 // Config is the action handler configuration.
 type Config struct {
-	Listen     string `yaml:"listen"`
-	TokensFile string `yaml:"tokens_file"` // inbound client tokens (name:token [scopes=...] per line)
+	// Config is listen, tokens_file (name:token [scopes=...] per line),
+	// body_limit, log and tls.
+	server.Config `yaml:",inline"`
 	// SigningKeyFile holds the key the classifier signs forwarded actions
 	// with (shared/auth); "": no request is verified, every action needs
 	// scope adhoc.
@@ -108,9 +108,7 @@ type Config struct {
 	// RulesDir, when set, is the deployed rules directory (the classifier's
 	// rules_dir, mounted read-only): an unsigned request whose rule is
 	// identical to the rule of that name there is verified.
-	RulesDir  string          `yaml:"rules_dir"`
-	BodyLimit int64           `yaml:"body_limit"` // bytes
-	Log       logging.Options `yaml:"log"`
+	RulesDir string `yaml:"rules_dir"`
 
 	// Development logs and notes what would run and connects to nothing.
 	Development bool `yaml:"development"`
@@ -148,9 +146,6 @@ type Config struct {
 	// env, headers and body: shared/rule/secret.go), each read from a
 	// file; they are redacted from everything stored, noted and logged.
 	Secrets map[string]string `yaml:"secrets"`
-
-	// TLS, when set, serves HTTPS with this certificate and key.
-	TLS server.TLSFiles `yaml:"tls"`
 
 	// Tickets are the systems results and the rules' operations are
 	// written back to, by the alerts' feed type (and feed name).
@@ -261,9 +256,7 @@ type WritebackRetry struct {
 // Default returns a configuration holding every default.
 func Default() *Config {
 	return &Config{
-		Listen:                  DefaultListen,
-		BodyLimit:               server.DefaultBodyLimit,
-		Log:                     logging.Options{Format: "logfmt", Level: "info"},
+		Config:                  server.Defaults(DefaultListen),
 		MaxConcurrentExecutions: DefaultMaxConcurrentExecutions,
 		MaxQueuedExecutions:     DefaultMaxQueuedExecutions,
 		ShutdownGrace:           sconfig.Duration(DefaultShutdownGrace),
@@ -328,20 +321,13 @@ func allowedHost(h string) bool {
 // Validate reports every problem at once, each naming its key.
 func (c *Config) Validate() error {
 	var p sconfig.Problems
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		p.Addf("listen", "want host:port, got %q", c.Listen)
-	}
-	readable(&p, "tokens_file", c.TokensFile, true)
-	readable(&p, "signing_key_file", c.SigningKeyFile, false)
+	p.OptionalFile("signing_key_file", c.SigningKeyFile)
 	if c.RulesDir != "" {
 		if st, err := os.Stat(c.RulesDir); err != nil {
 			p.Addf("rules_dir", "%v", err)
 		} else if !st.IsDir() {
 			p.Addf("rules_dir", "%s is not a directory", c.RulesDir)
 		}
-	}
-	if c.BodyLimit <= 0 {
-		p.Addf("body_limit", "must be a positive number of bytes")
 	}
 	if strings.TrimSpace(c.InvestigationQueue) == "" {
 		p.Addf("investigation_queue", "required: the team an alert goes to when a remediation failed")
@@ -403,33 +389,19 @@ func (c *Config) Validate() error {
 	if c.OpsGenie != nil && c.Tickets.OpsGenie != nil {
 		p.Addf("opsgenie", "set either opsgenie or tickets.opsgenie, not both (opsgenie is the earlier spelling of tickets.opsgenie)")
 	}
-	errs := []error{p.Err(), c.Log.Validate("log."), c.TLS.Validate("tls."), c.Tickets.Validate("tickets.")}
+	errs := []error{c.Config.Validate(server.ListenRequired), p.Err(), c.Tickets.Validate("tickets.")}
 	if c.OpsGenie != nil {
 		errs = append(errs, c.OpsGenie.Validate("opsgenie."))
 	}
 	return errors.Join(errs...)
 }
 
-// readable checks that path names a regular file we can read.
+// readable is sconfig.Problems.File, or OptionalFile when not required.
 func readable(p *sconfig.Problems, key, path string, required bool) {
-	if path == "" {
-		if required {
-			p.Addf(key, "required")
-		}
-		return
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		p.Addf(key, "%v", err)
-		return
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	switch {
-	case err != nil:
-		p.Addf(key, "%v", err)
-	case st.IsDir():
-		p.Addf(key, "%s is a directory, want a file", path)
+	if required {
+		p.File(key, path)
+	} else {
+		p.OptionalFile(key, path)
 	}
 }
 

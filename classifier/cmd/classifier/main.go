@@ -6,34 +6,18 @@
 //	                                   check rule files; exit 1 if any is invalid
 //	classifier explain [-rules DIR | -config PATH] [-json] [-now TIME] [-feed-type TYPE] ALERT.json
 //	                                   say what every rule decides for an alert, and why
+//	classifier healthcheck [-config PATH] [-url URL]
 //	classifier version                 print the version
+//
+// Logs go to stderr; the exit status is shared/cli's.
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/alexis-ops/alexis/shared/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	switch {
-	case err == nil:
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(0)
-	case errors.Is(err, errProblems):
-		os.Exit(1) // the findings are printed
-	case errors.Is(err, errUsage):
-		fmt.Fprintln(os.Stderr, "classifier:", err)
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "classifier:", err)
-		os.Exit(1)
-	}
+	os.Exit(cli.Main(cli.Command{Name: service, Run: run, Usage: errUsage, Reported: errProblems}))
 }

@@ -168,10 +168,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // secretFiles are every file of cfg holding a secret or a private key,
 // for the permission check at start.
 func secretFiles(cfg *config.Config) []secretfile.File {
-	files := []secretfile.File{
-		{Field: "tokens_file", Path: cfg.TokensFile},
-		{Field: "action_handler_token_file", Path: cfg.ActionHandlerTokenFile},
-		{Field: "tls.key_file", Path: cfg.TLS.KeyFile, Kind: secretfile.Key},
-	}
+	files := append(cfg.Config.SecretFiles(),
+		secretfile.File{Field: "action_handler_token_file", Path: cfg.ActionHandlerTokenFile})
 	return append(files, cfg.Tickets.SecretFiles("tickets.")...)
 }

@@ -29,7 +29,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -40,7 +39,6 @@ import (
 	"github.com/alexis-ops/alexis/classifier/internal/intake"
 	sconfig "github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/ident"
-	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
 	"github.com/alexis-ops/alexis/shared/server"
 	"github.com/alexis-ops/alexis/shared/ticket/registry"
@@ -62,14 +60,13 @@ const (
 
 // Config is the classifier configuration.
 type Config struct {
-	Listen     string `yaml:"listen"`
-	TokensFile string `yaml:"tokens_file"` // inbound client tokens (name:token per line)
-	BodyLimit  int64  `yaml:"body_limit"`  // bytes
+	// Config is listen, tokens_file (name:token per line), body_limit,
+	// log and tls.
+	server.Config `yaml:",inline"`
 	// MaxInFlight is how many requests are served at once; past it a
 	// request is answered 503 with Retry-After at once (GET /v1/ping and
 	// /metrics excepted).
-	MaxInFlight int             `yaml:"max_in_flight"`
-	Log         logging.Options `yaml:"log"`
+	MaxInFlight int `yaml:"max_in_flight"`
 
 	RulesDir string `yaml:"rules_dir"` // *.json rule files, re-checked on every request
 
@@ -96,9 +93,6 @@ type Config struct {
 	// rule was pushed to an action handler, so it leaves the poller's query
 	// ("... AND NOT teams:queue_autoremediation ..."). Empty disables it.
 	AutoremediationQueue string `yaml:"autoremediation_queue"`
-
-	// TLS, when set, serves HTTPS with this certificate and key.
-	TLS server.TLSFiles `yaml:"tls"`
 
 	// Tickets are the systems notes, teams and the rules' operations are
 	// written back to, by the alerts' feed type (and feed name).
@@ -159,10 +153,8 @@ func (w Webhook) Feed() intake.WebhookFeed {
 // Default returns a configuration holding every default.
 func Default() *Config {
 	return &Config{
-		Listen:               DefaultListen,
-		BodyLimit:            server.DefaultBodyLimit,
+		Config:               server.Defaults(DefaultListen),
 		MaxInFlight:          DefaultMaxInFlight,
-		Log:                  logging.Options{Format: "logfmt", Level: "info"},
 		ActionHandlerTimeout: sconfig.Duration(DefaultActionHandlerTimeout),
 		AutoremediationQueue: DefaultAutoremediationQueue,
 		RulesWatch:           "inotify",
@@ -184,13 +176,6 @@ func Load(path string) (*Config, error) {
 // Validate reports every problem at once, each naming its key.
 func (c *Config) Validate() error {
 	var p sconfig.Problems
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		p.Addf("listen", "want host:port, got %q", c.Listen)
-	}
-	requireFile(&p, "tokens_file", c.TokensFile, true)
-	if c.BodyLimit <= 0 {
-		p.Addf("body_limit", "must be a positive number of bytes")
-	}
 	if c.MaxInFlight < 1 || c.MaxInFlight > 100000 {
 		p.Addf("max_in_flight", "must be 1..100000 requests")
 	}
@@ -234,12 +219,12 @@ func (c *Config) Validate() error {
 			p.Addf(key, "URL must not carry credentials; the token comes from action_handler_token_file")
 		}
 	}
-	requireFile(&p, "action_handler_token_file", c.ActionHandlerTokenFile, true)
-	requireFile(&p, "signing_key_file", c.SigningKeyFile, false)
+	p.File("action_handler_token_file", c.ActionHandlerTokenFile)
+	p.OptionalFile("signing_key_file", c.SigningKeyFile)
 	if c.ActionHandlerTimeout <= 0 {
 		p.Addf("action_handler_timeout", "must be positive")
 	}
-	requireFile(&p, "action_handler_ca_file", c.ActionHandlerCAFile, false)
+	p.OptionalFile("action_handler_ca_file", c.ActionHandlerCAFile)
 
 	if strings.TrimSpace(c.DefaultInvestigationQueue) == "" {
 		p.Addf("default_investigation_queue", "required: the team alerts go to when no rule acts on them")
@@ -282,7 +267,7 @@ func (c *Config) Validate() error {
 			p.Addf(key+"id_path", "required: the gjson path of the alert's id in what the source posts")
 		}
 	}
-	errs := []error{p.Err(), c.Log.Validate("log."), c.TLS.Validate("tls."), c.Tickets.Validate("tickets.")}
+	errs := []error{c.Config.Validate(server.ListenRequired), p.Err(), c.Tickets.Validate("tickets.")}
 	if c.OpsGenie != nil {
 		errs = append(errs, c.OpsGenie.Validate("opsgenie."))
 	}
@@ -296,23 +281,6 @@ func (c *Config) ActionHandlerURLs() map[string]string {
 		m[strings.ToLower(osType)] = u
 	}
 	return m
-}
-
-// requireFile checks that path names a readable regular file.
-func requireFile(p *sconfig.Problems, key, path string, required bool) {
-	if path == "" {
-		if required {
-			p.Addf(key, "required")
-		}
-		return
-	}
-	st, err := os.Stat(path)
-	switch {
-	case err != nil:
-		p.Addf(key, "%v", err)
-	case st.IsDir():
-		p.Addf(key, "%s is a directory, want a file", path)
-	}
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -97,7 +97,7 @@ func TestLoad(t *testing.T) {
 				"action_handlers.win: URL has no host",
 				"action_handler_token_file: required",
 				"action_handler_timeout: must be positive",
-				"action_handler_ca_file: stat /no/ca.pem",
+				"action_handler_ca_file: open /no/ca.pem",
 				"default_investigation_queue: required",
 				"opsgenie.api_key_file: required",
 			},
@@ -135,7 +135,7 @@ func TestLoad(t *testing.T) {
 		{
 			name:     "signing key file missing",
 			yaml:     minimal + "signing_key_file: /no/key\n",
-			wantErrs: []string{"signing_key_file: stat /no/key"},
+			wantErrs: []string{"signing_key_file: open /no/key"},
 		},
 		{
 			name:     "rules_watch unknown",

@@ -164,12 +164,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // secretFiles are every file of cfg holding a secret or a private key,
 // for the permission check at start.
 func secretFiles(cfg *config.Config) []secretfile.File {
-	files := []secretfile.File{
-		{Field: "state.postgres_dsn_file", Path: cfg.State.PostgresDSNFile},
-		{Field: "tokens_file", Path: cfg.TokensFile},
-		{Field: "classifier.token_file", Path: cfg.Classifier.TokenFile},
-		{Field: "tls.key_file", Path: cfg.TLS.KeyFile, Kind: secretfile.Key},
-	}
+	files := append(cfg.Config.SecretFiles(),
+		secretfile.File{Field: "state.postgres_dsn_file", Path: cfg.State.PostgresDSNFile},
+		secretfile.File{Field: "classifier.token_file", Path: cfg.Classifier.TokenFile})
 	for i, f := range cfg.Feeds {
 		if f.OpsGenie != nil {
 			files = append(files, secretfile.File{Field: fmt.Sprintf("feeds[%d].opsgenie.api_key_file", i), Path: f.OpsGenie.APIKeyFile})

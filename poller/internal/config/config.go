@@ -45,7 +45,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -55,7 +54,6 @@ import (
 
 	sconfig "github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/dynatrace"
-	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
 	"github.com/alexis-ops/alexis/shared/server"
 )
@@ -88,11 +86,9 @@ const types = TypeOpsGenie + ", " + TypeDynatrace
 
 // Config is the poller configuration.
 type Config struct {
-	Listen     string          `yaml:"listen"`      // optional
-	TokensFile string          `yaml:"tokens_file"` // inbound client tokens; required with listen
-	BodyLimit  int64           `yaml:"body_limit"`  // bytes
-	Log        logging.Options `yaml:"log"`
-	TLS        server.TLSFiles `yaml:"tls"` // serve HTTPS with this certificate and key
+	// Config is listen (optional: "" serves no API), tokens_file
+	// (required with listen), body_limit, log and tls.
+	server.Config `yaml:",inline"`
 
 	LoopInterval sconfig.Duration `yaml:"loop_interval"`
 	MaxBackoff   sconfig.Duration `yaml:"max_backoff"` // cap of a failing feed's back-off
@@ -151,8 +147,7 @@ type Dynatrace struct {
 // since list entries cannot be pre-filled before decoding.
 func Default() *Config {
 	return &Config{
-		BodyLimit:    server.DefaultBodyLimit,
-		Log:          logging.Options{Format: "logfmt", Level: "info"},
+		Config:       server.Defaults(""),
 		LoopInterval: sconfig.Duration(DefaultLoopInterval),
 		MaxBackoff:   sconfig.Duration(DefaultMaxBackoff),
 		StateFile:    DefaultStateFile,
@@ -178,20 +173,6 @@ var feedName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 // naming its key.
 func (c *Config) Validate() error {
 	var p sconfig.Problems
-	if c.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-			p.Addf("listen", "want host:port, got %q", c.Listen)
-		}
-		requireFile(&p, "tokens_file", c.TokensFile, true)
-	} else if c.TokensFile != "" {
-		requireFile(&p, "tokens_file", c.TokensFile, false)
-	}
-	if c.BodyLimit <= 0 {
-		p.Addf("body_limit", "must be a positive number of bytes")
-	}
-	if err := c.TLS.Validate("tls."); err != nil {
-		p.Add("tls", err)
-	}
 	if c.LoopInterval <= 0 {
 		p.Addf("loop_interval", "must be positive")
 	}
@@ -199,7 +180,7 @@ func (c *Config) Validate() error {
 		p.Addf("max_backoff", "must be positive")
 	}
 	if st := c.State; st.Postgres() {
-		requireFile(&p, "state.postgres_dsn_file", st.PostgresDSNFile, true)
+		p.File("state.postgres_dsn_file", st.PostgresDSNFile)
 		if st.Lease < sconfig.Duration(time.Second) {
 			p.Addf("state.lease", "must be at least 1s")
 		}
@@ -229,13 +210,13 @@ func (c *Config) Validate() error {
 	case u.User != nil:
 		p.Addf("classifier.url", "URL must not carry credentials; the token comes from classifier.token_file")
 	}
-	requireFile(&p, "classifier.token_file", cl.TokenFile, true)
+	p.File("classifier.token_file", cl.TokenFile)
 	if cl.Timeout <= 0 {
 		p.Addf("classifier.timeout", "must be positive")
 	}
-	requireFile(&p, "classifier.ca_file", cl.CAFile, false)
+	p.OptionalFile("classifier.ca_file", cl.CAFile)
 
-	errs := []error{c.Log.Validate("log.")}
+	errs := []error{c.Config.Validate(server.ListenOptional)}
 	if len(c.Feeds) == 0 {
 		p.Addf("feeds", "required: at least one feed")
 	}
@@ -327,21 +308,4 @@ func (c *Config) Interval(f Feed) time.Duration {
 		return f.LoopInterval.D()
 	}
 	return c.LoopInterval.D()
-}
-
-// requireFile checks that path names an existing regular file.
-func requireFile(p *sconfig.Problems, key, path string, required bool) {
-	if path == "" {
-		if required {
-			p.Addf(key, "required")
-		}
-		return
-	}
-	st, err := os.Stat(path)
-	switch {
-	case err != nil:
-		p.Addf(key, "%v", err)
-	case st.IsDir():
-		p.Addf(key, "%s is a directory, want a file", path)
-	}
 }

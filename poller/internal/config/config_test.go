@@ -69,7 +69,7 @@ func TestLoad(t *testing.T) {
 		{
 			name:     "state problems",
 			yaml:     head + "state: {postgres_dsn_file: " + filepath.Join(dir, "nope") + ", lease: 500ms, renew_interval: 0s}\n" + feedYAML(dir, ""),
-			wantErrs: []string{"state.postgres_dsn_file: stat ", "state.lease: must be at least 1s", "state.renew_interval: must be positive"},
+			wantErrs: []string{"state.postgres_dsn_file: open ", "state.lease: must be at least 1s", "state.renew_interval: must be positive"},
 		},
 		{
 			name:     "renew interval over half the lease",
