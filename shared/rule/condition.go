@@ -53,41 +53,6 @@ func (c *Cond) Kind() string {
 	return KindLeaf
 }
 
-// The built-in operators (see operators.go; LookupOperator finds any).
-const (
-	OpEquals      = "equals"
-	OpNotEquals   = "not_equals"
-	OpIEquals     = "iequals"
-	OpContains    = "contains"
-	OpIContains   = "icontains"
-	OpStartsWith  = "starts_with"
-	OpEndsWith    = "ends_with"
-	OpRegex       = "regex"
-	OpIRegex      = "iregex"
-	OpExists      = "exists"
-	OpNotExists   = "not_exists"
-	OpGT          = "gt"
-	OpGTE         = "gte"
-	OpLT          = "lt"
-	OpLTE         = "lte"
-	OpIn          = "in"
-	OpNotIn       = "not_in"
-	OpTagsInclude = "tags_include"
-	OpAnyElement  = "any"
-)
-
-// Operand kinds: what an operator's "value" must be.
-const (
-	OperandNone       = "none"            // no value
-	OperandScalar     = "scalar"          // string, number, boolean or null
-	OperandString     = "string"          // non-empty string
-	OperandRegex      = "regex"           // RE2 regular expression
-	OperandOrdered    = "number_or_time"  // number, or RFC 3339 time string
-	OperandScalarList = "list_of_scalars" // non-empty array of scalars
-	OperandStringList = "list_of_strings" // non-empty array of strings
-	OperandCond       = "condition"       // "cond" instead of "value"
-)
-
 // MaxCondDepth bounds the nesting of a condition tree.
 const MaxCondDepth = 32
 

@@ -33,6 +33,18 @@ type Operator struct {
 	Compile func(arg Arg) (Test, error)
 }
 
+// Operand kinds: what an operator's "value" must be.
+const (
+	OperandNone       = "none"            // no value
+	OperandScalar     = "scalar"          // string, number, boolean or null
+	OperandString     = "string"          // non-empty string
+	OperandRegex      = "regex"           // RE2 regular expression
+	OperandOrdered    = "number_or_time"  // number, or RFC 3339 time string
+	OperandScalarList = "list_of_scalars" // non-empty array of scalars
+	OperandStringList = "list_of_strings" // non-empty array of strings
+	OperandCond       = "condition"       // "cond" instead of "value"
+)
+
 // Arg is a leaf's operand, as Compile receives it.
 type Arg struct {
 	Value json.RawMessage // the "value" as written (nil for OperandNone, OperandCond)

@@ -16,6 +16,29 @@ import (
 	"github.com/tidwall/gjson"
 )
 
+// The built-in operators (LookupOperator finds any registered one too).
+const (
+	OpEquals      = "equals"
+	OpNotEquals   = "not_equals"
+	OpIEquals     = "iequals"
+	OpContains    = "contains"
+	OpIContains   = "icontains"
+	OpStartsWith  = "starts_with"
+	OpEndsWith    = "ends_with"
+	OpRegex       = "regex"
+	OpIRegex      = "iregex"
+	OpExists      = "exists"
+	OpNotExists   = "not_exists"
+	OpGT          = "gt"
+	OpGTE         = "gte"
+	OpLT          = "lt"
+	OpLTE         = "lte"
+	OpIn          = "in"
+	OpNotIn       = "not_in"
+	OpTagsInclude = "tags_include"
+	OpAnyElement  = "any"
+)
+
 // The built-in operators (docs/rules.md is the user's reference):
 //
 //   - On a missing value every operator is false except not_exists (so
