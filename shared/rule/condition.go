@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"regexp/syntax"
 	"sort"
 	"strings"
@@ -52,54 +51,6 @@ func (c *Cond) Kind() string {
 		return KindNot
 	}
 	return KindLeaf
-}
-
-// Operators.
-const (
-	OpEquals      = "equals"
-	OpNotEquals   = "not_equals"
-	OpIEquals     = "iequals"
-	OpContains    = "contains"
-	OpIContains   = "icontains"
-	OpStartsWith  = "starts_with"
-	OpEndsWith    = "ends_with"
-	OpRegex       = "regex"
-	OpIRegex      = "iregex"
-	OpExists      = "exists"
-	OpNotExists   = "not_exists"
-	OpGT          = "gt"
-	OpGTE         = "gte"
-	OpLT          = "lt"
-	OpLTE         = "lte"
-	OpIn          = "in"
-	OpNotIn       = "not_in"
-	OpTagsInclude = "tags_include"
-	OpAnyElement  = "any"
-)
-
-// Operand kinds: what an operator's "value" must be.
-const (
-	OperandNone       = "none"            // no value
-	OperandScalar     = "scalar"          // string, number, boolean or null
-	OperandString     = "string"          // non-empty string
-	OperandRegex      = "regex"           // RE2 regular expression
-	OperandOrdered    = "number_or_time"  // number, or RFC 3339 time string
-	OperandScalarList = "list_of_scalars" // non-empty array of scalars
-	OperandStringList = "list_of_strings" // non-empty array of strings
-	OperandCond       = "condition"       // "cond" instead of "value"
-)
-
-// Operators maps every operator to its operand kind.
-var Operators = map[string]string{
-	OpEquals: OperandScalar, OpNotEquals: OperandScalar,
-	OpIEquals: OperandString, OpContains: OperandString, OpIContains: OperandString,
-	OpStartsWith: OperandString, OpEndsWith: OperandString,
-	OpRegex: OperandRegex, OpIRegex: OperandRegex,
-	OpExists: OperandNone, OpNotExists: OperandNone,
-	OpGT: OperandOrdered, OpGTE: OperandOrdered, OpLT: OperandOrdered, OpLTE: OperandOrdered,
-	OpIn: OperandScalarList, OpNotIn: OperandScalarList,
-	OpTagsInclude: OperandStringList,
-	OpAnyElement:  OperandCond,
 }
 
 // MaxCondDepth bounds the nesting of a condition tree.
@@ -285,11 +236,12 @@ func (p *condParser) leaf(obj map[string]json.RawMessage, path, where string, el
 		p.add(join(path, "op"), "want a string, got %s", jsonKind(raw))
 		return nil
 	}
-	kind, known := Operators[c.Op]
+	op, known := LookupOperator(c.Op)
 	if !known {
 		p.add(join(path, "op"), "unknown operator %q (known: %s)", c.Op, opNames())
 		return nil
 	}
+	kind := op.Operand
 	value, hasValue := obj["value"]
 	cond, hasCond := obj["cond"]
 	if hasCond && kind != OperandCond {
@@ -323,6 +275,9 @@ func (p *condParser) leaf(obj map[string]json.RawMessage, path, where string, el
 		if msg := checkOperand(c.Op, kind, value); msg != "" {
 			p.add(join(path, "value"), "%s", msg)
 			bad = true
+		} else if _, err := op.Compile(Arg{Value: value}); err != nil {
+			p.add(join(path, "value"), "%s", err.Error())
+			bad = true
 		}
 		c.Value = append(json.RawMessage(nil), value...)
 	}
@@ -341,7 +296,8 @@ var operandHelp = map[string]string{
 	OperandStringList: "a non-empty array of strings",
 }
 
-// checkOperand returns what is wrong with an operator's value, or "".
+// checkOperand returns what is wrong with a value of operand kind kind for
+// operator op, or "" (the operator's Compile then has its say).
 func checkOperand(op, kind string, value json.RawMessage) string {
 	want := func() string { return fmt.Sprintf("%s wants %s, got %s", op, operandHelp[kind], jsonKind(value)) }
 	switch kind {
@@ -356,14 +312,6 @@ func checkOperand(op, kind string, value json.RawMessage) string {
 		}
 		if s == "" {
 			return fmt.Sprintf("empty %s value: it would match every string", op)
-		}
-		if kind == OperandRegex {
-			if op == OpIRegex {
-				s = "(?i)" + s
-			}
-			if _, err := regexp.Compile(s); err != nil {
-				return "invalid regular expression: " + RegexpProblem(err)
-			}
 		}
 	case OperandOrdered:
 		if _, _, ok := OrderedOperand(value); !ok {
@@ -433,14 +381,7 @@ func jsonKind(raw []byte) string {
 	return "number"
 }
 
-func opNames() string {
-	names := make([]string, 0, len(Operators))
-	for k := range Operators {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
-}
+func opNames() string { return operators.names() }
 
 // RegexpProblem phrases a regexp error without repeating the whole pattern
 // twice ("missing closing ): `(a`").

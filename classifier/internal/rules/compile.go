@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -38,7 +37,7 @@ func Compile(data []byte) (*rule.Rule, Matcher, error) {
 	if len(errs) > 0 {
 		return nil, nil, errs
 	}
-	m.tags = requiredTags(def)
+	m.tags = requiredTags(def, m.when)
 	for _, t := range dedupe(m.tags) {
 		id := tagIDs.intern(t)
 		m.tagIDs = append(m.tagIDs, id)
@@ -90,7 +89,7 @@ func necessaryLiterals(m *matcher) []necessary {
 	}
 	for _, ev := range m.v1 {
 		if ev.re != nil {
-			add(ev.path, ev.lit, true)
+			add(ev.path, ev.re.Literal(), true)
 		}
 	}
 	var walk func(n node)
@@ -101,18 +100,7 @@ func necessaryLiterals(m *matcher) []necessary {
 				walk(k)
 			}
 		case *leaf:
-			switch n.code {
-			case opContains, opStartsWith, opEndsWith, opEquals:
-				if n.code != opEquals || n.list[0].t == gjson.String {
-					lit := n.str
-					if n.code == opEquals {
-						lit = n.list[0].s
-					}
-					add(n.path, lit, false)
-				}
-			case opRegex, opIContains:
-				add(n.path, n.lit, false)
-			}
+			add(n.path, n.lit, false)
 		}
 	}
 	if m.when != nil {
@@ -180,31 +168,28 @@ func (m *matcher) age(a *Alert, now time.Time) (Outcome, error) {
 }
 
 // requiredTags lists tags an alert must carry for the rule to match: those
-// of every v1 evaluation and of tags_include leaves on "tags" that must
-// hold (the root of "when" and, recursively, members of its "all" blocks).
-func requiredTags(def *rule.Rule) []string {
+// of every v1 evaluation and of tags tests on "tags" that must hold (the
+// root of "when" and, recursively, members of its "all" blocks).
+func requiredTags(def *rule.Rule, when node) []string {
 	var tags []string
 	for _, ev := range def.Evaluations {
 		tags = append(tags, ev.Evaluation.Tags...)
 	}
-	var walk func(c *rule.Cond)
-	walk = func(c *rule.Cond) {
-		switch c.Kind() {
-		case rule.KindAll:
-			for i := range c.All {
-				walk(&c.All[i])
+	var walk func(n node)
+	walk = func(n node) {
+		switch n := n.(type) {
+		case *allNode:
+			for _, k := range n.kids {
+				walk(k)
 			}
-		case rule.KindLeaf:
-			if c.Op == rule.OpTagsInclude && c.Path == "tags" {
-				var list []string
-				if err := json.Unmarshal(c.Value, &list); err == nil {
-					tags = append(tags, list...)
-				}
+		case *leaf:
+			if n.tags {
+				tags = append(tags, n.strs...)
 			}
 		}
 	}
-	if def.When != nil {
-		walk(def.When)
+	if when != nil {
+		walk(when)
 	}
 	return tags
 }

@@ -17,12 +17,10 @@ import (
 type v1Evaluation struct {
 	index int
 	tags  []string
-	key   string // top-level field as written; "" for a tag-only evaluation
-	path  string // key escaped for gjson
-	re    *regexp.Regexp
-	lit   string // a literal the text must contain for re to match ("" if none known)
-	only  bool   // re is exactly lit
-	text  string // search_text as written
+	key   string        // top-level field as written; "" for a tag-only evaluation
+	path  string        // key escaped for gjson
+	re    *rule.Pattern // search_text compiled, with the literal it needs
+	text  string        // search_text as written
 }
 
 func compileV1(def *rule.Rule) ([]v1Evaluation, rule.Errors) {
@@ -40,8 +38,7 @@ func compileV1(def *rule.Rule) ([]v1Evaluation, rule.Errors) {
 				})
 				continue
 			}
-			ev.re = re
-			ev.lit, ev.only = literalOf(re)
+			ev.re = rule.NewPattern(re)
 		}
 		evs = append(evs, ev)
 	}
@@ -56,7 +53,7 @@ func (ev *v1Evaluation) pass(a *Alert) bool {
 		return true
 	}
 	text, ok := Text(a.Get(ev.path))
-	return ok && matchLiteral(ev.re, ev.lit, ev.only, text)
+	return ok && ev.re.MatchString(text)
 }
 
 // explain says why the evaluation fails, or returns nil when it passes.
@@ -81,7 +78,7 @@ func (ev *v1Evaluation) explain(a *Alert) *Failure {
 	v := a.Get(ev.path)
 	f := &Failure{RulePath: p + ".search_text", AlertPath: ev.key, Op: rule.OpRegex, Expected: want, Actual: actual(v)}
 	if _, ok := Text(v); !ok {
-		f.Reason = "search_key is " + typeName(v) + ", not a string, number or boolean"
+		f.Reason = "search_key is " + rule.TypeName(v) + ", not a string, number or boolean"
 	} else {
 		f.Reason = "regular expression not found"
 	}
