@@ -88,7 +88,7 @@ func validateTasks(items []TaskItem, types []task.Type) Errors {
 		case t.TaskType == "":
 			add(p+".task_type", "required")
 		case !known:
-			add(p+".task_type", "unknown task type %q (known: %s)", t.TaskType, known2(byName))
+			add(p+".task_type", "unknown task type %q (known: %s)", t.TaskType, knownNames(byName))
 		}
 		if t.Template {
 			tmpl, err := command.Parse(t.RunCommand)
@@ -157,7 +157,7 @@ func empty(v json.RawMessage) bool {
 	return false
 }
 
-func known2(m map[string]task.Type) string {
+func knownNames(m map[string]task.Type) string {
 	b := make(map[string]bool, len(m))
 	for k := range m {
 		b[k] = true

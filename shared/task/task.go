@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"reflect"
 	"strconv"
 	"time"
@@ -86,37 +85,56 @@ func (t *Task) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// MarshalJSON writes the common fields and the type's: those of Params
-// when set, else those of Raw.
+// MarshalJSON writes the common fields, then the type's: those of Params
+// when set, else those of Raw, in their order.
 func (t Task) MarshalJSON() ([]byte, error) {
-	out := map[string]json.RawMessage{}
-	var own []byte
-	switch {
-	case t.Params != nil:
-		b, err := json.Marshal(t.Params)
-		if err != nil {
-			return nil, err
-		}
-		own = b
-	case len(t.Raw) > 0:
-		own = t.Raw
-	}
-	if own != nil {
-		if err := json.Unmarshal(own, &out); err != nil {
-			return nil, fmt.Errorf("task parameters: %w", err)
-		}
-	}
-	b, err := json.Marshal(common(t))
+	b, err := json.Marshal(common(t)) // never "{}": task_type is always written
 	if err != nil {
 		return nil, err
 	}
-	var c map[string]json.RawMessage
-	_ = json.Unmarshal(b, &c)
-	for _, k := range CommonFields() {
-		delete(out, k) // as the common fields say now
+	var own []byte
+	switch {
+	case t.Params != nil:
+		if own, err = json.Marshal(t.Params); err != nil {
+			return nil, err
+		}
+	case len(t.Raw) > 0:
+		own = t.Raw
+	default:
+		return b, nil
 	}
-	maps.Copy(out, c)
-	return json.Marshal(out)
+	isCommon := map[string]bool{}
+	for _, k := range CommonFields() {
+		isCommon[k] = true
+	}
+	out := bytes.NewBuffer(b[:len(b)-1 : len(b)-1])
+	dec := json.NewDecoder(bytes.NewReader(own))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("task parameters: not a JSON object")
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("task parameters: %w", err)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("task parameters: %w", err)
+		}
+		k, _ := tok.(string)
+		if isCommon[k] {
+			continue // as the common fields say now
+		}
+		kb, _ := json.Marshal(k)
+		out.WriteByte(',')
+		out.Write(kb)
+		out.WriteByte(':')
+		if err := json.Compact(out, v); err != nil {
+			return nil, err
+		}
+	}
+	out.WriteByte('}')
+	return out.Bytes(), nil
 }
 
 // CommonFields are the JSON names of the fields every task has.
@@ -291,4 +309,19 @@ func DecodeFields(raw json.RawMessage, p any) []Problem {
 		return []Problem{{Path: "$", Msg: err.Error()}}
 	}
 	return nil
+}
+
+// OptionsOf returns the options env gives the type name: zero when none
+// are given, an error when they are not an O (a wiring mistake).
+func OptionsOf[O any](env Env, name string) (O, error) {
+	var zero O
+	v, ok := env.Options[name]
+	if !ok || v == nil {
+		return zero, nil
+	}
+	o, ok := v.(O)
+	if !ok {
+		return zero, fmt.Errorf("task type %s: options of type %T, want %T", name, v, zero)
+	}
+	return o, nil
 }

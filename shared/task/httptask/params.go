@@ -61,7 +61,10 @@ func (Type) Fields() []string { return []string{"method", "url", "headers", "bod
 
 // NewRunner implements task.Type.
 func (Type) NewRunner(env task.Env) (task.Runner, error) {
-	o, _ := env.Options[Name].(Options)
+	o, err := task.OptionsOf[Options](env, Name)
+	if err != nil {
+		return nil, err
+	}
 	if o.OutputLimit == 0 {
 		o.OutputLimit = env.OutputLimit
 	}

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexis-ops/alexis/shared/command"
 	"github.com/alexis-ops/alexis/shared/task"
 	"github.com/alexis-ops/alexis/shared/task/proc"
-	"github.com/alexis-ops/alexis/shared/command"
 )
 
 const alert = `{"id": "a1", "details": {"svc": "dup licator; rm -rf /", "opt": "--force"}}`

@@ -10,8 +10,8 @@ import (
 // Params are a plugin task's own fields: the executable's name in the
 // plugins directory and extra environment (templates: shared/task/field).
 type Params struct {
-	Plugin string            `json:"plugin,omitempty"`
 	Env    map[string]string `json:"env,omitempty"`
+	Plugin string            `json:"plugin,omitempty"`
 }
 
 // Type is the plugin task type.
@@ -39,7 +39,10 @@ func (Type) Decode(_ task.Task, raw json.RawMessage) (any, []task.Problem) {
 
 // NewRunner implements task.Type.
 func (Type) NewRunner(env task.Env) (task.Runner, error) {
-	o, _ := env.Options[Name].(Options)
+	o, err := task.OptionsOf[Options](env, Name)
+	if err != nil {
+		return nil, err
+	}
 	if o.OutputLimit == 0 {
 		o.OutputLimit = env.OutputLimit
 	}

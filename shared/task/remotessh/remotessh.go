@@ -78,7 +78,10 @@ func (Type) Decode(t task.Task, _ json.RawMessage) (any, []task.Problem) {
 
 // NewRunner implements task.Type.
 func (Type) NewRunner(env task.Env) (task.Runner, error) {
-	o, _ := env.Options[Name].(Options)
+	o, err := task.OptionsOf[Options](env, Name)
+	if err != nil {
+		return nil, err
+	}
 	return New(o.Exec), nil
 }
 
