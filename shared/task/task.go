@@ -107,7 +107,7 @@ func (t Task) MarshalJSON() ([]byte, error) {
 	for _, k := range CommonFields() {
 		isCommon[k] = true
 	}
-	out := bytes.NewBuffer(b[:len(b)-1 : len(b)-1])
+	out := bytes.NewBuffer(b[: len(b)-1 : len(b)-1])
 	dec := json.NewDecoder(bytes.NewReader(own))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil, fmt.Errorf("task parameters: not a JSON object")
