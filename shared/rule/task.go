@@ -148,10 +148,15 @@ func validateTasks(items []TaskItem, types []task.Type) Errors {
 	return errs
 }
 
-// empty: a JSON value that sets nothing (null, "", [], {}, false, 0).
+// empty: a JSON value that sets nothing (null, "", [], {}); a value of
+// the wrong JSON type is not empty, so it is refused too.
 func empty(v json.RawMessage) bool {
-	switch string(bytes.TrimSpace(v)) {
-	case "null", `""`, "[]", "{}", "false", "0":
+	var c bytes.Buffer
+	if json.Compact(&c, v) != nil {
+		return false
+	}
+	switch c.String() {
+	case "null", `""`, "[]", "{}":
 		return true
 	}
 	return false
