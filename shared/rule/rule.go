@@ -33,6 +33,8 @@ import (
 
 	"github.com/alexis-ops/alexis/shared/ident"
 	"github.com/alexis-ops/alexis/shared/jsonx"
+	"github.com/alexis-ops/alexis/shared/task"
+	"github.com/alexis-ops/alexis/shared/task/tasks"
 	"github.com/alexis-ops/alexis/shared/ticket"
 )
 
@@ -116,9 +118,13 @@ func (es Errors) Error() string {
 	return strings.Join(parts, "; ")
 }
 
-// Parse decodes and validates a rule file. Every problem is returned at
-// once as Errors; a rule with any error must never be used.
-func Parse(data []byte) (*Rule, error) {
+// Parse decodes and validates a rule file, with the task types of
+// shared/task/tasks. Every problem is returned at once as Errors; a rule
+// with any error must never be used.
+func Parse(data []byte) (*Rule, error) { return ParseWith(data, tasks.All()) }
+
+// ParseWith is Parse with the task types given.
+func ParseWith(data []byte, types []task.Type) (*Rule, error) {
 	var errs Errors
 	var dup *jsonx.DuplicateKeyError
 	if err := jsonx.CheckUnique(data); errors.As(err, &dup) {
@@ -163,7 +169,7 @@ func Parse(data []byte) (*Rule, error) {
 	errs = append(errs, nestedUnknownKeys(raw)...)
 	errs = append(errs, governorUnknownKeys(raw)...)
 	errs = append(errs, writebackUnknownKeys(raw)...)
-	for _, e := range r.Validate() {
+	for _, e := range r.validate(types) {
 		if hasWhen && e.Path == "evaluation_list" {
 			continue // when is there, with its own errors
 		}
@@ -175,8 +181,11 @@ func Parse(data []byte) (*Rule, error) {
 	return &r, nil
 }
 
-// Validate checks the fields both services rely on.
-func (r *Rule) Validate() Errors {
+// Validate checks the fields both services rely on, with the task types
+// of shared/task/tasks, and sets the tasks' Params.
+func (r *Rule) Validate() Errors { return r.validate(tasks.All()) }
+
+func (r *Rule) validate(types []task.Type) Errors {
 	var errs Errors
 	add := func(path, format string, args ...any) {
 		errs = append(errs, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
@@ -199,7 +208,7 @@ func (r *Rule) Validate() Errors {
 	if len(r.Tasks) == 0 {
 		add("task_list", "required: at least one task")
 	}
-	errs = append(errs, validateTasks(r.Tasks)...)
+	errs = append(errs, validateTasks(r.Tasks, types)...)
 	switch r.EntityType {
 	case EntityExplicit:
 		if len(r.Entities) == 0 {
@@ -272,7 +281,6 @@ func parseDuration(s string) (time.Duration, error) {
 var (
 	topKeys  = keysOf(Rule{})
 	evalKeys = keysOf(Evaluation{})
-	taskKeys = keysOf(Task{})
 )
 
 func nestedUnknownKeys(raw map[string]json.RawMessage) Errors {
@@ -285,13 +293,13 @@ func nestedUnknownKeys(raw map[string]json.RawMessage) Errors {
 		for i, item := range items {
 			errs = append(errs, unknownKeys(item, fmt.Sprintf("%s[%d].", field, i), map[string]bool{wrapper: true})...)
 			var inner map[string]json.RawMessage
-			if json.Unmarshal(item[wrapper], &inner) == nil {
+			if allowed != nil && json.Unmarshal(item[wrapper], &inner) == nil {
 				errs = append(errs, unknownKeys(inner, fmt.Sprintf("%s[%d].%s.", field, i, wrapper), allowed)...)
 			}
 		}
 	}
 	check(raw["evaluation_list"], "evaluation_list", "evaluation", evalKeys)
-	check(raw["task_list"], "task_list", "task", taskKeys)
+	check(raw["task_list"], "task_list", "task", nil) // a task's fields depend on its type: validateTasks
 	return errs
 }
 

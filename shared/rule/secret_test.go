@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"text/template"
+
+	"github.com/alexis-ops/alexis/shared/task/field"
 )
 
 // builtins are every function text/template predefines.
@@ -69,7 +71,7 @@ func loadErr(t *testing.T, data []byte, path string) string {
 func TestSecretFunctionsRefused(t *testing.T) {
 	type form struct{ name, text string }
 	var forms []form
-	for _, f := range append(slices.Clone(builtins), "alert", "alert_or", FuncEntity, FuncSecret) {
+	for _, f := range append(slices.Clone(builtins), "alert", "alert_or", field.FuncEntity, field.FuncSecret) {
 		forms = append(forms,
 			form{f + " (secret)", `{{ ` + f + ` (secret "lb") }}`},
 			form{"secret | " + f, `{{ secret "lb" | ` + f + ` }}`},
@@ -162,7 +164,7 @@ func TestSecretPlacement(t *testing.T) {
 // escaped only as its JSON or form value.
 func TestSecretRendersWhole(t *testing.T) {
 	d := TemplateData{Alert: []byte(alertJSON), Entity: "app01", Secret: func(string) (string, error) { return `s3"cr&t=1`, nil }}
-	for _, tc := range []Task{
+	for _, tc := range []flat{
 		{URL: "http://x/", Headers: map[string]string{"X": `{{ printf "%x" (secret "lb") }}`}},
 		{URL: "http://x/", Body: `{"a": "{{ slice (secret "lb") 0 2 }}"}`},
 		{URL: `http://x/?t={{ secret "lb" }}`},
@@ -171,15 +173,15 @@ func TestSecretRendersWhole(t *testing.T) {
 			t.Errorf("%+v rendered: %v", tc, err)
 		}
 	}
-	if _, err := (Task{Env: map[string]string{"T": `{{ secret "lb" | len }}`}}).RenderEnv(d); !errors.Is(err, ErrSecretPlacement) {
+	if _, err := (flat{Env: map[string]string{"T": `{{ secret "lb" | len }}`}}).RenderEnv(d); !errors.Is(err, field.ErrSecretPlacement) {
 		t.Errorf("env: %v", err)
 	}
-	req, err := Task{URL: "http://x/", Headers: map[string]string{"Authorization": `Bearer {{ secret "lb" }}`},
+	req, err := flat{URL: "http://x/", Headers: map[string]string{"Authorization": `Bearer {{ secret "lb" }}`},
 		Body: `{"token": "{{ secret "lb" }}"}`}.RenderHTTP(d)
 	if err != nil || req.Headers["Authorization"] != `Bearer s3"cr&t=1` || req.Body != `{"token": "s3\"cr\u0026t=1"}` {
 		t.Errorf("json: %+v %v", req, err)
 	}
-	req, err = Task{URL: "http://x/", Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+	req, err = flat{URL: "http://x/", Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
 		Body: `t={{ secret "lb" }}&h={{ entity }}`}.RenderHTTP(d)
 	if err != nil || req.Body != "t=s3%22cr%26t%3D1&h=app01" {
 		t.Errorf("form: %+v %v", req, err)
@@ -199,20 +201,20 @@ func FuzzSecretOpaque(f *testing.F) {
 	}
 	const secret = "Zk9qW3xYpT7v" // JSON and form escaping leave it as it is
 	f.Fuzz(func(t *testing.T, field uint8, text string) {
-		task := Task{URL: "http://x/"}
+		task := flat{URL: "http://x/"}
 		switch field % 5 {
 		case 0:
 			task.Headers = map[string]string{"X": text}
 		case 1:
 			task.Body = text
 		case 2:
-			task.Headers = map[string]string{"Content-Type": contentForm}
+			task.Headers = map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
 			task.Body = text
 		case 3:
 			task.Headers = map[string]string{"Content-Type": "text/plain"}
 			task.Body = text
 		case 4:
-			task = Task{Env: map[string]string{"X": text}}
+			task = flat{Env: map[string]string{"X": text}}
 		}
 		d := TemplateData{Alert: []byte(alertJSON), Entity: "app01", Secret: func(string) (string, error) { return secret, nil }}
 		var out string

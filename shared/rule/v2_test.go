@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/alexis-ops/alexis/shared/command"
+	"github.com/alexis-ops/alexis/shared/task/remotessh"
 	"os"
 	"strings"
 	"testing"
@@ -298,7 +299,7 @@ func TestTaskCommand(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := tc.task.Command(alertJSON)
+			got, err := remotessh.Command(tc.task, alertJSON)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)

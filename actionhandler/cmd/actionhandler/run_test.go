@@ -370,7 +370,7 @@ func TestTaskRegistryCoversRuleTaskTypes(t *testing.T) {
 	}
 	for name := range runners {
 		if !rule.TaskTypes[name] {
-			t.Errorf("runner %q is not a rule task type (add it to shared/rule.TaskTypes)", name)
+			t.Errorf("runner %q is not a rule task type (add it to shared/task/tasks)", name)
 		}
 	}
 }

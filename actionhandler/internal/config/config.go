@@ -143,7 +143,7 @@ type Config struct {
 	Plugins  Plugins  `yaml:"plugins"`
 	HTTP     HTTP     `yaml:"http"`
 	// Secrets are values tasks may use ({{ secret "name" }}, whole, in
-	// env, headers and body: shared/rule/secret.go), each read from a
+	// env, headers and body: shared/task/field/secret.go), each read from a
 	// file; they are redacted from everything stored, noted and logged.
 	Secrets map[string]string `yaml:"secrets"`
 
@@ -215,7 +215,7 @@ type HTTP struct {
 	// AllowedHosts: the only hosts http tasks may call (host, host:port,
 	// IP, IP:port). Empty: any host a rule writes out, none taken from the
 	// alert. Loopback, link-local and metadata addresses: only when listed
-	// as an IP (actionhandler/internal/task/httptask).
+	// as an IP (shared/task/httptask).
 	AllowedHosts []string         `yaml:"allowed_hosts"`
 	Timeout      sconfig.Duration `yaml:"timeout"`
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/alexis-ops/alexis/shared/task/remotessh"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -846,7 +847,7 @@ func TestClassifyV2Rule(t *testing.T) {
 	if r.When == nil || !r.Tasks[0].Task.Template || r.EntityPath() != "details.host" {
 		t.Errorf("pushed rule %+v", r)
 	}
-	cmd, err := r.Tasks[0].Task.Command(pushed[0].Alert.Raw)
+	cmd, err := remotessh.Command(r.Tasks[0].Task, pushed[0].Alert.Raw)
 	if err != nil || cmd != "sudo systemctl restart 'duplicator'" {
 		t.Errorf("command %q, %v", cmd, err)
 	}

@@ -9,8 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexis-ops/alexis/actionhandler/internal/task"
-	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/alexis-ops/alexis/shared/task"
 )
 
 func writePlugin(t *testing.T, dir, name, script string) {
@@ -55,7 +54,7 @@ printf '{"status": "success", "message": "restarted %s on %s", "output": "done"}
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := r.Run(context.Background(), task.Step{ExecutionID: "x1", Entity: "app01", Request: req,
-				Task: rule.Task{TaskType: Name, Plugin: tc.plugin, Env: map[string]string{"NS": "prod", "OUT": input}}})
+				Task: task.Task{TaskType: Name, Params: &Params{Plugin: tc.plugin, Env: map[string]string{"NS": "prod", "OUT": input}}}})
 			if tc.stdout != "" && res.Stdout != tc.stdout {
 				t.Errorf("stdout %q, want %q", res.Stdout, tc.stdout)
 			}
@@ -67,7 +66,7 @@ printf '{"status": "success", "message": "restarted %s on %s", "output": "done"}
 			}
 		})
 	}
-	if res := New(Options{}).Run(context.Background(), task.Step{Task: rule.Task{Plugin: "x"}}); !errors.Is(res.Err, ErrNoPlugin) ||
+	if res := New(Options{}).Run(context.Background(), task.Step{Task: task.Task{Params: &Params{Plugin: "x"}}}); !errors.Is(res.Err, ErrNoPlugin) ||
 		!strings.Contains(res.Err.Error(), "disabled") {
 		t.Errorf("no plugins dir: %v", res.Err)
 	}

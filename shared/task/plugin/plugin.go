@@ -25,13 +25,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alexis-ops/alexis/actionhandler/internal/task"
-	"github.com/alexis-ops/alexis/actionhandler/internal/task/proc"
-	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/alexis-ops/alexis/shared/task"
+	"github.com/alexis-ops/alexis/shared/task/field"
+	"github.com/alexis-ops/alexis/shared/task/proc"
 )
 
 // Name is the task_type this package runs.
-const Name = rule.TaskPlugin
+const Name = "plugin"
 
 // Defaults.
 const (
@@ -104,13 +104,17 @@ func (r *Runner) Find(plugin string) (string, error) {
 
 // Run runs the plugin.
 func (r *Runner) Run(ctx context.Context, s task.Step) task.Result {
-	res := task.Result{Command: "plugin " + s.Task.Plugin, ExitCode: -1}
-	path, err := r.Find(s.Task.Plugin)
+	p, err := params(s.Task)
+	if err != nil {
+		return task.Result{ExitCode: -1, Err: err}
+	}
+	res := task.Result{Command: "plugin " + p.Plugin, ExitCode: -1}
+	path, err := r.Find(p.Plugin)
 	if err != nil {
 		res.Err = err
 		return res
 	}
-	env, err := s.Task.RenderEnv(s.Data())
+	env, err := field.RenderEnv(p.Env, s.Data())
 	if err != nil {
 		res.Err = err
 		return res
@@ -143,7 +147,7 @@ func (r *Runner) Run(ctx context.Context, s task.Step) task.Result {
 		}
 	case answerErr != nil:
 		res.Err = fmt.Errorf("plugin %s answered no valid JSON answer on stdout (want {\"status\": \"success|failure\", \"message\": ..., \"output\": ...}): %v",
-			s.Task.Plugin, trimErr(answerErr))
+			p.Plugin, trimErr(answerErr))
 	case a.Status == StatusFailure:
 		msg := a.Message
 		if msg == "" {
@@ -164,8 +168,12 @@ func trimErr(err error) string {
 
 // Describe says what Run would do.
 func (r *Runner) Describe(s task.Step) (string, error) {
-	if _, err := s.Task.RenderEnv(s.Data()); err != nil {
+	p, err := params(s.Task)
+	if err != nil {
 		return "", err
 	}
-	return "run plugin " + s.Task.Plugin, nil
+	if _, err := field.RenderEnv(p.Env, s.Data()); err != nil {
+		return "", err
+	}
+	return "run plugin " + p.Plugin, nil
 }

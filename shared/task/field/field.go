@@ -1,20 +1,8 @@
-package rule
-
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"net/url"
-	"regexp"
-	"strings"
-	"text/template"
-	"text/template/parse"
-
-	"github.com/alexis-ops/alexis/shared/command"
-	"github.com/tidwall/gjson"
-)
-
+// Package field renders the templated fields of tasks, for the task
+// types under shared/task: parsing when a rule loads (so the classifier
+// refuses a bad template) and rendering for one alert and entity when the
+// action handler runs the task.
+//
 // Task fields other than run_command (local argv and env, http url,
 // headers and body) are templates too, always: Go text/template syntax
 // with the alert as data, like run_command templates (shared/command), and
@@ -33,6 +21,24 @@ import (
 // (the default content type; the rendered body must then be valid JSON),
 // form-encoded in a form body, as they are in argv, env, headers and other
 // bodies. Missing values, null, objects and arrays are errors, never "".
+package field
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"text/template"
+	"text/template/parse"
+
+	"github.com/alexis-ops/alexis/shared/command"
+	"github.com/tidwall/gjson"
+)
 
 // TemplateData is what a task's templates are rendered with.
 type TemplateData struct {
@@ -42,48 +48,27 @@ type TemplateData struct {
 	Secret func(name string) (string, error)
 }
 
-// HTTPRequest is an http task rendered for one host.
-type HTTPRequest struct {
-	Method  string
-	URL     string
-	Headers map[string]string
-	Body    string
-}
-
 // Template function names beyond shared/command's.
 const (
 	FuncEntity = "entity"
 	FuncSecret = "secret"
 )
 
-// escapers: the function appended to every printing action of a field.
+// Escapers: the function appended to every printing action of a field.
 const (
-	escText = "_alexis_text" // the value as text
-	escURL  = "_alexis_url"  // percent-encoded: safe in a path segment or a query value
-	escJSON = "_alexis_json" // JSON string escaping, without the quotes
-	escForm = "_alexis_form" // application/x-www-form-urlencoded
+	EscText = "_alexis_text" // the value as text
+	EscURL  = "_alexis_url"  // percent-encoded: safe in a path segment or a query value
+	EscJSON = "_alexis_json" // JSON string escaping, without the quotes
+	EscForm = "_alexis_form" // application/x-www-form-urlencoded
 )
 
-// Content types of http bodies that get their own escaping.
-const (
-	contentJSON = "application/json"
-	contentForm = "application/x-www-form-urlencoded"
-)
+// envName is what an env key may be.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// HTTPMethods an http task may use.
-var HTTPMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true}
-
-var (
-	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-	urlPrefix  = regexp.MustCompile(`^https?://[^/{}?#]+/`)
-	// entityURL: a url whose host is the entity itself ("http://{{ entity }}:8080/health").
-	entityURL  = regexp.MustCompile(`^(https?://)\{\{-?\s*entity\s*-?\}\}`)
-	entityRest = regexp.MustCompile(`^(:[0-9]+)?(/|$)`)
-)
-
-// parseField parses one templated field; name is its JSON path in errors.
-func parseField(name, text, esc string, secrets bool) (*template.Template, error) {
+// Parse parses one templated field, esc the escaper of where it lands
+// (EscText, EscURL, EscJSON, EscForm), secrets whether it may hold
+// {{ secret }} (secret.go); name is its JSON path in errors.
+func Parse(name, text, esc string, secrets bool) (*template.Template, error) {
 	t, err := template.New(name).Option("missingkey=error").Funcs(fieldFuncs(TemplateData{}, secrets)).Parse(text)
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), "template: ")
@@ -190,12 +175,12 @@ func fieldFuncs(d TemplateData, secrets bool) template.FuncMap {
 			return command.Scalar(path, v)
 		},
 		FuncEntity: func() string { return d.Entity },
-		escText:    command.Text,
-		escURL: func(v any) (string, error) {
+		EscText:    command.Text,
+		EscURL: func(v any) (string, error) {
 			s, err := command.Text(v)
 			return percentEncode(s), err
 		},
-		escJSON: func(v any) (string, error) {
+		EscJSON: func(v any) (string, error) {
 			s, err := command.Text(v)
 			if err != nil {
 				return "", err
@@ -203,7 +188,7 @@ func fieldFuncs(d TemplateData, secrets bool) template.FuncMap {
 			b, _ := json.Marshal(s)
 			return string(b[1 : len(b)-1]), nil
 		},
-		escForm: func(v any) (string, error) {
+		EscForm: func(v any) (string, error) {
 			s, err := command.Text(v)
 			return url.QueryEscape(s), err
 		},
@@ -240,8 +225,8 @@ func percentEncode(s string) string {
 	return b.String()
 }
 
-// render executes t for d.
-func render(t *template.Template, d TemplateData, secrets bool) (string, error) {
+// Render executes a field parsed by Parse for d.
+func Render(t *template.Template, d TemplateData, secrets bool) (string, error) {
 	var data map[string]any
 	if d.Alert != nil {
 		dec := json.NewDecoder(bytes.NewReader(d.Alert))
@@ -258,7 +243,7 @@ func render(t *template.Template, d TemplateData, secrets bool) (string, error) 
 	var b strings.Builder
 	if err := c.Execute(&b, data); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "template: ")
-		for _, esc := range []string{escText, escURL, escJSON, escForm, escSecretJSON, escSecretForm} {
+		for _, esc := range []string{EscText, EscURL, EscJSON, EscForm, escSecretJSON, escSecretForm} {
 			msg = strings.ReplaceAll(msg, "error calling "+esc+": ", "")
 			msg = strings.ReplaceAll(msg, " at <"+esc+">", "")
 		}
@@ -267,21 +252,22 @@ func render(t *template.Template, d TemplateData, secrets bool) (string, error) 
 	return b.String(), nil
 }
 
-// RenderArgv renders a local task's argv for d. Values are typed as in
+// RenderArgv renders an argv list for d. Values are typed as in
 // run_command templates (shared/command): the default type is a token
 // (no leading "-", no spaces or shell characters), filters int, host,
 // match, path and text say otherwise; a value that does not fit its type
 // refuses the task with a *command.ValueError.
-func (t Task) RenderArgv(d TemplateData) ([]string, error) {
-	a, err := parseArgv(t.Argv)
+func RenderArgv(argv []string, d TemplateData) ([]string, error) {
+	a, err := ParseArgv(argv)
 	if err != nil {
 		return nil, err
 	}
 	return a.Render(d.Alert, argvFuncs(d.Entity))
 }
 
-// parseArgv parses a local task's argv; errors name the element.
-func parseArgv(argv []string) (*command.Argv, error) {
+// ParseArgv parses an argv list; errors name the element
+// (*command.ElemError).
+func ParseArgv(argv []string) (*command.Argv, error) {
 	a, err := command.ParseArgv(argv, argvFuncs(""))
 	if err != nil && strings.Contains(err.Error(), `"`+FuncSecret+`" not defined`) {
 		var ee *command.ElemError
@@ -297,15 +283,41 @@ func argvFuncs(entity string) template.FuncMap {
 	return template.FuncMap{FuncEntity: func() command.Entity { return command.Entity(entity) }}
 }
 
-// RenderEnv renders a local or plugin task's env for d.
-func (t Task) RenderEnv(d TemplateData) (map[string]string, error) {
-	out := make(map[string]string, len(t.Env))
-	for k, v := range t.Env {
-		tmpl, err := parseField("env."+k, v, escText, true)
+// Problem is one problem of a field, at its path relative to the task
+// object ("env.PATH", "argv[1]").
+type Problem struct {
+	Path string
+	Msg  string
+}
+
+// CheckEnv checks an env block (of local or plugin tasks): names, the
+// variables the action handler sets, and the templates.
+func CheckEnv(env map[string]string) []Problem {
+	var ps []Problem
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		switch {
+		case !envName.MatchString(k):
+			ps = append(ps, Problem{"env." + k, "not an environment variable name"})
+		case k == "PATH" || strings.HasPrefix(k, "ALEXIS_"):
+			ps = append(ps, Problem{"env." + k, "set by the action handler; a task cannot change it"})
+		default:
+			if _, err := Parse("env."+k, env[k], EscText, true); err != nil {
+				ps = append(ps, Problem{"env." + k, err.Error()})
+			}
+		}
+	}
+	return ps
+}
+
+// RenderEnv renders an env block for d.
+func RenderEnv(env map[string]string, d TemplateData) (map[string]string, error) {
+	out := make(map[string]string, len(env))
+	for k, v := range env {
+		tmpl, err := Parse("env."+k, v, EscText, true)
 		if err != nil {
 			return nil, err
 		}
-		if out[k], err = render(tmpl, d, true); err != nil {
+		if out[k], err = Render(tmpl, d, true); err != nil {
 			return nil, err
 		}
 		if strings.IndexByte(out[k], 0) >= 0 {
@@ -313,100 +325,6 @@ func (t Task) RenderEnv(d TemplateData) (map[string]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// RenderHTTP renders an http task's request for d.
-func (t Task) RenderHTTP(d TemplateData) (HTTPRequest, error) {
-	req := HTTPRequest{Method: t.HTTPMethod(), Headers: map[string]string{}}
-	text, prefix := t.URL, ""
-	if m := entityURL.FindStringSubmatch(text); m != nil {
-		// The host is the entity's (without its SSH port), not escaped.
-		text, prefix = text[len(m[0]):], m[1]+EntityHost(d.Entity)
-	}
-	u, err := parseField("url", text, escURL, false)
-	if err != nil {
-		return req, err
-	}
-	if req.URL, err = render(u, d, false); err != nil {
-		return req, err
-	}
-	req.URL = prefix + req.URL
-	for k, v := range t.Headers {
-		h, err := parseField("headers."+k, v, escText, true)
-		if err != nil {
-			return req, err
-		}
-		val, err := render(h, d, true)
-		if err != nil {
-			return req, err
-		}
-		if strings.ContainsAny(val, "\r\n\x00") {
-			return req, fmt.Errorf("headers.%s: value holds a line break or NUL", k)
-		}
-		req.Headers[k] = val
-	}
-	if t.Body == "" {
-		return req, nil
-	}
-	ct := t.ContentType()
-	b, err := parseField("body", t.Body, bodyEscaper(ct), true)
-	if err != nil {
-		return req, err
-	}
-	if req.Body, err = render(b, d, true); err != nil {
-		return req, err
-	}
-	if ct == contentJSON && !json.Valid([]byte(req.Body)) {
-		return req, errors.New("body: the rendered body is not valid JSON (values are inserted JSON-escaped: put them inside quotes)")
-	}
-	if _, ok := req.Headers["Content-Type"]; !ok && !hasHeader(req.Headers, "Content-Type") {
-		req.Headers["Content-Type"] = ct
-	}
-	return req, nil
-}
-
-// bodyEscaper is the escaper of a body of content type ct.
-func bodyEscaper(ct string) string {
-	switch ct {
-	case contentJSON:
-		return escJSON
-	case contentForm:
-		return escForm
-	}
-	return escText
-}
-
-// HTTPMethod is the http task's method: as written, else POST with a body
-// and GET without.
-func (t Task) HTTPMethod() string {
-	if t.Method != "" {
-		return strings.ToUpper(t.Method)
-	}
-	if t.Body != "" {
-		return "POST"
-	}
-	return "GET"
-}
-
-// ContentType is the media type of the body: the Content-Type header's
-// (without parameters, lower case), default application/json.
-func (t Task) ContentType() string {
-	for k, v := range t.Headers {
-		if strings.EqualFold(k, "Content-Type") {
-			mt, _, _ := strings.Cut(v, ";")
-			return strings.ToLower(strings.TrimSpace(mt))
-		}
-	}
-	return contentJSON
-}
-
-func hasHeader(h map[string]string, name string) bool {
-	for k := range h {
-		if strings.EqualFold(k, name) {
-			return true
-		}
-	}
-	return false
 }
 
 // EntityHost is an entity without its port: "app01" for "app01:2222",

@@ -1,6 +1,6 @@
 // Package httptask is the http task type: one REST call per entity, its
 // url, headers and body rendered from the alert (values escaped for where
-// they land; shared/rule/tasktemplate.go), success when the answer's
+// they land; shared/task/field), success when the answer's
 // status is one of expect_status (default any 2xx). Redirects are not
 // followed; the answer's body is kept as the step's output.
 //
@@ -33,12 +33,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/alexis-ops/alexis/actionhandler/internal/task"
-	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/alexis-ops/alexis/shared/task"
 )
 
 // Name is the task_type this package runs.
-const Name = rule.TaskHTTP
+const Name = "http"
 
 // Defaults.
 const (
@@ -48,10 +47,15 @@ const (
 
 // Errors.
 var (
-	// ErrHostNotAllowed is rule.ErrDestinationRefused: every refused
+	// ErrDestinationRefused: the request may not go where its url points
+	// (http.allowed_hosts, or an address that is refused unless listed
+	// there). The task fails without sending anything, and nothing
+	// rendered from the url is recorded. Test with errors.Is.
+	ErrDestinationRefused = errors.New("destination refused")
+	// ErrHostNotAllowed is ErrDestinationRefused: every refused
 	// destination (not listed, host from the alert without a list, a
 	// guarded address).
-	ErrHostNotAllowed = rule.ErrDestinationRefused
+	ErrHostNotAllowed = ErrDestinationRefused
 	ErrStatus         = errors.New("unexpected status")
 )
 
@@ -165,7 +169,7 @@ func (r *Runner) explicit(ip netip.Addr, port uint16) bool {
 func (r *Runner) control(_, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
-		return fmt.Errorf("%w: cannot check the address dialled", rule.ErrDestinationRefused)
+		return fmt.Errorf("%w: cannot check the address dialled", ErrDestinationRefused)
 	}
 	if Guarded(ap.Addr()) && !r.explicit(ap.Addr(), ap.Port()) {
 		return errGuarded
@@ -173,21 +177,21 @@ func (r *Runner) control(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-var errGuarded = fmt.Errorf("%w: loopback, link-local and cloud metadata addresses are called only when http.allowed_hosts lists the address", rule.ErrDestinationRefused)
+var errGuarded = fmt.Errorf("%w: loopback, link-local and cloud metadata addresses are called only when http.allowed_hosts lists the address", ErrDestinationRefused)
 
 // prepare renders the request and checks its destination; nothing of the
 // rendering is returned when the destination is refused.
-func (r *Runner) prepare(ctx context.Context, s task.Step) (rule.HTTPRequest, error) {
-	req, err := s.Task.RenderHTTP(s.Data())
+func (r *Runner) prepare(ctx context.Context, p *Params, s task.Step) (Request, error) {
+	req, err := p.Render(s.Data())
 	if err != nil {
-		return rule.HTTPRequest{}, err
+		return Request{}, err
 	}
 	u, err := url.Parse(req.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return rule.HTTPRequest{}, fmt.Errorf("url: not an http(s) URL after rendering")
+		return Request{}, fmt.Errorf("url: not an http(s) URL after rendering")
 	}
-	if err := r.destination(ctx, s.Task, u); err != nil {
-		return rule.HTTPRequest{}, err
+	if err := r.destination(ctx, p, u); err != nil {
+		return Request{}, err
 	}
 	return req, nil
 }
@@ -197,7 +201,7 @@ func (r *Runner) prepare(ctx context.Context, s task.Step) (rule.HTTPRequest, er
 // chooses the host, and a guarded address (the host's, or one its name
 // resolves to now) or name must be listed. Connecting checks the address
 // dialled again (control): DNS may answer differently then.
-func (r *Runner) destination(ctx context.Context, t rule.Task, u *url.URL) error {
+func (r *Runner) destination(ctx context.Context, t *Params, u *url.URL) error {
 	fromAlert := t.HostFromAlert()
 	host := u.Host
 	if fromAlert {
@@ -205,13 +209,13 @@ func (r *Runner) destination(ctx context.Context, t rule.Task, u *url.URL) error
 	}
 	switch {
 	case fromAlert && len(r.o.AllowedHosts) == 0:
-		return fmt.Errorf("%w: url takes its host from the alert ({{ entity }}): list the hosts it may call in http.allowed_hosts", rule.ErrDestinationRefused)
+		return fmt.Errorf("%w: url takes its host from the alert ({{ entity }}): list the hosts it may call in http.allowed_hosts", ErrDestinationRefused)
 	case !r.allowed(u):
-		return fmt.Errorf("%w: %s is not in http.allowed_hosts", rule.ErrDestinationRefused, host)
+		return fmt.Errorf("%w: %s is not in http.allowed_hosts", ErrDestinationRefused, host)
 	}
 	name := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 	if guardedNames[name] && !r.listedName(name) {
-		return fmt.Errorf("%w: %s is called only when http.allowed_hosts lists it", rule.ErrDestinationRefused, host)
+		return fmt.Errorf("%w: %s is called only when http.allowed_hosts lists it", ErrDestinationRefused, host)
 	}
 	port, _ := strconv.Atoi(u.Port())
 	if port == 0 {
@@ -249,13 +253,17 @@ func (r *Runner) Run(ctx context.Context, s task.Step) task.Result {
 	start := time.Now()
 	// Until the destination is accepted the step's command is the rule's
 	// url as written: nothing rendered is recorded for a refused call.
-	unrendered := s.Task.HTTPMethod() + " " + s.Task.URL
+	p, err := params(s.Task)
+	if err != nil {
+		return task.Result{ExitCode: -1, Err: err}
+	}
+	unrendered := p.HTTPMethod() + " " + p.URL
 	res := task.Result{Command: unrendered, ExitCode: -1}
 	done := func() task.Result { res.Elapsed = time.Since(start); return res }
 	timeout := s.Timeout(r.o.Timeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := r.prepare(ctx, s)
+	req, err := r.prepare(ctx, p, s)
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
 			err = fmt.Errorf("timeout: no answer within %s", timeout)
@@ -280,7 +288,7 @@ func (r *Runner) Run(ctx context.Context, s task.Step) task.Result {
 	resp, err := r.client.Do(hr)
 	if err != nil {
 		switch {
-		case errors.Is(err, rule.ErrDestinationRefused):
+		case errors.Is(err, ErrDestinationRefused):
 			res.Command, res.Err = unrendered, errGuarded
 		case ctx.Err() == context.DeadlineExceeded:
 			res.Err = fmt.Errorf("timeout: no answer within %s", timeout)
@@ -299,17 +307,17 @@ func (r *Runner) Run(ctx context.Context, s task.Step) task.Result {
 	switch {
 	case err != nil:
 		res.Err = fmt.Errorf("reading the answer: %v", err)
-	case !r.expected(s.Task, resp.StatusCode):
+	case !r.expected(p, resp.StatusCode):
 		want := "2xx"
-		if len(s.Task.ExpectStatus) > 0 {
-			want = strings.Trim(fmt.Sprint(s.Task.ExpectStatus), "[]")
+		if len(p.ExpectStatus) > 0 {
+			want = strings.Trim(fmt.Sprint(p.ExpectStatus), "[]")
 		}
 		res.Err = fmt.Errorf("%w: HTTP %d (want %s)", ErrStatus, resp.StatusCode, want)
 	}
 	return done()
 }
 
-func (r *Runner) expected(t rule.Task, code int) bool {
+func (r *Runner) expected(t *Params, code int) bool {
 	if len(t.ExpectStatus) == 0 {
 		return code >= 200 && code <= 299
 	}
@@ -350,7 +358,11 @@ func unwrapURLError(err error) error {
 func (r *Runner) Describe(s task.Step) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
-	req, err := r.prepare(ctx, s)
+	p, err := params(s.Task)
+	if err != nil {
+		return "", err
+	}
+	req, err := r.prepare(ctx, p, s)
 	if err != nil {
 		return "", err
 	}

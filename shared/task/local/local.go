@@ -18,13 +18,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alexis-ops/alexis/actionhandler/internal/task"
-	"github.com/alexis-ops/alexis/actionhandler/internal/task/proc"
-	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/alexis-ops/alexis/shared/task"
+	"github.com/alexis-ops/alexis/shared/task/field"
+	"github.com/alexis-ops/alexis/shared/task/proc"
 )
 
 // Name is the task_type this package runs.
-const Name = rule.TaskLocal
+const Name = "local"
 
 // Defaults.
 const (
@@ -80,9 +80,13 @@ func New(o Options) (*Runner, error) {
 
 // Run runs the task's argv.
 func (r *Runner) Run(ctx context.Context, s task.Step) task.Result {
-	argv, err := s.Task.RenderArgv(s.Data())
+	p, err := params(s.Task)
 	if err != nil {
-		return task.Result{Command: strings.Join(s.Task.Argv, " "), ExitCode: -1, Err: err}
+		return task.Result{ExitCode: -1, Err: err}
+	}
+	argv, err := field.RenderArgv(p.Argv, s.Data())
+	if err != nil {
+		return task.Result{Command: strings.Join(p.Argv, " "), ExitCode: -1, Err: err}
 	}
 	res := task.Result{Command: quote(argv), ExitCode: -1}
 	path, err := r.resolve(argv[0])
@@ -90,7 +94,7 @@ func (r *Runner) Run(ctx context.Context, s task.Step) task.Result {
 		res.Err = err
 		return res
 	}
-	env, err := s.Task.RenderEnv(s.Data())
+	env, err := field.RenderEnv(p.Env, s.Data())
 	if err != nil {
 		res.Err = err
 		return res
@@ -120,7 +124,11 @@ func (r *Runner) resolve(name string) (string, error) {
 
 // Describe says what Run would do.
 func (r *Runner) Describe(s task.Step) (string, error) {
-	argv, err := s.Task.RenderArgv(s.Data())
+	p, err := params(s.Task)
+	if err != nil {
+		return "", err
+	}
+	argv, err := field.RenderArgv(p.Argv, s.Data())
 	if err != nil {
 		return "", err
 	}

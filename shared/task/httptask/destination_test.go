@@ -11,8 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/alexis-ops/alexis/actionhandler/internal/task"
-	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/alexis-ops/alexis/shared/task"
 )
 
 // TestDestinations calls a real server on 127.0.0.1 (a guarded address)
@@ -62,7 +61,7 @@ func TestDestinations(t *testing.T) {
 			seen = nil
 			mu.Unlock()
 			r := New(Options{AllowedHosts: tc.allowed})
-			s := task.Step{Entity: tc.entity, Alert: alert, Task: rule.Task{TaskType: Name, URL: tc.url}}
+			s := task.Step{Entity: tc.entity, Alert: alert, Task: task.Task{TaskType: Name, Params: &Params{URL: tc.url}}}
 			res := r.Run(context.Background(), s)
 			desc, descErr := r.Describe(s)
 			mu.Lock()
@@ -77,8 +76,8 @@ func TestDestinations(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(res.Err, rule.ErrDestinationRefused) || !errors.Is(descErr, rule.ErrDestinationRefused) {
-				t.Fatalf("run err %v, describe err %v: want %v", res.Err, descErr, rule.ErrDestinationRefused)
+			if !errors.Is(res.Err, ErrDestinationRefused) || !errors.Is(descErr, ErrDestinationRefused) {
+				t.Fatalf("run err %v, describe err %v: want %v", res.Err, descErr, ErrDestinationRefused)
 			}
 			if len(got) != 0 {
 				t.Errorf("server reached: %q", got)
@@ -137,7 +136,7 @@ func TestRebinding(t *testing.T) {
 			for len(hit) > 0 {
 				<-hit
 			}
-			res := r.Run(context.Background(), task.Step{Task: rule.Task{TaskType: Name, URL: "http://localhost:" + port + "/x"}})
+			res := r.Run(context.Background(), task.Step{Task: task.Task{TaskType: Name, Params: &Params{URL: "http://localhost:" + port + "/x"}}})
 			if !tc.refused {
 				if res.Err != nil || len(hit) != 1 {
 					t.Fatalf("err %v, hits %d", res.Err, len(hit))
@@ -145,7 +144,7 @@ func TestRebinding(t *testing.T) {
 				<-hit
 				return
 			}
-			if !errors.Is(res.Err, rule.ErrDestinationRefused) || len(hit) != 0 {
+			if !errors.Is(res.Err, ErrDestinationRefused) || len(hit) != 0 {
 				t.Fatalf("err %v, hits %d: want refused at connect", res.Err, len(hit))
 			}
 			if res.Command != "GET http://localhost:"+port+"/x" {

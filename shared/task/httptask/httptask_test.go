@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexis-ops/alexis/actionhandler/internal/task"
-	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/alexis-ops/alexis/shared/task"
 )
 
 func TestRun(t *testing.T) {
@@ -41,20 +40,19 @@ func TestRun(t *testing.T) {
 	r := New(Options{OutputLimit: 100, AllowedHosts: []string{"127.0.0.1"}})
 	for _, tc := range []struct {
 		name   string
-		task   rule.Task
+		task   task.Task
 		want   seen
 		status int
 		err    error
 		errMsg string
 	}{
-		{name: "post", task: rule.Task{URL: srv.URL + "/pools/{{ .details.pool }}/drain", Headers: map[string]string{"Authorization": `Bearer {{ secret "lb" }}`},
-			Body: `{"member": "{{ entity }}"}`},
+		{name: "post", task: task.Task{TaskType: Name, Params: &Params{URL: srv.URL + "/pools/{{ .details.pool }}/drain", Headers: map[string]string{"Authorization": `Bearer {{ secret "lb" }}`}, Body: `{"member": "{{ entity }}"}`}},
 			want: seen{"POST", "/pools/web%2F1/drain", "Bearer tok-123456", "application/json", `{"member": "app01"}`}, status: 200},
-		{name: "unexpected status", task: rule.Task{URL: srv.URL + "/down"}, want: seen{method: "GET", path: "/down"}, status: 503, err: ErrStatus},
-		{name: "expected status", task: rule.Task{URL: srv.URL + "/down", ExpectStatus: []int{503}}, want: seen{method: "GET", path: "/down"}, status: 503},
-		{name: "redirect not followed", task: rule.Task{URL: srv.URL + "/redirect"}, want: seen{method: "GET", path: "/redirect"}, status: 302, err: ErrStatus},
-		{name: "timeout", task: rule.Task{URL: srv.URL + "/slow", Timeout: "200ms"}, want: seen{method: "GET", path: "/slow"}, errMsg: "timeout"},
-		{name: "render error", task: rule.Task{URL: srv.URL + "/{{ .nope }}"}, errMsg: "nope"},
+		{name: "unexpected status", task: task.Task{TaskType: Name, Params: &Params{URL: srv.URL + "/down"}}, want: seen{method: "GET", path: "/down"}, status: 503, err: ErrStatus},
+		{name: "expected status", task: task.Task{TaskType: Name, Params: &Params{URL: srv.URL + "/down", ExpectStatus: []int{503}}}, want: seen{method: "GET", path: "/down"}, status: 503},
+		{name: "redirect not followed", task: task.Task{TaskType: Name, Params: &Params{URL: srv.URL + "/redirect"}}, want: seen{method: "GET", path: "/redirect"}, status: 302, err: ErrStatus},
+		{name: "timeout", task: task.Task{TaskType: Name, Timeout: "200ms", Params: &Params{URL: srv.URL + "/slow"}}, want: seen{method: "GET", path: "/slow"}, errMsg: "timeout"},
+		{name: "render error", task: task.Task{TaskType: Name, Params: &Params{URL: srv.URL + "/{{ .nope }}"}}, errMsg: "nope"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.task.TaskType = Name
@@ -77,17 +75,17 @@ func TestRun(t *testing.T) {
 			}
 		})
 	}
-	res := r.Run(context.Background(), task.Step{Task: rule.Task{TaskType: Name, URL: srv.URL + "/big"}})
+	res := r.Run(context.Background(), task.Step{Task: task.Task{TaskType: Name, Params: &Params{URL: srv.URL + "/big"}}})
 	if !res.Truncated || len(res.Stdout) != 100 || res.Err != nil {
 		t.Errorf("big answer: %d bytes truncated=%v err %v", len(res.Stdout), res.Truncated, res.Err)
 	}
 	<-got
 	limited := New(Options{AllowedHosts: []string{"lb.example.com"}})
-	if res := limited.Run(context.Background(), task.Step{Task: rule.Task{TaskType: Name, URL: srv.URL + "/"}}); !errors.Is(res.Err, ErrHostNotAllowed) {
+	if res := limited.Run(context.Background(), task.Step{Task: task.Task{TaskType: Name, Params: &Params{URL: srv.URL + "/"}}}); !errors.Is(res.Err, ErrHostNotAllowed) {
 		t.Errorf("allowed hosts: %v", res.Err)
 	}
 	// A literal address (TEST-NET-1): nothing to look up.
-	if d, err := New(Options{}).Describe(task.Step{Entity: "h1", Task: rule.Task{URL: "http://192.0.2.1/{{ entity }}", Method: "delete"}}); d != "call DELETE http://192.0.2.1/h1" || err != nil {
+	if d, err := New(Options{}).Describe(task.Step{Entity: "h1", Task: task.Task{TaskType: Name, Params: &Params{URL: "http://192.0.2.1/{{ entity }}", Method: "delete"}}}); d != "call DELETE http://192.0.2.1/h1" || err != nil {
 		t.Errorf("describe %q %v", d, err)
 	}
 }

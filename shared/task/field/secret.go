@@ -1,4 +1,4 @@
-package rule
+package field
 
 import (
 	"errors"
@@ -35,7 +35,7 @@ const (
 
 // secretEscapers maps a field's escaper to the one its secrets get ("":
 // inserted as they are).
-var secretEscapers = map[string]string{escJSON: escSecretJSON, escForm: escSecretForm}
+var secretEscapers = map[string]string{EscJSON: escSecretJSON, EscForm: escSecretForm}
 
 // Where a field may place a secret.
 type secretPos int
@@ -59,9 +59,9 @@ func secretPlace(name, esc string) secretPos {
 	switch {
 	case strings.HasPrefix(name, "headers."):
 		return secretHeader
-	case name == "body" && esc == escJSON:
+	case name == "body" && esc == EscJSON:
 		return secretJSONString
-	case name == "body" && esc == escForm:
+	case name == "body" && esc == EscForm:
 		return secretFormValue
 	}
 	return secretWhole

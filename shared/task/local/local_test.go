@@ -11,17 +11,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexis-ops/alexis/actionhandler/internal/task"
-	"github.com/alexis-ops/alexis/actionhandler/internal/task/proc"
 	"github.com/alexis-ops/alexis/shared/command"
-	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/alexis-ops/alexis/shared/task"
+	"github.com/alexis-ops/alexis/shared/task/proc"
 )
 
 const alert = `{"id": "a1", "details": {"svc": "dup licator; rm -rf /", "opt": "--force"}}`
 
 func step(argv []string, env map[string]string) task.Step {
 	return task.Step{ExecutionID: "x1", AlertID: "a1", RuleName: "r", Index: 2, Entity: "app01",
-		Task: rule.Task{TaskType: Name, Argv: argv, Env: env}, Alert: []byte(alert),
+		Task: task.Task{TaskType: Name, Params: &Params{Argv: argv, Env: env}}, Alert: []byte(alert),
 		Secret: func(n string) (string, error) {
 			if n == "tok" {
 				return "the-token", nil
