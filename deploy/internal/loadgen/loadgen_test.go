@@ -92,8 +92,11 @@ func TestUnansweredRequestsAreCounted(t *testing.T) {
 	if res.Errors["timeout"]+res.Unsent != 100 {
 		t.Fatalf("unsent %d, errors %v: want 100 timeouts or unsent", res.Unsent, res.Errors)
 	}
-	if res.Late < 90 {
-		t.Fatalf("late = %d: with 2 workers and 200 ms stalls nearly every request starts late", res.Late)
+	// With 2 workers held until each request's deadline, only the first
+	// two can start on time; every other one starts late or, when the
+	// worker got to it past its timeout (a loaded machine), not at all.
+	if res.Late+res.Unsent < 98 {
+		t.Fatalf("late %d + unsent %d < 98: with 2 workers and 200 ms stalls every request but the first two starts late", res.Late, res.Unsent)
 	}
 	if got := res.Sent + res.Unsent; got != 100 {
 		t.Fatalf("sent %d + unsent %d = %d, want 100", res.Sent, res.Unsent, got)
