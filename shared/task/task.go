@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"strconv"
 	"time"
@@ -249,6 +250,20 @@ func (s Step) Env() map[string]string {
 		"ALEXIS_ENTITY":       s.Entity,
 		"ALEXIS_TASK_INDEX":   strconv.Itoa(s.Index),
 	}
+}
+
+// ProcessEnv is the whole environment of a program the step starts on
+// the action handler's host (local, plugin): the task's env templates
+// rendered from the alert, then the step's ALEXIS_* variables and PATH,
+// which the task cannot override.
+func (s Step) ProcessEnv(tmpl map[string]string, path string) (map[string]string, error) {
+	env, err := field.RenderEnv(tmpl, s.Data())
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(env, s.Env())
+	env["PATH"] = path
+	return env, nil
 }
 
 // Result is what a step did.

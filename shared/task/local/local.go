@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"strings"
 	"time"
@@ -94,13 +93,11 @@ func (r *Runner) Run(ctx context.Context, s task.Step) task.Result {
 		res.Err = err
 		return res
 	}
-	env, err := field.RenderEnv(p.Env, s.Data())
+	env, err := s.ProcessEnv(p.Env, r.o.Path)
 	if err != nil {
 		res.Err = err
 		return res
 	}
-	maps.Copy(env, s.Env())
-	env["PATH"] = r.o.Path
 	pr := proc.Run(ctx, proc.Cmd{Path: path, Args: argv[1:], Env: env, Dir: r.o.Dir,
 		Timeout: s.Timeout(r.o.Timeout), OutputLimit: r.o.OutputLimit})
 	res.ExitCode, res.Stdout, res.Stderr, res.Truncated, res.Elapsed, res.Err =

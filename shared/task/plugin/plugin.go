@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -114,13 +113,11 @@ func (r *Runner) Run(ctx context.Context, s task.Step) task.Result {
 		res.Err = err
 		return res
 	}
-	env, err := field.RenderEnv(p.Env, s.Data())
+	env, err := s.ProcessEnv(p.Env, r.o.Path)
 	if err != nil {
 		res.Err = err
 		return res
 	}
-	maps.Copy(env, s.Env())
-	env["PATH"] = r.o.Path
 	pr := proc.Run(ctx, proc.Cmd{Path: path, Env: env, Dir: r.o.Dir, Stdin: s.Request,
 		Timeout: s.Timeout(r.o.Timeout), OutputLimit: r.o.OutputLimit})
 	res.ExitCode, res.Stderr, res.Truncated, res.Elapsed = pr.ExitCode, pr.Stderr, pr.Truncated, pr.Elapsed
