@@ -53,9 +53,27 @@ const (
 	storeTimeout = 15 * time.Second
 )
 
+// Store is what the engine records in: an execution's steps, its end and
+// its lease, its escalation timer, and its write-backs to try again
+// (store.Store is one).
+type Store interface {
+	Renew(ctx context.Context, id, owner string, lease time.Duration) error
+	SaveStep(ctx context.Context, id string, s store.Step) error
+	Finish(ctx context.Context, id, owner, status, reason string, steps ...store.Step) error
+	Reported(ctx context.Context, id, owner string) error
+
+	ScheduleEscalation(ctx context.Context, id, owner string, delay time.Duration) error
+	ClaimEscalations(ctx context.Context, lease time.Duration, limit int) ([]*store.Execution, error)
+	EscalationDone(ctx context.Context, id string) error
+
+	QueueWritebacks(ctx context.Context, ws []store.Writeback) error
+	ClaimWritebacks(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.Writeback, error)
+	EndWriteback(ctx context.Context, id, owner string, retryAt time.Time, lastErr string) error
+}
+
 // Options configure an Engine.
 type Options struct {
-	Store   store.Store
+	Store   Store
 	Owner   string        // this replica's name in the store
 	Lease   time.Duration // renewed every Lease/3 while an execution runs
 	Runners map[string]task.Runner
