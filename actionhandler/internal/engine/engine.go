@@ -53,9 +53,27 @@ const (
 	storeTimeout = 15 * time.Second
 )
 
+// Store is what the engine records in: an execution's steps, its end and
+// its lease, its escalation timer, and its write-backs to try again
+// (store.Store is one).
+type Store interface {
+	Renew(ctx context.Context, id, owner string, lease time.Duration) error
+	SaveStep(ctx context.Context, id string, s store.Step) error
+	Finish(ctx context.Context, id, owner, status, reason string, steps ...store.Step) error
+	Reported(ctx context.Context, id, owner string) error
+
+	ScheduleEscalation(ctx context.Context, id, owner string, delay time.Duration) error
+	ClaimEscalations(ctx context.Context, lease time.Duration, limit int) ([]*store.Execution, error)
+	EscalationDone(ctx context.Context, id string) error
+
+	QueueWritebacks(ctx context.Context, ws []store.Writeback) error
+	ClaimWritebacks(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.Writeback, error)
+	EndWriteback(ctx context.Context, id, owner string, retryAt time.Time, lastErr string) error
+}
+
 // Options configure an Engine.
 type Options struct {
-	Store   store.Store
+	Store   Store
 	Owner   string        // this replica's name in the store
 	Lease   time.Duration // renewed every Lease/3 while an execution runs
 	Runners map[string]task.Runner
@@ -68,7 +86,9 @@ type Options struct {
 	// ExecutionTimeout bounds a whole execution (tasks, delays, waits for
 	// busy hosts); running commands are killed when it is reached. 0: none.
 	ExecutionTimeout time.Duration
-	Development      bool // describe, note and log; run nothing
+	// Development wraps every runner (and a missing one) in task.DryRun:
+	// steps are described, noted and logged; nothing runs.
+	Development bool
 	// Redact masks secrets in everything stored, noted and logged.
 	Redact *redact.Redactor
 	// Secret resolves {{ secret "name" }} in task templates; nil: none.
@@ -93,12 +113,19 @@ type Options struct {
 	// MaxWritebackRetryDelay.
 	WritebackAttempts   int
 	WritebackRetryDelay time.Duration
+
+	// decode decodes a stored request (default action.Decode); tests
+	// count its calls: the engine decodes once per execution (job).
+	decode func([]byte) (*action.Request, error)
 }
 
 // Engine runs executions. It is safe for concurrent use.
 type Engine struct {
 	o   Options
 	log zerolog.Logger
+	// absent runs a task type without a runner: nil, or in development
+	// mode a dry run saying there is none.
+	absent task.Runner
 }
 
 // New returns an Engine.
@@ -121,7 +148,29 @@ func New(o Options) *Engine {
 	if o.Lease <= 0 {
 		o.Lease = DefaultLease
 	}
-	return &Engine{o: o, log: o.Log.With().Str(logging.Component, "engine").Logger()}
+	if o.decode == nil {
+		o.decode = action.Decode
+	}
+	e := &Engine{o: o, log: o.Log.With().Str(logging.Component, "engine").Logger()}
+	if o.Development {
+		e.o.Runners = task.DryRunAll(o.Runners)
+		e.absent = task.DryRun(nil)
+	}
+	return e
+}
+
+// runner returns the runner of a task type; ok false when there is none.
+func (e *Engine) runner(taskType string) (r task.Runner, ok bool) {
+	if r, ok := e.o.Runners[taskType]; ok {
+		return r, true
+	}
+	return e.absent, e.absent != nil
+}
+
+// dryRun says whether task type's steps are dry runs (task.DryRun).
+func (e *Engine) dryRun(taskType string) bool {
+	r, ok := e.runner(taskType)
+	return ok && task.IsDryRun(r)
 }
 
 func (e *Engine) logFor(x *store.Execution) zerolog.Logger {
@@ -167,7 +216,8 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 	log.Info().Str(logging.Event, "execution_started").Int(logging.Count, len(x.Entities)).Msg("execution started")
 
 	rec := &record{id: x.ID, last: -1, all: map[stepKey]store.Step{}}
-	status, reason, why, r := e.run(ctx, log, x, rec)
+	j := e.newJob(x)
+	status, reason, why := e.run(ctx, log, j, rec)
 	stopHeartbeat := func() {
 		select {
 		case <-hbStop:
@@ -225,7 +275,7 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 		Int(logging.Failed, failed).
 		Int64(logging.ElapsedMS, time.Since(start).Milliseconds()).
 		Msg("execution finished")
-	e.report(ctx, log, &got, r)
+	e.report(ctx, log, j.with(&got))
 }
 
 // heartbeat renews the lease every Lease/3 until stop closes; a lost lease
@@ -263,26 +313,30 @@ type host struct {
 }
 
 // run runs the tasks and returns the execution's status, the reason
-// shown to people, when refused the reason word, and the rule (decoded
-// once here for the write-back; nil when the request cannot be read).
-func (e *Engine) run(ctx context.Context, log zerolog.Logger, x *store.Execution, rec *record) (status, reason, why string, r *rule.Rule) {
-	req, err := action.Decode(x.Request)
-	if err != nil {
-		return store.Failure, "the stored request cannot be read: " + err.Error(), "", nil
+// shown to people and, when refused, the reason word. An execution with
+// a dry-run task (task.DryRun) is a dry run.
+func (e *Engine) run(ctx context.Context, log zerolog.Logger, j *job, rec *record) (status, reason, why string) {
+	if j.err != nil {
+		return store.Failure, "the stored request cannot be read: " + j.err.Error(), ""
 	}
-	r = req.Rule
+	x := j.x
 	hosts := make([]*host, len(x.Entities))
 	for i, ent := range x.Entities {
 		hosts[i] = &host{entity: ent}
 	}
-	tasks := req.Rule.Tasks
+	tasks := j.req.Rule.Tasks
 	rec.last = len(tasks) - 1
+	dry := false
 	var delay time.Duration // of the last task that ran, waited before the next that runs
 	for i, ti := range tasks {
 		t := ti.Task
+		// A dry run neither succeeds nor fails: the task is described on
+		// every host, and nothing ran that delay_after would wait for.
+		tdry := e.dryRun(t.TaskType)
+		dry = dry || tdry
 		var on []*host
 		for _, h := range hosts {
-			if why := skipReason(t, h, e.o.Development); why != "" {
+			if why := skipReason(t, h, tdry); why != "" {
 				e.end(ctx, log, rec, store.Step{TaskIndex: i, Entity: h.entity, TaskType: t.TaskType, Action: t.Action,
 					Status: store.Skipped, ExitCode: -1, Error: why})
 				continue
@@ -292,34 +346,38 @@ func (e *Engine) run(ctx context.Context, log zerolog.Logger, x *store.Execution
 		if len(on) == 0 {
 			continue
 		}
-		if delay > 0 && !e.o.Development {
+		if delay > 0 && !tdry {
 			// A cancelled wait is fine: the task sees ctx and fails as cancelled.
 			_ = e.o.Sleep(ctx, delay)
 		}
-		e.runTask(ctx, log, x, rec, req, i, t, on)
-		delay = t.DelayAfterDuration()
+		e.runTask(ctx, log, j, rec, i, t, on)
+		delay = 0
+		if !tdry {
+			delay = t.DelayAfterDuration()
+		}
 	}
-	if e.o.Development {
-		return store.DryRun, "", "", r
+	if dry {
+		return store.DryRun, "", ""
 	}
 	for _, h := range hosts {
 		if h.refused != "" {
-			return store.Refused, h.refusal, h.refused, r
+			return store.Refused, h.refusal, h.refused
 		}
 	}
 	for _, h := range hosts {
 		if h.failed {
-			return store.Failure, "", "", r
+			return store.Failure, "", ""
 		}
 	}
-	return store.Success, "", "", r
+	return store.Success, "", ""
 }
 
-// skipReason says why task t does not run on h, "" when it does.
-func skipReason(t rule.Task, h *host, development bool) string {
+// skipReason says why task t does not run on h, "" when it does; a dry
+// run is described on every host.
+func skipReason(t rule.Task, h *host, dryRun bool) string {
 	runIf := t.RunIfOrDefault()
 	switch {
-	case development:
+	case dryRun:
 		return ""
 	case h.stopped && runIf != rule.RunIfAlways:
 		return "stopped after an earlier task failed"
@@ -332,7 +390,8 @@ func skipReason(t rule.Task, h *host, development bool) string {
 }
 
 // runTask runs task i on hosts, Concurrency at a time.
-func (e *Engine) runTask(ctx context.Context, log zerolog.Logger, x *store.Execution, rec *record, req *action.Request, i int, t rule.Task, hosts []*host) {
+func (e *Engine) runTask(ctx context.Context, log zerolog.Logger, j *job, rec *record, i int, t rule.Task, hosts []*host) {
+	x := j.x
 	sem := make(chan struct{}, e.o.Concurrency)
 	var wg sync.WaitGroup
 	for _, h := range hosts {
@@ -340,7 +399,7 @@ func (e *Engine) runTask(ctx context.Context, log zerolog.Logger, x *store.Execu
 		wg.Go(func() {
 			defer func() { <-sem }()
 			s := task.Step{ExecutionID: x.ID, AlertID: x.AlertID, RuleName: x.RuleName, Index: i, Task: t,
-				Entity: h.entity, Alert: req.Alert.Raw, Request: x.Request, Secret: e.o.Secret}
+				Entity: h.entity, Alert: j.alert(), Request: x.Request, Secret: e.o.Secret}
 			status, why, text := e.runStep(ctx, log, rec, s)
 			switch status {
 			case store.Failure:
@@ -372,23 +431,15 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, rec *record, s
 		Logger()
 	red := e.o.Redact.String
 	st := store.Step{TaskIndex: s.Index, Entity: s.Entity, TaskType: s.Task.TaskType, Action: s.Task.Action, ExitCode: -1}
-	runner, ok := e.o.Runners[s.Task.TaskType]
-	desc, descErr := "", error(nil)
-	if ok {
-		desc, descErr = runner.Describe(s)
-	}
-	if e.o.Development {
+	runner, ok := e.runner(s.Task.TaskType)
+	if ok && task.IsDryRun(runner) {
+		// Runs nothing: says what would run, or why it could not.
+		res := runner.Run(ctx, s)
 		st.Status = store.DryRun
-		switch {
-		case !ok:
-			st.Error = "no runner for task type " + s.Task.TaskType
-		case descErr != nil:
-			st.Error = red(descErr.Error())
-		default:
-			st.Command = red(desc)
-			if s.Task.RunIfOrDefault() == rule.RunIfFailure {
-				st.Command += " (only if an earlier task fails)"
-			}
+		if res.Err != nil {
+			st.Error = red(res.Err.Error())
+		} else {
+			st.Command = red(res.Command)
 		}
 		e.end(ctx, log, rec, st)
 		e.o.Metrics.action(s.Task.TaskType, store.DryRun, 0)
@@ -397,6 +448,10 @@ func (e *Engine) runStep(ctx context.Context, log zerolog.Logger, rec *record, s
 			Str(logging.Command, st.Command).
 			Msg("development mode: not running")
 		return store.DryRun, "", ""
+	}
+	desc, descErr := "", error(nil)
+	if ok {
+		desc, descErr = runner.Describe(s)
 	}
 	if ok && descErr != nil {
 		// The templates do not render: nothing can run.

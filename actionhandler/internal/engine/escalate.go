@@ -8,11 +8,9 @@ import (
 	"time"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
-	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/dynatrace"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
-	"github.com/alexis-ops/alexis/shared/rule"
 	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/rs/zerolog"
 	"github.com/tidwall/gjson"
@@ -76,7 +74,8 @@ func statusOf(t ticket.Ticket) (statusReader, bool) {
 
 // escalationDelay is the delay_escalation of x's rule, 0 when x is not to
 // be escalated (none, a dry run, or no ticket system for its feed).
-func (e *Engine) escalationDelay(x *store.Execution, r *rule.Rule) time.Duration {
+func (e *Engine) escalationDelay(j *job) time.Duration {
+	x, r := j.x, j.rule()
 	if x.Status == store.DryRun {
 		return 0
 	}
@@ -90,8 +89,9 @@ func (e *Engine) escalationDelay(x *store.Execution, r *rule.Rule) time.Duration
 }
 
 // scheduleEscalation records x's escalation timer, if it has one.
-func (e *Engine) scheduleEscalation(ctx context.Context, log zerolog.Logger, x *store.Execution, r *rule.Rule) {
-	d := e.escalationDelay(x, r)
+func (e *Engine) scheduleEscalation(ctx context.Context, log zerolog.Logger, j *job) {
+	x := j.x
+	d := e.escalationDelay(j)
 	if d <= 0 {
 		return
 	}
@@ -133,6 +133,7 @@ func (e *Engine) Escalate(ctx context.Context, x *store.Execution) {
 	log := e.logFor(x)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.WritebackTimeout)
 	defer cancel()
+	j := e.newJob(x)
 	tk, ok := e.o.Tickets.ForFeed(x.FeedType, x.FeedName)
 	if !ok {
 		log.Info().Str(logging.Event, "escalation_skipped").Str(logging.Reason, "no ticket system for this feed").
@@ -155,12 +156,12 @@ func (e *Engine) Escalate(ctx context.Context, x *store.Execution) {
 			return
 		}
 	}
-	req, err := action.Decode(x.Request)
-	if err != nil {
-		log.Error().Str(logging.Event, "escalation_skipped").Str(logging.ErrorKey, err.Error()).
+	if j.err != nil {
+		log.Error().Str(logging.Event, "escalation_skipped").Str(logging.ErrorKey, j.err.Error()).
 			Msg("the stored request cannot be read")
 		return
 	}
+	req := j.req
 	delay := req.Rule.EscalationDelay()
 	note := fmt.Sprintf("Alexis: alert still open %s after remediation (execution %s); escalating.", delay, x.ID)
 	ops := req.Rule.EscalationOps(note, e.o.InvestigationQueue)

@@ -43,9 +43,15 @@ type Metrics struct {
 	queueLength prometheus.Collector
 }
 
+// QueueCounter counts the executions waiting for a worker (store.Store is
+// one).
+type QueueCounter interface {
+	CountQueued(ctx context.Context) (int, error)
+}
+
 // NewMetrics registers the action handler's metrics in m; the queue depth
 // gauge reads st's queued executions at every scrape.
-func NewMetrics(m *metrics.Metrics, st store.Store) *Metrics {
+func NewMetrics(m *metrics.Metrics, st QueueCounter) *Metrics {
 	buckets := []float64{.1, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
 	x := &Metrics{
 		actions: m.CounterVec("actions_total",

@@ -79,7 +79,7 @@ func TestLastStepsWithFinish(t *testing.T) {
 	var wl *writeLog
 	var sr *seenRunner
 	f := newFixture(t, func(o *Options) {
-		wl = &writeLog{Store: o.Store}
+		wl = &writeLog{Store: o.Store.(store.Store)}
 		o.Store = wl
 		sr = &seenRunner{fakeRunner: o.Runners["remote_ssh"].(*fakeRunner), st: wl.Store}
 		o.Runners = map[string]task.Runner{"remote_ssh": sr}

@@ -18,9 +18,17 @@ const (
 	WindDown = 30 * time.Second
 )
 
+// Queue is where Workers take executions from: queued ones, those of
+// replicas that died, and old ones to delete (store.Store is one).
+type Queue interface {
+	Claim(ctx context.Context, owner string, lease time.Duration, admit store.Admit) (*store.Execution, error)
+	Recover(ctx context.Context, owner string, lease time.Duration) ([]*store.Execution, error)
+	Prune(ctx context.Context, cutoff time.Time) (int, error)
+}
+
 // WorkerOptions configure Workers.
 type WorkerOptions struct {
-	Store   store.Store
+	Store   Queue
 	Engine  *Engine
 	Workers int         // executions run at once by this replica
 	Admit   store.Admit // the governor

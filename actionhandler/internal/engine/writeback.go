@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
-	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/rule"
 	"github.com/alexis-ops/alexis/shared/ticket"
@@ -64,21 +63,16 @@ func (e *Engine) Report(ctx context.Context, x *store.Execution) {
 		}
 		ev.Msg("execution finished")
 	}
-	e.report(ctx, log, x, nil)
+	e.report(ctx, log, e.newJob(x))
 }
 
-// report writes x back and marks it reported. r is x's rule, nil when
-// not decoded yet (or not readable): decoded here, once.
-func (e *Engine) report(ctx context.Context, log zerolog.Logger, x *store.Execution, r *rule.Rule) {
+// report writes j's execution back and marks it reported.
+func (e *Engine) report(ctx context.Context, log zerolog.Logger, j *job) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.WritebackTimeout)
 	defer cancel()
-	if r == nil {
-		if req, err := action.Decode(x.Request); err == nil {
-			r = req.Rule
-		}
-	}
-	e.writeBack(ctx, log, x, r)
-	e.scheduleEscalation(ctx, log, x, r)
+	x := j.x
+	e.writeBack(ctx, log, x, j.rule())
+	e.scheduleEscalation(ctx, log, j)
 	// Tried again while the store refuses: an execution written back but
 	// not marked reported would be written back again after a takeover.
 	if err := e.retryStore(ctx, log, "mark the execution reported", func(ctx context.Context) error {

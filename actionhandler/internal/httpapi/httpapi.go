@@ -18,6 +18,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -41,9 +42,18 @@ import (
 // rule returns the first execution.
 const DefaultDedupWindow = 24 * time.Hour
 
+// Store is what the API reads and queues executions in (store.Store is
+// one).
+type Store interface {
+	Create(ctx context.Context, x *store.Execution, window time.Duration) (got *store.Execution, created bool, err error)
+	CountQueued(ctx context.Context) (int, error)
+	Get(ctx context.Context, id string) (*store.Execution, error)
+	List(ctx context.Context, f store.Filter) (store.Page, error)
+}
+
 // Handler serves the API.
 type Handler struct {
-	Store store.Store
+	Store Store
 	// Wake tells the workers an execution was queued (may be nil).
 	Wake func()
 	// OnDuplicate, when set, is called for each request answered with an

@@ -38,7 +38,7 @@ func fixture(t *testing.T, name string) string {
 }
 
 // brokenStore fails every call.
-type brokenStore struct{ store.Store }
+type brokenStore struct{ Store }
 
 func (brokenStore) CountQueued(context.Context) (int, error) { return 0, errors.New("database down") }
 func (brokenStore) Create(context.Context, *store.Execution, time.Duration) (*store.Execution, bool, error) {
@@ -387,3 +387,6 @@ func TestControlCharacterEntityTakesNoDedupSlot(t *testing.T) {
 		})
 	}
 }
+
+// The store satisfies what the API declares.
+var _ Store = store.Store(nil)

@@ -177,6 +177,12 @@ type Counter interface {
 }
 
 // Store keeps executions. Implementations are safe for concurrent use.
+//
+// Store is what an implementation provides (SQLite, PostgreSQL) and what
+// run wires; consumers declare the few methods they use and accept those:
+// engine.Store (steps, ends, leases, escalations, write-backs),
+// engine.Queue (the workers: claim, recover, prune), engine.QueueCounter
+// (the queue gauge), httpapi.Store (create, count, get, list).
 type Store interface {
 	// Create records x as queued, unless an execution for the same feed
 	// type, alert id and rule name was created less than window ago: then
