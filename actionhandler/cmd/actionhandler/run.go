@@ -21,6 +21,7 @@ import (
 	"github.com/alexis-ops/alexis/actionhandler/internal/redact"
 	"github.com/alexis-ops/alexis/actionhandler/internal/sshexec"
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
+	"github.com/alexis-ops/alexis/actionhandler/internal/writeback"
 	"github.com/alexis-ops/alexis/shared/auth"
 	sconfig "github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/logging"
@@ -151,24 +152,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if deps.SSH != nil {
 		leftovers = deps.SSH
 	}
+	wb := writeback.New(writeback.Options{
+		Store:              st,
+		Owner:              replica,
+		Tickets:            em.Tickets(tickets),
+		Status:             tickets,
+		InvestigationQueue: cfg.InvestigationQueue,
+		Attempts:           cfg.WritebackRetry.Attempts,
+		RetryDelay:         cfg.WritebackRetry.Delay.D(),
+		Redact:             red,
+		Log:                log,
+	})
 	eng := engine.New(engine.Options{
-		Store:               st,
-		Owner:               replica,
-		Lease:               cfg.Store.Lease.D(),
-		Runners:             runners,
-		Tickets:             em.Tickets(tickets),
-		Status:              tickets,
-		InvestigationQueue:  cfg.InvestigationQueue,
-		Concurrency:         cfg.SSH.Concurrency,
-		ExecutionTimeout:    cfg.ExecutionTimeout.D(),
-		WritebackAttempts:   cfg.WritebackRetry.Attempts,
-		WritebackRetryDelay: cfg.WritebackRetry.Delay.D(),
-		Development:         cfg.Development,
-		Redact:              red,
-		Secret:              secrets.lookup,
-		Log:                 log,
-		Metrics:             em,
-		Leftovers:           leftovers,
+		Store:            st,
+		Owner:            replica,
+		Lease:            cfg.Store.Lease.D(),
+		Runners:          runners,
+		Writeback:        wb,
+		Concurrency:      cfg.SSH.Concurrency,
+		ExecutionTimeout: cfg.ExecutionTimeout.D(),
+		Development:      cfg.Development,
+		Redact:           red,
+		Secret:           secrets.lookup,
+		Log:              log,
+		Metrics:          em,
+		Leftovers:        leftovers,
 	})
 	gov := governor.New(governor.Options{
 		DefaultWindow:     cfg.Governor.DefaultWindow.D(),

@@ -66,7 +66,7 @@ func TestAdHocSkipNote(t *testing.T) {
 		{true, "[ad-hoc] Alexis rule r1 was posted by alice"},
 		{false, "Alexis rule r1 did not run"},
 	} {
-		note := f.eng.SkipNote(&store.Execution{RuleName: "r1", Client: "alice", AdHoc: tc.adhoc,
+		note := f.wb.SkipNote(&store.Execution{RuleName: "r1", Client: "alice", AdHoc: tc.adhoc,
 			Entities: []string{"app01"}, Reason: "cooldown"})
 		if !strings.HasPrefix(note, tc.want) {
 			t.Errorf("adhoc %t: note %q, want it to open with %q", tc.adhoc, note, tc.want)

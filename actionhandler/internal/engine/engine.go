@@ -1,7 +1,9 @@
 // Package engine runs executions: a matched rule's tasks, in order, on each
-// of its entities, recording every step in the store, then writes the
-// outcome back onto the alert. Workers (workers.go) feed it executions
-// claimed from the store.
+// of its entities, recording every step in the store, then hands the
+// outcome to write-back (actionhandler/internal/writeback: notes,
+// operations, escalation, retries) and marks it reported. Workers
+// (workers.go) feed it executions claimed from the store and drive
+// write-back's escalation and retry loops.
 //
 // Task i runs on every entity it applies to at once (up to Concurrency
 // hosts at a time); the task's delay_after is waited before the next task
@@ -37,38 +39,28 @@ import (
 	"github.com/alexis-ops/alexis/actionhandler/internal/sshexec"
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/actionhandler/internal/task"
+	"github.com/alexis-ops/alexis/actionhandler/internal/writeback"
 	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/rule"
-	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/rs/zerolog"
 )
 
 // Defaults for Options fields left zero.
 const (
-	DefaultConcurrency      = 32
-	DefaultWritebackTimeout = 30 * time.Second
-	DefaultLease            = 30 * time.Second
+	DefaultConcurrency = 32
+	DefaultLease       = 30 * time.Second
 	// storeTimeout bounds each store call made while winding down.
 	storeTimeout = 15 * time.Second
 )
 
-// Store is what the engine records in: an execution's steps, its end and
-// its lease, its escalation timer, and its write-backs to try again
-// (store.Store is one).
+// Store is what the engine records in: an execution's steps, its end,
+// its lease, and that it was reported (store.Store is one).
 type Store interface {
 	Renew(ctx context.Context, id, owner string, lease time.Duration) error
 	SaveStep(ctx context.Context, id string, s store.Step) error
 	Finish(ctx context.Context, id, owner, status, reason string, steps ...store.Step) error
 	Reported(ctx context.Context, id, owner string) error
-
-	ScheduleEscalation(ctx context.Context, id, owner string, delay time.Duration) error
-	ClaimEscalations(ctx context.Context, lease time.Duration, limit int) ([]*store.Execution, error)
-	EscalationDone(ctx context.Context, id string) error
-
-	QueueWritebacks(ctx context.Context, ws []store.Writeback) error
-	ClaimWritebacks(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.Writeback, error)
-	EndWriteback(ctx context.Context, id, owner string, retryAt time.Time, lastErr string) error
 }
 
 // Options configure an Engine.
@@ -77,43 +69,29 @@ type Options struct {
 	Owner   string        // this replica's name in the store
 	Lease   time.Duration // renewed every Lease/3 while an execution runs
 	Runners map[string]task.Runner
-	Tickets ticket.Set // write-back, by feed_type
-	// Status: the same ticket systems unwrapped (not Metrics.Tickets),
-	// asked whether an alert is still open before escalating; nil: Tickets.
-	Status             ticket.Set
-	InvestigationQueue string // team for alerts a person must look at
-	Concurrency        int    // hosts at once per task
+	// Writeback writes every ended execution back (required).
+	Writeback   *writeback.Writer
+	Concurrency int // hosts at once per task
 	// ExecutionTimeout bounds a whole execution (tasks, delays, waits for
 	// busy hosts); running commands are killed when it is reached. 0: none.
 	ExecutionTimeout time.Duration
 	// Development wraps every runner (and a missing one) in task.DryRun:
 	// steps are described, noted and logged; nothing runs.
 	Development bool
-	// Redact masks secrets in everything stored, noted and logged.
+	// Redact masks secrets in everything stored and logged.
 	Redact *redact.Redactor
 	// Secret resolves {{ secret "name" }} in task templates; nil: none.
 	Secret func(name string) (string, error)
 	Log    zerolog.Logger
-	// Metrics counts executions and actions; nil: none. Wrap Tickets with
-	// Metrics.Tickets to count the write-back calls.
+	// Metrics counts executions and actions; nil: none. Wrap write-back's
+	// Tickets with Metrics.Tickets to count the write-back calls.
 	Metrics *Metrics
 	// Sleep waits d or until ctx ends (delay_after); default a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// WritebackTimeout bounds the write-back of one execution. Write-back
-	// happens even when the execution was cancelled (on shutdown).
-	WritebackTimeout time.Duration
 	// Leftovers kills what the remote_ssh steps of an execution taken over
 	// from a dead replica left running on their hosts; nil: nothing is
 	// killed (the note says to check the host).
 	Leftovers LeftoverKiller
-	// WritebackAttempts is how many times a write-back operation is tried
-	// in all (default DefaultWritebackAttempts; 1: never again), the first
-	// retry WritebackRetryDelay after the failure (default
-	// DefaultWritebackRetryDelay), each next one twice as late, up to
-	// MaxWritebackRetryDelay.
-	WritebackAttempts   int
-	WritebackRetryDelay time.Duration
-
 	// decode decodes a stored request (default action.Decode); tests
 	// count its calls: the engine decodes once per execution (job).
 	decode func([]byte) (*action.Request, error)
@@ -135,15 +113,6 @@ func New(o Options) *Engine {
 	}
 	if o.Sleep == nil {
 		o.Sleep = sleep
-	}
-	if o.WritebackTimeout <= 0 {
-		o.WritebackTimeout = DefaultWritebackTimeout
-	}
-	if o.WritebackAttempts <= 0 {
-		o.WritebackAttempts = DefaultWritebackAttempts
-	}
-	if o.WritebackRetryDelay <= 0 {
-		o.WritebackRetryDelay = DefaultWritebackRetryDelay
 	}
 	if o.Lease <= 0 {
 		o.Lease = DefaultLease
@@ -174,14 +143,7 @@ func (e *Engine) dryRun(taskType string) bool {
 }
 
 func (e *Engine) logFor(x *store.Execution) zerolog.Logger {
-	return e.log.With().
-		Str(logging.ExecutionID, x.ID).
-		Str(logging.AlertID, x.AlertID).
-		Str(logging.UniqueValue, x.UniqueValue).
-		Str(logging.RuleName, x.RuleName).
-		Str(logging.Client, x.Client).
-		Str(logging.RequestedBy, x.RequestedBy).
-		Logger()
+	return writeback.ExecutionLog(e.log, x)
 }
 
 // errShutdown is the cause of an execution cancelled because the service

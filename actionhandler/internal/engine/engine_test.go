@@ -16,6 +16,7 @@ import (
 	"github.com/alexis-ops/alexis/actionhandler/internal/redact"
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/actionhandler/internal/task"
+	"github.com/alexis-ops/alexis/actionhandler/internal/writeback"
 	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/logging/logtest"
@@ -100,6 +101,7 @@ func request(t testing.TB, feed, tasks string, entities ...string) *action.Reque
 
 type fixture struct {
 	eng    *Engine
+	wb     *writeback.Writer
 	st     store.Store
 	runner *fakeRunner
 	ev     *events
@@ -109,6 +111,13 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, edit func(*Options)) *fixture {
+	t.Helper()
+	return newFixtureWB(t, edit, nil)
+}
+
+// newFixtureWB is newFixture with editWB changing write-back's options
+// (its Redact is the engine's).
+func newFixtureWB(t *testing.T, edit func(*Options), editWB func(*writeback.Options)) *fixture {
 	t.Helper()
 	ev := &events{}
 	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "e.db"), store.Options{})
@@ -120,14 +129,20 @@ func newFixture(t *testing.T, edit func(*Options)) *fixture {
 		ev: ev, rec: &tickettest.Recorder{}, logs: &logtest.Buffer{}, st: st}
 	tickets := ticket.Set{}
 	tickets.Add("OpsGenie", f.rec)
-	o := Options{
+	log := logging.New(f.logs, "actionhandler", logging.Options{})
+	wo := writeback.Options{
 		Store:              st,
 		Owner:              "rep1",
-		Lease:              time.Minute,
-		Runners:            map[string]task.Runner{"remote_ssh": f.runner},
 		Tickets:            tickets,
 		InvestigationQueue: "queue_needsinvestigation",
-		Log:                logging.New(f.logs, "actionhandler", logging.Options{}),
+		Log:                log,
+	}
+	o := Options{
+		Store:   st,
+		Owner:   "rep1",
+		Lease:   time.Minute,
+		Runners: map[string]task.Runner{"remote_ssh": f.runner},
+		Log:     log,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			ev.add("sleep " + d.String())
 			return nil
@@ -136,6 +151,12 @@ func newFixture(t *testing.T, edit func(*Options)) *fixture {
 	if edit != nil {
 		edit(&o)
 	}
+	wo.Redact = o.Redact
+	if editWB != nil {
+		editWB(&wo)
+	}
+	f.wb = writeback.New(wo)
+	o.Writeback = f.wb
 	f.eng = New(o)
 	return f
 }
@@ -447,8 +468,8 @@ func TestNoteTrimsOutput(t *testing.T) {
 	f.runner.stdout = strings.Repeat("x", 5000)
 	f.run(t, context.Background(), request(t, "OpsGenie", twoTasks, "app01"), "app01")
 	note := calls(f.rec, "note")[0]
-	if len(note) > 2*OutputNoteLimit+300 || !strings.Contains(note, "[trimmed]") {
-		t.Errorf("note of %d bytes, want output trimmed to about %d each: %.200q", len(note), OutputNoteLimit, note)
+	if len(note) > 2*writeback.OutputNoteLimit+300 || !strings.Contains(note, "[trimmed]") {
+		t.Errorf("note of %d bytes, want output trimmed to about %d each: %.200q", len(note), writeback.OutputNoteLimit, note)
 	}
 }
 

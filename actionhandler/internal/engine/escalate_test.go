@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexis-ops/alexis/actionhandler/internal/writeback"
 	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/dynatrace/dynatracetest"
 	"github.com/alexis-ops/alexis/shared/logging"
@@ -36,7 +37,7 @@ type escalationCase struct {
 // closed one. It returns the fixture for the system's own checks.
 func runEscalation(t *testing.T, c escalationCase) *fixture {
 	t.Helper()
-	f := newFixture(t, func(o *Options) {
+	f := newFixtureWB(t, nil, func(o *writeback.Options) {
 		o.Tickets = ticket.Set{}
 		o.Tickets.Add(c.feedType, c.client)
 	})

@@ -82,7 +82,7 @@ func TestKillLeftovers(t *testing.T) {
 		"app04": "its command (pid 444) was still running and was killed",
 		"app05": "its command had ended or never started (no record of it on the host)",
 	} {
-		if note := f.eng.Note(x, nil, entity); !strings.Contains(note, want) {
+		if note := f.wb.Note(x, nil, entity); !strings.Contains(note, want) {
 			t.Errorf("note for %s: %q, want %q in it", entity, note, want)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexis-ops/alexis/actionhandler/internal/writeback"
 	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/dynatrace"
 	"github.com/alexis-ops/alexis/shared/dynatrace/dynatracetest"
@@ -24,11 +25,11 @@ import (
 func retryFixture(t *testing.T) (*fixture, *dynatracetest.Server) {
 	t.Helper()
 	dt, client := dynatraceClient(t, -1)
-	f := newFixture(t, func(o *Options) {
+	f := newFixtureWB(t, nil, func(o *writeback.Options) {
 		o.Tickets = ticket.Set{}
 		o.Tickets.Add("Dynatrace", client)
-		o.WritebackAttempts = 3
-		o.WritebackRetryDelay = 30 * time.Millisecond
+		o.Attempts = 3
+		o.RetryDelay = 30 * time.Millisecond
 	})
 	return f, dt
 }
@@ -146,14 +147,5 @@ func TestWritebackNotRetriedOnPermanentError(t *testing.T) {
 	}
 	if s := f.logs.String(); strings.Contains(s, "writeback_retry_scheduled") || strings.Contains(s, "tried again") {
 		t.Errorf("retried a 404:\n%s", s)
-	}
-}
-
-func TestRetryDelayDoublesUpToMax(t *testing.T) {
-	e := New(Options{WritebackRetryDelay: 10 * time.Minute})
-	for attempt, want := range map[int]time.Duration{1: 10 * time.Minute, 2: 20 * time.Minute, 3: 30 * time.Minute, 9: 30 * time.Minute} {
-		if got := e.retryDelay(attempt); got != want {
-			t.Errorf("attempt %d: %v, want %v", attempt, got, want)
-		}
 	}
 }

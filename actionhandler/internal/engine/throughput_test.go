@@ -16,6 +16,7 @@ import (
 	"github.com/alexis-ops/alexis/actionhandler/internal/redact"
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/actionhandler/internal/task"
+	"github.com/alexis-ops/alexis/actionhandler/internal/writeback"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/ticket"
 )
@@ -151,9 +152,10 @@ func BenchmarkThroughput(b *testing.B) {
 			tickets.Add("OpsGenie", nc)
 			log := logging.New(io.Discard, "actionhandler", logging.Options{})
 			cc := &callCounter{Store: st}
+			wb := writeback.New(writeback.Options{Store: cc, Owner: "bench", Tickets: tickets, Redact: redact.New(), Log: log})
 			eng := New(Options{Store: cc, Owner: "bench", Lease: time.Minute, Development: true,
-				Runners: map[string]task.Runner{"remote_ssh": &fakeRunner{ev: &events{}}},
-				Tickets: tickets, Redact: redact.New(), Log: log})
+				Runners:   map[string]task.Runner{"remote_ssh": &fakeRunner{ev: &events{}}},
+				Writeback: wb, Redact: redact.New(), Log: log})
 			gov := governor.New(governor.Options{}) // the default configuration: no caps
 			w := StartWorkers(WorkerOptions{Store: cc, Engine: eng, Workers: 16, Admit: gov.Admit, Log: log})
 			defer w.Shutdown(time.Minute)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
+	"github.com/alexis-ops/alexis/actionhandler/internal/writeback"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/rs/zerolog"
 )
@@ -44,8 +45,9 @@ type WorkerOptions struct {
 	Log       zerolog.Logger
 }
 
-// Workers claim queued executions from the store and run them, and take
-// over the executions of replicas that died.
+// Workers claim queued executions from the store and run them, take
+// over the executions of replicas that died, and run the escalation and
+// write-back retry loops of the engine's write-back (Options.Writeback).
 type Workers struct {
 	o      WorkerOptions
 	log    zerolog.Logger
@@ -79,8 +81,10 @@ func StartWorkers(o WorkerOptions) *Workers {
 	w.loops.Add(4)
 	go w.dispatch()
 	go w.sweeper()
-	go w.drain("escalations", escalationBatch, o.Engine.Escalations)
-	go w.drain("write-back retries", writebackBatch, o.Engine.RetryWritebacks)
+	// Write-back's loops, for the engine's write-back.
+	wb := o.Engine.o.Writeback
+	go w.drain("escalations", writeback.EscalationBatch, wb.Escalations)
+	go w.drain("write-back retries", writeback.RetryBatch, wb.RetryWritebacks)
 	return w
 }
 

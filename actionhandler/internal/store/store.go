@@ -180,9 +180,10 @@ type Counter interface {
 //
 // Store is what an implementation provides (SQLite, PostgreSQL) and what
 // run wires; consumers declare the few methods they use and accept those:
-// engine.Store (steps, ends, leases, escalations, write-backs),
-// engine.Queue (the workers: claim, recover, prune), engine.QueueCounter
-// (the queue gauge), httpapi.Store (create, count, get, list).
+// engine.Store (steps, ends, leases, reported), writeback.Store
+// (escalation timers, write-backs to try again), engine.Queue (the
+// workers: claim, recover, prune), engine.QueueCounter (the queue gauge),
+// httpapi.Store (create, count, get, list), Counter (the governor).
 type Store interface {
 	// Create records x as queued, unless an execution for the same feed
 	// type, alert id and rule name was created less than window ago: then

@@ -1,4 +1,4 @@
-package engine
+package writeback
 
 import (
 	"context"
@@ -21,20 +21,20 @@ import (
 // operation on an alert (a note, a team, a close, an escalation) that
 // failed in a way trying again may cure (no answer, 408, 425, 429, 5xx) is
 // recorded in the store and tried again by any replica, after
-// WritebackRetryDelay, doubling up to MaxWritebackRetryDelay, until it
-// succeeds or WritebackAttempts tries were made. A try whose answer was
+// Options.RetryDelay, doubling up to MaxRetryDelay, until it succeeds or
+// Options.Attempts tries were made. A try whose answer was
 // lost may have landed: a retried note can then appear twice, which is
 // better than an outcome nobody sees.
 
 // Write-back retry defaults.
 const (
-	DefaultWritebackAttempts   = 10
-	DefaultWritebackRetryDelay = 30 * time.Second
-	MaxWritebackRetryDelay     = 30 * time.Minute
-	// writebackBatch is how many due retries one replica claims at once;
+	DefaultAttempts   = 10
+	DefaultRetryDelay = 30 * time.Second
+	MaxRetryDelay     = 30 * time.Minute
+	// RetryBatch is how many due retries one replica claims at once;
 	// they are leased for as long as trying them all one after the other
 	// may take, so no other replica tries them meanwhile.
-	writebackBatch = 10
+	RetryBatch = 10
 )
 
 // failedOp is a write-back operation that failed, and why.
@@ -45,11 +45,11 @@ type failedOp struct {
 
 // queueRetries records the operations on x's alert that failed and may
 // succeed later, for another try.
-func (e *Engine) queueRetries(ctx context.Context, log zerolog.Logger, x *store.Execution, failed []failedOp) {
-	if e.o.WritebackAttempts <= 1 {
+func (w *Writer) queueRetries(ctx context.Context, log zerolog.Logger, x *store.Execution, failed []failedOp) {
+	if w.o.Attempts <= 1 {
 		return
 	}
-	delay := e.retryDelay(1)
+	delay := w.retryDelay(1)
 	var ws []store.Writeback
 	for _, f := range failed {
 		if !retryable(f.err) {
@@ -60,7 +60,7 @@ func (e *Engine) queueRetries(ctx context.Context, log zerolog.Logger, x *store.
 			continue
 		}
 		ws = append(ws, store.Writeback{ID: rand.Text(), ExecutionID: x.ID, FeedType: x.FeedType, FeedName: x.FeedName,
-			AlertID: x.AlertID, Op: b, Attempts: 1, LastError: e.o.Redact.String(f.err.Error()),
+			AlertID: x.AlertID, Op: b, Attempts: 1, LastError: w.o.Redact.String(f.err.Error()),
 			NextAt: time.Now().Add(delay)})
 	}
 	if len(ws) == 0 {
@@ -69,7 +69,7 @@ func (e *Engine) queueRetries(ctx context.Context, log zerolog.Logger, x *store.
 	// The write-back's context may have run out on the failures themselves.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
-	if err := e.o.Store.QueueWritebacks(sctx, ws); err != nil {
+	if err := w.o.Store.QueueWritebacks(sctx, ws); err != nil {
 		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).
 			Msg("cannot record the failed write-backs for another try")
 		return
@@ -80,71 +80,71 @@ func (e *Engine) queueRetries(ctx context.Context, log zerolog.Logger, x *store.
 
 // RetryWritebacks claims due write-back retries and tries each once more.
 // It returns how many it claimed.
-func (e *Engine) RetryWritebacks(ctx context.Context) (int, error) {
+func (w *Writer) RetryWritebacks(ctx context.Context) (int, error) {
 	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
-	lease := writebackBatch*(e.o.WritebackTimeout+storeTimeout) + storeTimeout
-	ws, err := e.o.Store.ClaimWritebacks(sctx, e.o.Owner, lease, writebackBatch)
+	lease := RetryBatch*(w.o.Timeout+storeTimeout) + storeTimeout
+	ws, err := w.o.Store.ClaimWritebacks(sctx, w.o.Owner, lease, RetryBatch)
 	cancel()
 	if err != nil {
 		return 0, err
 	}
-	for _, w := range ws {
-		e.retryWriteback(ctx, w)
+	for _, wb := range ws {
+		w.retryWriteback(ctx, wb)
 	}
 	return len(ws), nil
 }
 
-func (e *Engine) retryWriteback(ctx context.Context, w store.Writeback) {
-	log := e.log.With().Str(logging.ExecutionID, w.ExecutionID).Str(logging.AlertID, w.AlertID).
-		Str(logging.FeedType, w.FeedType).Str(logging.FeedName, w.FeedName).Logger()
-	attempt := w.Attempts + 1
+func (w *Writer) retryWriteback(ctx context.Context, wb store.Writeback) {
+	log := w.log.With().Str(logging.ExecutionID, wb.ExecutionID).Str(logging.AlertID, wb.AlertID).
+		Str(logging.FeedType, wb.FeedType).Str(logging.FeedName, wb.FeedName).Logger()
+	attempt := wb.Attempts + 1
 	var op ticket.Op
-	err := json.Unmarshal(w.Op, &op)
+	err := json.Unmarshal(wb.Op, &op)
 	if err == nil {
-		tk, ok := e.o.Tickets.ForFeed(w.FeedType, w.FeedName)
+		tk, ok := w.o.Tickets.ForFeed(wb.FeedType, wb.FeedName)
 		if !ok {
 			err = errors.New("no ticket system configured for this feed any more")
 		} else {
-			octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.WritebackTimeout)
-			err = ticket.Do(octx, tk, w.AlertID, op)
+			octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.o.Timeout)
+			err = ticket.Do(octx, tk, wb.AlertID, op)
 			cancel()
 			if err == nil {
 				log.Info().Str(logging.Event, "writeback_done").Int(logging.Count, attempt).
-					Msg(e.o.Redact.String(logging.Trim(op.String(), 200)) + " (tried again)")
+					Msg(w.o.Redact.String(logging.Trim(op.String(), 200)) + " (tried again)")
 			}
 		}
 	}
 	var retryAt time.Time
 	switch {
 	case err == nil:
-	case retryable(err) && attempt < e.o.WritebackAttempts:
-		d := e.retryDelay(attempt)
+	case retryable(err) && attempt < w.o.Attempts:
+		d := w.retryDelay(attempt)
 		retryAt = time.Now().Add(d)
 		log.Warn().Str(logging.Event, "writeback_failed").Int(logging.Count, attempt).Int64(logging.DelayMS, d.Milliseconds()).
-			Str(logging.ErrorKey, e.o.Redact.String(err.Error())).Msg(op.String() + " failed again; will try again")
+			Str(logging.ErrorKey, w.o.Redact.String(err.Error())).Msg(op.String() + " failed again; will try again")
 	default:
 		log.Error().Str(logging.Event, "writeback_abandoned").Int(logging.Count, attempt).
-			Str(logging.ErrorKey, e.o.Redact.String(err.Error())).Msg(op.String() + ": giving up")
+			Str(logging.ErrorKey, w.o.Redact.String(err.Error())).Msg(op.String() + ": giving up")
 	}
 	msg := ""
 	if err != nil {
-		msg = e.o.Redact.String(err.Error())
+		msg = w.o.Redact.String(err.Error())
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
-	if err := e.o.Store.EndWriteback(sctx, w.ID, e.o.Owner, retryAt, msg); err != nil {
+	if err := w.o.Store.EndWriteback(sctx, wb.ID, w.o.Owner, retryAt, msg); err != nil {
 		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).
 			Msg("cannot record the write-back try")
 	}
 }
 
 // retryDelay is the wait after the attempt-th failed try.
-func (e *Engine) retryDelay(attempt int) time.Duration {
-	d := e.o.WritebackRetryDelay
-	for i := 1; i < attempt && d < MaxWritebackRetryDelay; i++ {
+func (w *Writer) retryDelay(attempt int) time.Duration {
+	d := w.o.RetryDelay
+	for i := 1; i < attempt && d < MaxRetryDelay; i++ {
 		d *= 2
 	}
-	return min(d, MaxWritebackRetryDelay)
+	return min(d, MaxRetryDelay)
 }
 
 // retryable reports whether trying err's operation again may succeed: no

@@ -1,4 +1,4 @@
-package engine
+package writeback
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/dynatrace"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
+	"github.com/alexis-ops/alexis/shared/rule"
 	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/rs/zerolog"
 	"github.com/tidwall/gjson"
@@ -27,8 +28,8 @@ import (
 // Its operations that fail are tried again like every write-back
 // (retry.go).
 
-// escalationBatch bounds the escalations claimed at once.
-const escalationBatch = 10
+// EscalationBatch bounds the escalations claimed at once (Escalations).
+const EscalationBatch = 10
 
 // statusReader is a ticket system that can tell whether an alert is open.
 type statusReader interface {
@@ -72,14 +73,13 @@ func statusOf(t ticket.Ticket) (statusReader, bool) {
 	return nil, false
 }
 
-// escalationDelay is the delay_escalation of x's rule, 0 when x is not to
-// be escalated (none, a dry run, or no ticket system for its feed).
-func (e *Engine) escalationDelay(j *job) time.Duration {
-	x, r := j.x, j.rule()
+// escalationDelay is the delay_escalation of x's rule r, 0 when x is not
+// to be escalated (none, a dry run, or no ticket system for its feed).
+func (w *Writer) escalationDelay(x *store.Execution, r *rule.Rule) time.Duration {
 	if x.Status == store.DryRun {
 		return 0
 	}
-	if _, ok := e.o.Tickets.ForFeed(x.FeedType, x.FeedName); !ok {
+	if _, ok := w.o.Tickets.ForFeed(x.FeedType, x.FeedName); !ok {
 		return 0
 	}
 	if r == nil {
@@ -89,13 +89,12 @@ func (e *Engine) escalationDelay(j *job) time.Duration {
 }
 
 // scheduleEscalation records x's escalation timer, if it has one.
-func (e *Engine) scheduleEscalation(ctx context.Context, log zerolog.Logger, j *job) {
-	x := j.x
-	d := e.escalationDelay(j)
+func (w *Writer) scheduleEscalation(ctx context.Context, log zerolog.Logger, x *store.Execution, r *rule.Rule) {
+	d := w.escalationDelay(x, r)
 	if d <= 0 {
 		return
 	}
-	if err := e.o.Store.ScheduleEscalation(ctx, x.ID, x.Owner, d); err != nil {
+	if err := w.o.Store.ScheduleEscalation(ctx, x.ID, x.Owner, d); err != nil {
 		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).
 			Msg("cannot schedule the escalation")
 		return
@@ -106,20 +105,20 @@ func (e *Engine) scheduleEscalation(ctx context.Context, log zerolog.Logger, j *
 
 // Escalations claims the due escalations and escalates each whose alert
 // is still open. It returns how many it claimed.
-func (e *Engine) Escalations(ctx context.Context) (int, error) {
+func (w *Writer) Escalations(ctx context.Context) (int, error) {
 	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	// Leased for as long as handling the whole batch may take.
-	lease := escalationBatch*(e.o.WritebackTimeout+storeTimeout) + storeTimeout
-	xs, err := e.o.Store.ClaimEscalations(sctx, lease, escalationBatch)
+	lease := EscalationBatch*(w.o.Timeout+storeTimeout) + storeTimeout
+	xs, err := w.o.Store.ClaimEscalations(sctx, lease, EscalationBatch)
 	cancel()
 	if err != nil {
 		return 0, err
 	}
 	for _, x := range xs {
-		e.Escalate(ctx, x)
+		w.Escalate(ctx, x)
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-		if err := e.o.Store.EscalationDone(dctx, x.ID); err != nil {
-			log := e.logFor(x)
+		if err := w.o.Store.EscalationDone(dctx, x.ID); err != nil {
+			log := ExecutionLog(w.log, x)
 			log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).
 				Msg("cannot record the escalation as handled; it will be handled again after its lease")
 		}
@@ -129,25 +128,26 @@ func (e *Engine) Escalations(ctx context.Context) (int, error) {
 }
 
 // Escalate escalates x (its escalation claimed) if its alert is open.
-func (e *Engine) Escalate(ctx context.Context, x *store.Execution) {
-	log := e.logFor(x)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.WritebackTimeout)
+func (w *Writer) Escalate(ctx context.Context, x *store.Execution) {
+	log := ExecutionLog(w.log, x)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.o.Timeout)
 	defer cancel()
-	j := e.newJob(x)
-	tk, ok := e.o.Tickets.ForFeed(x.FeedType, x.FeedName)
+	// Decoded once, the only time for this escalation.
+	req, reqErr := w.o.decode(x.Request)
+	tk, ok := w.o.Tickets.ForFeed(x.FeedType, x.FeedName)
 	if !ok {
 		log.Info().Str(logging.Event, "escalation_skipped").Str(logging.Reason, "no ticket system for this feed").
 			Msg("escalation skipped")
 		return
 	}
-	raw, _ := e.o.Status.ForFeed(x.FeedType, x.FeedName)
+	raw, _ := w.o.Status.ForFeed(x.FeedType, x.FeedName)
 	if raw == nil {
 		raw = tk
 	}
 	if sr, ok := statusOf(raw); ok {
 		open, err := sr.IsOpen(ctx, x.AlertID)
 		if err != nil {
-			log.Warn().Str(logging.Event, "escalation_status_unknown").Str(logging.ErrorKey, e.o.Redact.String(err.Error())).
+			log.Warn().Str(logging.Event, "escalation_status_unknown").Str(logging.ErrorKey, w.o.Redact.String(err.Error())).
 				Msg("cannot read the alert's status; escalating as if open")
 		}
 		if !open {
@@ -156,15 +156,14 @@ func (e *Engine) Escalate(ctx context.Context, x *store.Execution) {
 			return
 		}
 	}
-	if j.err != nil {
-		log.Error().Str(logging.Event, "escalation_skipped").Str(logging.ErrorKey, j.err.Error()).
+	if reqErr != nil {
+		log.Error().Str(logging.Event, "escalation_skipped").Str(logging.ErrorKey, reqErr.Error()).
 			Msg("the stored request cannot be read")
 		return
 	}
-	req := j.req
 	delay := req.Rule.EscalationDelay()
 	note := fmt.Sprintf("Alexis: alert still open %s after remediation (execution %s); escalating.", delay, x.ID)
-	ops := req.Rule.EscalationOps(note, e.o.InvestigationQueue)
+	ops := req.Rule.EscalationOps(note, w.o.InvestigationQueue)
 	failed := 0
 	var retry []failedOp
 	for _, err := range ticket.Apply(ctx, tk, x.AlertID, ops) {
@@ -174,7 +173,7 @@ func (e *Engine) Escalate(ctx context.Context, x *store.Execution) {
 		}
 		failed++
 		retry = append(retry, failedOp{oe.Op, oe.Err})
-		log.Warn().Str(logging.Event, "writeback_failed").Str(logging.ErrorKey, e.o.Redact.String(err.Error())).
+		log.Warn().Str(logging.Event, "writeback_failed").Str(logging.ErrorKey, w.o.Redact.String(err.Error())).
 			Msg("escalation: " + oe.Op.Kind + " failed")
 	}
 	ev := log.Info()
@@ -184,5 +183,5 @@ func (e *Engine) Escalate(ctx context.Context, x *store.Execution) {
 	ev.Str(logging.Event, "escalation_fired").Int64(logging.DelayMS, delay.Milliseconds()).
 		Int(logging.Count, len(ops)).Int(logging.Failed, failed).
 		Msg("alert still open: escalated")
-	e.queueRetries(ctx, log, x, retry)
+	w.queueRetries(ctx, log, x, retry)
 }

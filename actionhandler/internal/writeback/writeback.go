@@ -1,4 +1,16 @@
-package engine
+// Package writeback writes ended executions back onto their alerts: a
+// note per host (Note, SkipNote), then the rule's operations (ticket.Apply);
+// it schedules the escalation of an execution whose rule has a
+// delay_escalation and escalates alerts still open when it is due
+// (escalate.go); operations that failed in a way trying again may cure
+// are recorded in the store and tried again by any replica (retry.go).
+//
+// The engine (actionhandler/internal/engine) hands it each execution it
+// ends, with the execution's rule as it decoded it; the workers drive
+// its escalation and retry loops (Escalations, RetryWritebacks). Its log
+// lines keep the engine's component (component=engine): the log
+// vocabulary did not change when write-back left the engine.
+package writeback
 
 import (
 	"context"
@@ -7,7 +19,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alexis-ops/alexis/actionhandler/internal/redact"
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
+	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/rule"
 	"github.com/alexis-ops/alexis/shared/ticket"
@@ -22,69 +36,112 @@ const (
 	NoteLimit       = 24000
 )
 
+// Defaults for Options fields left zero.
+const (
+	DefaultTimeout = 30 * time.Second
+	// storeTimeout bounds each store call.
+	storeTimeout = 15 * time.Second
+)
+
+// Store is what write-back records in: escalation timers and the
+// operations to try again (store.Store is one).
+type Store interface {
+	ScheduleEscalation(ctx context.Context, id, owner string, delay time.Duration) error
+	ClaimEscalations(ctx context.Context, lease time.Duration, limit int) ([]*store.Execution, error)
+	EscalationDone(ctx context.Context, id string) error
+
+	QueueWritebacks(ctx context.Context, ws []store.Writeback) error
+	ClaimWritebacks(ctx context.Context, owner string, lease time.Duration, limit int) ([]store.Writeback, error)
+	EndWriteback(ctx context.Context, id, owner string, retryAt time.Time, lastErr string) error
+}
+
+// Options configure a Writer.
+type Options struct {
+	Store   Store
+	Owner   string     // this replica's name in the store
+	Tickets ticket.Set // write-back, by feed_type
+	// Status: the same ticket systems unwrapped (not Metrics.Tickets),
+	// asked whether an alert is still open before escalating; nil: Tickets.
+	Status             ticket.Set
+	InvestigationQueue string // team for alerts a person must look at
+	// Redact masks secrets in everything noted, stored and logged.
+	Redact *redact.Redactor
+	Log    zerolog.Logger
+	// Timeout bounds the write-back of one execution (Bound) and each
+	// escalation and retried operation. Write-back happens even when the
+	// execution was cancelled (on shutdown).
+	Timeout time.Duration
+	// Attempts is how many times an operation is tried in all (default
+	// DefaultAttempts; 1: never again), the first retry RetryDelay after
+	// the failure (default DefaultRetryDelay), each next one twice as
+	// late, up to MaxRetryDelay.
+	Attempts   int
+	RetryDelay time.Duration
+
+	// decode decodes a stored request (default action.Decode); tests
+	// count its calls: Escalate decodes once.
+	decode func([]byte) (*action.Request, error)
+}
+
+// Writer writes executions back. It is safe for concurrent use.
+type Writer struct {
+	o   Options
+	log zerolog.Logger
+}
+
+// New returns a Writer.
+func New(o Options) *Writer {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Attempts <= 0 {
+		o.Attempts = DefaultAttempts
+	}
+	if o.RetryDelay <= 0 {
+		o.RetryDelay = DefaultRetryDelay
+	}
+	if o.decode == nil {
+		o.decode = action.Decode
+	}
+	return &Writer{o: o, log: o.Log.With().Str(logging.Component, "engine").Logger()}
+}
+
+// ExecutionLog scopes log to execution x (the keys every line about an
+// execution carries).
+func ExecutionLog(log zerolog.Logger, x *store.Execution) zerolog.Logger {
+	return log.With().
+		Str(logging.ExecutionID, x.ID).
+		Str(logging.AlertID, x.AlertID).
+		Str(logging.UniqueValue, x.UniqueValue).
+		Str(logging.RuleName, x.RuleName).
+		Str(logging.Client, x.Client).
+		Str(logging.RequestedBy, x.RequestedBy).
+		Logger()
+}
+
+// Bound returns ctx, not cancelled with it, bounded by Options.Timeout:
+// the context to write one execution back in (Report, and marking it
+// reported).
+func (w *Writer) Bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), w.o.Timeout)
+}
+
 // Report writes an ended execution (x with its steps, owned by this
-// replica) back onto its alert and marks it reported. Notes first: one per
+// replica) back onto its alert, r its rule (nil when the stored request
+// cannot be read), and schedules its escalation. Notes first: one per
 // host, or one for a skipped execution. Then the rule's operations
 // (ticket.Apply; one failing does not stop the rest): rule.SuccessOps when
 // it succeeded (default: add route_to_team); rule.FailureOps when it
 // failed, was interrupted, refused or skipped (default: add the
-// investigation queue); none for a dry run.
-//
-// Executions that end here without running (skipped by the governor, or
-// taken over as interrupted from a replica that died) get their
-// execution_finished log line here, so every execution has one.
-func (e *Engine) Report(ctx context.Context, x *store.Execution) {
-	log := e.logFor(x)
-	switch x.Status {
-	case store.Skipped:
-		log.Warn().Str(logging.Event, "execution_skipped").Str(logging.Reason, logging.ReasonGovernor).
-			Str(logging.Detail, x.Reason).Int(logging.Count, len(x.Entities)).Msg("governor refused the execution")
-	case store.Interrupted:
-		log.Warn().Str(logging.Event, "execution_interrupted").Str(logging.Reason, x.Reason).
-			Msg("execution interrupted; reporting it on the alert")
-	}
-	if x.Status == store.Skipped {
-		e.o.Metrics.skipped(x.Reason)
-	}
-	if x.Status == store.Skipped || x.Status == store.Interrupted {
-		var elapsed time.Duration
-		if !x.StartedAt.IsZero() && !x.FinishedAt.IsZero() {
-			elapsed = x.FinishedAt.Sub(x.StartedAt)
-		}
-		e.o.Metrics.execution(x.Status, elapsed)
-		succeeded, failed := hostCounts(x)
-		ev := log.Warn().Str(logging.Event, "execution_finished").Str(logging.ActionStatus, x.Status).
-			Int(logging.Count, len(x.Entities)).Int(logging.Succeeded, succeeded).Int(logging.Failed, failed)
-		if x.Status == store.Skipped {
-			ev = ev.Str(logging.Reason, logging.ReasonGovernor).Str(logging.Detail, x.Reason)
-		}
-		if !x.StartedAt.IsZero() && !x.FinishedAt.IsZero() {
-			ev = ev.Int64(logging.ElapsedMS, x.FinishedAt.Sub(x.StartedAt).Milliseconds())
-		}
-		ev.Msg("execution finished")
-	}
-	e.report(ctx, log, e.newJob(x))
+// investigation queue); none for a dry run. log is the execution's
+// (ExecutionLog); ctx bounds it all (Bound).
+func (w *Writer) Report(ctx context.Context, log zerolog.Logger, x *store.Execution, r *rule.Rule) {
+	w.writeBack(ctx, log, x, r)
+	w.scheduleEscalation(ctx, log, x, r)
 }
 
-// report writes j's execution back and marks it reported.
-func (e *Engine) report(ctx context.Context, log zerolog.Logger, j *job) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.WritebackTimeout)
-	defer cancel()
-	x := j.x
-	e.writeBack(ctx, log, x, j.rule())
-	e.scheduleEscalation(ctx, log, j)
-	// Tried again while the store refuses: an execution written back but
-	// not marked reported would be written back again after a takeover.
-	if err := e.retryStore(ctx, log, "mark the execution reported", func(ctx context.Context) error {
-		return e.o.Store.Reported(ctx, x.ID, x.Owner)
-	}); err != nil {
-		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).
-			Msg("cannot mark the execution reported")
-	}
-}
-
-func (e *Engine) writeBack(ctx context.Context, log zerolog.Logger, x *store.Execution, r *rule.Rule) {
-	tk, ok := e.o.Tickets.ForFeed(x.FeedType, x.FeedName)
+func (w *Writer) writeBack(ctx context.Context, log zerolog.Logger, x *store.Execution, r *rule.Rule) {
+	tk, ok := w.o.Tickets.ForFeed(x.FeedType, x.FeedName)
 	if !ok {
 		log.Info().Str(logging.Event, "writeback_skipped").Str(logging.FeedType, x.FeedType).Str(logging.FeedName, x.FeedName).
 			Msg("no ticket system configured for this feed")
@@ -92,19 +149,19 @@ func (e *Engine) writeBack(ctx context.Context, log zerolog.Logger, x *store.Exe
 	}
 	var notes []string
 	if x.Status == store.Skipped {
-		notes = []string{e.SkipNote(x)}
+		notes = []string{w.SkipNote(x)}
 	} else {
 		for _, ent := range x.Entities {
-			notes = append(notes, e.Note(x, r, ent))
+			notes = append(notes, w.Note(x, r, ent))
 		}
 	}
 	var retry []failedOp
-	defer func() { e.queueRetries(ctx, log, x, retry) }()
+	defer func() { w.queueRetries(ctx, log, x, retry) }()
 	for i, n := range notes {
-		n = e.o.Redact.String(n)
+		n = w.o.Redact.String(n)
 		if err := tk.AddNote(ctx, x.AlertID, n); err != nil {
 			retry = append(retry, failedOp{ticket.Op{Kind: ticket.KindNote, Value: n}, err})
-			ev := log.Warn().Str(logging.Event, "writeback_failed").Str(logging.ErrorKey, e.o.Redact.String(err.Error()))
+			ev := log.Warn().Str(logging.Event, "writeback_failed").Str(logging.ErrorKey, w.o.Redact.String(err.Error()))
 			if x.Status != store.Skipped {
 				ev = ev.Str(logging.Entity, x.Entities[i])
 			}
@@ -118,9 +175,9 @@ func (e *Engine) writeBack(ctx context.Context, log zerolog.Logger, x *store.Exe
 			ops = r.SuccessOps()
 		}
 	case store.Failure, store.Interrupted, store.Skipped, store.Refused:
-		ops = rule.DefaultOnFailure(e.o.InvestigationQueue)
+		ops = rule.DefaultOnFailure(w.o.InvestigationQueue)
 		if r != nil {
-			ops = r.FailureOps(e.o.InvestigationQueue)
+			ops = r.FailureOps(w.o.InvestigationQueue)
 		}
 	}
 	failed := map[int]bool{}
@@ -135,7 +192,7 @@ func (e *Engine) writeBack(ctx context.Context, log zerolog.Logger, x *store.Exe
 		if oe.Op.Kind == ticket.KindAddTeam {
 			ev = ev.Str(logging.Team, oe.Op.Value)
 		}
-		ev.Str(logging.ErrorKey, e.o.Redact.String(err.Error())).Msg(oe.Op.Kind + " failed")
+		ev.Str(logging.ErrorKey, w.o.Redact.String(err.Error())).Msg(oe.Op.Kind + " failed")
 	}
 	for i, op := range ops {
 		if failed[i] {
@@ -147,14 +204,14 @@ func (e *Engine) writeBack(ctx context.Context, log zerolog.Logger, x *store.Exe
 			continue
 		}
 		log.Info().Str(logging.Event, "writeback_done").Str(logging.ActionStatus, x.Status).
-			Msg(e.o.Redact.String(logging.Trim(op.String(), 200)))
+			Msg(w.o.Redact.String(logging.Trim(op.String(), 200)))
 	}
 }
 
 // SkipNote is the note on an alert whose execution the governor refused.
-func (e *Engine) SkipNote(x *store.Execution) string {
+func (w *Writer) SkipNote(x *store.Execution) string {
 	return logging.Trim(adHocLine(x)+fmt.Sprintf("Alexis rule %s did not run on %s: %s. Sent to %s for a person to decide.",
-		x.RuleName, strings.Join(x.Entities, ", "), x.Reason, e.o.InvestigationQueue), NoteLimit)
+		x.RuleName, strings.Join(x.Entities, ", "), x.Reason, w.o.InvestigationQueue), NoteLimit)
 }
 
 // adHocLine opens the note of an ad-hoc execution (a rule the action
@@ -172,7 +229,7 @@ func adHocLine(x *store.Execution) string {
 //
 //	Alexis rule day_gc: restart_service on app01: success (exit 0, 1.2s)
 //	stdout...
-func (e *Engine) Note(x *store.Execution, r *rule.Rule, entity string) string {
+func (w *Writer) Note(x *store.Execution, r *rule.Rule, entity string) string {
 	var b strings.Builder
 	if x.Status == store.Interrupted {
 		fmt.Fprintf(&b, "Alexis rule %s: execution %s was interrupted (%s). What ran on %s may be incomplete: check it.",
@@ -220,7 +277,7 @@ func (e *Engine) Note(x *store.Execution, r *rule.Rule, entity string) string {
 			fmt.Fprintf(&b, "%s on %s: not run", label, entity)
 		case store.Refused:
 			fmt.Fprintf(&b, "%s on %s: refused, nothing was run (%s). Sent to %s for a person to decide.",
-				label, entity, st.Error, e.o.InvestigationQueue)
+				label, entity, st.Error, w.o.InvestigationQueue)
 		case store.Interrupted, store.Running:
 			fmt.Fprintf(&b, "%s on %s: interrupted while running, outcome unknown", label, entity)
 			if st.Error != "" && st.Error != store.InterruptedStepError {
