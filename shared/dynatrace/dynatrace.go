@@ -456,32 +456,68 @@ var supported = []string{ticket.KindNote, ticket.KindAddTeam, ticket.KindClose}
 // ClosedMessage is the closing comment when a close op brings no note.
 const ClosedMessage = "Closed by Alexis."
 
+// System is the name of this ticket system in ticket.Error and labels.
+const System = "dynatrace"
+
+// fail makes err of op a ticket.Error, with the status of the answer.
+func fail(op string, err error) error {
+	return ticket.NewError(System, op, StatusCode(err), err)
+}
+
 // AddNote comments on problem id (context "Alexis").
 func (c *Client) AddNote(ctx context.Context, id, note string) error {
-	return c.AddComment(ctx, id, note, CommentContext)
+	return fail(ticket.KindNote, c.addNote(ctx, id, note))
 }
 
 // AddTeam records the routing to team as a comment on problem id.
 func (c *Client) AddTeam(ctx context.Context, id, team string) error {
+	return fail(ticket.KindAddTeam, c.addTeam(ctx, id, team))
+}
+
+func (c *Client) addNote(ctx context.Context, id, note string) error {
+	return c.AddComment(ctx, id, note, CommentContext)
+}
+
+func (c *Client) addTeam(ctx context.Context, id, team string) error {
 	return c.AddComment(ctx, id, "Alexis routed this problem to team "+team+".", CommentContext)
 }
 
+// IsOpen implements ticket.StatusReader: whether problem id is not
+// CLOSED. It reports true with the error when the problem cannot be read.
+func (c *Client) IsOpen(ctx context.Context, id string) (bool, error) {
+	raw, err := c.GetProblem(ctx, id)
+	if err != nil {
+		return true, fail("get problem", err)
+	}
+	var p struct {
+		Status string `json:"status"`
+	}
+	_ = json.Unmarshal(raw, &p)
+	return !strings.EqualFold(p.Status, "CLOSED"), nil
+}
+
+var _ ticket.StatusReader = (*Client)(nil)
+
 // Do applies op to problem id: note and add_team become comments, close
 // closes the problem with op.Note (or ClosedMessage) as closing comment.
-// Other kinds wrap ticket.ErrUnsupported.
+// Other kinds wrap ticket.ErrUnsupported. Failures are *ticket.Error.
 func (c *Client) Do(ctx context.Context, id string, op ticket.Op) error {
+	return fail(op.Kind, c.apply(ctx, id, op))
+}
+
+func (c *Client) apply(ctx context.Context, id string, op ticket.Op) error {
 	if err := op.Validate(); err != nil {
 		return fmt.Errorf("dynatrace %s on %s: %w", op.Kind, id, err)
 	}
 	switch op.Kind {
 	case ticket.KindNote:
-		return c.AddNote(ctx, id, op.Value)
+		return c.addNote(ctx, id, op.Value)
 	case ticket.KindAddTeam:
-		if err := c.AddTeam(ctx, id, op.Value); err != nil {
+		if err := c.addTeam(ctx, id, op.Value); err != nil {
 			return err
 		}
 		if op.Note != "" {
-			return c.AddNote(ctx, id, op.Note)
+			return c.addNote(ctx, id, op.Note)
 		}
 		return nil
 	case ticket.KindClose:

@@ -264,8 +264,52 @@ func (c *Client) Get(ctx context.Context, id string) (json.RawMessage, error) {
 	return json.Marshal(m)
 }
 
+// System is the name of this ticket system in ticket.Error and labels.
+const System = "opsgenie"
+
+// fail makes err of op a ticket.Error, with the status of OpsGenie's
+// answer.
+func fail(op string, err error) error {
+	return ticket.NewError(System, op, StatusCode(err), err)
+}
+
 // AddNote adds a note to alert id.
 func (c *Client) AddNote(ctx context.Context, id, note string) error {
+	return fail(ticket.KindNote, c.addNote(ctx, id, note))
+}
+
+// AddTeam adds team (by name) to alert id.
+func (c *Client) AddTeam(ctx context.Context, id, team string) error {
+	return fail(ticket.KindAddTeam, c.addTeam(ctx, id, team))
+}
+
+// IsOpen implements ticket.StatusReader: whether alert id is not closed
+// (open or acknowledged). It reports true with the error when the alert
+// cannot be read.
+func (c *Client) IsOpen(ctx context.Context, id string) (bool, error) {
+	raw, err := c.Get(ctx, id)
+	if err != nil {
+		return true, fail("get alert", err)
+	}
+	var a struct {
+		Status string `json:"status"`
+	}
+	_ = json.Unmarshal(raw, &a)
+	return !strings.EqualFold(a.Status, "closed"), nil
+}
+
+var _ ticket.StatusReader = (*Client)(nil)
+
+// Do applies op to alert id: every kind of ticket.Kinds. Each call is
+// accepted only with a 202 answer carrying a requestId (ErrNoRequestID
+// otherwise). Op.Note, when set, is added by OpsGenie as a note with the
+// action. An escalation or responder value "id:..." names it by id.
+// Failures are *ticket.Error.
+func (c *Client) Do(ctx context.Context, id string, op ticket.Op) error {
+	return fail(op.Kind, c.do(ctx, id, op))
+}
+
+func (c *Client) addNote(ctx context.Context, id, note string) error {
 	res, err := call(ctx, func() (*ogalert.AsyncAlertResult, error) {
 		return c.alerts.AddNote(ctx, &ogalert.AddNoteRequest{
 			IdentifierType: ogalert.ALERTID, IdentifierValue: id,
@@ -275,8 +319,7 @@ func (c *Client) AddNote(ctx context.Context, id, note string) error {
 	return accepted("add note", id, res, err)
 }
 
-// AddTeam adds team (by name) to alert id.
-func (c *Client) AddTeam(ctx context.Context, id, team string) error {
+func (c *Client) addTeam(ctx context.Context, id, team string) error {
 	res, err := call(ctx, func() (*ogalert.AsyncAlertResult, error) {
 		return c.alerts.AddTeam(ctx, &ogalert.AddTeamRequest{
 			IdentifierType: ogalert.ALERTID, IdentifierValue: id,
@@ -286,11 +329,7 @@ func (c *Client) AddTeam(ctx context.Context, id, team string) error {
 	return accepted("add team", id, res, err)
 }
 
-// Do applies op to alert id: every kind of ticket.Kinds. Each call is
-// accepted only with a 202 answer carrying a requestId (ErrNoRequestID
-// otherwise). Op.Note, when set, is added by OpsGenie as a note with the
-// action. An escalation or responder value "id:..." names it by id.
-func (c *Client) Do(ctx context.Context, id string, op ticket.Op) error {
+func (c *Client) do(ctx context.Context, id string, op ticket.Op) error {
 	if err := op.Validate(); err != nil {
 		return fmt.Errorf("opsgenie %s on %s: %w", op.Kind, id, err)
 	}
@@ -298,9 +337,9 @@ func (c *Client) Do(ctx context.Context, id string, op ticket.Op) error {
 	var f func() (*ogalert.AsyncAlertResult, error)
 	switch op.Kind {
 	case ticket.KindNote:
-		return c.AddNote(ctx, id, op.Value)
+		return c.addNote(ctx, id, op.Value)
 	case ticket.KindAddTeam:
-		return c.AddTeam(ctx, id, op.Value)
+		return c.addTeam(ctx, id, op.Value)
 	case ticket.KindAddTags:
 		f = func() (*ogalert.AsyncAlertResult, error) {
 			return c.alerts.AddTags(ctx, &ogalert.AddTagsRequest{

@@ -74,3 +74,6 @@ func (o *observed) Do(ctx context.Context, id string, op Op) error {
 func (o *observed) Supports(kind string) bool { return Supports(o.t, kind) }
 
 var _ Operator = (*observed)(nil)
+
+// Unwrap returns the original Ticket.
+func (o *observed) Unwrap() Ticket { return o.t }

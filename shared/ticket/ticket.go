@@ -4,9 +4,15 @@
 //
 // Each ticket system is one package implementing Ticket, and, for the full
 // operation set, Operator: shared/opsgenie, shared/dynatrace and
-// shared/ticket/webhook. Package ticket/registry builds a Set from the
-// "tickets" configuration block; services pick the Ticket for an alert by
-// its feed_type (and feed_name, for feeds with their own account).
+// shared/ticket/webhook. A system owns its failures' classification: its
+// calls fail with *Error, and callers ask Temporary whether trying again
+// may help. A system that can tell whether an alert is still open
+// implements StatusReader; StatusOf finds it through wrappers (Multi,
+// Observe). A system with an API of its own registers itself as a System
+// (its config block, its secret files, its client) in package
+// ticket/registry, which builds a Set from the "tickets" configuration
+// block; services pick the Ticket for an alert by its feed_type (and
+// feed_name, for feeds with their own account).
 //
 // A rule names operations as Ops ({"op": "close", "note": "..."}); Apply
 // runs a list of them in order. Validate an Op with Op.Validate and check

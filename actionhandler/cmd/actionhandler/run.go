@@ -320,24 +320,12 @@ func secretFiles(cfg *config.Config) []secretfile.File {
 }
 
 // ticketSecretFiles are the files holding the ticket systems' keys and
-// tokens.
+// tokens, as their registrations name them.
 func ticketSecretFiles(c registry.Config) []string {
 	var files []string
-	systems := func(s registry.Systems) {
-		if s.OpsGenie != nil && s.OpsGenie.APIKeyFile != "" {
-			files = append(files, s.OpsGenie.APIKeyFile)
-		}
-		if s.Dynatrace != nil && s.Dynatrace.APITokenFile != "" {
-			files = append(files, s.Dynatrace.APITokenFile)
-		}
-	}
-	systems(c.Systems)
-	for _, s := range c.Feeds {
-		systems(s)
-	}
-	for _, w := range c.Webhooks {
-		if w.TokenFile != "" {
-			files = append(files, w.TokenFile)
+	for _, f := range c.SecretFiles("") {
+		if f.Path != "" {
+			files = append(files, f.Path)
 		}
 	}
 	return files

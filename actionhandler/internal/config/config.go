@@ -291,7 +291,8 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	if c.OpsGenie != nil {
-		c.Tickets.OpsGenie, c.OpsGenie = c.OpsGenie, nil
+		c.Tickets.SetSystem(opsgenie.System, c.OpsGenie)
+		c.OpsGenie = nil
 	}
 	return c, nil
 }
@@ -386,7 +387,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateExecution(&p)
-	if c.OpsGenie != nil && c.Tickets.OpsGenie != nil {
+	if c.OpsGenie != nil && c.Tickets.Systems[opsgenie.System] != nil {
 		p.Addf("opsgenie", "set either opsgenie or tickets.opsgenie, not both (opsgenie is the earlier spelling of tickets.opsgenie)")
 	}
 	errs := []error{c.Config.Validate(server.ListenRequired), p.Err(), c.Tickets.Validate("tickets.")}

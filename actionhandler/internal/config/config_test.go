@@ -8,6 +8,8 @@ import (
 	"time"
 
 	sconfig "github.com/alexis-ops/alexis/shared/config"
+	"github.com/alexis-ops/alexis/shared/opsgenie"
+	"github.com/alexis-ops/alexis/shared/ticket/registry"
 )
 
 func files(t *testing.T) (dir, tokens, key, known string) {
@@ -78,7 +80,7 @@ opsgenie:
 		t.Fatal(err)
 	}
 	if c.Listen != "0.0.0.0:9000" || c.SSH.Port != 2222 || c.SSH.ConnectTimeout.D() != 3*time.Second ||
-		c.OpsGenie != nil || c.Tickets.OpsGenie == nil || c.Tickets.OpsGenie.APIURL != "api.eu.opsgenie.com" || c.Log.Format != "json" {
+		c.OpsGenie != nil || opsgenieBlock(c.Tickets.Systems) == nil || opsgenieBlock(c.Tickets.Systems).APIURL != "api.eu.opsgenie.com" || c.Log.Format != "json" {
 		t.Errorf("%+v", c)
 	}
 }
@@ -147,7 +149,7 @@ func TestTickets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Tickets.OpsGenie == nil || c.Tickets.OpsGenie.APIURL != "api.eu.opsgenie.com" || c.Tickets.Feeds["eu"].OpsGenie == nil {
+	if opsgenieBlock(c.Tickets.Systems) == nil || opsgenieBlock(c.Tickets.Systems).APIURL != "api.eu.opsgenie.com" || opsgenieBlock(c.Tickets.Feeds["eu"]) == nil {
 		t.Errorf("tickets: %+v", c.Tickets)
 	}
 }
@@ -240,4 +242,10 @@ secrets: {lb: ` + key + `}
 			t.Errorf("%q: err %v, want %q", tc.yaml, err, tc.want)
 		}
 	}
+}
+
+// opsgenieBlock is the opsgenie block of s, nil when there is none.
+func opsgenieBlock(s registry.Systems) *opsgenie.Config {
+	c, _ := s[opsgenie.System].(*opsgenie.Config)
+	return c
 }

@@ -4,17 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
-	"github.com/alexis-ops/alexis/shared/dynatrace"
 	"github.com/alexis-ops/alexis/shared/logging"
-	"github.com/alexis-ops/alexis/shared/opsgenie"
 	"github.com/alexis-ops/alexis/shared/rule"
 	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/rs/zerolog"
-	"github.com/tidwall/gjson"
 )
 
 // Escalation (docs/actionhandler.md, "Escalation"): when the rule has a
@@ -31,46 +27,9 @@ import (
 // EscalationBatch bounds the escalations claimed at once (Escalations).
 const EscalationBatch = 10
 
-// statusReader is a ticket system that can tell whether an alert is open.
-type statusReader interface {
-	IsOpen(ctx context.Context, id string) (bool, error)
-}
-
-// opsgenieStatus reads an OpsGenie alert's status (open, acked or closed).
-type opsgenieStatus struct{ c *opsgenie.Client }
-
-func (s opsgenieStatus) IsOpen(ctx context.Context, id string) (bool, error) {
-	raw, err := s.c.Get(ctx, id)
-	if err != nil {
-		return true, err
-	}
-	return !strings.EqualFold(gjson.GetBytes(raw, "status").String(), "closed"), nil
-}
-
-// dynatraceStatus reads a Dynatrace problem's status (OPEN or CLOSED).
-type dynatraceStatus struct{ c *dynatrace.Client }
-
-func (s dynatraceStatus) IsOpen(ctx context.Context, id string) (bool, error) {
-	raw, err := s.c.GetProblem(ctx, id)
-	if err != nil {
-		return true, err
-	}
-	return !strings.EqualFold(gjson.GetBytes(raw, "status").String(), "CLOSED"), nil
-}
-
-// statusOf returns the statusReader for t, if it has one.
-func statusOf(t ticket.Ticket) (statusReader, bool) {
-	switch v := t.(type) {
-	case statusReader:
-		return v, true
-	case *opsgenie.Client:
-		return opsgenieStatus{v}, true
-	case *dynatrace.Client:
-		return dynatraceStatus{v}, true
-	case *ticket.Multi:
-		return statusOf(v.Primary)
-	}
-	return nil, false
+// statusOf returns the ticket.StatusReader for t, if its system has one.
+func statusOf(t ticket.Ticket) (ticket.StatusReader, bool) {
+	return ticket.StatusOf(t)
 }
 
 // escalationDelay is the delay_escalation of x's rule r, 0 when x is not

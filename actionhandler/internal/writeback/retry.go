@@ -5,14 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
-	"github.com/alexis-ops/alexis/shared/dynatrace"
-	"github.com/alexis-ops/alexis/shared/httpclient"
 	"github.com/alexis-ops/alexis/shared/logging"
-	"github.com/alexis-ops/alexis/shared/opsgenie"
 	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/rs/zerolog"
 )
@@ -147,27 +143,8 @@ func (w *Writer) retryDelay(attempt int) time.Duration {
 	return min(d, MaxRetryDelay)
 }
 
-// retryable reports whether trying err's operation again may succeed: no
-// answer at all (network, timeout), or an answer saying "later" (408, 425,
-// 429, 5xx). Other answers (unknown alert, bad key, bad request) and
-// operations the ticket system lacks would fail the same way again.
+// retryable reports whether trying err's operation again may succeed, as
+// the ticket system said (ticket.Temporary).
 func retryable(err error) bool {
-	if errors.Is(err, ticket.ErrUnsupported) {
-		return false
-	}
-	code := opsgenie.StatusCode(err)
-	if code == 0 {
-		code = dynatrace.StatusCode(err)
-	}
-	var se *httpclient.StatusError
-	if code == 0 && errors.As(err, &se) {
-		code = se.Code
-	}
-	switch {
-	case code == 0, code >= 500:
-		return true
-	case code == http.StatusRequestTimeout, code == http.StatusTooEarly, code == http.StatusTooManyRequests:
-		return true
-	}
-	return false
+	return ticket.Temporary(err)
 }

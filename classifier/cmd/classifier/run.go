@@ -130,7 +130,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	reg.Registry.MustRegister(classify.RulesCollector(service, loader))
 
 	intakeCfg := httpapi.Intake{AlertmanagerFeedName: cfg.Alertmanager.FeedName, Webhooks: map[string]intake.WebhookFeed{}}
-	feedTypes := []string{intake.FeedTypeAlertmanager, registry.FeedTypeOpsGenie, registry.FeedTypeDynatrace}
+	feedTypes := append([]string{intake.FeedTypeAlertmanager}, registry.FeedTypes()...)
 	for _, w := range cfg.Webhooks {
 		intakeCfg.Webhooks[w.Name] = w.Feed()
 		feedTypes = append(feedTypes, w.FeedType)

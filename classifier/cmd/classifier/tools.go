@@ -47,8 +47,8 @@ func readToolConfig(configPath string) (*toolConfig, error) {
 	if err := yaml.Unmarshal(data, &c); err != nil {
 		return nil, fmt.Errorf("config %s: %w", configPath, err)
 	}
-	if c.Tickets.OpsGenie == nil {
-		c.Tickets.OpsGenie = c.OpsGenie
+	if c.Tickets.Systems[opsgenie.System] == nil && c.OpsGenie != nil {
+		c.Tickets.SetSystem(opsgenie.System, c.OpsGenie)
 	}
 	return &c, nil
 }

@@ -168,7 +168,8 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	if c.OpsGenie != nil {
-		c.Tickets.OpsGenie, c.OpsGenie = c.OpsGenie, nil
+		c.Tickets.SetSystem(opsgenie.System, c.OpsGenie)
+		c.OpsGenie = nil
 	}
 	return c, nil
 }
@@ -232,7 +233,7 @@ func (c *Config) Validate() error {
 	if c.AutoremediationQueue != strings.TrimSpace(c.AutoremediationQueue) {
 		p.Addf("autoremediation_queue", "leading or trailing space in %q", c.AutoremediationQueue)
 	}
-	if c.OpsGenie != nil && c.Tickets.OpsGenie != nil {
+	if c.OpsGenie != nil && c.Tickets.Systems[opsgenie.System] != nil {
 		p.Addf("opsgenie", "set either opsgenie or tickets.opsgenie, not both (opsgenie is the earlier spelling of tickets.opsgenie)")
 	}
 	if c.Alertmanager.FeedName != strings.TrimSpace(c.Alertmanager.FeedName) {

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alexis-ops/alexis/shared/opsgenie"
+	"github.com/alexis-ops/alexis/shared/ticket/registry"
 )
 
 // files creates the files a valid config names and returns their paths.
@@ -68,7 +71,7 @@ func TestLoad(t *testing.T) {
 			want: func(c *Config) string {
 				u := c.ActionHandlerURLs()
 				if c.Listen != "0.0.0.0:9000" || c.BodyLimit != 2048 || c.MaxInFlight != 16 || c.ActionHandlerTimeout.D() != 3*time.Second ||
-					u["linux"] != "https://ah:8082/v1/action" || u["aix"] == "" || c.Tickets.OpsGenie == nil || c.Tickets.OpsGenie.APIURL != "127.0.0.1:9999" {
+					u["linux"] != "https://ah:8082/v1/action" || u["aix"] == "" || opsgenieBlock(c.Tickets.Systems) == nil || opsgenieBlock(c.Tickets.Systems).APIURL != "127.0.0.1:9999" {
 					return "values not read"
 				}
 				return ""
@@ -161,7 +164,7 @@ func TestLoad(t *testing.T) {
 			name: "earlier opsgenie block becomes tickets.opsgenie",
 			yaml: minimal + "opsgenie: {api_url: 127.0.0.1:9999, api_key_file: " + tokens + "}\n",
 			want: func(c *Config) string {
-				if c.OpsGenie != nil || c.Tickets.OpsGenie == nil || c.Tickets.OpsGenie.APIURL != "127.0.0.1:9999" {
+				if c.OpsGenie != nil || opsgenieBlock(c.Tickets.Systems) == nil || opsgenieBlock(c.Tickets.Systems).APIURL != "127.0.0.1:9999" {
 					return "opsgenie not moved to tickets.opsgenie"
 				}
 				return ""
@@ -180,7 +183,7 @@ func TestLoad(t *testing.T) {
 				if _, ok := c.Webhook("nope"); ok {
 					return "unknown webhook found"
 				}
-				if c.Tickets.OpsGenie == nil || len(c.Tickets.Webhooks) != 1 || c.Alertmanager.FeedName != "prometheus" || c.TLS.Enabled() {
+				if opsgenieBlock(c.Tickets.Systems) == nil || len(c.Tickets.Webhooks) != 1 || c.Alertmanager.FeedName != "prometheus" || c.TLS.Enabled() {
 					return "tickets or alertmanager not read"
 				}
 				return ""
@@ -250,4 +253,10 @@ func TestLoadMissingFile(t *testing.T) {
 	if _, err := Load(filepath.Join(t.TempDir(), "none.yaml")); err == nil {
 		t.Error("loaded a missing file")
 	}
+}
+
+// opsgenieBlock is the opsgenie block of s, nil when there is none.
+func opsgenieBlock(s registry.Systems) *opsgenie.Config {
+	c, _ := s[opsgenie.System].(*opsgenie.Config)
+	return c
 }

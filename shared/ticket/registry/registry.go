@@ -1,6 +1,11 @@
 // Package registry builds the ticket systems of a service from its
 // "tickets" configuration block: the one place where ticket systems are
-// registered. Adding a system is one package plus one block here.
+// registered. Adding a system with an API of its own is one package
+// exporting a ticket.System (its config block, its secrets, its client,
+// whose errors are *ticket.Error and which may implement
+// ticket.StatusReader) plus one entry in systems below; everything here
+// (decoding, validation, secret files, building, per-feed accounts) loops
+// over that table.
 //
 //	tickets:
 //	  opsgenie:                       # alerts of feed_type OpsGenie
@@ -27,6 +32,7 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -38,31 +44,105 @@ import (
 	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/alexis-ops/alexis/shared/ticket/webhook"
 	"github.com/rs/zerolog"
+	"gopkg.in/yaml.v3"
 )
 
-// Feed types of the ticket systems, as envelopes name them.
-const (
-	FeedTypeOpsGenie  = "OpsGenie"
-	FeedTypeDynatrace = "Dynatrace"
-)
+// systems are the ticket systems with an API of their own, in the order
+// their blocks are validated and built: the one line to extend.
+var systems = []ticket.System{opsgenie.Registration, dynatrace.Registration}
+
+// FeedTypes are the feed types of the registered ticket systems.
+func FeedTypes() []string {
+	out := make([]string, len(systems))
+	for i, sys := range systems {
+		out[i] = sys.FeedType
+	}
+	return out
+}
 
 // Config is the "tickets" block.
 type Config struct {
-	Systems  `yaml:",inline"`
-	Webhooks []webhook.Config   `yaml:"webhooks"`
-	Feeds    map[string]Systems `yaml:"feeds"` // by feed name
+	Systems  Systems // the blocks of the registered systems, by name ("opsgenie")
+	Webhooks []webhook.Config
+	Feeds    map[string]Systems // by feed name
 }
 
-// Systems are the ticket systems with an API of their own, at most one
-// of each.
-type Systems struct {
-	OpsGenie  *opsgenie.Config  `yaml:"opsgenie"`
-	Dynatrace *dynatrace.Config `yaml:"dynatrace"`
-}
+// Systems are the blocks of ticket systems with an API of their own, at
+// most one of each, by system name ("opsgenie").
+type Systems map[string]ticket.SystemConfig
 
 // Empty reports whether no ticket system is configured.
 func (c Config) Empty() bool {
-	return c.OpsGenie == nil && c.Dynatrace == nil && len(c.Webhooks) == 0 && len(c.Feeds) == 0
+	return len(c.Systems) == 0 && len(c.Webhooks) == 0 && len(c.Feeds) == 0
+}
+
+// UnmarshalYAML decodes the block strictly when the decoder is strict
+// (yaml.v3 passes its own settings to unmarshal): each system's block
+// into its own config type, webhooks and feeds as before.
+func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
+	extra := []reflect.StructField{
+		{Name: "Webhooks", Type: reflect.TypeOf([]webhook.Config(nil)), Tag: `yaml:"webhooks"`},
+		{Name: "Feeds", Type: reflect.TypeOf(map[string]Systems(nil)), Tag: `yaml:"feeds"`},
+	}
+	v, sys, err := decodeSystems(unmarshal, "registry.Config", extra)
+	if err != nil {
+		return err
+	}
+	*c = Config{Systems: sys, Webhooks: v.FieldByName("Webhooks").Interface().([]webhook.Config),
+		Feeds: v.FieldByName("Feeds").Interface().(map[string]Systems)}
+	return nil
+}
+
+// UnmarshalYAML decodes a feed's systems, strictly like Config's.
+func (s *Systems) UnmarshalYAML(unmarshal func(any) error) error {
+	_, sys, err := decodeSystems(unmarshal, "registry.Systems", nil)
+	if err != nil {
+		return err
+	}
+	*s = sys
+	return nil
+}
+
+// decodeSystems decodes a mapping with a key per registered system and
+// the extra fields, through a struct type made of them, so that the
+// decoder's strictness and its errors (line, unknown key) are yaml's.
+// Errors name the struct typeName.
+func decodeSystems(unmarshal func(any) error, typeName string, extra []reflect.StructField) (reflect.Value, Systems, error) {
+	var keys map[string]yaml.Node
+	if err := unmarshal(&keys); err != nil {
+		return reflect.Value{}, nil, err
+	}
+	fields := make([]reflect.StructField, 0, len(systems)+len(extra))
+	blocks := make([]ticket.SystemConfig, len(systems))
+	for i, sys := range systems {
+		blocks[i] = sys.NewConfig()
+		fields = append(fields, reflect.StructField{Name: fmt.Sprintf("System%d", i),
+			Type: reflect.TypeOf(blocks[i]), Tag: reflect.StructTag(`yaml:"` + sys.Name + `"`)})
+	}
+	typ := reflect.StructOf(append(fields, extra...))
+	v := reflect.New(typ).Elem()
+	for i := range systems {
+		v.Field(i).Set(reflect.ValueOf(blocks[i]))
+	}
+	if err := unmarshal(v.Addr().Interface()); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for i, e := range te.Errors {
+				te.Errors[i] = strings.ReplaceAll(e, typ.String(), typeName)
+			}
+		}
+		return reflect.Value{}, nil, err
+	}
+	out := Systems{}
+	for i, sys := range systems {
+		// An absent key keeps the preset block, "key: ~" sets it nil:
+		// neither configures the system.
+		f := v.Field(i)
+		if _, ok := keys[sys.Name]; ok && !(f.Kind() == reflect.Pointer && f.IsNil()) {
+			out[sys.Name] = f.Interface().(ticket.SystemConfig)
+		}
+	}
+	return v, out, nil
 }
 
 // Validate reports every problem, each prefixed with prefix ("tickets.").
@@ -81,42 +161,45 @@ func (c Config) Validate(prefix string) error {
 	for _, name := range sortedKeys(c.Feeds) {
 		s := c.Feeds[name]
 		key := prefix + "feeds." + name
-		if s.OpsGenie == nil && s.Dynatrace == nil {
-			p.Addf(key, "names no ticket system (opsgenie or dynatrace)")
+		if len(s) == 0 {
+			p.Addf(key, "names no ticket system (%s)", strings.Join(systemNames(), " or "))
 		}
 		errs = append(errs, s.validate(key+".")...)
 	}
 	return errors.Join(append([]error{p.Err()}, errs...)...)
 }
 
+func systemNames() []string {
+	out := make([]string, len(systems))
+	for i, sys := range systems {
+		out[i] = sys.Name
+	}
+	return out
+}
+
 func (s Systems) validate(prefix string) []error {
 	var errs []error
-	if s.OpsGenie != nil {
-		errs = append(errs, s.OpsGenie.Validate(prefix+"opsgenie."))
-	}
-	if s.Dynatrace != nil {
-		errs = append(errs, s.Dynatrace.Validate(prefix+"dynatrace."))
+	for _, sys := range systems {
+		if cfg, ok := s[sys.Name]; ok {
+			errs = append(errs, cfg.Validate(prefix+sys.Name+"."))
+		}
 	}
 	return errs
 }
 
-// primaries builds the systems of s by feed type: the one place listing
-// every ticket system with an API.
+// primaries builds the systems of s by feed type.
 func (s Systems) primaries(log zerolog.Logger) (map[string]ticket.Ticket, error) {
 	out := map[string]ticket.Ticket{}
-	if s.OpsGenie != nil {
-		c, err := opsgenie.New(*s.OpsGenie, log.With().Str(logging.Component, "opsgenie").Logger())
+	for _, sys := range systems {
+		cfg, ok := s[sys.Name]
+		if !ok {
+			continue
+		}
+		t, err := cfg.Build(log.With().Str(logging.Component, sys.Name).Logger())
 		if err != nil {
 			return nil, err
 		}
-		out[FeedTypeOpsGenie] = c
-	}
-	if s.Dynatrace != nil {
-		c, err := dynatrace.New(*s.Dynatrace, log.With().Str(logging.Component, "dynatrace").Logger())
-		if err != nil {
-			return nil, err
-		}
-		out[FeedTypeDynatrace] = c
+		out[sys.FeedType] = t
 	}
 	return out, nil
 }
@@ -214,28 +297,36 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // SecretFiles are the files holding the ticket systems' keys and tokens,
 // named by their config keys under prefix ("tickets."), for
-// secretfile.Check at start.
+// secretfile.Check at start and for redaction.
 func (c Config) SecretFiles(prefix string) []secretfile.File {
 	var files []secretfile.File
-	systems := func(p string, s Systems) {
-		if s.OpsGenie != nil {
-			files = append(files, secretfile.File{Field: p + "opsgenie.api_key_file", Path: s.OpsGenie.APIKeyFile})
-		}
-		if s.Dynatrace != nil {
-			files = append(files, secretfile.File{Field: p + "dynatrace.api_token_file", Path: s.Dynatrace.APITokenFile})
+	add := func(p string, s Systems) {
+		for _, sys := range systems {
+			cfg, ok := s[sys.Name]
+			if !ok {
+				continue
+			}
+			for _, f := range cfg.SecretFiles() {
+				f.Field = p + sys.Name + "." + f.Field
+				files = append(files, f)
+			}
 		}
 	}
-	systems(prefix, c.Systems)
-	names := make([]string, 0, len(c.Feeds))
-	for name := range c.Feeds {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		systems(prefix+"feeds."+name+".", c.Feeds[name])
+	add(prefix, c.Systems)
+	for _, name := range sortedKeys(c.Feeds) {
+		add(prefix+"feeds."+name+".", c.Feeds[name])
 	}
 	for i, w := range c.Webhooks {
 		files = append(files, secretfile.File{Field: fmt.Sprintf("%swebhooks[%d].token_file", prefix, i), Path: w.TokenFile})
 	}
 	return files
+}
+
+// SetSystem configures the system named name with cfg (a service's
+// earlier spelling of a block, moved under tickets).
+func (c *Config) SetSystem(name string, cfg ticket.SystemConfig) {
+	if c.Systems == nil {
+		c.Systems = Systems{}
+	}
+	c.Systems[name] = cfg
 }

@@ -165,3 +165,13 @@ func TestValidate(t *testing.T) {
 		t.Error("Empty")
 	}
 }
+
+func TestNullBlockConfiguresNothing(t *testing.T) {
+	var svc service
+	if err := config.Decode([]byte("tickets:\n  opsgenie: ~\n  feeds:\n    eu: {dynatrace: ~, opsgenie: {api_key_file: k}}\n"), "test", &svc); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := svc.Tickets.Systems["opsgenie"]; ok || len(svc.Tickets.Feeds["eu"]) != 1 {
+		t.Errorf("systems %v, feeds %v: a null block configures nothing", svc.Tickets.Systems, svc.Tickets.Feeds)
+	}
+}

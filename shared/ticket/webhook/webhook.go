@@ -14,6 +14,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -144,8 +145,21 @@ func (w *Webhook) AddTeam(ctx context.Context, id, team string) error {
 	return w.Do(ctx, id, ticket.Op{Kind: ticket.KindAddTeam, Value: team})
 }
 
-// Do posts op on alert id.
+// System is the name of this ticket system in ticket.Error and labels.
+const System = "webhook"
+
+// Do posts op on alert id. Failures are *ticket.Error.
 func (w *Webhook) Do(ctx context.Context, id string, op ticket.Op) error {
+	err := w.do(ctx, id, op)
+	var se *httpclient.StatusError
+	code := 0
+	if errors.As(err, &se) {
+		code = se.Code
+	}
+	return ticket.NewError(System, op.Kind, code, err)
+}
+
+func (w *Webhook) do(ctx context.Context, id string, op ticket.Op) error {
 	if err := op.Validate(); err != nil {
 		return fmt.Errorf("webhook %s: %s on %s: %w", w.name, op.Kind, id, err)
 	}
