@@ -27,6 +27,12 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// route is a route and the scope it requires.
+type route struct {
+	Method, Path string
+	Scope        auth.Scope
+}
+
 // Handler serves the classifier API.
 type Handler struct {
 	Classifier *classify.Classifier
@@ -38,10 +44,7 @@ type Handler struct {
 
 // Routes are the classifier's routes and the scope each requires (README
 // "Authentication").
-var Routes = []struct {
-	Method, Path string
-	Scope        auth.Scope
-}{
+var Routes = []route{
 	{http.MethodPost, "/v1/classifier", auth.ScopeClassify},
 	{http.MethodGet, "/v1/rules", auth.ScopeRead},
 	{http.MethodPost, "/v1/rules/explain", auth.ScopeRead},
@@ -53,7 +56,12 @@ var Routes = []struct {
 func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
 	handlers := map[string]echo.HandlerFunc{
 		"/v1/classifier": h.classify, "/v1/rules": h.rules, "/v1/rules/explain": h.explain,
-		"/v1/alertmanager": h.alertmanager, "/v1/webhook/:name": h.webhook,
+	}
+	for _, r := range h.Intake.routes() {
+		if _, listed := handlers[r.Path]; !listed && !slices.ContainsFunc(Routes, func(l route) bool { return l.Path == r.Path }) {
+			e.Add(http.MethodPost, r.Path, h.push(r), auth.Require(tokens, auth.ScopeClassify))
+		}
+		handlers[r.Path] = h.push(r)
 	}
 	for _, r := range Routes {
 		e.Add(r.Method, r.Path, handlers[r.Path], auth.Require(tokens, r.Scope))

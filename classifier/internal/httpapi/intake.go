@@ -52,59 +52,60 @@ type Intake struct {
 	AlertmanagerFeedName string
 	// Webhooks are the webhook feeds by name.
 	Webhooks map[string]intake.WebhookFeed
+	// Push are more push routes (a kind of push feed outside package
+	// intake's list), served with scope classify like the others.
+	Push []intake.Route
 }
 
-// alertmanager takes an Alertmanager webhook notification and classifies
-// each firing alert in it.
-func (h *Handler) alertmanager(c echo.Context) error {
-	body, err := server.ReadBody(c)
-	if err != nil {
-		return err
-	}
-	n, err := intake.DecodeAlertmanager(body)
-	if err != nil {
-		return server.BadRequest(err)
-	}
-	feedName := h.Intake.AlertmanagerFeedName
-	if feedName == "" {
-		feedName = n.Receiver
-	}
-	if err := feedAllowed(c, feedName); err != nil {
-		return err
-	}
-	log := h.Log.With().Str(logging.FeedType, intake.FeedTypeAlertmanager).Str(logging.FeedName, feedName).Logger()
-	log.Info().Str(logging.Event, "notification_received").Int(logging.Count, len(n.Alerts)).Str(logging.Status, n.Status).
-		Msg("alertmanager notification")
-	if n.TruncatedAlerts > 0 {
-		log.Warn().Str(logging.Event, "alerts_truncated").Int(logging.Count, n.TruncatedAlerts).
-			Msg("alertmanager left alerts out of the notification (max_alerts)")
-	}
-	return h.answer(c, log, intake.FeedTypeAlertmanager, feedName, n.Items(h.Intake.AlertmanagerFeedName))
+// routes are the push routes: one line per kind of push feed, then the
+// extra ones.
+func (in Intake) routes() []intake.Route {
+	return append([]intake.Route{
+		intake.AlertmanagerRoute(intake.Alertmanager{FeedName: in.AlertmanagerFeedName}),
+		intake.WebhookRoute(in.Webhooks),
+	}, in.Push...)
 }
 
-// webhook takes what a webhook feed's source posts.
-// A token limited to one feed is refused before the name is looked up, so
-// it cannot learn which webhook feeds exist.
-func (h *Handler) webhook(c echo.Context) error {
-	name := c.Param("name")
-	if err := feedAllowed(c, name); err != nil {
-		return err
+// push takes what a push feed's source posts to route r and classifies
+// each alert in it. On a route naming its feed, a token limited to one
+// feed is refused before the name is looked up, so it cannot learn which
+// feeds exist; otherwise once the body says which feed it is of.
+func (h *Handler) push(r intake.Route) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		name := ""
+		if r.Named() {
+			name = c.Param("name")
+			if err := feedAllowed(c, name); err != nil {
+				return err
+			}
+		}
+		f, ok := r.Feed(name)
+		if !ok {
+			msg := "no such feed"
+			if r.Missing != nil {
+				msg = r.Missing(name)
+			}
+			return echo.NewHTTPError(http.StatusNotFound, msg)
+		}
+		body, err := server.ReadBody(c)
+		if err != nil {
+			return err
+		}
+		b, err := f.Read(body)
+		if err != nil {
+			return server.BadRequest(err)
+		}
+		if !r.Named() {
+			if err := feedAllowed(c, b.FeedName); err != nil {
+				return err
+			}
+		}
+		log := h.Log.With().Str(logging.FeedType, b.FeedType).Str(logging.FeedName, b.FeedName).Logger()
+		if b.Received != nil {
+			b.Received(log)
+		}
+		return h.answer(c, log, b.FeedType, b.FeedName, b.Items)
 	}
-	f, ok := h.Intake.Webhooks[name]
-	if !ok {
-		return echo.NewHTTPError(http.StatusNotFound,
-			fmt.Sprintf("no webhook feed named %q (webhooks: in the classifier configuration)", logging.Trim(name, 80)))
-	}
-	body, err := server.ReadBody(c)
-	if err != nil {
-		return err
-	}
-	items, err := intake.Webhook(f, body)
-	if err != nil {
-		return server.BadRequest(err)
-	}
-	log := h.Log.With().Str(logging.FeedType, f.FeedType).Str(logging.FeedName, f.Name).Logger()
-	return h.answer(c, log, f.FeedType, f.Name, items)
 }
 
 // answer classifies items and answers 200 with every result, or 503 when

@@ -6,6 +6,7 @@ import (
 
 	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/jsonx"
+	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/tidwall/gjson"
 )
 
@@ -15,6 +16,24 @@ type WebhookFeed struct {
 	FeedType  string // feed_type of the envelopes
 	IDPath    string // gjson path of the alert's id, in the object or in each item
 	ItemsPath string // gjson path of an array of alerts; "" : the object is one alert
+}
+
+// WebhookRoute serves the webhook feeds, by name.
+func WebhookRoute(feeds map[string]WebhookFeed) Route {
+	return Route{Path: "/v1/webhook/:name",
+		Feed: func(name string) (Push, bool) { f, ok := feeds[name]; return f, ok },
+		Missing: func(name string) string {
+			return fmt.Sprintf("no webhook feed named %q (webhooks: in the classifier configuration)", logging.Trim(name, 80))
+		}}
+}
+
+// Read makes the items of what was posted to f (Webhook).
+func (f WebhookFeed) Read(body []byte) (Batch, error) {
+	items, err := Webhook(f, body)
+	if err != nil {
+		return Batch{}, err
+	}
+	return Batch{FeedType: f.FeedType, FeedName: f.Name, Items: items}, nil
 }
 
 // Webhook makes envelopes of what was posted to feed f: the posted object
