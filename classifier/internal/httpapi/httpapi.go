@@ -27,12 +27,6 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// route is a route and the scope it requires.
-type route struct {
-	Method, Path string
-	Scope        auth.Scope
-}
-
 // Handler serves the classifier API.
 type Handler struct {
 	Classifier *classify.Classifier
@@ -44,7 +38,10 @@ type Handler struct {
 
 // Routes are the classifier's routes and the scope each requires (README
 // "Authentication").
-var Routes = []route{
+var Routes = []struct {
+	Method, Path string
+	Scope        auth.Scope
+}{
 	{http.MethodPost, "/v1/classifier", auth.ScopeClassify},
 	{http.MethodGet, "/v1/rules", auth.ScopeRead},
 	{http.MethodPost, "/v1/rules/explain", auth.ScopeRead},
@@ -57,11 +54,20 @@ func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
 	handlers := map[string]echo.HandlerFunc{
 		"/v1/classifier": h.classify, "/v1/rules": h.rules, "/v1/rules/explain": h.explain,
 	}
+	listed := map[string]bool{}
+	for _, r := range Routes {
+		listed[r.Path] = true
+	}
+	// Push routes: those listed above take their scope from there, more
+	// (Intake.Push) need scope classify. One cannot replace an API route.
 	for _, r := range h.Intake.routes() {
-		if _, listed := handlers[r.Path]; !listed && !slices.ContainsFunc(Routes, func(l route) bool { return l.Path == r.Path }) {
-			e.Add(http.MethodPost, r.Path, h.push(r), auth.Require(tokens, auth.ScopeClassify))
+		if _, taken := handlers[r.Path]; taken {
+			continue
 		}
 		handlers[r.Path] = h.push(r)
+		if !listed[r.Path] {
+			e.Add(http.MethodPost, r.Path, handlers[r.Path], auth.Require(tokens, auth.ScopeClassify))
+		}
 	}
 	for _, r := range Routes {
 		e.Add(r.Method, r.Path, handlers[r.Path], auth.Require(tokens, r.Scope))
