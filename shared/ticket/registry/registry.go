@@ -30,6 +30,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/dynatrace"
 	"github.com/alexis-ops/alexis/shared/logging"
@@ -42,8 +43,8 @@ import (
 
 // Feed types of the ticket systems, as envelopes name them.
 const (
-	FeedTypeOpsGenie  = "OpsGenie"
-	FeedTypeDynatrace = "Dynatrace"
+	FeedTypeOpsGenie  = alert.FeedTypeOpsGenie
+	FeedTypeDynatrace = alert.FeedTypeDynatrace
 )
 
 // Config is the "tickets" block.
