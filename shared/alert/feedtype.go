@@ -24,3 +24,10 @@ func CanonicalFeedType(s string, known ...string) (string, bool) {
 	}
 	return s, false
 }
+
+// FeedTypes are the feed types Alexis ships, for those that count alerts
+// by feed type (the classifier's metrics). A new feed may name its feed
+// type here or keep the constant in its own package.
+func FeedTypes() []string {
+	return []string{FeedTypeOpsGenie, FeedTypeDynatrace, FeedTypeAlertmanager}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/alexis-ops/alexis/classifier/internal/httpapi"
 	"github.com/alexis-ops/alexis/classifier/internal/intake"
 	"github.com/alexis-ops/alexis/classifier/internal/rules"
+	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/auth"
 	sconfig "github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/httpclient"
@@ -130,7 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	reg.Registry.MustRegister(classify.RulesCollector(service, loader))
 
 	intakeCfg := httpapi.Intake{AlertmanagerFeedName: cfg.Alertmanager.FeedName, Webhooks: map[string]intake.WebhookFeed{}}
-	feedTypes := []string{intake.FeedTypeAlertmanager, registry.FeedTypeOpsGenie, registry.FeedTypeDynatrace}
+	feedTypes := alert.FeedTypes()
 	for _, w := range cfg.Webhooks {
 		intakeCfg.Webhooks[w.Name] = w.Feed()
 		feedTypes = append(feedTypes, w.FeedType)
