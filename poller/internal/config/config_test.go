@@ -249,8 +249,34 @@ func FuzzConfig(f *testing.F) {
 	f.Add("feeds: [{name: a, type: opsgenie, query: x, opsgenie: {api_key_file: /k}}]\n")
 	f.Add("loop_interval: 1s\nclassifier: {url: 'http://x'}\n")
 	f.Add("feeds: [{}, {type: OPSGENIE}]")
+	f.Add("feeds: [{name: a, type: dynatrace, dynatrace: &d {api_url: 'https://x', page_size: 7}}, {name: b, type: dynatrace, dynatrace: *d, x: [1]}]\n")
+	f.Add("feeds: [{name: a, type: opsgenie, opsgenie: [1, 2], dynatrace: !!binary aGk=}]\n")
 	f.Fuzz(func(t *testing.T, data string) {
 		c := Default(feeds.Types())
 		_ = sconfig.Decode([]byte(data), "fuzz", c)
 	})
+}
+
+// TestFeedBlockAliases checks a feed's block may be a YAML alias (one
+// account shared by two feeds), and hold aliases and merge keys.
+func TestFeedBlockAliases(t *testing.T) {
+	dir, head := fixture(t)
+	key := filepath.Join(dir, "og_key")
+	yaml := head + "feeds:\n" +
+		"  - {name: a, type: opsgenie, query: x, opsgenie: &og {api_url: '127.0.0.1:9000', api_key_file: " + key + "}}\n" +
+		"  - {name: b, type: opsgenie, query: y, opsgenie: *og}\n" +
+		"  - {name: c, type: opsgenie, query: z, opsgenie: {<<: *og, retries: 5}}\n"
+	p := filepath.Join(t.TempDir(), "poller.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(p, feeds.Types())
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	for i, f := range c.Feeds {
+		if len(f.Block.SecretFiles("")) != 1 || f.Block.SecretFiles("")[0].Path != key {
+			t.Errorf("feeds[%d] block %+v", i, f.Block)
+		}
+	}
 }

@@ -166,6 +166,11 @@ func DecodeStrict(n *yaml.Node, dst any) error {
 	if n == nil {
 		return nil
 	}
+	budget := maxNodes
+	n, err := resolve(n, &budget)
+	if err != nil {
+		return err
+	}
 	data, err := yaml.Marshal(n)
 	if err != nil {
 		return err
@@ -184,4 +189,33 @@ func DecodeStrict(n *yaml.Node, dst any) error {
 		return errors.New(lineNo.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), ""))
 	}
 	return nil
+}
+
+// maxNodes bounds the nodes a block may expand to through aliases.
+const maxNodes = 10000
+
+// resolve copies n with every alias replaced by what it names, so the
+// block can be encoded on its own (an alias to an anchor elsewhere in the
+// file would not resolve there).
+func resolve(n *yaml.Node, budget *int) (*yaml.Node, error) {
+	if *budget--; *budget < 0 {
+		return nil, errors.New("block expands to too many values through aliases")
+	}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return nil, errors.New("alias to nothing")
+		}
+		return resolve(n.Alias, budget)
+	}
+	c := *n
+	c.Anchor = ""
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, ch := range n.Content {
+		r, err := resolve(ch, budget)
+		if err != nil {
+			return nil, err
+		}
+		c.Content[i] = r
+	}
+	return &c, nil
 }
