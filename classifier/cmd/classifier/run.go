@@ -133,7 +133,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	intakeCfg := httpapi.Intake{AlertmanagerFeedName: cfg.Alertmanager.FeedName, Webhooks: map[string]intake.WebhookFeed{}}
 	feedTypes := alert.FeedTypes()
 	for _, w := range cfg.Webhooks {
-		intakeCfg.Webhooks[w.Name] = w.Feed()
+		intakeCfg.Webhooks[w.Name] = w
 		feedTypes = append(feedTypes, w.FeedType)
 	}
 	for _, w := range cfg.Tickets.Webhooks {

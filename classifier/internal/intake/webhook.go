@@ -10,12 +10,19 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// WebhookFeed says how to read what a webhook feed's source posts.
+// WebhookFeed is one feed whose source posts alerts as JSON to
+// POST /v1/webhook/{name} (an entry of the classifier configuration's
+// webhooks list): how to read what it posts.
 type WebhookFeed struct {
-	Name      string // feed_name of the envelopes
-	FeedType  string // feed_type of the envelopes
-	IDPath    string // gjson path of the alert's id, in the object or in each item
-	ItemsPath string // gjson path of an array of alerts; "" : the object is one alert
+	Name     string `yaml:"name"`      // the URL's {name} and the envelopes' feed_name
+	FeedType string `yaml:"feed_type"` // the envelopes' feed_type, which rules name in alert_feed
+	// IDPath is the gjson path of the alert's identifier in the posted
+	// object (in each item, with ItemsPath): a non-empty string or a
+	// number. Required.
+	IDPath string `yaml:"id_path"`
+	// ItemsPath, when set, is the gjson path of an array of alerts in the
+	// posted object; each element is classified as an alert of its own.
+	ItemsPath string `yaml:"items_path"`
 }
 
 // WebhookRoute serves the webhook feeds, by name.
