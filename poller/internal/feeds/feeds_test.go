@@ -237,7 +237,20 @@ func TestToyFeedConfig(t *testing.T) {
 }
 
 func TestTypesAreDefined(t *testing.T) {
+	names, keys := map[string]bool{}, map[string]bool{}
+	for _, common := range []string{"name", "type", "query", "lookback", "unique_key", "loop_interval"} {
+		keys[common] = true // a block key the entry's own keys would shadow
+	}
 	for _, ty := range feeds.Types() {
+		if name := strings.ToLower(ty.Name); names[name] {
+			t.Errorf("feed type %s registered twice", ty.Name)
+		} else {
+			names[name] = true
+		}
+		if keys[ty.Key] {
+			t.Errorf("%s: block key %q is taken", ty.Name, ty.Key)
+		}
+		keys[ty.Key] = true
 		if _, err := ty.Decode("feeds[0].", feed.Settings{}, nil); err != nil && strings.Contains(err.Error(), "feed.Define") {
 			t.Errorf("%s: %v", ty.Name, err)
 		}
