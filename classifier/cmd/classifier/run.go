@@ -14,7 +14,6 @@ import (
 	"github.com/alexis-ops/alexis/classifier/internal/classify"
 	"github.com/alexis-ops/alexis/classifier/internal/config"
 	"github.com/alexis-ops/alexis/classifier/internal/httpapi"
-	"github.com/alexis-ops/alexis/classifier/internal/intake"
 	"github.com/alexis-ops/alexis/classifier/internal/rules"
 	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/auth"
@@ -130,10 +129,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Str(logging.Mode, loader.Mode()).Msg("valid rule files")
 	reg.Registry.MustRegister(classify.RulesCollector(service, loader))
 
-	intakeCfg := httpapi.Intake{AlertmanagerFeedName: cfg.Alertmanager.FeedName, Webhooks: map[string]intake.WebhookFeed{}}
+	intakeCfg := httpapi.Intake{Push: cfg.Feeds.Routes()}
 	feedTypes := alert.FeedTypes()
 	for _, w := range cfg.Webhooks {
-		intakeCfg.Webhooks[w.Name] = w
 		feedTypes = append(feedTypes, w.FeedType)
 	}
 	for _, w := range cfg.Tickets.Webhooks {

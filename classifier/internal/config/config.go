@@ -99,30 +99,9 @@ type Config struct {
 	// there.
 	OpsGenie *opsgenie.Config `yaml:"opsgenie"`
 
-	// Alertmanager configures POST /v1/alertmanager.
-	Alertmanager Alertmanager `yaml:"alertmanager"`
-
-	// Webhooks are the feeds whose sources post their alerts to
-	// POST /v1/webhook/{name}.
-	Webhooks []Webhook `yaml:"webhooks"`
-}
-
-// Alertmanager configures the intake of Alertmanager's webhook
-// notifications (package intake owns it).
-type Alertmanager = intake.AlertmanagerConfig
-
-// Webhook is one feed whose source posts alerts as JSON to
-// POST /v1/webhook/{name} (package intake owns it).
-type Webhook = intake.WebhookFeed
-
-// Webhook returns the webhook feed called name.
-func (c *Config) Webhook(name string) (Webhook, bool) {
-	for _, w := range c.Webhooks {
-		if w.Name == name {
-			return w, true
-		}
-	}
-	return Webhook{}, false
+	// Feeds are the push feeds' blocks (alertmanager, webhooks), which
+	// package intake owns.
+	intake.Feeds `yaml:",inline"`
 }
 
 // Default returns a configuration holding every default.
@@ -211,7 +190,7 @@ func (c *Config) Validate() error {
 		p.Addf("opsgenie", "set either opsgenie or tickets.opsgenie, not both (opsgenie is the earlier spelling of tickets.opsgenie)")
 	}
 	errs := []error{c.Config.Validate(server.ListenRequired), p.Err(),
-		c.Alertmanager.Validate("alertmanager."), intake.ValidateWebhooks("webhooks", c.Webhooks), c.Tickets.Validate("tickets.")}
+		c.Feeds.Validate(), c.Tickets.Validate("tickets.")}
 	if c.OpsGenie != nil {
 		errs = append(errs, c.OpsGenie.Validate("opsgenie."))
 	}

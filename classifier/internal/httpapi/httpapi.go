@@ -59,8 +59,8 @@ func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
 		listed[r.Path] = true
 	}
 	// Push routes: those listed above take their scope from there, more
-	// (Intake.Push) need scope classify. One cannot replace an API route.
-	for _, r := range h.Intake.routes() {
+	// need scope classify. One cannot replace an API route.
+	for _, r := range h.Intake.Push {
 		if _, taken := handlers[r.Path]; taken {
 			continue
 		}

@@ -46,23 +46,9 @@ type IntakeResult struct {
 
 // Intake configures the push endpoints of a Handler.
 type Intake struct {
-	// AlertmanagerFeedName is the feed_name of Alertmanager's alerts; ""
-	// uses the notification's receiver.
-	AlertmanagerFeedName string
-	// Webhooks are the webhook feeds by name.
-	Webhooks map[string]intake.WebhookFeed
-	// Push are more push routes (a kind of push feed outside package
-	// intake's list), served with scope classify like the others.
+	// Push are the push routes (intake.Feeds.Routes, and any more): those
+	// in Routes take their scope from there, others need scope classify.
 	Push []intake.Route
-}
-
-// routes are the push routes: one line per kind of push feed, then the
-// extra ones.
-func (in Intake) routes() []intake.Route {
-	return append([]intake.Route{
-		intake.AlertmanagerRoute(intake.Alertmanager{FeedName: in.AlertmanagerFeedName}),
-		intake.WebhookRoute(in.Webhooks),
-	}, in.Push...)
 }
 
 // push takes what a push feed's source posts to route r and classifies
