@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -32,20 +33,47 @@ func (p toyPush) Read(body []byte) (intake.Batch, error) {
 	return b, nil
 }
 
+// toyConfig is the toy kind's configuration block: an intake.Kind.
+type toyConfig struct {
+	FeedName string `yaml:"feed_name"`
+	reads    *int
+}
+
+func (c toyConfig) Validate(key string) error {
+	if c.FeedName == "" {
+		return fmt.Errorf("%sfeed_name: required", key)
+	}
+	return nil
+}
+
+func (c toyConfig) Route() intake.Route {
+	return intake.Route{Path: "/v1/toy", Feed: func(string) (intake.Push, bool) { return toyPush{c.reads}, true }}
+}
+
+var _ intake.Kind = toyConfig{}
+
 const toyRule = `{"enabled": "true", "os_type": "linux", "rule_name": "toy_restart", "alert_feed": "Toy",
  "when": {"all": [{"path": "message", "op": "equals", "value": "disk-full"}]},
  "task_list": [{"task": {"task_type": "remote_ssh", "run_command": "sudo systemctl restart toy"}}],
  "entity_type": "explicit", "entities": ["worker01.example.com"]}`
 
-// TestToyPushFeed adds a push feed through the seam alone (an
-// intake.Push served on an intake.Route in Intake.Push): what is posted
+// TestToyPushFeed adds a push feed kind through the seam alone (its block
+// an intake.Kind, its feed an intake.Push, its route served beside the
+// built-in ones as run.go serves intake.Feeds.Routes()): what is posted
 // to its route is read by it, classified against the rules of its feed
 // type and pushed to the action handler as its envelope.
 func TestToyPushFeed(t *testing.T) {
 	reads := 0
+	kind := toyConfig{reads: &reads}
+	if err := kind.Validate("toy."); err == nil || err.Error() != "toy.feed_name: required" {
+		t.Errorf("Validate: %v", err)
+	}
+	kind.FeedName = "toy"
+	if err := kind.Validate("toy."); err != nil {
+		t.Fatal(err)
+	}
 	h := newHarness(t, setup{ruleJSON: map[string]string{"toy.json": toyRule},
-		intake: Intake{Push: []intake.Route{{Path: "/v1/toy",
-			Feed: func(string) (intake.Push, bool) { return toyPush{&reads}, true }}}}})
+		intake: Intake{Push: append(intake.Feeds{}.Routes(), kind.Route())}})
 
 	rec := h.do(t, http.MethodPost, "/v1/toy", []byte("t1 disk-full\nt2 all-good\n"), clientToken)
 	if rec.Code != http.StatusOK {
