@@ -160,3 +160,20 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+func TestCanonicalFeedType(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"opsgenie", FeedTypeOpsGenie, true},
+		{" DYNATRACE ", FeedTypeDynatrace, true},
+		{"OpsGenie", FeedTypeOpsGenie, true},
+		{"jira", "jira", false},
+	} {
+		got, ok := CanonicalFeedType(tc.in, FeedTypeOpsGenie, FeedTypeDynatrace)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("CanonicalFeedType(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

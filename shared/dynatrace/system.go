@@ -1,13 +1,14 @@
 package dynatrace
 
 import (
+	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/secretfile"
 	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/rs/zerolog"
 )
 
 // FeedType is the feed type of Dynatrace problems, as envelopes name it.
-const FeedType = "Dynatrace"
+const FeedType = alert.FeedTypeDynatrace
 
 // Registration is Dynatrace as a ticket system, for ticket/registry: the
 // "dynatrace" block (Config) writing back to problems of FeedType.

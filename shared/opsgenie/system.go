@@ -1,13 +1,14 @@
 package opsgenie
 
 import (
+	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/secretfile"
 	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/rs/zerolog"
 )
 
 // FeedType is the feed type of OpsGenie alerts, as envelopes name it.
-const FeedType = "OpsGenie"
+const FeedType = alert.FeedTypeOpsGenie
 
 // Registration is OpsGenie as a ticket system, for ticket/registry: the
 // "opsgenie" block (Config) writing back to alerts of FeedType.

@@ -9,13 +9,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/alexis-ops/alexis/classifier/internal/classify"
 	"github.com/alexis-ops/alexis/classifier/internal/config"
 	"github.com/alexis-ops/alexis/classifier/internal/httpapi"
-	"github.com/alexis-ops/alexis/classifier/internal/intake"
 	"github.com/alexis-ops/alexis/classifier/internal/rules"
+	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/auth"
 	sconfig "github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/httpclient"
@@ -129,10 +130,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Str(logging.Mode, loader.Mode()).Msg("valid rule files")
 	reg.Registry.MustRegister(classify.RulesCollector(service, loader))
 
-	intakeCfg := httpapi.Intake{AlertmanagerFeedName: cfg.Alertmanager.FeedName, Webhooks: map[string]intake.WebhookFeed{}}
-	feedTypes := append([]string{intake.FeedTypeAlertmanager}, registry.FeedTypes()...)
+	intakeCfg := httpapi.Intake{Push: cfg.Feeds.Routes()}
+	// The feed types Alexis ships and those of the registered ticket
+	// systems (a new system's feed type need not be in shared/alert).
+	feedTypes := alert.FeedTypes()
+	for _, ft := range registry.FeedTypes() {
+		if !slices.Contains(feedTypes, ft) {
+			feedTypes = append(feedTypes, ft)
+		}
+	}
 	for _, w := range cfg.Webhooks {
-		intakeCfg.Webhooks[w.Name] = w.Feed()
 		feedTypes = append(feedTypes, w.FeedType)
 	}
 	for _, w := range cfg.Tickets.Webhooks {

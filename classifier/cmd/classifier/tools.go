@@ -153,7 +153,7 @@ func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	dir := fs.String("rules", "", "rules directory (default: rules_dir of -config, or ./rules)")
 	asJSON := fs.Bool("json", false, "print the answer POST /v1/rules/explain gives")
 	nowFlag := fs.String("now", "", "decide at this RFC 3339 time instead of now (for min_age and duration)")
-	feedType := fs.String("feed-type", "OpsGenie", "feed type of an alert file without an \"alexis\" object")
+	feedType := fs.String("feed-type", alert.FeedTypeOpsGenie, "feed type of an alert file without an \"alexis\" object")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err

@@ -28,17 +28,14 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/alexis-ops/alexis/classifier/internal/intake"
 	sconfig "github.com/alexis-ops/alexis/shared/config"
-	"github.com/alexis-ops/alexis/shared/ident"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
 	"github.com/alexis-ops/alexis/shared/server"
 	"github.com/alexis-ops/alexis/shared/ticket/registry"
@@ -102,52 +99,9 @@ type Config struct {
 	// there.
 	OpsGenie *opsgenie.Config `yaml:"opsgenie"`
 
-	// Alertmanager configures POST /v1/alertmanager.
-	Alertmanager Alertmanager `yaml:"alertmanager"`
-
-	// Webhooks are the feeds whose sources post their alerts to
-	// POST /v1/webhook/{name}.
-	Webhooks []Webhook `yaml:"webhooks"`
-}
-
-// Alertmanager configures the intake of Alertmanager's webhook
-// notifications.
-type Alertmanager struct {
-	// FeedName is the envelopes' feed_name; "" uses the notification's
-	// receiver.
-	FeedName string `yaml:"feed_name"`
-}
-
-// Webhook is one feed whose source posts alerts as JSON to
-// POST /v1/webhook/{name}.
-type Webhook struct {
-	Name     string `yaml:"name"`      // the URL's {name} and the envelopes' feed_name
-	FeedType string `yaml:"feed_type"` // the envelopes' feed_type, which rules name in alert_feed
-	// IDPath is the gjson path of the alert's identifier in the posted
-	// object (in each item, with ItemsPath): a non-empty string or a
-	// number. Required.
-	IDPath string `yaml:"id_path"`
-	// ItemsPath, when set, is the gjson path of an array of alerts in the
-	// posted object; each element is classified as an alert of its own.
-	ItemsPath string `yaml:"items_path"`
-}
-
-// webhookName is what can follow /v1/webhook/ in a URL unescaped.
-var webhookName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-
-// Webhook returns the webhook feed called name.
-func (c *Config) Webhook(name string) (Webhook, bool) {
-	for _, w := range c.Webhooks {
-		if w.Name == name {
-			return w, true
-		}
-	}
-	return Webhook{}, false
-}
-
-// Feed is how intake reads what the feed's source posts.
-func (w Webhook) Feed() intake.WebhookFeed {
-	return intake.WebhookFeed{Name: w.Name, FeedType: w.FeedType, IDPath: w.IDPath, ItemsPath: w.ItemsPath}
+	// Feeds are the push feeds' blocks (alertmanager, webhooks), which
+	// package intake owns.
+	intake.Feeds `yaml:",inline"`
 }
 
 // Default returns a configuration holding every default.
@@ -236,39 +190,8 @@ func (c *Config) Validate() error {
 	if c.OpsGenie != nil && c.Tickets.Systems[opsgenie.System] != nil {
 		p.Addf("opsgenie", "set either opsgenie or tickets.opsgenie, not both (opsgenie is the earlier spelling of tickets.opsgenie)")
 	}
-	if c.Alertmanager.FeedName != strings.TrimSpace(c.Alertmanager.FeedName) {
-		p.Addf("alertmanager.feed_name", "leading or trailing space in %q", c.Alertmanager.FeedName)
-	}
-	// Envelopes carrying these are refused otherwise (shared/ident).
-	p.Add("alertmanager.feed_name", ident.Check("feed name", c.Alertmanager.FeedName, ident.MaxFeedName))
-	names := map[string]int{}
-	for i, w := range c.Webhooks {
-		key := fmt.Sprintf("webhooks[%d].", i)
-		switch prev, dup := names[w.Name]; {
-		case w.Name == "":
-			p.Addf(key+"name", "required: the feed posts to /v1/webhook/NAME")
-		case !webhookName.MatchString(w.Name):
-			p.Addf(key+"name", "%q: use letters, digits, '.', '_' and '-' (it is part of the URL)", w.Name)
-		case dup:
-			p.Addf(key+"name", "%q is already the name of webhooks[%d]", w.Name, prev)
-		}
-		names[w.Name] = i
-		switch {
-		case strings.TrimSpace(w.FeedType) == "":
-			p.Addf(key+"feed_type", "required: the feed type rules name in alert_feed")
-		case strings.ContainsAny(w.FeedType, "/*") || w.FeedType != strings.TrimSpace(w.FeedType):
-			p.Addf(key+"feed_type", "%q: no '/', '*' or surrounding space", w.FeedType)
-		case strings.EqualFold(w.FeedType, intake.FeedTypeAlertmanager):
-			p.Addf(key+"feed_type", "%q is the feed type of POST /v1/alertmanager", w.FeedType)
-		default:
-			p.Add(key+"feed_type", ident.Check("feed type", w.FeedType, ident.MaxFeedName))
-		}
-		p.Add(key+"name", ident.Check("feed name", w.Name, ident.MaxFeedName))
-		if strings.TrimSpace(w.IDPath) == "" {
-			p.Addf(key+"id_path", "required: the gjson path of the alert's id in what the source posts")
-		}
-	}
-	errs := []error{c.Config.Validate(server.ListenRequired), p.Err(), c.Tickets.Validate("tickets.")}
+	errs := []error{c.Config.Validate(server.ListenRequired), p.Err(),
+		c.Feeds.Validate(), c.Tickets.Validate("tickets.")}
 	if c.OpsGenie != nil {
 		errs = append(errs, c.OpsGenie.Validate("opsgenie."))
 	}

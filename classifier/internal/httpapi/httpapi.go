@@ -53,7 +53,21 @@ var Routes = []struct {
 func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
 	handlers := map[string]echo.HandlerFunc{
 		"/v1/classifier": h.classify, "/v1/rules": h.rules, "/v1/rules/explain": h.explain,
-		"/v1/alertmanager": h.alertmanager, "/v1/webhook/:name": h.webhook,
+	}
+	listed := map[string]bool{}
+	for _, r := range Routes {
+		listed[r.Path] = true
+	}
+	// Push routes: those listed above take their scope from there, more
+	// need scope classify. One cannot replace an API route.
+	for _, r := range h.Intake.Push {
+		if _, taken := handlers[r.Path]; taken {
+			continue
+		}
+		handlers[r.Path] = h.push(r)
+		if !listed[r.Path] {
+			e.Add(http.MethodPost, r.Path, handlers[r.Path], auth.Require(tokens, auth.ScopeClassify))
+		}
 	}
 	for _, r := range Routes {
 		e.Add(r.Method, r.Path, handlers[r.Path], auth.Require(tokens, r.Scope))

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/alexis-ops/alexis/classifier/internal/classify"
+	"github.com/alexis-ops/alexis/classifier/internal/intake"
 	"github.com/alexis-ops/alexis/classifier/internal/rules"
 	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/api"
@@ -222,6 +223,9 @@ func newHarness(t *testing.T, s setup) *harness {
 	}
 	h.e = server.New(server.Options{Service: "classifier", Log: log, BodyLimit: bodyLimit,
 		Metrics: metrics.New("classifier"), MetricsAuth: auth.Require(tokens, auth.ScopeMetrics)})
+	if s.intake.Push == nil {
+		s.intake.Push = intake.Feeds{}.Routes()
+	}
 	(&Handler{Classifier: cl, Rules: loader, Intake: s.intake, Log: log, Now: func() time.Time { return testNow }}).Register(h.e, tokens)
 	return h
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"sync"
 
@@ -47,64 +46,51 @@ type IntakeResult struct {
 
 // Intake configures the push endpoints of a Handler.
 type Intake struct {
-	// AlertmanagerFeedName is the feed_name of Alertmanager's alerts; ""
-	// uses the notification's receiver.
-	AlertmanagerFeedName string
-	// Webhooks are the webhook feeds by name.
-	Webhooks map[string]intake.WebhookFeed
+	// Push are the push routes (intake.Feeds.Routes, and any more): those
+	// in Routes take their scope from there, others need scope classify.
+	Push []intake.Route
 }
 
-// alertmanager takes an Alertmanager webhook notification and classifies
-// each firing alert in it.
-func (h *Handler) alertmanager(c echo.Context) error {
-	body, err := server.ReadBody(c)
-	if err != nil {
-		return err
+// push takes what a push feed's source posts to route r and classifies
+// each alert in it. On a route naming its feed, a token limited to one
+// feed is refused before the name is looked up, so it cannot learn which
+// feeds exist; otherwise once the body says which feed it is of.
+func (h *Handler) push(r intake.Route) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		name := ""
+		if r.Named() {
+			name = c.Param("name")
+			if err := feedAllowed(c, name); err != nil {
+				return err
+			}
+		}
+		f, ok := r.Feed(name)
+		if !ok {
+			msg := "no such feed"
+			if r.Missing != nil {
+				msg = r.Missing(name)
+			}
+			return echo.NewHTTPError(http.StatusNotFound, msg)
+		}
+		body, err := server.ReadBody(c)
+		if err != nil {
+			return err
+		}
+		b, err := f.Read(body)
+		if err != nil {
+			return server.BadRequest(err)
+		}
+		if !r.Named() {
+			if err := feedAllowed(c, b.FeedName); err != nil {
+				return err
+			}
+		}
+		log := h.Log.With().Str(logging.FeedType, b.FeedType).Str(logging.FeedName, b.FeedName).Logger()
+		if b.Received != nil {
+			b.Received(log)
+		}
+		return h.answer(c, log, b.FeedType, b.FeedName, b.Items)
 	}
-	n, err := intake.DecodeAlertmanager(body)
-	if err != nil {
-		return server.BadRequest(err)
-	}
-	feedName := h.Intake.AlertmanagerFeedName
-	if feedName == "" {
-		feedName = n.Receiver
-	}
-	if err := feedAllowed(c, feedName); err != nil {
-		return err
-	}
-	log := h.Log.With().Str(logging.FeedType, intake.FeedTypeAlertmanager).Str(logging.FeedName, feedName).Logger()
-	log.Info().Str(logging.Event, "notification_received").Int(logging.Count, len(n.Alerts)).Str(logging.Status, n.Status).
-		Msg("alertmanager notification")
-	if n.TruncatedAlerts > 0 {
-		log.Warn().Str(logging.Event, "alerts_truncated").Int(logging.Count, n.TruncatedAlerts).
-			Msg("alertmanager left alerts out of the notification (max_alerts)")
-	}
-	return h.answer(c, log, intake.FeedTypeAlertmanager, feedName, n.Items(h.Intake.AlertmanagerFeedName))
-}
-
-// webhook takes what a webhook feed's source posts.
-// A token limited to one feed is refused before the name is looked up, so
-// it cannot learn which webhook feeds exist.
-func (h *Handler) webhook(c echo.Context) error {
-	name := c.Param("name")
-	if err := feedAllowed(c, name); err != nil {
-		return err
-	}
-	f, ok := h.Intake.Webhooks[name]
-	if !ok {
-		return echo.NewHTTPError(http.StatusNotFound,
-			fmt.Sprintf("no webhook feed named %q (webhooks: in the classifier configuration)", logging.Trim(name, 80)))
-	}
-	body, err := server.ReadBody(c)
-	if err != nil {
-		return err
-	}
-	items, err := intake.Webhook(f, body)
-	if err != nil {
-		return server.BadRequest(err)
-	}
-	log := h.Log.With().Str(logging.FeedType, f.FeedType).Str(logging.FeedName, f.Name).Logger()
-	return h.answer(c, log, f.FeedType, f.Name, items)
 }
 
 // answer classifies items and answers 200 with every result, or 503 when

@@ -90,7 +90,7 @@ func TestAlertmanager(t *testing.T) {
 
 func TestAlertmanagerFeedName(t *testing.T) {
 	h := newHarness(t, setup{ruleDir: "../../testdata/rules_intake", rules: []string{"am_disk_full.json"},
-		intake: Intake{AlertmanagerFeedName: "prometheus-eu"}})
+		intake: Intake{Push: intake.Feeds{Alertmanager: intake.AlertmanagerConfig{FeedName: "prometheus-eu"}}.Routes()}})
 	rec := h.do(t, http.MethodPost, "/v1/alertmanager", notification(t), clientToken)
 	if a := decodeIntake(t, rec.Body.Bytes()); a.FeedName != "prometheus-eu" {
 		t.Errorf("feed name %q", a.FeedName)
@@ -159,10 +159,10 @@ const grafanaRule = `{"enabled": "true", "os_type": "linux", "rule_name": "drain
 
 func TestWebhookFeed(t *testing.T) {
 	h := newHarness(t, setup{ruleJSON: map[string]string{"drain.json": grafanaRule},
-		intake: Intake{Webhooks: map[string]intake.WebhookFeed{
-			"grafana": {Name: "grafana", FeedType: "Grafana", IDPath: "fingerprint", ItemsPath: "alerts"},
-			"custom":  {Name: "custom", FeedType: "Custom", IDPath: "event.id"},
-		}}})
+		intake: Intake{Push: intake.Feeds{Webhooks: intake.Webhooks{
+			{Name: "grafana", FeedType: "Grafana", IDPath: "fingerprint", ItemsPath: "alerts"},
+			{Name: "custom", FeedType: "Custom", IDPath: "event.id"},
+		}}.Routes()}})
 	grafana, err := os.ReadFile("../../testdata/webhook/grafana.json")
 	if err != nil {
 		t.Fatal(err)

@@ -13,10 +13,46 @@ import (
 
 	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/jsonx"
+	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/rs/zerolog"
 )
 
 // FeedTypeAlertmanager is the feed type of alerts Alertmanager posts.
-const FeedTypeAlertmanager = "Alertmanager"
+const FeedTypeAlertmanager = alert.FeedTypeAlertmanager
+
+// Alertmanager is the push feed of Prometheus Alertmanager's webhook
+// notifications (POST /v1/alertmanager).
+type Alertmanager struct {
+	// FeedName is the envelopes' feed_name; "" uses each notification's
+	// receiver.
+	FeedName string
+}
+
+// AlertmanagerRoute serves a.
+func AlertmanagerRoute(a Alertmanager) Route {
+	return Route{Path: "/v1/alertmanager", Feed: func(string) (Push, bool) { return a, true }}
+}
+
+// Read decodes a notification and makes an item of each of its alerts.
+func (a Alertmanager) Read(body []byte) (Batch, error) {
+	n, err := DecodeAlertmanager(body)
+	if err != nil {
+		return Batch{}, err
+	}
+	name := a.FeedName
+	if name == "" {
+		name = n.Receiver
+	}
+	return Batch{FeedType: FeedTypeAlertmanager, FeedName: name, Items: n.Items(a.FeedName),
+		Received: func(log zerolog.Logger) {
+			log.Info().Str(logging.Event, "notification_received").Int(logging.Count, len(n.Alerts)).Str(logging.Status, n.Status).
+				Msg("alertmanager notification")
+			if n.TruncatedAlerts > 0 {
+				log.Warn().Str(logging.Event, "alerts_truncated").Int(logging.Count, n.TruncatedAlerts).
+					Msg("alertmanager left alerts out of the notification (max_alerts)")
+			}
+		}}, nil
+}
 
 // AlertmanagerVersion is the webhook payload version this reads.
 const AlertmanagerVersion = "4"

@@ -2,6 +2,12 @@
 // envelopes: Prometheus Alertmanager's webhook notifications
 // (POST /v1/alertmanager) and any JSON posted to a configured webhook feed
 // (POST /v1/webhook/{name}). docs/rules.md shows the records rules see.
+//
+// Each kind of push feed is a Push (body -> Batch of envelopes under its
+// canonical feed type, shared/alert FeedType*) served on a Route; the
+// classifier API lists the routes, one line per kind (httpapi
+// Intake.routes), and serves them all alike: token scope by feed, body
+// limit, classification and the answer.
 package intake
 
 import (

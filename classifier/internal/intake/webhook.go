@@ -6,15 +6,41 @@ import (
 
 	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/jsonx"
+	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/tidwall/gjson"
 )
 
-// WebhookFeed says how to read what a webhook feed's source posts.
+// WebhookFeed is one feed whose source posts alerts as JSON to
+// POST /v1/webhook/{name} (an entry of the classifier configuration's
+// webhooks list): how to read what it posts.
 type WebhookFeed struct {
-	Name      string // feed_name of the envelopes
-	FeedType  string // feed_type of the envelopes
-	IDPath    string // gjson path of the alert's id, in the object or in each item
-	ItemsPath string // gjson path of an array of alerts; "" : the object is one alert
+	Name     string `yaml:"name"`      // the URL's {name} and the envelopes' feed_name
+	FeedType string `yaml:"feed_type"` // the envelopes' feed_type, which rules name in alert_feed
+	// IDPath is the gjson path of the alert's identifier in the posted
+	// object (in each item, with ItemsPath): a non-empty string or a
+	// number. Required.
+	IDPath string `yaml:"id_path"`
+	// ItemsPath, when set, is the gjson path of an array of alerts in the
+	// posted object; each element is classified as an alert of its own.
+	ItemsPath string `yaml:"items_path"`
+}
+
+// WebhookRoute serves the webhook feeds, by name.
+func WebhookRoute(feeds map[string]WebhookFeed) Route {
+	return Route{Path: "/v1/webhook/:name",
+		Feed: func(name string) (Push, bool) { f, ok := feeds[name]; return f, ok },
+		Missing: func(name string) string {
+			return fmt.Sprintf("no webhook feed named %q (webhooks: in the classifier configuration)", logging.Trim(name, 80))
+		}}
+}
+
+// Read makes the items of what was posted to f (Webhook).
+func (f WebhookFeed) Read(body []byte) (Batch, error) {
+	items, err := Webhook(f, body)
+	if err != nil {
+		return Batch{}, err
+	}
+	return Batch{FeedType: f.FeedType, FeedName: f.Name, Items: items}, nil
 }
 
 // Webhook makes envelopes of what was posted to feed f: the posted object

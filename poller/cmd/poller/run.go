@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w (unexpected %q)", errUsage, fs.Arg(0))
 	}
 
-	cfg, err := config.Load(*configPath)
+	cfg, err := config.Load(*configPath, feeds.Types())
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var sources []poller.Source
 	for _, fc := range cfg.Feeds {
 		flog := log.With().Str(logging.Component, "feed").Str(logging.FeedName, fc.Name).Logger()
-		f, err := feeds.New(fc, flog)
+		f, err := fc.New(flog)
 		if err != nil {
 			return err
 		}
@@ -168,12 +168,7 @@ func secretFiles(cfg *config.Config) []secretfile.File {
 		secretfile.File{Field: "state.postgres_dsn_file", Path: cfg.State.PostgresDSNFile},
 		secretfile.File{Field: "classifier.token_file", Path: cfg.Classifier.TokenFile})
 	for i, f := range cfg.Feeds {
-		if f.OpsGenie != nil {
-			files = append(files, secretfile.File{Field: fmt.Sprintf("feeds[%d].opsgenie.api_key_file", i), Path: f.OpsGenie.APIKeyFile})
-		}
-		if f.Dynatrace != nil {
-			files = append(files, secretfile.File{Field: fmt.Sprintf("feeds[%d].dynatrace.api_token_file", i), Path: f.Dynatrace.APITokenFile})
-		}
+		files = append(files, f.Block.SecretFiles(fmt.Sprintf("feeds[%d].", i))...)
 	}
 	return files
 }

@@ -1,4 +1,7 @@
-// Package config is the poller's YAML configuration.
+// Package config is the poller's YAML configuration. It names no feed
+// type: each feeds[] entry's type-specific block is decoded and validated
+// by its feed package (poller/internal/feed/<type>, registered in package
+// feeds and passed to Load), whose doc shows the block.
 //
 //	listen: 127.0.0.1:8080            # optional: GET /v1/ping, GET /v1/feeds
 //	tokens_file: /run/secrets/poller_tokens   # required when listen is set
@@ -17,28 +20,12 @@
 //	  ca_file: ""                     # PEM bundle for an https url
 //	feeds:
 //	  - name: incoming                # unique
-//	    type: opsgenie
-//	    query: "status: open AND teams: incoming"
+//	    type: opsgenie                # a registered feed type (package feeds), in any case
+//	    query: "status: open AND teams: incoming"   # whether the type takes one is its own rule
 //	    lookback: 24h                 # only alerts created this recently
-//	    unique_key: tinyId            # field of the alert record identifying it
+//	    unique_key: tinyId            # field of the alert record identifying it; default: the type's
 //	    loop_interval: 30s            # optional override
-//	    opsgenie: {api_url: api.opsgenie.com, api_key_file: /run/secrets/opsgenie_key, timeout: 15s, retries: 2}
-//	  - name: eu-incoming             # another account: its own key and host
-//	    type: opsgenie
-//	    query: "status: open"
-//	    opsgenie: {api_url: api.eu.opsgenie.com, api_key_file: /run/secrets/opsgenie_eu_key}
-//	  - name: problems
-//	    type: dynatrace               # no query: the problem selector says what to poll
-//	    lookback: 24h                 # from=now-24h: problems that started (or ended) since
-//	    unique_key: problemId         # the default for dynatrace; displayId also works
-//	    dynatrace:
-//	      api_url: https://abc12345.live.dynatrace.com
-//	      api_token_file: /run/secrets/dynatrace_token
-//	      timeout: 15s
-//	      retries: 2
-//	      problem_selector: 'status("open"),entityTags("team:db")'   # default status("open")
-//	      entity_selector: ""         # optional
-//	      page_size: 100              # 1..500
+//	    opsgenie: {...}               # the type's own block, decoded and validated by its package
 //	max_backoff: 5m                   # longest wait after repeated failures of a feed's source
 package config
 
@@ -49,13 +36,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/alexis-ops/alexis/poller/internal/feed"
 	sconfig "github.com/alexis-ops/alexis/shared/config"
-	"github.com/alexis-ops/alexis/shared/dynatrace"
-	"github.com/alexis-ops/alexis/shared/opsgenie"
 	"github.com/alexis-ops/alexis/shared/server"
+	"github.com/rs/zerolog"
+	"gopkg.in/yaml.v3"
 )
 
 // DefaultPath is where the poller looks for its configuration.
@@ -67,22 +56,10 @@ const (
 	DefaultStateFile         = "/var/lib/alexis/poller-state.json"
 	DefaultClassifierTimeout = 10 * time.Second
 	DefaultLookback          = 24 * time.Hour
-	DefaultUniqueKey         = "tinyId"    // opsgenie
-	DefaultDynatraceKey      = "problemId" // dynatrace
-	DefaultProblemSelector   = `status("open")`
 	DefaultMaxBackoff        = 5 * time.Minute
 	DefaultLease             = 3 * time.Second
 	DefaultRenewInterval     = 1 * time.Second
 )
-
-// Feed types (values of feeds[].type, case-insensitive).
-const (
-	TypeOpsGenie  = "opsgenie"
-	TypeDynatrace = "dynatrace"
-)
-
-// types lists the feed types for messages.
-const types = TypeOpsGenie + ", " + TypeDynatrace
 
 // Config is the poller configuration.
 type Config struct {
@@ -96,6 +73,8 @@ type Config struct {
 	State        State            `yaml:"state"`       // PostgreSQL instead of StateFile
 	Classifier   Classifier       `yaml:"classifier"`
 	Feeds        []Feed           `yaml:"feeds"`
+
+	types feed.Types // what feeds[].type may name
 }
 
 // State keeps the delivery state in PostgreSQL instead of the state file,
@@ -123,30 +102,39 @@ type Classifier struct {
 // Feed is one alert source polled on its own loop.
 type Feed struct {
 	Name         string           `yaml:"name"`
-	Type         string           `yaml:"type"`
+	Type         string           `yaml:"type"` // Validate makes it the canonical feed type ("OpsGenie")
 	Query        string           `yaml:"query"`
 	Lookback     sconfig.Duration `yaml:"lookback"`
 	UniqueKey    string           `yaml:"unique_key"`
 	LoopInterval sconfig.Duration `yaml:"loop_interval"` // 0: the top-level loop_interval
 
-	OpsGenie  *opsgenie.Config `yaml:"opsgenie"`  // type opsgenie
-	Dynatrace *Dynatrace       `yaml:"dynatrace"` // type dynatrace
+	// Blocks are the entry's other keys: the block of its type, which
+	// Validate has the type decode into Block.
+	Blocks map[string]yaml.Node `yaml:",inline"`
+	// Block is the entry's decoded type block, set by Validate.
+	Block feed.Block `yaml:"-"`
 }
 
-// Dynatrace is the dynatrace block of a feed: the client's configuration
-// and what to poll.
-type Dynatrace struct {
-	dynatrace.Config `yaml:",inline"`
-	ProblemSelector  string `yaml:"problem_selector"` // default status("open")
-	EntitySelector   string `yaml:"entity_selector"`  // optional
-	PageSize         int    `yaml:"page_size"`        // default 100, at most 500
+// Settings are the keys of f every feed type shares.
+func (f Feed) Settings() feed.Settings {
+	return feed.Settings{Name: f.Name, Query: f.Query, Lookback: f.Lookback.D(), UniqueKey: f.UniqueKey}
 }
 
-// Default returns a configuration holding every top-level default. Feed
-// defaults (lookback, unique_key, loop_interval) are filled in by Validate,
-// since list entries cannot be pre-filled before decoding.
-func Default() *Config {
+// New builds the feed of a validated entry.
+func (f Feed) New(log zerolog.Logger) (feed.Feed, error) {
+	if f.Block == nil {
+		return nil, fmt.Errorf("feed %s: not validated", f.Name)
+	}
+	return f.Block.New(f.Settings(), log)
+}
+
+// Default returns a configuration holding every top-level default, whose
+// feeds may be of the given types. Feed defaults (lookback, unique_key,
+// the type's block) are filled in by Validate, since list entries cannot
+// be pre-filled before decoding.
+func Default(types feed.Types) *Config {
 	return &Config{
+		types:        types,
 		Config:       server.Defaults(""),
 		LoopInterval: sconfig.Duration(DefaultLoopInterval),
 		MaxBackoff:   sconfig.Duration(DefaultMaxBackoff),
@@ -156,9 +144,10 @@ func Default() *Config {
 	}
 }
 
-// Load reads the configuration at path over the defaults and validates it.
-func Load(path string) (*Config, error) {
-	c := Default()
+// Load reads the configuration at path over the defaults and validates it;
+// its feeds may be of the given types (feeds.Types()).
+func Load(path string, types feed.Types) (*Config, error) {
+	c := Default(types)
 	if err := sconfig.Load(path, c); err != nil {
 		return nil, err
 	}
@@ -224,7 +213,7 @@ func (c *Config) Validate() error {
 	for i := range c.Feeds {
 		f := &c.Feeds[i]
 		key := fmt.Sprintf("feeds[%d].", i)
-		f.setDefaults()
+		f.setDefaults(c.types)
 		switch prev, dup := names[f.Name]; {
 		case f.Name == "":
 			p.Addf(key+"name", "required")
@@ -234,72 +223,77 @@ func (c *Config) Validate() error {
 			p.Addf(key+"name", "%q is already the name of feeds[%d]", f.Name, prev)
 		}
 		names[f.Name] = i
-		if f.Type == TypeOpsGenie && strings.TrimSpace(f.Query) == "" {
-			p.Addf(key+"query", "required")
-		}
-		if f.Type == TypeDynatrace && f.Query != "" {
-			p.Addf(key+"query", "not for type dynatrace: use dynatrace.problem_selector")
-		}
 		if f.Lookback < 0 {
 			p.Addf(key+"lookback", "must not be negative")
 		}
-		if strings.TrimSpace(f.UniqueKey) == "" {
+		if strings.TrimSpace(f.UniqueKey) == "" && (f.UniqueKey != "" || c.types.Known(f.Type)) {
 			p.Addf(key+"unique_key", "must not be blank")
 		}
 		if f.LoopInterval < 0 {
 			p.Addf(key+"loop_interval", "must not be negative")
 		}
-		switch f.Type {
-		case "":
-			p.Addf(key+"type", "required (one of: %s)", types)
-		case TypeOpsGenie:
-			if f.OpsGenie == nil {
-				p.Addf(key+"opsgenie", "required for type opsgenie")
-			} else {
-				errs = append(errs, f.OpsGenie.Validate(key+"opsgenie."))
-			}
-		case TypeDynatrace:
-			if f.Dynatrace == nil {
-				p.Addf(key+"dynatrace", "required for type dynatrace")
-			} else {
-				errs = append(errs, f.Dynatrace.Validate(key+"dynatrace."))
-				if f.Dynatrace.PageSize < 0 || f.Dynatrace.PageSize > dynatrace.MaxPageSize {
-					p.Addf(key+"dynatrace.page_size", "must be 1..%d", dynatrace.MaxPageSize)
-				}
-			}
-		default:
-			p.Addf(key+"type", "unknown feed type %q (one of: %s)", f.Type, types)
-		}
-		if f.Type != TypeOpsGenie && f.OpsGenie != nil {
-			p.Addf(key+"opsgenie", "only for type opsgenie")
-		}
-		if f.Type != TypeDynatrace && f.Dynatrace != nil {
-			p.Addf(key+"dynatrace", "only for type dynatrace")
-		}
+		errs = append(errs, c.validateBlock(key, f, &p))
 	}
 	return errors.Join(append([]error{p.Err()}, errs...)...)
 }
 
-// setDefaults fills in what the feed left out.
-func (f *Feed) setDefaults() {
-	f.Type = strings.ToLower(strings.TrimSpace(f.Type))
+// setDefaults fills in what the feed left out, and spells its type the
+// one way when it is known.
+func (f *Feed) setDefaults(types feed.Types) {
+	t, known := types.Lookup(f.Type)
+	if known {
+		f.Type = t.Name
+	}
 	if f.Lookback == 0 {
 		f.Lookback = sconfig.Duration(DefaultLookback)
 	}
-	if f.UniqueKey == "" {
-		f.UniqueKey = DefaultUniqueKey
-		if f.Type == TypeDynatrace {
-			f.UniqueKey = DefaultDynatraceKey
+	if f.UniqueKey == "" && known {
+		f.UniqueKey = t.UniqueKey
+	}
+}
+
+// validateBlock checks feed f's type and its keys beyond the common ones:
+// the block of its type, which that type decodes and validates, and no
+// other. Problems of the entry go to p; the block's are returned.
+func (c *Config) validateBlock(key string, f *Feed, p *sconfig.Problems) error {
+	t, known := c.types.Lookup(f.Type)
+	switch {
+	case f.Type == "":
+		p.Addf(key+"type", "required (one of: %s)", c.types)
+	case !known:
+		p.Addf(key+"type", "unknown feed type %q (one of: %s)", f.Type, c.types)
+	}
+	others := make([]string, 0, len(f.Blocks))
+	for k := range f.Blocks {
+		if !known || k != t.Key {
+			others = append(others, k)
 		}
 	}
-	if d := f.Dynatrace; d != nil {
-		if strings.TrimSpace(d.ProblemSelector) == "" {
-			d.ProblemSelector = DefaultProblemSelector
-		}
-		if d.PageSize == 0 {
-			d.PageSize = dynatrace.DefaultPageSize
+	sort.Strings(others)
+	for _, k := range others {
+		if o, ok := c.types.ByKey(k); ok {
+			p.Addf(key+k, "only for type %s", o.Key)
+		} else {
+			p.Addf(key+k, "field %s not found: not a key of a feed nor the block of a feed type (%s)", k, c.types)
 		}
 	}
+	if !known {
+		return nil
+	}
+	switch {
+	case t.Query == feed.QueryRequired && strings.TrimSpace(f.Query) == "":
+		p.Addf(key+"query", "required")
+	case t.Query == feed.QueryRefused && f.Query != "":
+		p.Addf(key+"query", "not for type %s: %s", t.Key, t.QueryHint)
+	}
+	n, ok := f.Blocks[t.Key]
+	if !ok {
+		p.Addf(key+t.Key, "required for type %s", t.Key)
+		return nil
+	}
+	b, err := t.Decode(key, f.Settings(), &n)
+	f.Block = b
+	return err
 }
 
 // Interval returns how often feed f polls.

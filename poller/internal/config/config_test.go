@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	dtfeed "github.com/alexis-ops/alexis/poller/internal/feed/dynatrace"
+	"github.com/alexis-ops/alexis/poller/internal/feeds"
+	"github.com/alexis-ops/alexis/shared/alert"
 	sconfig "github.com/alexis-ops/alexis/shared/config"
 )
 
@@ -48,7 +51,7 @@ func TestLoad(t *testing.T) {
 					c.BodyLimit != 1<<20 || c.Log.Format != "logfmt" {
 					t.Errorf("top-level defaults not applied: %+v", c)
 				}
-				if f.Lookback.D() != 24*time.Hour || f.UniqueKey != "tinyId" || f.Type != TypeOpsGenie || c.Interval(f) != DefaultLoopInterval {
+				if f.Lookback.D() != 24*time.Hour || f.UniqueKey != "tinyId" || f.Type != alert.FeedTypeOpsGenie || c.Interval(f) != DefaultLoopInterval {
 					t.Errorf("feed defaults not applied: %+v", f)
 				}
 				if c.State.Postgres() || c.StateFile != filepath.Join(dir, "state.json") {
@@ -96,7 +99,7 @@ func TestLoad(t *testing.T) {
 			name: "type is case-insensitive",
 			yaml: head + strings.Replace(feedYAML(dir, ""), "type: opsgenie", "type: OpsGenie", 1),
 			check: func(t *testing.T, c *Config) {
-				if c.Feeds[0].Type != TypeOpsGenie {
+				if c.Feeds[0].Type != alert.FeedTypeOpsGenie {
 					t.Errorf("type %q", c.Feeds[0].Type)
 				}
 			},
@@ -168,9 +171,13 @@ func TestLoad(t *testing.T) {
 				"    dynatrace: {api_url: 'https://abc.live.dynatrace.com', api_token_file: " + filepath.Join(dir, "og_key") + "}\n",
 			check: func(t *testing.T, c *Config) {
 				f := c.Feeds[0]
-				if f.Type != TypeDynatrace || f.UniqueKey != "problemId" || f.Dynatrace.ProblemSelector != `status("open")` ||
-					f.Dynatrace.PageSize != 100 || f.Dynatrace.APIURL != "https://abc.live.dynatrace.com" || c.MaxBackoff.D() != DefaultMaxBackoff {
-					t.Errorf("dynatrace defaults: %+v %+v", f, f.Dynatrace)
+				d, ok := f.Block.(*dtfeed.Config)
+				if !ok {
+					t.Fatalf("block %T, want the dynatrace feed's", f.Block)
+				}
+				if f.Type != alert.FeedTypeDynatrace || f.UniqueKey != "problemId" || d.ProblemSelector != `status("open")` ||
+					d.PageSize != 100 || d.APIURL != "https://abc.live.dynatrace.com" || c.MaxBackoff.D() != DefaultMaxBackoff {
+					t.Errorf("dynatrace defaults: %+v %+v", f, d)
 				}
 			},
 		},
@@ -210,7 +217,7 @@ func TestLoad(t *testing.T) {
 			if err := os.WriteFile(p, []byte(tc.yaml), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			c, err := Load(p)
+			c, err := Load(p, feeds.Types())
 			if len(tc.wantErrs) == 0 {
 				if err != nil {
 					t.Fatalf("Load: %v", err)
@@ -231,7 +238,7 @@ func TestLoad(t *testing.T) {
 }
 
 func TestLoadMissingFile(t *testing.T) {
-	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), feeds.Types())
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("err %v, want not-exist", err)
 	}
@@ -242,8 +249,34 @@ func FuzzConfig(f *testing.F) {
 	f.Add("feeds: [{name: a, type: opsgenie, query: x, opsgenie: {api_key_file: /k}}]\n")
 	f.Add("loop_interval: 1s\nclassifier: {url: 'http://x'}\n")
 	f.Add("feeds: [{}, {type: OPSGENIE}]")
+	f.Add("feeds: [{name: a, type: dynatrace, dynatrace: &d {api_url: 'https://x', page_size: 7}}, {name: b, type: dynatrace, dynatrace: *d, x: [1]}]\n")
+	f.Add("feeds: [{name: a, type: opsgenie, opsgenie: [1, 2], dynatrace: !!binary aGk=}]\n")
 	f.Fuzz(func(t *testing.T, data string) {
-		c := Default()
+		c := Default(feeds.Types())
 		_ = sconfig.Decode([]byte(data), "fuzz", c)
 	})
+}
+
+// TestFeedBlockAliases checks a feed's block may be a YAML alias (one
+// account shared by two feeds), and hold aliases and merge keys.
+func TestFeedBlockAliases(t *testing.T) {
+	dir, head := fixture(t)
+	key := filepath.Join(dir, "og_key")
+	yaml := head + "feeds:\n" +
+		"  - {name: a, type: opsgenie, query: x, opsgenie: &og {api_url: '127.0.0.1:9000', api_key_file: " + key + "}}\n" +
+		"  - {name: b, type: opsgenie, query: y, opsgenie: *og}\n" +
+		"  - {name: c, type: opsgenie, query: z, opsgenie: {<<: *og, retries: 5}}\n"
+	p := filepath.Join(t.TempDir(), "poller.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(p, feeds.Types())
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	for i, f := range c.Feeds {
+		if len(f.Block.SecretFiles("")) != 1 || f.Block.SecretFiles("")[0].Path != key {
+			t.Errorf("feeds[%d] block %+v", i, f.Block)
+		}
+	}
 }

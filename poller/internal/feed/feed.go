@@ -1,6 +1,18 @@
-// Package feed defines what the poller needs from an alert source. Each
-// source type is one package implementing Feed (feed/opsgenie, ...) plus
-// one line in package feeds.
+// Package feed defines what the poller needs from an alert source, and
+// the seam a source type plugs into. Each type is one package
+// (feed/opsgenie, feed/dynatrace, ...) that owns its block of a feeds[]
+// entry, its client and its envelopes:
+//
+//   - a Type made with Define (canonical feed type, block key, default
+//     unique_key, whether it takes a query, its config struct);
+//   - that struct implements Block: Validate (defaults, every problem with
+//     its key path), SecretFiles (for the permission check at start) and
+//     New (the Feed);
+//   - the Feed lists and fetches alerts, wrapping records with Envelope.
+//
+// One line in package feeds registers the type. The poller's config
+// decodes each entry's block strictly with its type (DecodeStrict) and
+// names no type itself.
 package feed
 
 import (
@@ -21,7 +33,7 @@ import (
 type Feed interface {
 	// Name is the configured feed name.
 	Name() string
-	// Type is the source system as envelopes name it ("OpsGenie").
+	// Type is the canonical feed type, as envelopes name it ("OpsGenie").
 	Type() string
 	// List returns the ids of the alerts currently matching the feed's
 	// query and window, oldest first, without duplicates.

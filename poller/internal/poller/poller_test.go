@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexis-ops/alexis/poller/internal/config"
 	"github.com/alexis-ops/alexis/poller/internal/feed"
 	ogfeed "github.com/alexis-ops/alexis/poller/internal/feed/opsgenie"
 	"github.com/alexis-ops/alexis/poller/internal/state"
@@ -137,11 +136,9 @@ func (e *env) opsgenieFeed(name, query, key string) feed.Feed {
 	if err := os.WriteFile(keyFile, []byte(key), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
-	f, err := ogfeed.New(config.Feed{
-		Name: name, Type: config.TypeOpsGenie, Query: query, UniqueKey: "tinyId",
-		Lookback: sconfig.Duration(24 * time.Hour),
-		OpsGenie: &opsgenie.Config{APIURL: e.og.Host(), APIKeyFile: keyFile, Retries: 1, Timeout: sconfig.Duration(5 * time.Second)},
-	}, logging.New(io.Discard, "poller", logging.Options{}))
+	f, err := ogfeed.New(feed.Settings{Name: name, Query: query, UniqueKey: "tinyId", Lookback: 24 * time.Hour},
+		ogfeed.Config{Config: opsgenie.Config{APIURL: e.og.Host(), APIKeyFile: keyFile, Retries: 1, Timeout: sconfig.Duration(5 * time.Second)}},
+		logging.New(io.Discard, "poller", logging.Options{}))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -494,10 +491,9 @@ func TestInvalidAlertDoesNotBlockOthers(t *testing.T) {
 	e := newEnv(t)
 	keyFile := filepath.Join(t.TempDir(), "key")
 	os.WriteFile(keyFile, []byte(e.og.APIKey()), 0o600)
-	f, err := ogfeed.New(config.Feed{
-		Name: "incoming", Query: query, UniqueKey: "details.host", Lookback: sconfig.Duration(time.Hour),
-		OpsGenie: &opsgenie.Config{APIURL: e.og.Host(), APIKeyFile: keyFile, Retries: 1},
-	}, logging.New(io.Discard, "poller", logging.Options{}))
+	f, err := ogfeed.New(feed.Settings{Name: "incoming", Query: query, UniqueKey: "details.host", Lookback: time.Hour},
+		ogfeed.Config{Config: opsgenie.Config{APIURL: e.og.Host(), APIKeyFile: keyFile, Retries: 1}},
+		logging.New(io.Discard, "poller", logging.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}

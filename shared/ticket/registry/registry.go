@@ -36,6 +36,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/dynatrace"
 	"github.com/alexis-ops/alexis/shared/logging"
@@ -59,6 +60,12 @@ func FeedTypes() []string {
 	}
 	return out
 }
+
+// Feed types of the ticket systems, as envelopes name them.
+const (
+	FeedTypeOpsGenie  = alert.FeedTypeOpsGenie
+	FeedTypeDynatrace = alert.FeedTypeDynatrace
+)
 
 // Config is the "tickets" block.
 type Config struct {

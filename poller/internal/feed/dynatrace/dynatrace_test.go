@@ -12,9 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexis-ops/alexis/poller/internal/config"
 	"github.com/alexis-ops/alexis/poller/internal/feed"
-	sconfig "github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/dynatrace"
 	"github.com/alexis-ops/alexis/shared/dynatrace/dynatracetest"
 	"github.com/rs/zerolog"
@@ -27,12 +25,9 @@ func newFeed(t *testing.T, s *dynatracetest.Server, selector, uniqueKey string, 
 	if err := os.WriteFile(tokenFile, []byte(s.Token()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f, err := New(config.Feed{
-		Name: "problems", Type: config.TypeDynatrace, UniqueKey: uniqueKey, Lookback: sconfig.Duration(24 * time.Hour),
-		Dynatrace: &config.Dynatrace{
-			Config:          dynatrace.Config{APIURL: s.URL(), APITokenFile: tokenFile, Retries: -1},
-			ProblemSelector: selector, PageSize: pageSize,
-		},
+	f, err := New(feed.Settings{Name: "problems", UniqueKey: uniqueKey, Lookback: 24 * time.Hour}, Config{
+		Config:          dynatrace.Config{APIURL: s.URL(), APITokenFile: tokenFile, Retries: -1},
+		ProblemSelector: selector, PageSize: pageSize,
 	}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,13 @@
-// Package opsgenie is the poller's OpsGenie feed: it lists the open alerts
-// matching the feed's query inside its lookback window and fetches each
-// new one's full record through the OpsGenie API.
+// Package opsgenie is the poller's OpsGenie feed (feeds[].type opsgenie):
+// it lists the open alerts matching the feed's query inside its lookback
+// window and fetches each new one's full record through the OpsGenie API.
+// It owns its block of a feeds[] entry (Config) and its envelopes
+// (feed_type OpsGenie, unique_key tinyId by default).
+//
+//   - name: incoming
+//     type: opsgenie
+//     query: "status: open AND teams: incoming"   # required
+//     opsgenie: {api_url: api.opsgenie.com, api_key_file: /run/secrets/opsgenie_key, timeout: 15s, retries: 2}
 package opsgenie
 
 import (
@@ -10,15 +17,51 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/alexis-ops/alexis/poller/internal/config"
 	"github.com/alexis-ops/alexis/poller/internal/feed"
 	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
+	"github.com/alexis-ops/alexis/shared/secretfile"
 	"github.com/rs/zerolog"
 )
 
 // FeedType is the feed_type of the envelopes this feed builds.
-const FeedType = "OpsGenie"
+const FeedType = alert.FeedTypeOpsGenie
+
+// Key is the key of the feed's block in a feeds[] entry.
+const Key = "opsgenie"
+
+// DefaultUniqueKey is the default unique_key: the alert's short id.
+const DefaultUniqueKey = "tinyId"
+
+// Type is the feed type, for package feeds.
+func Type() feed.Type {
+	return feed.Define(feed.Spec[*Config]{Name: FeedType, Key: Key, UniqueKey: DefaultUniqueKey,
+		Query: feed.QueryRequired, Zero: func() *Config { return &Config{} }})
+}
+
+// Config is the opsgenie block of a feeds[] entry: the account's client.
+type Config struct {
+	opsgenie.Config `yaml:",inline"`
+}
+
+// Validate reports the block's problems.
+func (c *Config) Validate(key string, _ feed.Settings) error {
+	return c.Config.Validate(key + Key + ".")
+}
+
+// SecretFiles is the API key file.
+func (c *Config) SecretFiles(key string) []secretfile.File {
+	return []secretfile.File{{Field: key + Key + ".api_key_file", Path: c.APIKeyFile}}
+}
+
+// New builds the feed.
+func (c *Config) New(s feed.Settings, log zerolog.Logger) (feed.Feed, error) {
+	f, err := New(s, *c, log)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
 
 // Client is the part of the OpsGenie client the feed uses.
 type Client interface {
@@ -41,17 +84,14 @@ type Feed struct {
 	client Client
 }
 
-// New builds the feed of a validated configuration entry.
-func New(cfg config.Feed, log zerolog.Logger) (*Feed, error) {
-	if cfg.OpsGenie == nil {
-		return nil, fmt.Errorf("feed %s: no opsgenie block", cfg.Name)
-	}
-	c, err := opsgenie.New(*cfg.OpsGenie, log)
+// New builds the feed of a validated feeds[] entry.
+func New(s feed.Settings, cfg Config, log zerolog.Logger) (*Feed, error) {
+	c, err := opsgenie.New(cfg.Config, log)
 	if err != nil {
-		return nil, fmt.Errorf("feed %s: %w", cfg.Name, err)
+		return nil, fmt.Errorf("feed %s: %w", s.Name, err)
 	}
 	return NewWithClient(c, Options{
-		Name: cfg.Name, Query: cfg.Query, Lookback: cfg.Lookback.D(), UniqueKey: cfg.UniqueKey,
+		Name: s.Name, Query: s.Query, Lookback: s.Lookback, UniqueKey: s.UniqueKey,
 	}), nil
 }
 
@@ -109,4 +149,7 @@ func rateLimited(err error) error {
 	return err
 }
 
-var _ feed.Feed = (*Feed)(nil)
+var (
+	_ feed.Feed  = (*Feed)(nil)
+	_ feed.Block = (*Config)(nil)
+)

@@ -10,10 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexis-ops/alexis/poller/internal/config"
 	"github.com/alexis-ops/alexis/poller/internal/feed"
 	"github.com/alexis-ops/alexis/shared/alert"
-	sconfig "github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
 	"github.com/alexis-ops/alexis/shared/opsgenie/opsgenietest"
 	"github.com/rs/zerolog"
@@ -26,11 +24,8 @@ func newFeed(t *testing.T, s *opsgenietest.Server, query, uniqueKey string, look
 	if err := os.WriteFile(keyFile, []byte(s.APIKey()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f, err := New(config.Feed{
-		Name: "incoming", Type: config.TypeOpsGenie, Query: query, UniqueKey: uniqueKey,
-		Lookback: sconfig.Duration(lookback),
-		OpsGenie: &opsgenie.Config{APIURL: s.Host(), APIKeyFile: keyFile, Retries: 1},
-	}, zerolog.Nop())
+	f, err := New(feed.Settings{Name: "incoming", Query: query, UniqueKey: uniqueKey, Lookback: lookback},
+		Config{opsgenie.Config{APIURL: s.Host(), APIKeyFile: keyFile, Retries: 1}}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +150,7 @@ func TestFetchErrors(t *testing.T) {
 }
 
 func TestNewNeedsKeyFile(t *testing.T) {
-	_, err := New(config.Feed{Name: "x", OpsGenie: &opsgenie.Config{APIKeyFile: "/nonexistent"}}, zerolog.Nop())
+	_, err := New(feed.Settings{Name: "x"}, Config{opsgenie.Config{APIKeyFile: "/nonexistent"}}, zerolog.Nop())
 	if err == nil || !strings.Contains(err.Error(), "feed x") {
 		t.Errorf("err %v", err)
 	}
