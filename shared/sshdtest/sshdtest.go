@@ -86,6 +86,7 @@ type Fleet struct {
 	mu      sync.Mutex
 	servers []*Server
 	ownDir  bool
+	current bool // User is the current user
 }
 
 // Server is one running sshd.
@@ -97,6 +98,12 @@ type Server struct {
 	HostKeyLine string          // known_hosts line for Addr and HostKey
 	HostKeys    []ssh.PublicKey // every host key, in Options.HostKeyTypes order
 	Dir         string          // its work directory
+	// Home is the HOME its sessions get when they log in as the current
+	// user: a directory of its own under Dir, so that the machine's login
+	// files (a ~/.bashrc printing to stderr, a pyenv rehash racing another
+	// login) do not run in tests and what a command leaves in its home is
+	// per server. "" for a fleet of another user, whose real home is kept.
+	Home string
 
 	// The client identity it accepts (copied from Fleet for convenience).
 	Fleet          *Fleet
@@ -139,8 +146,9 @@ func NewFleetAs(dir, username string) (*Fleet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sshdtest: current user: %w", err)
 	}
-	f.User = u.Username
-	if username != "" {
+	f.User, f.current = u.Username, true
+	if username != "" && username != u.Username {
+		f.current = false
 		if _, err := user.Lookup(username); err != nil {
 			return nil, fmt.Errorf("sshdtest: user %s: %w", username, err)
 		}
@@ -396,6 +404,12 @@ func start(ctx context.Context, f *Fleet, o Options) (*Server, error) {
 		if ownDir {
 			s.remove = []string{o.Dir}
 		}
+		if f.current {
+			s.Home = filepath.Join(o.Dir, "home")
+			if err := os.MkdirAll(s.Home, 0o700); err != nil {
+				return nil, err
+			}
+		}
 		s.Port, _ = strconv.Atoi(p)
 		s.HostKeyLine = KnownHostsLine(s.Addr, hostKeys[0])
 		err := s.run(ctx, hostKeyFiles)
@@ -467,6 +481,11 @@ func (s *Server) config(hostKeyFiles []string) string {
 		"MaxSessions 100",
 		"UseDNS no",
 	)
+	if s.Home != "" {
+		// HOME set by the server's SetEnv wins over the account's; the
+		// shell then reads its rc files from there (none).
+		lines = append(lines, "SetEnv HOME="+s.Home)
+	}
 	lines = append(lines, s.extra...)
 	return strings.Join(lines, "\n") + "\n"
 }

@@ -145,3 +145,31 @@ func TestNewFleetAsUnknownUser(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// Each server's sessions get a HOME of their own, so the machine's login
+// files do not run: a ~/.bashrc that prints is read from there only.
+func TestOwnHome(t *testing.T) {
+	f := NewFleetT(t)
+	a := f.StartT(t, Options{Addr: "127.0.0.2:0"})
+	b := f.StartT(t, Options{Addr: "127.0.0.3:0"})
+	if a.Home == "" || a.Home == b.Home {
+		t.Fatalf("homes %q %q", a.Home, b.Home)
+	}
+	if err := os.WriteFile(filepath.Join(b.Home, ".bashrc"), []byte("echo b-bashrc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*Server{a, b} {
+		c, err := dial(t, f, f.KnownHostsFile, s.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := run(t, c, `echo "$HOME"`)
+		c.Close()
+		if s == b { // bash run by sshd reads ~/.bashrc; other shells do not
+			got = strings.TrimPrefix(got, "b-bashrc\n")
+		}
+		if got != s.Home+"\n" {
+			t.Errorf("%s: %q, want %q", s.Addr, got, s.Home+"\n")
+		}
+	}
+}

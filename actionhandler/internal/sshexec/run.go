@@ -3,6 +3,8 @@ package sshexec
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,11 +15,26 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// pidMarker starts the line the command prefix writes to stderr: the
+// pidMarker starts the line the command prefix writes to stderr:
+// "ALEXIS_REMOTE_PID=NONCE PID START", with a nonce drawn for each run (so
+// that no other line, the command's output included, can pass for it), the
 // shell's pid and, on Linux, its start time (field 22 of /proc/PID/stat,
 // clock ticks since boot), which tells that process from a later one that
-// reuses the pid.
+// reuses the pid. The line need not be the first: what the host's login
+// files print to stderr before it (a noisy ~/.bashrc) is passed on as the
+// command's stderr, up to pidSearchLimit bytes.
 const pidMarker = "ALEXIS_REMOTE_PID="
+
+// pidSearchLimit is how much stderr is searched for the pid line before
+// the search is given up (the pid is then known only by the step file).
+const pidSearchLimit = 64 << 10
+
+// newNonce is a run's pid-line nonce: 16 hex digits.
+func newNonce() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand on Linux)
+	return hex.EncodeToString(b[:])
+}
 
 // StepDir is the directory, relative to the login user's home, where the
 // command prefix records each keyed command's pid and start time in a file
@@ -31,10 +48,15 @@ const StepDir = ".alexis-steps"
 // prefix is the shell text run before a command. With a key (hex, see
 // StepKey), it first records "PID START" in the step file and sets an EXIT
 // trap that removes it; then, in every case, it reports the pid and start
-// time on a first stderr line. Its shell variables start with __alexis_.
-func prefix(key string) string {
+// time on a stderr line marked with nonce (hex, see newNonce). Its shell
+// variables start with __alexis_.
+func prefix(key, nonce string) string {
+	if !validNonce(nonce) {
+		nonce = "0"
+	}
 	start := "__alexis_s=$(cut -d' ' -f22 /proc/$$/stat 2>/dev/null)\n"
-	report := "echo " + pidMarker + "$$ $__alexis_s >&2\n"
+	// Only hex digits reach this text.
+	report := "echo " + pidMarker + nonce + " $$ $__alexis_s >&2\n"
 	if !validKey(key) {
 		return start + report
 	}
@@ -109,10 +131,11 @@ func (c *Conn) run(ctx context.Context, command, key string, timeout time.Durati
 	opened = true
 	defer sess.Close()
 	stdout := &capWriter{limit: c.e.o.OutputLimit}
-	stderr := &pidWriter{next: &capWriter{limit: c.e.o.OutputLimit}, started: started}
+	nonce := newNonce()
+	stderr := &pidWriter{next: &capWriter{limit: c.e.o.OutputLimit}, marker: []byte(pidMarker + nonce + " "), started: started}
 	sess.Stdout, sess.Stderr = stdout, stderr
 	// Stdin is left empty: the command reads EOF, never hangs on input.
-	if err := sess.Start(prefix(key) + command); err != nil {
+	if err := sess.Start(prefix(key, nonce) + command); err != nil {
 		r.Err = fmt.Errorf("%w: start: %v", ErrSession, err)
 		return r, opened
 	}
@@ -258,12 +281,15 @@ func (w *capWriter) output() Output {
 	return Output{Text: w.buf.String(), Truncated: w.size > int64(w.buf.Len()), Size: w.size}
 }
 
-// pidWriter takes the pid line the command prefix writes first on stderr
-// and passes everything else on.
+// pidWriter takes the pid line the command prefix writes on stderr (the
+// first line carrying its marker, within pidSearchLimit bytes) and passes
+// everything else on.
 type pidWriter struct {
 	mu      sync.Mutex
 	next    *capWriter
-	head    []byte
+	marker  []byte // pidMarker, the run's nonce and a space
+	head    []byte // an incomplete line held back while searching
+	seen    int    // bytes of complete lines searched
 	through bool
 	pid     int
 	started func(Process)
@@ -276,26 +302,29 @@ func (w *pidWriter) Write(p []byte) (int, error) {
 		return w.next.Write(p)
 	}
 	w.head = append(w.head, p...)
-	n := min(len(w.head), len(pidMarker))
-	if !bytes.Equal(w.head[:n], []byte(pidMarker[:n])) {
-		w.through = true
-		return w.flush(w.head, len(p))
-	}
-	line, rest, found := bytes.Cut(w.head, []byte("\n"))
-	if !found {
-		if len(w.head) > len(pidMarker)+20 {
+	for !w.through {
+		line, rest, found := bytes.Cut(w.head, []byte("\n"))
+		switch {
+		case w.seen+len(line) >= pidSearchLimit:
+			// Searched far enough: the pid is known only by the step file.
 			w.through = true
-			return w.flush(w.head, len(p))
+		case !found:
+			return len(p), nil
+		case bytes.HasPrefix(line, w.marker):
+			w.through = true
+			if proc, ok := parseProcess(string(line[len(w.marker):])); ok {
+				w.pid = proc.PID
+				if w.started != nil {
+					w.started(proc)
+				}
+			}
+			w.head = rest
+		default:
+			// A line the host's login files printed before the prefix ran.
+			w.next.Write(w.head[:len(line)+1])
+			w.seen += len(line) + 1
+			w.head = rest
 		}
-		return len(p), nil
-	}
-	w.through = true
-	if proc, ok := parseProcess(string(line[len(pidMarker):])); ok {
-		w.pid = proc.PID
-		if w.started != nil {
-			w.started(proc)
-		}
-		return w.flush(rest, len(p))
 	}
 	return w.flush(w.head, len(p))
 }
@@ -321,6 +350,18 @@ func digits(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+func validNonce(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *pidWriter) flush(b []byte, n int) (int, error) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -96,9 +95,7 @@ func TestStepFileWhileRunning(t *testing.T) {
 		})
 	}
 	// Without a key, nothing is recorded: no step file names the running
-	// command's shell. (The directory is the login user's, shared with
-	// other tests running at the same time, so its file count proves
-	// nothing.)
+	// command's shell.
 	r := e.Run(context.Background(), srv.Addr, `grep -ls "^$$ " "$HOME/.alexis-steps"/* 2>/dev/null; echo done`)
 	if r.Err != nil || r.Stdout.Text != "done\n" {
 		t.Errorf("a command without key has a step file: %q (%v)", r.Stdout.Text, r.Err)
@@ -220,7 +217,7 @@ func TestStepFilePrefixPlaces(t *testing.T) {
 					tc.setup(t, home, elsewhere)
 				}
 				file := filepath.Join(home, StepDir, key)
-				script := prefix(key) + `if [ -e "` + file + `" ]; then echo written; fi; echo ran; exit 4`
+				script := prefix(key, "0123abcd") + `if [ -e "` + file + `" ]; then echo written; fi; echo ran; exit 4`
 				args := []string{"-c", script}
 				if sh == "busybox" {
 					args = append([]string{"sh"}, args...)
@@ -244,7 +241,7 @@ func TestStepFilePrefixPlaces(t *testing.T) {
 				if stdout.String() != want {
 					t.Errorf("stdout %q, want %q", stdout.String(), want)
 				}
-				if !strings.HasPrefix(stderr.String(), pidMarker) || strings.Count(stderr.String(), "\n") != 1 {
+				if !strings.HasPrefix(stderr.String(), pidMarker+"0123abcd ") || strings.Count(stderr.String(), "\n") != 1 {
 					t.Errorf("stderr %q: want only the pid line", stderr.String())
 				}
 				if _, err := os.Stat(file); err == nil {
@@ -273,15 +270,76 @@ func TestTimeoutBeforeThePidKilledByStepFile(t *testing.T) {
 	e, _ := newExecutor(t, srv, func(o *Options) { o.CommandTimeout = 3 * time.Second })
 	marker := uniqueMarker(t)
 	key := StepKey("timeout-before-pid", 0, srv.Addr)
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(u.HomeDir, StepDir, key) // sshd logs in as this user
+	file := filepath.Join(srv.Home, StepDir, key) // the sessions' HOME
 	r := e.Exec(context.Background(), Request{Entity: srv.Addr, Command: "sleep " + marker, Key: key})
 	if !errors.Is(r.Err, ErrTimeout) {
 		t.Fatalf("err %v, want a timeout", r.Err)
 	}
 	eventually(t, "the command's processes gone", func() bool { return len(processesOf(marker)) == 0 })
 	eventually(t, "the step file removed", func() bool { _, err := os.Stat(file); return os.IsNotExist(err) })
+}
+
+// A host whose login files print to stderr before the command prefix runs
+// (a noisy ~/.bashrc, a pyenv rehash racing another login) still reports
+// the pid: the lines before the pid line are passed on as the command's
+// stderr, and the command is killed at its timeout by that pid.
+func TestPidLineAfterLoginNoise(t *testing.T) {
+	srv := sshdtest.StartT(t, sshdtest.Options{ExtraConfig: []string{
+		`ForceCommand printf 'login noise\n` + pidMarker + `1234 5\n' >&2; eval "$SSH_ORIGINAL_COMMAND"`}})
+	e, _ := newExecutor(t, srv, func(o *Options) { o.CommandTimeout = 20 * time.Second })
+	var started Process
+	r := e.Exec(context.Background(), Request{Entity: srv.Addr, Command: `echo $$; echo own >&2`,
+		Started: func(p Process) { started = p }})
+	if r.Err != nil || r.Stderr.Text != "login noise\n"+pidMarker+"1234 5\nown\n" {
+		t.Fatalf("stderr %q (%v), want the login noise and the command's own", r.Stderr.Text, r.Err)
+	}
+	if started.PID <= 1 || r.Stdout.Text != strconv.Itoa(started.PID)+"\n" {
+		t.Fatalf("started %+v, the command's shell said %q", started, r.Stdout.Text)
+	}
+
+	marker := uniqueMarker(t)
+	r = e.Exec(context.Background(), Request{Entity: srv.Addr, Command: "sleep " + marker, Timeout: time.Second,
+		Started: func(p Process) { started = p }})
+	if !errors.Is(r.Err, ErrTimeout) {
+		t.Fatalf("err %v, want a timeout", r.Err)
+	}
+	eventually(t, "the command's processes gone", func() bool { return len(processesOf(marker)) == 0 })
+}
+
+// The pid line is the one with the run's nonce, in whatever pieces it
+// arrives; a line in the marker's old shape or another run's nonce is
+// stderr like any other, and the search ends after pidSearchLimit bytes.
+func TestPidWriter(t *testing.T) {
+	const nonce = "00ff00ff00ff00ff"
+	for _, tc := range []struct {
+		name, in, stderr string
+		pid              int
+	}{
+		{name: "first line", in: pidMarker + nonce + " 77 9\nerr\n", stderr: "err\n", pid: 77},
+		{name: "after noise", in: "a\nb\n" + pidMarker + nonce + " 77 9\nerr\n", stderr: "a\nb\nerr\n", pid: 77},
+		{name: "old shape", in: pidMarker + "77 9\nerr\n", stderr: pidMarker + "77 9\nerr\n"},
+		{name: "other nonce", in: pidMarker + "1111111111111111 77 9\n", stderr: pidMarker + "1111111111111111 77 9\n"},
+		{name: "bad pid", in: pidMarker + nonce + " x 9\nerr\n", stderr: "err\n"},
+		{name: "no newline", in: "partial", stderr: "partial"},
+		{name: "past the limit", in: strings.Repeat("n\n", pidSearchLimit) + pidMarker + nonce + " 77 9\n",
+			stderr: strings.Repeat("n\n", pidSearchLimit) + pidMarker + nonce + " 77 9\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, size := range []int{1, 3, len(tc.in)} {
+				w := &pidWriter{next: &capWriter{limit: 1 << 20}, marker: []byte(pidMarker + nonce + " ")}
+				for in := tc.in; in != ""; {
+					n := min(size, len(in))
+					if k, err := w.Write([]byte(in[:n])); k != n || err != nil {
+						t.Fatalf("write: %d %v", k, err)
+					}
+					in = in[n:]
+				}
+				w.finish()
+				if got := w.next.output().Text; got != tc.stderr || w.PID() != tc.pid {
+					t.Errorf("pieces of %d: stderr %.200q (%d bytes) pid %d, want %.200q (%d bytes) %d",
+						size, got, len(got), w.PID(), tc.stderr, len(tc.stderr), tc.pid)
+				}
+			}
+		})
+	}
 }
