@@ -25,6 +25,10 @@ const (
 	ScopeAdhoc Scope = "adhoc"
 	// ScopeRead: read executions, rules, explain, feed status.
 	ScopeRead Scope = "read"
+	// ScopeRecord: POST /v1/decisions on the action handler (the
+	// classifier recording what it decided for each alert). Not in any
+	// default: a token that may record can write the console's history.
+	ScopeRecord Scope = "record"
 	// ScopeMetrics: GET /metrics.
 	ScopeMetrics Scope = "metrics"
 	// ScopeAdmin grants every scope.
@@ -32,7 +36,7 @@ const (
 )
 
 // AllScopes lists every scope name (classify:FEED aside).
-var AllScopes = []Scope{ScopeClassify, ScopeAct, ScopeAdhoc, ScopeRead, ScopeMetrics, ScopeAdmin}
+var AllScopes = []Scope{ScopeClassify, ScopeAct, ScopeAdhoc, ScopeRead, ScopeRecord, ScopeMetrics, ScopeAdmin}
 
 // Default scopes of token-file lines without scopes=, per service: what the
 // clients each service was built for need, and no more.
