@@ -56,6 +56,9 @@ const (
 	maxDecisionStatus   = 32
 	maxDecisionExecID   = 64
 	maxDecisionTextFind = 256 // DecisionFilter.Text
+	// MaxDecisionAhead is how far ahead of the store's clock a decision's
+	// received_at may be.
+	MaxDecisionAhead = time.Hour
 )
 
 // DecisionResults are the results a decision may have.
@@ -183,9 +186,15 @@ func searchText(d *api.Decision) string {
 // received now. An invalid decision refuses the batch with a
 // *DecisionError.
 func (s *SQL) RecordDecisions(ctx context.Context, ds []api.Decision) error {
+	ahead := s.now().Add(MaxDecisionAhead)
 	for i := range ds {
 		if err := CheckDecision(i, &ds[i]); err != nil {
 			return err
+		}
+		// A time far ahead would keep a decision at the top of the
+		// timeline.
+		if ds[i].ReceivedAt.After(ahead) {
+			return &DecisionError{Index: i, Field: "received_at", Problem: "more than an hour ahead of the action handler's clock"}
 		}
 	}
 	if len(ds) == 0 {

@@ -93,6 +93,7 @@ func TestRecordDecisionsValidation(t *testing.T) {
 			edit  func(d *api.Decision)
 			field string
 		}{
+			{name: "received far ahead", edit: func(d *api.Decision) { d.ReceivedAt = d.ReceivedAt.Add(time.Second) }, field: "received_at"},
 			{name: "no id", edit: func(d *api.Decision) { d.ID = "" }, field: "id"},
 			{name: "id too long", edit: func(d *api.Decision) { d.ID = strings.Repeat("a", 65) }, field: "id"},
 			{name: "id with a slash", edit: func(d *api.Decision) { d.ID = "../x" }, field: "id"},
@@ -109,7 +110,7 @@ func TestRecordDecisionsValidation(t *testing.T) {
 			}, field: "matched[1].execution_id"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				bad := newDecision("bad-"+strings.ReplaceAll(tc.name, " ", "-"), "a2", c.Now(), api.ResultMatched)
+				bad := newDecision("bad-"+strings.ReplaceAll(tc.name, " ", "-"), "a2", c.Now().Add(MaxDecisionAhead), api.ResultMatched)
 				tc.edit(&bad)
 				err := s.RecordDecisions(ctx, []api.Decision{ok, bad})
 				var de *DecisionError
