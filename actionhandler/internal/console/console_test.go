@@ -11,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -55,7 +56,7 @@ func (s *syncBuf) String() string {
 type env struct {
 	t     *testing.T
 	srv   *httptest.Server
-	st    *decisionStore
+	st    *store.SQL
 	logs  *syncBuf
 	h     *Handler
 	clock *testClock
@@ -78,15 +79,17 @@ func (c *testClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func openStore(t *testing.T) *decisionStore {
+func openStore(t *testing.T) *store.SQL {
 	t.Helper()
 	s, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "alexis.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return &decisionStore{SQL: s}
+	return s
 }
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
 
 func newEnv(t *testing.T, mod func(*Options)) *env {
 	t.Helper()
@@ -431,7 +434,7 @@ func TestNoInlineScriptOrStyle(t *testing.T) {
 
 // seed records n decisions, one a minute back from now, alternately
 // matched (with an execution) and unmatched.
-func seedExecution(t *testing.T, s *decisionStore, id, rule string, status string, steps ...store.Step) {
+func seedExecution(t *testing.T, s *store.SQL, id, rule string, status string, steps ...store.Step) {
 	t.Helper()
 	x := &store.Execution{ID: id, AlertID: "a-" + id, UniqueValue: "u", FeedType: "OpsGenie", RuleName: rule,
 		Client: "classifier", Request: []byte(`{}`), Entities: []string{"web01"}}
