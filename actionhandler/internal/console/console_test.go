@@ -374,6 +374,13 @@ func TestCSRF(t *testing.T) {
 			}
 		})
 	}
+	t.Run("form over the body limit", func(t *testing.T) {
+		big := strings.Repeat("x", server.DefaultBodyLimit)
+		resp, _ := e.post(c, "/console/explain", url.Values{"envelope": {big}, "csrf": {token}}, nil)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("%d", resp.StatusCode)
+		}
+	})
 	t.Run("login without its cookie", func(t *testing.T) {
 		fresh := e.client()
 		_, body := e.get(e.client(), "/console/login") // another browser's form
