@@ -62,20 +62,22 @@ type env struct {
 	clock *testClock
 }
 
+// testClock is the console's clock: it moves only when told (the rate
+// limiter and sessions then never depend on how fast the machine is).
 type testClock struct {
 	mu sync.Mutex
-	d  time.Duration
+	t  time.Time
 }
 
 func (c *testClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return time.Now().Add(c.d)
+	return c.t
 }
 
 func (c *testClock) Add(d time.Duration) {
 	c.mu.Lock()
-	c.d += d
+	c.t = c.t.Add(d)
 	c.mu.Unlock()
 }
 
@@ -98,7 +100,7 @@ func newEnv(t *testing.T, mod func(*Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, st: openStore(t), logs: &syncBuf{}, clock: &testClock{}}
+	e := &env{t: t, st: openStore(t), logs: &syncBuf{}, clock: &testClock{t: time.Now().UTC()}}
 	log := zerolog.New(e.logs)
 	o := Options{Store: e.st, Tokens: tokens, SessionKey: RandomKey(), Log: log, Now: e.clock.Now,
 		TicketLinks: map[string]string{"OpsGenie": "https://acme.app.opsgenie.com/alert/detail/{alert_id}/details"}}
@@ -464,10 +466,10 @@ func decision(id string, at time.Time, result string) api.Decision {
 
 func TestTimeline(t *testing.T) {
 	e := newEnv(t, nil)
-	now := time.Now().UTC()
+	now := e.clock.Now()
 	var ds []api.Decision
 	for i := 0; i < 60; i++ {
-		d := decision(fmt.Sprintf("d%02d", i), now.Add(-time.Duration(60-i)*time.Minute), api.ResultUnmatched)
+		d := decision(fmt.Sprintf("d%02d", i), now.Add(-time.Duration(60-i)*time.Minute-30*time.Second), api.ResultUnmatched)
 		ds = append(ds, d)
 	}
 	seedExecution(t, e.st, "x1", "disk-full", store.Success)
@@ -764,6 +766,7 @@ func TestHostsAndReports(t *testing.T) {
 	e := newEnv(t, nil)
 	seedExecution(t, e.st, "x1", "=cmd|' /C calc'!A0", store.Success)
 	seedExecution(t, e.st, "x2", "disk, \"full\"", store.Failure)
+	e.clock.Add(time.Minute) // the reports' range ends at the console's now
 	c := e.login(readToken)
 	_, body := e.get(c, "/console/hosts")
 	if !strings.Contains(body, `href="/console/hosts/web01"`) {
