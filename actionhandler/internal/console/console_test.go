@@ -421,6 +421,9 @@ func TestHeadersOnEveryPage(t *testing.T) {
 			t.Errorf("%s: Cache-Control %q", p, h.Get("Cache-Control"))
 		}
 	}
+	if resp, _ := e.get(c, "/console"); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/" {
+		t.Errorf("/console: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
 	if resp, _ := e.get(e.client(), "/console/static/console.js"); resp.StatusCode != http.StatusOK ||
 		!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") {
 		t.Errorf("script: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
