@@ -391,6 +391,14 @@ func TestCSRF(t *testing.T) {
 			t.Errorf("%d", resp.StatusCode)
 		}
 	})
+	t.Run("null origin from a same-origin form passes", func(t *testing.T) {
+		// Chromium under Referrer-Policy: no-referrer.
+		resp, body := e.post(c, "/console/explain", url.Values{"envelope": {env}, "csrf": {token}},
+			map[string]string{"Origin": "null", "Sec-Fetch-Site": "same-origin"})
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("%d %s", resp.StatusCode, body)
+		}
+	})
 	t.Run("same origin with token passes", func(t *testing.T) {
 		resp, body := e.post(c, "/console/explain", url.Values{"envelope": {env}, "csrf": {token}},
 			map[string]string{"Origin": e.srv.URL, "Sec-Fetch-Site": "same-origin"})
