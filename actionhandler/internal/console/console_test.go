@@ -54,7 +54,7 @@ func (s *syncBuf) String() string {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	st    *store.SQL
 	logs  *syncBuf
@@ -81,7 +81,7 @@ func (c *testClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func openStore(t *testing.T) *store.SQL {
+func openStore(t testing.TB) *store.SQL {
 	t.Helper()
 	s, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "alexis.db"), store.Options{})
 	if err != nil {
@@ -93,7 +93,7 @@ func openStore(t *testing.T) *store.SQL {
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
 
-func newEnv(t *testing.T, mod func(*Options)) *env {
+func newEnv(t testing.TB, mod func(*Options)) *env {
 	t.Helper()
 	tokens, err := auth.ParseTokens([]byte("reader:"+readToken+"\nscraper:"+actToken+" scopes=metrics\nadmin:"+adminToken+" scopes=admin\n"),
 		auth.DefaultsActionHandler)
@@ -155,7 +155,7 @@ func (e *env) post(c *http.Client, path string, form url.Values, hdr map[string]
 }
 
 // csrfOf is the CSRF token of a page's first form.
-func csrfOf(t *testing.T, body string) string {
+func csrfOf(t testing.TB, body string) string {
 	t.Helper()
 	m := csrfField.FindStringSubmatch(body)
 	if m == nil {
