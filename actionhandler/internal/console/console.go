@@ -306,6 +306,15 @@ type loginPage struct {
 }
 
 func (h *Handler) loginForm(c echo.Context) error {
+	if ck, err := c.Cookie(SessionCookie); err == nil {
+		if _, err := h.s.check(ck.Value); err == nil {
+			next := safeNext(c.QueryParam("next"))
+			if next == "" {
+				next = "/console/"
+			}
+			return c.Redirect(http.StatusSeeOther, next)
+		}
+	}
 	return h.showLogin(c, http.StatusOK, "")
 }
 

@@ -241,6 +241,11 @@ func TestLogin(t *testing.T) {
 		if loc := resp.Header.Get("Location"); loc != "/console/" {
 			t.Errorf("redirected to %q", loc)
 		}
+		// Logged in, the login form sends you on.
+		if resp, _ := e.get(c, "/console/login?next=/console/rules"); resp.Header.Get("Location") != "/console/rules" {
+			t.Errorf("login form with a session: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		c = e.client()
 		_, body = e.get(c, "/console/login")
 		resp, _ = e.post(c, "/console/login", url.Values{"token": {readToken}, "csrf": {csrfOf(t, body)},
 			"next": {"/console/hosts"}}, nil)
