@@ -573,7 +573,7 @@ func TestLiveRows(t *testing.T) {
 		decision("a4", now.Add(time.Second), api.ResultDeferred)}); err != nil {
 		t.Fatal(err)
 	}
-	_, body = e.get(c, "/console/timeline/rows?"+after.Encode())
+	resp, body = e.get(c, "/console/timeline/rows?"+after.Encode())
 	ids := regexp.MustCompile(`data-id="([^"]+)"`).FindAllStringSubmatch(body, -1)
 	if len(ids) != 2 || ids[0][1] != "a4" || ids[1][1] != "a3" {
 		t.Errorf("new rows: %v", ids)
@@ -582,6 +582,21 @@ func TestLiveRows(t *testing.T) {
 	_, body = e.get(c, "/console/timeline/rows?"+after.Encode())
 	if strings.Count(body, "<tr") != 1 {
 		t.Errorf("filtered live rows: %s", body)
+	}
+	if resp.Header.Get(MoreHeader) != "" {
+		t.Errorf("%s set with two new rows", MoreHeader)
+	}
+	var many []api.Decision
+	for i := 0; i < maxLiveRows+1; i++ {
+		many = append(many, decision(fmt.Sprintf("m%03d", i), now.Add(time.Minute), api.ResultUnmatched))
+	}
+	if err := e.st.RecordDecisions(ctx, many); err != nil {
+		t.Fatal(err)
+	}
+	after.Del("outcome")
+	resp, body = e.get(c, "/console/timeline/rows?"+after.Encode())
+	if resp.Header.Get(MoreHeader) != "true" || strings.Count(body, "<tr") != maxLiveRows {
+		t.Errorf("more new rows than one update: %s %q, %d rows", MoreHeader, resp.Header.Get(MoreHeader), strings.Count(body, "<tr"))
 	}
 	if resp, _ := e.get(c, "/console/timeline/rows"); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("without after: %d", resp.StatusCode)
