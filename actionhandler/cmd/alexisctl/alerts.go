@@ -225,7 +225,7 @@ func (a *app) writeTimeline(d api.Decision, xs []api.Execution, payload bool) {
 				at = *s.StartedAt
 			}
 			fmt.Fprint(w, clock(at))
-			a.writeStep(s, "    ")
+			a.writeStep(s, "    ", "               ")
 		}
 		if x.FinishedAt != nil {
 			fmt.Fprintf(w, "%s    finished %s (%s)\n", clock(*x.FinishedAt), cell(x.Status, 0), span(x.StartedAt, x.FinishedAt))

@@ -538,7 +538,7 @@ func TestAlertsListAndShow(t *testing.T) {
 		"pushed day_duplicator_gc_restart: accepted, execution e1",
 		"18:00:00  execution e1 success",
 		"18:00:01    #0 remote_ssh on app01: success, exit 0, 900ms",
-		"$ sudo systemctl restart duplicator",
+		"\n               $ sudo systemctl restart duplicator\n               stdout:\n                 done\n",
 		"18:00:03    finished success (2s)",
 		"18:00:04    written back onto the alert",
 	} {
@@ -785,6 +785,34 @@ func TestCompletionBash(t *testing.T) {
 	}
 	if r := cli(t, nil, "completion", "fish"); r.code != 2 {
 		t.Errorf("%s", r)
+	}
+}
+
+func TestCompletionZsh(t *testing.T) {
+	zsh, err := exec.LookPath("zsh")
+	if err != nil {
+		t.Skip("no zsh")
+	}
+	path := writeFile(t, "completion.zsh", cli(t, nil, "completion", "zsh").stdout)
+	// bashcompinit's compgen runs the function in sh emulation (arrays
+	// from 0); zsh itself filters the candidates by the word's prefix.
+	for _, tc := range []struct {
+		words []string
+		want  string
+	}{
+		{[]string{"alexisctl", "executions", ""}, "list show watch"},
+		{[]string{"alexisctl", "-url", "http://x", "rules", ""}, "list lint explain"},
+		{[]string{"alexisctl", "executions", "list", "-status", ""}, "queued running success failure skipped interrupted dry_run refused"},
+	} {
+		script := `autoload -U compinit && compinit -u -d "$1.dump"; source "$1"; shift
+complete1() { emulate -L sh; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _alexisctl; echo "${COMPREPLY[*]}"; }
+complete1 "$@"`
+		cmd := exec.Command(zsh, "-f", "-c", script, "zsh", path)
+		cmd.Args = append(cmd.Args, tc.words...)
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != tc.want {
+			t.Errorf("%q: got %q (%v), want %q", tc.words, out, err, tc.want)
+		}
 	}
 }
 

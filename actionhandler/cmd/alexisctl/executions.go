@@ -232,7 +232,7 @@ func (a *app) writeExecution(x api.Execution) error {
 		fmt.Fprintln(a.stdout, "\nsteps:")
 	}
 	for _, s := range x.Steps {
-		a.writeStep(s, "  ")
+		a.writeStep(s, "  ", "     ")
 	}
 	if len(x.PendingWritebacks) > 0 {
 		fmt.Fprintln(a.stdout, "\npending write-backs:")
@@ -244,8 +244,9 @@ func (a *app) writeExecution(x api.Execution) error {
 	return nil
 }
 
-// writeStep prints one step, its command and output indented by prefix.
-func (a *app) writeStep(s api.Step, prefix string) {
+// writeStep prints one step after prefix, its command and output
+// indented by in.
+func (a *app) writeStep(s api.Step, prefix, in string) {
 	head := fmt.Sprintf("%s#%d %s", prefix, s.TaskIndex, cell(s.TaskType, 0))
 	if s.Action != "" {
 		head += " " + cell(s.Action, 0)
@@ -263,7 +264,6 @@ func (a *app) writeStep(s api.Step, prefix string) {
 		head += ", " + d
 	}
 	fmt.Fprintln(a.stdout, head)
-	in := prefix + "   "
 	if s.Command != "" {
 		fmt.Fprintln(a.stdout, indent("$ "+cleanBlock(s.Command), in))
 	}
