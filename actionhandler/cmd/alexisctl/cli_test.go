@@ -167,6 +167,7 @@ func TestExitCodes(t *testing.T) {
 		{name: "bad output", args: []string{"executions", "list", "-o", "yaml"}, code: 2, stderr: "-o: want table or json"},
 		{name: "bad since", args: []string{"executions", "list", "-since", "yesterday"}, code: 2, stderr: "-since"},
 		{name: "no id", args: []string{"executions", "show"}, code: 2, stderr: "want one execution ID"},
+		{name: "zero timeout", args: []string{"executions", "list", "-timeout", "0s"}, code: 2, stderr: "-timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := f.env(t)
@@ -403,10 +404,15 @@ func TestExecutionsShow(t *testing.T) {
 	if reqs := f.received(); reqs[0].path != "/v1/executions/e1" {
 		t.Errorf("path %q", reqs[0].path)
 	}
-	// An id is one path segment, escaped.
-	cli(t, f.env(t), "executions", "show", "../rules?x=1")
-	if reqs := f.received(); reqs[len(reqs)-1].rawPath != "/v1/executions/..%2Frules%3Fx=1" || reqs[len(reqs)-1].query != "" {
-		t.Errorf("request %+v", reqs[len(reqs)-1])
+	// An id is checked before it goes into a path.
+	before := len(f.received())
+	for _, id := range []string{"../rules?x=1", "a/b", "..", strings.Repeat("a", 129), "e1\x1b"} {
+		if r := cli(t, f.env(t), "executions", "show", id); r.code != 2 {
+			t.Errorf("id %q: %s", id, r)
+		}
+	}
+	if len(f.received()) != before {
+		t.Errorf("a bad id was sent: %+v", f.received()[before:])
 	}
 }
 
@@ -466,6 +472,33 @@ func TestExecutionsWatch(t *testing.T) {
 	f.handle("GET /v1/executions/{id}", 200, mustJSON(execution("x", api.ExecRunning, "r")))
 	if r := cli(t, f.env(t), "executions", "watch", "-interval", "100ms", "-max-wait", "300ms", "x"); r.code != 1 || !strings.Contains(r.stderr, "still running") {
 		t.Errorf("%s", r)
+	}
+}
+
+func TestWatchInterrupted(t *testing.T) {
+	f := newFake(t)
+	var polls atomic.Int32
+	f.handleFunc("GET /v1/executions/{id}", func(w http.ResponseWriter, r *http.Request) {
+		polls.Add(1)
+		answer(w, 200, mustJSON(execution("x", api.ExecRunning, "r")))
+	})
+	cmd := exec.Command(binary, "executions", "watch", "-interval", "100ms", "x")
+	for k, v := range f.env(t) {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "a poll", func() bool { return polls.Load() > 0 })
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 130 || !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("%v: %s", err, stderr.String())
 	}
 }
 
@@ -546,6 +579,15 @@ func TestAlertsListAndShow(t *testing.T) {
 			t.Errorf("no %q in\n%s", want, r.stdout)
 		}
 	}
+	// An execution gone from the store (pruned): the rest is still shown.
+	f2 := newFake(t)
+	f2.handle("GET /v1/decisions/{id}", 200, mustJSON(d))
+	f2.handle("GET /v1/executions/{id}", 404, `{"error":"no execution"}`)
+	if r := cli(t, f2.env(t), "alerts", "show", "d0c1"); r.code != 0 || !strings.Contains(r.stdout, "execution e1 success") ||
+		!strings.Contains(r.stdout, "not found on the action handler") {
+		t.Errorf("%s", r)
+	}
+
 	r = cli(t, f.env(t), "alerts", "show", "d0c1", "-o", "json")
 	var tl struct {
 		Decision   api.Decision    `json:"decision"`

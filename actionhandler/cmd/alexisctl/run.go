@@ -250,6 +250,9 @@ func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	if a.output != "table" && a.output != "json" {
 		return nil, usagef("-o: want table or json, got %q", cleanLine(a.output))
 	}
+	if a.timeout <= 0 {
+		return nil, usagef("-timeout: want a positive duration, e.g. 30s")
+	}
 	return pos, nil
 }
 
@@ -391,6 +394,23 @@ func orString(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// maxID is the longest execution or decision id accepted.
+const maxID = 128
+
+// checkID refuses an id that is not one path segment of letters, digits
+// and ._:- (ids are 32 hex digits).
+func checkID(what, id string) error {
+	if id == "" || id == "." || id == ".." || len(id) > maxID {
+		return usagef("%s: want an id of 1..%d characters, got %q", what, maxID, cleanLine(truncate(id, maxID)))
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == ':' || r == '-') {
+			return usagef("%s: %q is not an id (letters, digits and ._:- only)", what, cleanLine(truncate(id, maxID)))
+		}
+	}
+	return nil
 }
 
 // readInput reads a file named on the command line, at most max bytes.
