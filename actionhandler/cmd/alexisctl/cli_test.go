@@ -711,6 +711,34 @@ func TestReport(t *testing.T) {
 	if q.Get("rule_name") != "restart" || q.Get("limit") != "500" || q.Get("since") == "" {
 		t.Errorf("query %v", q)
 	}
+	// -actions: each execution's steps, per action and host.
+	f.handleFunc("GET /v1/executions/{id}", func(w http.ResponseWriter, r *http.Request) {
+		for _, x := range xs {
+			if x.ID == r.PathValue("id") {
+				x.Steps = []api.Step{
+					{Entity: x.Entities[0], TaskType: "remote_ssh", Action: "restart_" + x.RuleName, Status: x.Status},
+					{Entity: x.Entities[0], TaskType: "http", Status: "skipped"},
+				}
+				if x.ID == "6" {
+					x.Steps = append(x.Steps, api.Step{Entity: "db02", TaskType: "http", Status: "failure"})
+				}
+				answer(w, 200, mustJSON(x))
+				return
+			}
+		}
+		answer(w, 404, `{"error":"no execution"}`)
+	})
+	r = cli(t, f.env(t), "report", "-actions")
+	for _, re := range []string{`(?m)^ACTION\s+HOST\s+RUNS\s+SUCCESS\s+LAST$`, `(?m)^restart_restart\s+app01\s+3\s+3\s`,
+		`(?m)^restart_restart\s+app02\s+1\s+0\s`, `(?m)^http\s+db02\s+1\s+0\s`, `(?m)^restart_disk\s+db01\s+1\s+1\s`} {
+		if !regexp.MustCompile(re).MatchString(r.stdout) {
+			t.Errorf("no %s in\n%s", re, r)
+		}
+	}
+	if strings.Contains(r.stdout, "app03") && regexp.MustCompile(`(?m)^\S+\s+app03`).MatchString(r.stdout[strings.Index(r.stdout, "ACTION"):]) {
+		t.Errorf("a skipped step was counted:\n%s", r.stdout)
+	}
+
 	r = cli(t, f.env(t), "report", "-o", "json")
 	var rep reportAnswer
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || len(rep.Rules) != 2 || *rep.Rules[0].P95MS != 10000 {

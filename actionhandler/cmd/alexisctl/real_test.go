@@ -176,8 +176,9 @@ func TestRealActionHandler(t *testing.T) {
 		t.Errorf("not written back:\n%s", r.stdout)
 	}
 
-	r = cli(t, env, "report", "-since", "1h")
-	if r.code != 0 || !regexp.MustCompile(`(?m)^say_hello\s+1\s+1\s+0\s+0\s+100\.0%`).MatchString(r.stdout) {
+	r = cli(t, env, "report", "-since", "1h", "-actions")
+	if r.code != 0 || !regexp.MustCompile(`(?m)^say_hello\s+1\s+1\s+0\s+0\s+100\.0%`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`(?m)^say_hello\s+`+regexp.QuoteMeta(h.ssh.Addr)+`\s+1\s+1\s`).MatchString(r.stdout[strings.Index(r.stdout, "ACTION"):]) {
 		t.Errorf("report:\n%s", r)
 	}
 
