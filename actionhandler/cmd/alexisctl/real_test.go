@@ -182,6 +182,25 @@ func TestRealActionHandler(t *testing.T) {
 		t.Errorf("report:\n%s", r)
 	}
 
+	// The action handler records a decision (result direct) for each
+	// action posted to it directly: the alert's timeline.
+	t.Run("alerts", func(t *testing.T) {
+		r := cli(t, env, "alerts", "list", "-outcome", "direct")
+		if r.code == exitNotFound {
+			t.Skip("this action handler has no GET /v1/decisions")
+		}
+		if r.code != 0 || !regexp.MustCompile(`(?m)^direct-`+id+`\s+.*\sdirect\s+say_hello\s+`+regexp.QuoteMeta(h.ssh.Addr)+`\s+success\s+duplicator GC$`).MatchString(r.stdout) {
+			t.Errorf("alerts list:\n%s", r)
+		}
+		r = cli(t, env, "alerts", "show", "direct-"+id)
+		for _, want := range []string{"classified: direct", "pushed say_hello: accepted, execution " + id,
+			"execution " + id + " success", "$ echo hello from alexis; echo oops >&2", "written back onto the alert"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("alerts show lacks %q:\n%s", want, r)
+			}
+		}
+	})
+
 	// A command that fails: run exits 1.
 	rf2, af2 := h.files(t, "say_fail", "echo no; exit 3")
 	r = cli(t, env, "run", "-rule", rf2, "-alert", af2, "-interval", "200ms")
