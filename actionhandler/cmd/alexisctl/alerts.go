@@ -208,7 +208,11 @@ func (a *app) writeTimeline(d api.Decision, xs []api.Execution, payload bool) {
 			}
 		}
 	}
-	fmt.Fprintf(w, "%s  classified: %s (%d rules checked)\n", clock(d.ReceivedAt), cell(d.Result, 0), d.RulesChecked)
+	if d.Result == api.ResultDirect {
+		fmt.Fprintf(w, "%s  posted directly to the action handler (not classified)\n", clock(d.ReceivedAt))
+	} else {
+		fmt.Fprintf(w, "%s  classified: %s (%d rules checked)\n", clock(d.ReceivedAt), cell(d.Result, 0), d.RulesChecked)
+	}
 	for _, r := range d.Rules {
 		fmt.Fprintf(w, "            %-11s %s%s\n", cell(r.Status, 0), ruleLabel(r.RuleName, r.File), why(r))
 	}
