@@ -333,7 +333,7 @@ func TestRealClassifier(t *testing.T) {
 	}
 
 	t.Run("lint", func(t *testing.T) {
-		good := writeFile(t, "good.json", ruleJSON)
+		good := writeFile(t, "good.json", strings.Replace(ruleJSON, "restart_duplicator", "lint_me", 1))
 		bad := writeFile(t, "bad.json", `{"rule_name":"bad","enabled":"maybe"}`)
 		r := cli(t, env, "rules", "lint", good)
 		if r.code == exitNotFound {
