@@ -899,6 +899,10 @@ func TestHelpAndVersion(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "-status") {
 		t.Errorf("%s", r)
 	}
+	r = cli(t, nil, "help", "run")
+	if r.code != 0 || !strings.Contains(r.stdout, "usage: alexisctl run") || !strings.Contains(r.stdout, "-no-wait") {
+		t.Errorf("%s", r)
+	}
 	if r := cli(t, nil); r.code != 2 {
 		t.Errorf("%s", r)
 	}

@@ -232,7 +232,7 @@ func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				a.commandUsage(fs)
+				a.commandUsage(a.stderr, fs)
 				return nil, err
 			}
 			return nil, usagef("%s: %v", fs.Name(), err)
@@ -256,13 +256,13 @@ func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	return pos, nil
 }
 
-func (a *app) commandUsage(fs *flag.FlagSet) {
+func (a *app) commandUsage(w io.Writer, fs *flag.FlagSet) {
 	for _, c := range commands {
 		if name+" "+c.path == fs.Name() {
-			fmt.Fprintf(a.stderr, "usage: %s %s [flags] %s\n  %s\n\nflags:\n", name, c.path, c.args, c.summary)
+			fmt.Fprintf(w, "usage: %s %s [flags] %s\n  %s\n\nflags:\n", name, c.path, c.args, c.summary)
 		}
 	}
-	fs.SetOutput(a.stderr)
+	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
 }
@@ -287,7 +287,7 @@ func help(ctx context.Context, a *app, args []string) error {
 		}
 		fs := a.flags(c.path)
 		commandFlags(c.path, fs)
-		a.commandUsage(fs)
+		a.commandUsage(a.stdout, fs)
 		return nil
 	}
 	a.usage(a.stdout)
