@@ -6,7 +6,6 @@
 package record
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -170,6 +169,9 @@ func New(o Options) *Recorder {
 // Record queues d to be recorded. It never blocks: when the buffer is
 // full (or the Recorder closed), d is dropped and counted.
 func (r *Recorder) Record(d api.Decision) { r.RecordWith(d, nil) }
+
+// Decisions are sent as they are given: a Payload must be valid JSON (an
+// alert.Envelope's Raw is), or the store refuses the batch.
 
 // RecordWith is Record with complete, called on the Recorder's goroutine
 // before d is sent: the part of a decision its caller need not wait for
@@ -348,7 +350,7 @@ func (r *Recorder) fill(carry [][]byte) (batch, rest [][]byte) {
 			if e.complete != nil {
 				e.complete(&e.d)
 			}
-			b, err := json.Marshal(&e.d)
+			b, err := encode(&e.d)
 			if err != nil {
 				r.settle(1)
 				r.o.Metrics.drop(DropEncode, 1)
@@ -362,7 +364,7 @@ func (r *Recorder) fill(carry [][]byte) (batch, rest [][]byte) {
 					if later.complete != nil {
 						later.complete(&later.d)
 					}
-					if lb, err := json.Marshal(&later.d); err == nil {
+					if lb, err := encode(&later.d); err == nil {
 						rest = append(rest, lb)
 					} else {
 						r.settle(1)
@@ -377,18 +379,39 @@ func (r *Recorder) fill(carry [][]byte) (batch, rest [][]byte) {
 	return batch, nil
 }
 
+// encode is json.Marshal(d) with the payload appended as it is: it is
+// an envelope's Raw, already valid compact JSON, and re-checking up to
+// api.MaxDecisionPayload bytes per decision is most of the encoding's cost.
+func encode(d *api.Decision) ([]byte, error) {
+	p := d.Payload
+	d.Payload = nil
+	b, err := json.Marshal(d)
+	d.Payload = p
+	if err != nil || len(p) == 0 {
+		return b, err
+	}
+	out := make([]byte, 0, len(b)+len(p)+len(`,"payload":`))
+	out = append(out, b[:len(b)-1]...)
+	out = append(out, `,"payload":`...)
+	out = append(out, p...)
+	return append(out, '}'), nil
+}
+
 // body is the JSON of api.DecisionBatch holding the encoded decisions.
 func body(batch [][]byte) []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"decisions":[`)
+	n := len(`{"decisions":[]}`) + len(batch)
+	for _, d := range batch {
+		n += len(d)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"decisions":[`...)
 	for i, d := range batch {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.Write(d)
+		b = append(b, d...)
 	}
-	b.WriteString("]}")
-	return b.Bytes()
+	return append(b, "]}"...)
 }
 
 // recordedAnswer is the answer to POST /v1/decisions.
