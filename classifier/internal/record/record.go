@@ -186,18 +186,9 @@ func (r *Recorder) RecordWith(d api.Decision, complete func(*api.Decision)) {
 	}
 	if len(r.queue)+r.inflight >= r.o.Buffer {
 		r.unlogged++
-		logNow := time.Since(r.lastDrop) >= dropLogEvery
-		n := r.unlogged
-		if logNow {
-			r.lastDrop, r.unlogged = time.Now(), 0
-		}
 		r.mu.Unlock()
 		r.o.Metrics.drop(DropBufferFull, 1)
-		if logNow {
-			r.o.Log.Warn().Str(logging.Event, "decisions_dropped").Str(logging.Reason, DropBufferFull).
-				Int(logging.Count, n).Int("buffer", r.o.Buffer).
-				Msg("decision buffer full: decisions not recorded (this line: at most one per 5s)")
-		}
+		r.logDrops(false)
 		return
 	}
 	r.queue = append(r.queue, entry{d: d, complete: complete})
@@ -211,6 +202,22 @@ func (r *Recorder) RecordWith(d api.Decision, complete func(*api.Decision)) {
 		default:
 		}
 	}
+}
+
+// logDrops logs the buffer_full drops not logged yet: at most one line
+// per dropLogEvery, unless final.
+func (r *Recorder) logDrops(final bool) {
+	r.mu.Lock()
+	n := r.unlogged
+	if n == 0 || (!final && time.Since(r.lastDrop) < dropLogEvery) {
+		r.mu.Unlock()
+		return
+	}
+	r.lastDrop, r.unlogged = time.Now(), 0
+	r.mu.Unlock()
+	r.o.Log.Warn().Str(logging.Event, "decisions_dropped").Str(logging.Reason, DropBufferFull).
+		Int(logging.Count, n).Int("buffer", r.o.Buffer).
+		Msg("decision buffer full: decisions not recorded (this line: at most one per 5s)")
 }
 
 // Buffered is how many decisions are held (the batch being posted
@@ -279,6 +286,7 @@ func (r *Recorder) loop() {
 		if !draining {
 			select {
 			case <-tick.C:
+				r.logDrops(false) // those since the last line
 			case <-r.wake:
 			case <-r.stop:
 				draining = true
@@ -301,6 +309,7 @@ func (r *Recorder) loop() {
 			r.abandon(len(r.take(r.o.Buffer)))
 		}
 		if draining {
+			r.logDrops(true)
 			if n := r.abandoned; n > 0 {
 				r.o.Log.Error().Str(logging.Event, "decisions_dropped").Str(logging.Reason, DropShutdown).
 					Int(logging.Count, n).Msg("decisions not recorded before the shutdown deadline")

@@ -278,8 +278,8 @@ func TestHangingStoreNeverBlocks(t *testing.T) {
 	}
 	f.waitMetric(t, `classifier_decisions_dropped_total{reason="buffer_full"} 90`)
 	f.waitMetric(t, "classifier_decisions_buffered 10")
-	if !f.logs.has("level=warn", "event=decisions_dropped", "reason=buffer_full", "buffer=10") {
-		t.Errorf("no buffer_full line:\n%s", f.logs)
+	if !f.logs.has("level=warn", "event=decisions_dropped", "reason=buffer_full", "buffer=10", "count=1 ") {
+		t.Errorf("no buffer_full line for the first drop:\n%s", f.logs)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -291,6 +291,10 @@ func TestHangingStoreNeverBlocks(t *testing.T) {
 	}
 	if !f.logs.has("level=error", "event=decisions_dropped", "reason=shutdown", "count=10") {
 		t.Errorf("no shutdown line:\n%s", f.logs)
+	}
+	// The drops after the first line are logged at the latest on Close.
+	if !f.logs.has("level=warn", "event=decisions_dropped", "reason=buffer_full", "count=89 ") {
+		t.Errorf("no buffer_full line for the other drops:\n%s", f.logs)
 	}
 	f.rec.Record(decision(100)) // after Close: dropped, never blocks
 	if !f.metric(t, `classifier_decisions_dropped_total{reason="shutdown"} 11`) {
@@ -354,6 +358,11 @@ func TestWrongTokenNotLogged(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no 401 line:\n%s", f.logs)
 		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := f.rec.Close(ctx); err == nil {
+		t.Error("Close = nil with a decision the store never took")
 	}
 	if strings.Contains(f.logs.String(), wrong) {
 		t.Errorf("the token is in the logs:\n%s", f.logs)
