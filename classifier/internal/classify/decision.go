@@ -46,7 +46,9 @@ type decided struct {
 
 // record hands the decision for env to the Recorder. The explain summary
 // is computed on the recorder's goroutine from the Set (immutable once
-// built) and a fresh rules.Alert over env (whose Raw is never changed).
+// built) and a fresh rules.Alert over env (whose Raw is never changed),
+// except for an envelope too large to keep (PayloadOmitted), explained at
+// once so that the buffer does not hold it.
 func (c *Classifier) record(ctx context.Context, env *alert.Envelope, received time.Time, res *Result, err error, dd decided) {
 	if c.o.History == nil {
 		return
@@ -73,7 +75,13 @@ func (c *Classifier) record(ctx context.Context, env *alert.Envelope, received t
 		d.RulesChecked = dd.set.Applicable(env.Meta.FeedType)
 	}
 	var complete func(*api.Decision)
-	if set, now := dd.set, dd.now; set != nil {
+	switch set, now := dd.set, dd.now; {
+	case set == nil:
+	case d.PayloadOmitted:
+		// A waiting closure would hold the whole envelope (up to
+		// body_limit) in the buffer: explain now; such alerts are rare.
+		d.Rules = ExplainSummary(set, env, now)
+	default:
 		complete = func(d *api.Decision) { d.Rules = ExplainSummary(set, env, now) }
 	}
 	c.o.History.RecordWith(d, complete)

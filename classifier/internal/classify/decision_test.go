@@ -108,7 +108,7 @@ func TestDecisionPayloadOmittedAndUnavailable(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 	got := srv.WaitRecorded(t, 2)
-	if d := got[0]; !d.PayloadOmitted || d.Payload != nil || d.Result != api.ResultUnmatched || len(d.Summary) > MaxSummary ||
+	if d := got[0]; !d.PayloadOmitted || d.Payload != nil || d.Result != api.ResultUnmatched || len(d.Rules) != 1 || len(d.Summary) > MaxSummary ||
 		!strings.HasPrefix(d.Summary, "éé") || !strings.HasSuffix(d.Summary, "…") {
 		t.Errorf("big alert: omitted %v, %d payload bytes, result %s, summary %d bytes %q", d.PayloadOmitted, len(d.Payload), d.Result, len(d.Summary), d.Summary)
 	}

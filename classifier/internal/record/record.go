@@ -32,7 +32,18 @@ const (
 	DefaultMaxBatchBytes = 1000000
 	DefaultMinBackoff    = 250 * time.Millisecond
 	DefaultMaxBackoff    = 30 * time.Second
+	// DefaultMaxBufferBytes bounds the memory waiting decisions hold.
+	DefaultMaxBufferBytes = 64 << 20
 )
+
+// entryCost is what one waiting decision counts against MaxBufferBytes
+// besides its payload: the decision itself and the explain summary still
+// to be computed.
+const entryCost = 4 << 10
+
+// takeChunk is how many waiting decisions the loop completes and encodes
+// at once: what did not fit a batch waits encoded, so this bounds it.
+const takeChunk = 50
 
 // Drop reasons (label reason of classifier_decisions_dropped_total, and
 // reason= of event=decisions_dropped).
@@ -60,6 +71,10 @@ type Options struct {
 	// MaxBatchBytes bounds one request body (a single larger decision is
 	// sent alone); 0 means DefaultMaxBatchBytes.
 	MaxBatchBytes int
+	// MaxBufferBytes bounds the memory of the decisions waiting (their
+	// payloads plus entryCost each); past it new decisions are dropped as
+	// when Buffer is full. 0 means DefaultMaxBufferBytes.
+	MaxBufferBytes int
 	// MinBackoff and MaxBackoff bound the wait between tries of a batch
 	// that failed; 0 means the defaults.
 	MinBackoff, MaxBackoff time.Duration
@@ -130,6 +145,7 @@ type Recorder struct {
 	mu       sync.Mutex
 	queue    []entry // FIFO, not yet taken by the loop
 	inflight int     // taken by the loop, not yet recorded or dropped
+	bytes    int     // cost of the queue (payloads + entryCost each)
 	closed   bool
 	lastDrop time.Time // last buffer_full line
 	unlogged int       // buffer_full drops not logged yet
@@ -153,6 +169,9 @@ func New(o Options) *Recorder {
 	}
 	if o.MaxBatchBytes <= 0 {
 		o.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if o.MaxBufferBytes <= 0 {
+		o.MaxBufferBytes = DefaultMaxBufferBytes
 	}
 	if o.MinBackoff <= 0 {
 		o.MinBackoff = DefaultMinBackoff
@@ -184,7 +203,8 @@ func (r *Recorder) RecordWith(d api.Decision, complete func(*api.Decision)) {
 		r.o.Metrics.drop(DropShutdown, 1)
 		return
 	}
-	if len(r.queue)+r.inflight >= r.o.Buffer {
+	cost := len(d.Payload) + entryCost
+	if len(r.queue)+r.inflight >= r.o.Buffer || r.bytes+cost > r.o.MaxBufferBytes {
 		r.unlogged++
 		r.mu.Unlock()
 		r.o.Metrics.drop(DropBufferFull, 1)
@@ -192,6 +212,7 @@ func (r *Recorder) RecordWith(d api.Decision, complete func(*api.Decision)) {
 		return
 	}
 	r.queue = append(r.queue, entry{d: d, complete: complete})
+	r.bytes += cost
 	n := len(r.queue) + r.inflight
 	full := len(r.queue) >= api.MaxDecisionBatch
 	r.mu.Unlock()
@@ -258,6 +279,9 @@ func (r *Recorder) take(max int) []entry {
 	n := min(max, len(r.queue))
 	out := make([]entry, n)
 	copy(out, r.queue)
+	for _, e := range out {
+		r.bytes -= len(e.d.Payload) + entryCost
+	}
 	clear(r.queue[:n]) // release what they point to
 	r.queue = r.queue[n:]
 	if len(r.queue) == 0 {
@@ -351,7 +375,7 @@ func (r *Recorder) fill(carry [][]byte) (batch, rest [][]byte) {
 		return batch, carry
 	}
 	for len(batch) < api.MaxDecisionBatch {
-		es := r.take(api.MaxDecisionBatch - len(batch))
+		es := r.take(min(takeChunk, api.MaxDecisionBatch-len(batch)))
 		if len(es) == 0 {
 			break
 		}

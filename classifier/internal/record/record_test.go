@@ -368,3 +368,31 @@ func TestWrongTokenNotLogged(t *testing.T) {
 		t.Errorf("the token is in the logs:\n%s", f.logs)
 	}
 }
+
+// The buffer is bounded in bytes too: large payloads fill it sooner.
+func TestBufferBytes(t *testing.T) {
+	payload := []byte(`"` + strings.Repeat("x", 10000) + `"`)
+	cost := len(payload) + 4<<10 // entryCost
+	f := start(t, func(o *record.Options) { o.MaxBufferBytes = 3 * cost; o.FlushInterval = time.Hour })
+	for i := range 10 {
+		d := decision(i)
+		d.Payload = payload
+		f.rec.Record(d)
+	}
+	if n := f.rec.Buffered(); n != 3 {
+		t.Errorf("buffered %d, want 3", n)
+	}
+	if !f.metric(t, `classifier_decisions_dropped_total{reason="buffer_full"} 7`) {
+		t.Error("drops not counted")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.rec.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := f.srv.Recorded()
+	checkOrder(t, got, 3)
+	if string(got[0].Payload) != string(payload) {
+		t.Errorf("payload %.40s…", got[0].Payload)
+	}
+}
