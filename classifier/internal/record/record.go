@@ -186,11 +186,10 @@ func New(o Options) *Recorder {
 }
 
 // Record queues d to be recorded. It never blocks: when the buffer is
-// full (or the Recorder closed), d is dropped and counted.
+// full (or the Recorder closed), d is dropped and counted. d is sent as it
+// is given: its Payload must be valid JSON (an alert.Envelope's Raw is),
+// or the store refuses the batch.
 func (r *Recorder) Record(d api.Decision) { r.RecordWith(d, nil) }
-
-// Decisions are sent as they are given: a Payload must be valid JSON (an
-// alert.Envelope's Raw is), or the store refuses the batch.
 
 // RecordWith is Record with complete, called on the Recorder's goroutine
 // before d is sent: the part of a decision its caller need not wait for
