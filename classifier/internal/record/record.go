@@ -452,8 +452,9 @@ type recordedAnswer struct {
 }
 
 // send posts batch until it is recorded, refused for good or abandoned
-// (Close's deadline), and settles it. A batch answered 413 is split in
-// halves, each sent in turn.
+// (Close's deadline), and settles it. A batch of several answered 400 or
+// 413 is split in halves, each sent in turn, so that only the decisions
+// refused alone are dropped.
 func (r *Recorder) send(batch [][]byte) {
 	backoff := r.o.MinBackoff
 	failing := false
@@ -477,10 +478,14 @@ func (r *Recorder) send(batch [][]byte) {
 				m.recorded.Add(float64(len(batch)))
 			}
 			return
-		case se != nil && se.Code == http.StatusRequestEntityTooLarge && len(batch) > 1:
+		case se != nil && (se.Code == http.StatusRequestEntityTooLarge || se.Code == http.StatusBadRequest) && len(batch) > 1:
+			// Too large, or one decision the store refuses (a batch is
+			// recorded all or nothing): halves, until only what is refused
+			// alone is dropped.
 			r.postError(postRefused)
 			r.o.Log.Warn().Str(logging.Event, "decisions_batch_split").Int(logging.Count, len(batch)).
-				Str(logging.ErrorKey, se.Msg).Msg("batch too large for the history store; sending it in halves")
+				Int(logging.Status, se.Code).Str(logging.ErrorKey, se.Msg).
+				Msg("history store refused a batch; sending it in halves")
 			half := len(batch) / 2
 			r.send(batch[:half])
 			if r.ctx.Err() != nil {
@@ -490,8 +495,8 @@ func (r *Recorder) send(batch [][]byte) {
 			r.send(batch[half:])
 			return
 		case se != nil && se.Code >= 400 && se.Code < 500 && !retryable4xx(se.Code):
-			// 400, 413 for one decision, any other refusal of the batch
-			// itself: sending it again gets the same answer.
+			// 400 or 413 for one decision, any other refusal of the
+			// batch itself: sending it again gets the same answer.
 			r.postError(postRefused)
 			r.settle(len(batch))
 			r.o.Metrics.drop(DropRefused, len(batch))

@@ -162,17 +162,20 @@ func TestRetryAfter503(t *testing.T) {
 	}
 }
 
-// 400: the batch is dropped, counted and logged with the store's error;
-// later decisions are recorded.
-func TestRefusedBatchDropped(t *testing.T) {
+// 400 for a batch: it is sent in halves until what the store refuses alone
+// is dropped, counted and logged with the store's error; the rest is
+// recorded, in order.
+func TestRefusedDecisionDropped(t *testing.T) {
 	f := start(t, func(o *record.Options) { o.FlushInterval = time.Hour })
-	f.srv.Answer(func(n int, _ api.DecisionBatch) int {
-		if n == 1 {
-			return http.StatusBadRequest
+	f.srv.Answer(func(_ int, b api.DecisionBatch) int {
+		for _, d := range b.Decisions {
+			if d.AlertID == "alert-1" {
+				return http.StatusBadRequest
+			}
 		}
 		return 0
 	})
-	for i := range 3 {
+	for i := range 5 {
 		f.rec.Record(decision(i))
 	}
 	// Nothing is sent before the interval: Close sends the batch.
@@ -181,14 +184,21 @@ func TestRefusedBatchDropped(t *testing.T) {
 	if err := f.rec.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.srv.Recorded(); len(got) != 0 {
-		t.Fatalf("recorded %d", len(got))
+	var ids []string
+	for _, d := range f.srv.Recorded() {
+		ids = append(ids, d.AlertID)
 	}
-	if !f.metric(t, `classifier_decisions_dropped_total{reason="refused"} 3`) {
-		t.Error("refused drops not counted")
+	if got := strings.Join(ids, " "); got != "alert-0 alert-2 alert-3 alert-4" {
+		t.Errorf("recorded %s", got)
 	}
-	if !f.logs.has("level=error", "event=decisions_dropped", "reason=refused", "count=3", "status=400", "refused with 400 on request 1") {
+	if !f.metric(t, `classifier_decisions_dropped_total{reason="refused"} 1`) {
+		t.Error("refused drop not counted")
+	}
+	if !f.logs.has("level=error", "event=decisions_dropped", "reason=refused", "count=1", "status=400", "refused with 400 on request") {
 		t.Errorf("no decisions_dropped line:\n%s", f.logs)
+	}
+	if !f.logs.has("level=warn", "event=decisions_batch_split", "count=5", "status=400") {
+		t.Errorf("no decisions_batch_split line:\n%s", f.logs)
 	}
 }
 
