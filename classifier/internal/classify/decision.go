@@ -26,6 +26,10 @@ type Recorder interface {
 	RecordWith(d api.Decision, complete func(*api.Decision))
 }
 
+// MaxDecisionMatched is the most matched rules a decision lists (the
+// action handler's store takes no more).
+const MaxDecisionMatched = 100
+
 // MaxSummary is the most of an alert's message or title kept in a decision.
 const MaxSummary = 256
 
@@ -70,7 +74,8 @@ func (c *Classifier) record(ctx context.Context, env *alert.Envelope, received t
 		d.PayloadOmitted = true
 	}
 	if err == nil && res != nil {
-		d.Result, d.RulesChecked, d.Matched = res.Result, res.RulesChecked, slices.Clone(res.Matched)
+		d.Result, d.RulesChecked = res.Result, res.RulesChecked
+		d.Matched = slices.Clone(res.Matched[:min(len(res.Matched), MaxDecisionMatched)])
 	} else if dd.set != nil {
 		d.RulesChecked = dd.set.Applicable(env.Meta.FeedType)
 	}

@@ -196,3 +196,23 @@ func TestExplainSummaryBounded(t *testing.T) {
 		}
 	})
 }
+
+// A decision lists at most MaxDecisionMatched pushes (the store refuses
+// more), whatever the answer lists.
+func TestDecisionMatchedCapped(t *testing.T) {
+	m := metrics.New("classifier")
+	r, srv := historyRecorder(t, 100, m)
+	dir := t.TempDir()
+	writeGCRules(t, dir, MaxDecisionMatched+3, func(int) string { return "garbage-collection" },
+		func(int) []string { return []string{"syn.day"} })
+	loader := rules.NewDir(rules.DirOptions{Dir: dir, Log: zerolog.Nop()})
+	t.Cleanup(func() { loader.Close() })
+	c := New(Options{Rules: loader, Actions: nopPusher{}, Queue: "ops", History: r, Log: zerolog.Nop()})
+	res, err := c.Classify(context.Background(), testRequest(t).Alert)
+	if err != nil || len(res.Matched) != MaxDecisionMatched+3 {
+		t.Fatalf("classify: %d matched, %v", len(res.Matched), err)
+	}
+	if d := srv.WaitRecorded(t, 1)[0]; len(d.Matched) != MaxDecisionMatched || d.Matched[0].RuleName != "gc_00" {
+		t.Errorf("decision lists %d matched rules, want %d", len(d.Matched), MaxDecisionMatched)
+	}
+}
