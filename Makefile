@@ -17,7 +17,8 @@ all: build
 build:
 	@mkdir -p $(BIN)
 	@for s in $(SERVICES); do $(GO) build -trimpath -o $(BIN)/$$s ./$$s/cmd/$$s || exit 1; done
-	@echo "built: $(addprefix $(BIN)/,$(SERVICES))"
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/alexisctl ./actionhandler/cmd/alexisctl
+	@echo "built: $(addprefix $(BIN)/,$(SERVICES) alexisctl)"
 
 # Installs what the demo and the tests need (OpenSSH's sshd, ...) when missing.
 deps:

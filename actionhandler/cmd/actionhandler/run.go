@@ -231,7 +231,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	log.Info().Str(logging.Event, "service_started").Str(logging.Listen, ln.Addr().String()).
-		Str(logging.Replica, replica).Msg("action handler listening")
+		Str(logging.Replica, replica).Str("version", version).Msg("starting")
 	serveErr := server.Run(ctx, e, ln, cfg.TLS, log)
 
 	grace := cfg.ShutdownGrace.D()

@@ -135,7 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		serve = func() error { return server.Run(ctx, e, ln, cfg.TLS, log) }
 	}
 	log.Info().Str(logging.Event, "service_started").Str(logging.Listen, listen).
-		Int(logging.Count, len(sources)).Msg(service + " " + version)
+		Int(logging.Count, len(sources)).Str("version", version).Msg("starting")
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
