@@ -1,20 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"embed"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/alexis-ops/alexis/deploy/internal/stack"
 )
-
-//go:embed rules/*.json
-var defaultRules embed.FS
 
 // buildOrder is the pipeline's order, the order the builds are shown in.
 var buildOrder = []string{"poller", "classifier", "actionhandler"}
@@ -47,26 +40,6 @@ func build(ctx context.Context, out io.Writer, bin string, tick time.Duration) e
 		fmt.Fprintf(out, "    built %s in %s\n", svc, seconds(time.Since(t0)))
 	}
 	say(out, "built the three services in %s", seconds(time.Since(start)))
-	return nil
-}
-
-// installRules writes the demo's rules into dir, their commands appending
-// to serviceLog (the "service" the demo restarts).
-func installRules(dir, serviceLog string) error {
-	entries, err := defaultRules.ReadDir("rules")
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		data, err := defaultRules.ReadFile("rules/" + e.Name())
-		if err != nil {
-			return err
-		}
-		data = bytes.ReplaceAll(data, []byte("SERVICE_LOG"), []byte(serviceLog))
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 

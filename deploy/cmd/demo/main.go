@@ -75,7 +75,7 @@ func run(ctx context.Context, out io.Writer, o options) error {
 	if err := build(ctx, out, bin, o.tick); err != nil {
 		return err
 	}
-	if err := installRules(rules, serviceLog); err != nil {
+	if err := stack.InstallDemoRules(rules, serviceLog); err != nil {
 		return err
 	}
 

@@ -35,13 +35,12 @@ type demoAlert struct {
 // prints, for each, what happened, from the services' logs, the action
 // handler's API and the local OpsGenie.
 func tell(ctx context.Context, out io.Writer, root string, s *stack.Stack, timeout time.Duration, serviceLog string) error {
-	gcMsg, diskMsg := "duplicator: Long garbage-collection time", "db01: disk almost full"
-	gc := s.CreateAlert(gcMsg, "Dynatrace: Long garbage-collection time on duplicator (GC suspension 41%)", s.SSH.Addr, "syn.day", "syn.duplicator")
-	disk := s.CreateAlert(diskMsg, "Filesystem /var is 97% full", "db01.example.com", "syn.db")
+	gcMsg, diskMsg := stack.DemoGCMessage, stack.DemoDiskMessage
+	gc, disk := s.CreateDemoAlerts()
 	created := time.Now()
 	alerts := []demoAlert{
-		{id: gc.ID, tiny: gc.TinyID, message: gcMsg, host: s.SSH.Addr, team: "ops_unix", notes: 2},
-		{id: disk.ID, tiny: disk.TinyID, message: diskMsg, host: "db01.example.com", team: stack.InvestigationQueue, notes: 1},
+		{id: gc.ID, tiny: gc.TinyID, message: gcMsg, host: s.SSH.Addr, team: stack.DemoRuleTeam, notes: 2},
+		{id: disk.ID, tiny: disk.TinyID, message: diskMsg, host: stack.DemoDiskHost, team: stack.InvestigationQueue, notes: 1},
 	}
 	say(out, "two alerts created in the local OpsGenie: #%s %q (a rule matches it) and #%s %q (none does)", gc.TinyID, gcMsg, disk.TinyID, diskMsg)
 
@@ -92,6 +91,9 @@ func tell(ctx context.Context, out io.Writer, root string, s *stack.Stack, timeo
 					result += fmt.Sprintf(", %d ms", *st.ElapsedMS)
 				}
 				line(out, "", "→ %s", result)
+				if o := strings.TrimSpace(st.Stdout); o != "" {
+					line(out, "", "→ output: %s", clean(o))
+				}
 			}
 		}
 		for _, l := range s.Procs["classifier"].Find("event=alert_unmatched", "alert_id="+a.id) {
@@ -99,13 +101,17 @@ func tell(ctx context.Context, out io.Writer, root string, s *stack.Stack, timeo
 			line(out, "unmatched", "no rule matched (%s checked)", plural(f["count"], "rule"))
 		}
 		for _, n := range s.OpsGenie.Notes(a.id) {
-			line(out, "noted", "on the ticket: %q", clean(n))
+			first, rest, _ := strings.Cut(strings.TrimSpace(n), "\n")
+			line(out, "noted", "on the ticket: %s", clean(first))
+			for _, l := range strings.Split(rest, "\n") {
+				if l = strings.TrimSpace(l); l != "" {
+					line(out, "", "  %s", clean(l))
+				}
+			}
 		}
 		line(out, "routed", "to team %s, %s after the alert was created", a.team, seconds(handled[a.id]))
 	}
-	if svc, err := os.ReadFile(serviceLog); err == nil {
-		fmt.Fprintf(out, "\n  the remediated host's service log (%s) now reads:\n    %s\n\n", rel(root, serviceLog), clean(strings.TrimSpace(string(svc))))
-	}
+	fmt.Fprintln(out)
 	return nil
 }
 

@@ -217,7 +217,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	var historyBlock, consoleBlock string
 	if o.History {
 		historyBlock = fmt.Sprintf("history:\n  url: %q\n  token_file: %q\n  flush_interval: 200ms\n",
-			s.ActionHandlerURL, paths["classifier_out_token"])
+			s.ActionHandlerURL+"/v1/decisions", paths["classifier_out_token"])
 	}
 	if o.Console {
 		consoleBlock = fmt.Sprintf("console:\n  classifier_url: %q\n  classifier_token_file: %q\n",
