@@ -114,4 +114,3 @@ func TestDecisionPayloadOmittedAndUnavailable(t *testing.T) {
 		t.Errorf("unavailable decision %+v", d)
 	}
 }
-

@@ -62,7 +62,7 @@ func TestDecisionRecorded(t *testing.T) {
 			name:       "unavailable",
 			setup:      setup{rules: []string{"gc_restart.json"}, status: func(string) int { return http.StatusServiceUnavailable }},
 			wantResult: api.ResultUnavailable, wantCheck: 1,
-			wantRules:  []api.DecisionRule{{File: "gc_restart.json", RuleName: "day_duplicator_gc_restart", Status: "matched"}},
+			wantRules: []api.DecisionRule{{File: "gc_restart.json", RuleName: "day_duplicator_gc_restart", Status: "matched"}},
 		},
 	}
 	for _, tc := range tests {
