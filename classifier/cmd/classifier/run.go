@@ -15,6 +15,7 @@ import (
 	"github.com/alexis-ops/alexis/classifier/internal/classify"
 	"github.com/alexis-ops/alexis/classifier/internal/config"
 	"github.com/alexis-ops/alexis/classifier/internal/httpapi"
+	"github.com/alexis-ops/alexis/classifier/internal/record"
 	"github.com/alexis-ops/alexis/classifier/internal/rules"
 	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/auth"
@@ -26,6 +27,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/secretfile"
 	"github.com/alexis-ops/alexis/shared/server"
 	"github.com/alexis-ops/alexis/shared/ticket/registry"
+	"github.com/rs/zerolog"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -113,13 +115,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("tickets: %w", err)
 	}
 
+	// A rule whose write-back the feed's ticket system cannot do is
+	// refused when it loads, not found out after its tasks ran.
+	check := func(def *rule.Rule) rule.Errors { return def.CheckWriteback(tickets) }
 	loader := rules.NewDir(rules.DirOptions{
-		Dir:  cfg.RulesDir,
-		Log:  log.With().Str(logging.Component, "rules").Logger(),
-		Poll: cfg.RulesWatch == "poll",
-		// A rule whose write-back the feed's ticket system cannot do is
-		// refused when it loads, not found out after its tasks ran.
-		Compile: rules.WithCheck(rules.Compile, func(def *rule.Rule) rule.Errors { return def.CheckWriteback(tickets) }),
+		Dir:     cfg.RulesDir,
+		Log:     log.With().Str(logging.Component, "rules").Logger(),
+		Poll:    cfg.RulesWatch == "poll",
+		Compile: rules.WithCheck(rules.Compile, check),
 	})
 	defer loader.Close()
 	set, err := loader.Load(ctx)
@@ -146,6 +149,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		feedTypes = append(feedTypes, w.FeedTypes...)
 	}
 
+	history, err := startHistory(cfg, reg, log.With().Str(logging.Component, "history").Logger())
+	if err != nil {
+		return err
+	}
+	if history != nil {
+		defer func() {
+			// Drain what is buffered: a little past the HTTP server's own
+			// shutdown, so the last requests' decisions go too.
+			ctx, cancel := context.WithTimeout(context.Background(), historyDrain)
+			defer cancel()
+			_ = history.Close(ctx) // what is dropped is logged and counted
+		}()
+	}
+
 	cl := classify.New(classify.Options{
 		Rules:     loader,
 		Actions:   classify.NewActionHandlers(cfg.ActionHandlerURLs(), client, log.With().Str(logging.Component, "push").Logger()),
@@ -154,11 +171,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		AutoQueue: cfg.AutoremediationQueue,
 		FeedTypes: feedTypes,
 		Metrics:   cm,
+		History:   historyRecorder(history),
 		Log:       log.With().Str(logging.Component, "classify").Logger(),
 	})
 	e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit, MaxInFlight: cfg.MaxInFlight,
 		Metrics: reg, MetricsAuth: auth.Require(tokens, auth.ScopeMetrics)})
-	h := &httpapi.Handler{Classifier: cl, Rules: loader, Intake: intakeCfg,
+	h := &httpapi.Handler{Classifier: cl, Rules: loader, Intake: intakeCfg, Check: check,
 		Log: log.With().Str(logging.Component, "intake").Logger()}
 	h.Register(e, tokens)
 
@@ -166,10 +184,49 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info().Str(logging.Event, "service_started").Str(logging.Listen, ln.Addr().String()).Msg(service + " " + version)
+	log.Info().Str(logging.Event, "service_started").Str(logging.Listen, ln.Addr().String()).
+		Str("version", version).Msg("starting")
 	err = server.Run(ctx, e, ln, cfg.TLS, log)
 	log.Info().Str(logging.Event, "service_stopped").Send()
 	return err
+}
+
+// historyDrain bounds how long decisions still buffered at shutdown are
+// tried.
+const historyDrain = 10 * time.Second
+
+// startHistory starts the decision recorder of the history block, or
+// returns nil (logging event=history_disabled) when there is none.
+func startHistory(cfg *config.Config, reg *metrics.Metrics, log zerolog.Logger) (*record.Recorder, error) {
+	h := cfg.History
+	if !h.Enabled() {
+		log.Info().Str(logging.Event, "history_disabled").
+			Msg("no history.url: decisions are not recorded (the console's timeline stays empty)")
+		return nil, nil
+	}
+	token, err := sconfig.ReadSecret(h.TokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("history.token_file: %w", err)
+	}
+	ca := h.CAFile
+	if ca == "" {
+		ca = cfg.ActionHandlerCAFile
+	}
+	client, err := httpclient.New(httpclient.Options{Token: token, Timeout: h.Timeout.D(), CAFile: ca})
+	if err != nil {
+		return nil, fmt.Errorf("history.ca_file: %w", err)
+	}
+	log.Info().Str(logging.Event, "history_enabled").Str(logging.Target, h.URL).Int("buffer", h.Buffer).Send()
+	return record.New(record.Options{URL: h.URL, Client: client, Buffer: h.Buffer,
+		FlushInterval: h.FlushInterval.D(), Metrics: record.NewMetrics(reg), Log: log}), nil
+}
+
+// historyRecorder is r as classify's Recorder: nil when there is none.
+func historyRecorder(r *record.Recorder) classify.Recorder {
+	if r == nil {
+		return nil
+	}
+	return r
 }
 
 // secretFiles are every file of cfg holding a secret or a private key,
@@ -177,5 +234,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func secretFiles(cfg *config.Config) []secretfile.File {
 	files := append(cfg.Config.SecretFiles(),
 		secretfile.File{Field: "action_handler_token_file", Path: cfg.ActionHandlerTokenFile})
+	if cfg.History.Enabled() {
+		files = append(files, secretfile.File{Field: "history.token_file", Path: cfg.History.TokenFile})
+	}
 	return append(files, cfg.Tickets.SecretFiles("tickets.")...)
 }

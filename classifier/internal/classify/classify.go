@@ -45,8 +45,10 @@ type Options struct {
 	// rules' alert_feed values count, and anything else is OtherFeedType.
 	FeedTypes []string
 	Metrics   *Metrics // nil: none
-	Now       func() time.Time
-	Log       zerolog.Logger
+	// History records one decision per Classify call; nil records none.
+	History Recorder
+	Now     func() time.Time
+	Log     zerolog.Logger
 }
 
 // Classifier classifies alerts. It is safe for concurrent use.
@@ -97,12 +99,14 @@ type pushed struct {
 //     offered again.
 func (c *Classifier) Classify(ctx context.Context, env *alert.Envelope) (*Result, error) {
 	start := time.Now()
-	res, set, err := c.classify(ctx, env)
+	received := c.o.Now()
+	res, dd, err := c.classify(ctx, env)
 	result := ResultUnavailable
 	if err == nil {
 		result = res.Result
 	}
-	c.o.Metrics.classified(c.feedLabel(set, env.Meta.FeedType), result, time.Since(start))
+	c.record(ctx, env, received, res, err, dd)
+	c.o.Metrics.classified(c.feedLabel(dd.set, env.Meta.FeedType), result, time.Since(start))
 	return res, err
 }
 
@@ -123,8 +127,8 @@ func (c *Classifier) feedLabel(set *rules.Set, feedType string) string {
 }
 
 // classify is Classify; it also returns the rule set it used (nil if none
-// could be loaded).
-func (c *Classifier) classify(ctx context.Context, env *alert.Envelope) (*Result, *rules.Set, error) {
+// could be loaded) and the time it decided them at.
+func (c *Classifier) classify(ctx context.Context, env *alert.Envelope) (*Result, decided, error) {
 	lc := c.o.Log.With().
 		Str(logging.AlertID, env.ID()).
 		Str(logging.UniqueValue, env.Meta.UniqueValue).
@@ -137,11 +141,12 @@ func (c *Classifier) classify(ctx context.Context, env *alert.Envelope) (*Result
 	set, err := c.o.Rules.Load(ctx)
 	if err != nil {
 		log.Error().Str(logging.Event, "rules_unavailable").Str(logging.ErrorKey, err.Error()).Send()
-		return nil, nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, decided{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 
 	a := rules.NewAlert(env)
 	now := c.o.Now()
+	dd := decided{set: set, now: now}
 	checked := set.Applicable(env.Meta.FeedType)
 	var matched, deferred []*rules.Rule
 	var failed []string // rules that could not be evaluated, with why
@@ -170,14 +175,14 @@ func (c *Classifier) classify(ctx context.Context, env *alert.Envelope) (*Result
 				Msg("other rules matched; deferred rules are not offered again")
 		}
 		res, err := c.act(ctx, log, env, matched, res)
-		return res, set, err
+		return res, dd, err
 	case len(deferred) > 0:
 		res.Result = api.ResultDeferred
 		log.Info().Str(logging.Event, "alert_deferred").Int(logging.Count, len(deferred)).Msg("alert too young for its rules")
-		return res, set, nil
+		return res, dd, nil
 	default:
 		res, err := c.unmatched(ctx, log, env, failed, res)
-		return res, set, err
+		return res, dd, err
 	}
 }
 
@@ -328,7 +333,8 @@ func (c *Classifier) unmatched(ctx context.Context, log zerolog.Logger, env *ale
 	res.Result = api.ResultUnmatched
 	log.Info().Str(logging.Event, "alert_unmatched").Int(logging.Count, res.RulesChecked).
 		Str(logging.Team, c.o.Queue).Msg("no rule matched; routing to investigation")
-	note := fmt.Sprintf("Alexis checked %d rules; none matched. Routing to %s for investigation.", res.RulesChecked, c.o.Queue)
+	note := fmt.Sprintf("Alexis checked %d %s; none matched. Routing to %s for investigation.",
+		res.RulesChecked, plural(res.RulesChecked, "rule", "rules"), c.o.Queue)
 	for _, f := range failed {
 		note += " Note: " + logging.Trim(f, maxNoteError) + "."
 	}
@@ -387,4 +393,12 @@ func (w *writer) check(err error, op, team string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.errs = append(w.errs, fmt.Sprintf("%s: %v", op, err))
+}
+
+// plural is one when n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -18,6 +18,11 @@
 //	tls: {cert_file: /etc/alexis/tls/cert.pem, key_file: /etc/alexis/tls/key.pem}
 //	tickets:                        # write-back systems by feed type (shared/ticket/registry)
 //	  opsgenie: {api_url: api.opsgenie.com, api_key_file: /run/secrets/opsgenie_key}
+//	history:                        # record every decision (absent or url "": none)
+//	  url: http://127.0.0.1:8082/v1/decisions
+//	  token_file: /run/secrets/classifier_history_token   # a token with scope record
+//	  buffer: 10000                 # decisions held while the store is away; more are dropped
+//	  flush_interval: 1s
 //	alertmanager: {feed_name: ""}   # POST /v1/alertmanager; "": the payload's receiver
 //	webhooks:                       # POST /v1/webhook/{name}
 //	  - {name: grafana, feed_type: Grafana, id_path: fingerprint, items_path: alerts}
@@ -99,6 +104,10 @@ type Config struct {
 	// there.
 	OpsGenie *opsgenie.Config `yaml:"opsgenie"`
 
+	// History is where each decision is recorded (the action handler's
+	// POST /v1/decisions); URL "" records none.
+	History History `yaml:"history"`
+
 	// Feeds are the push feeds' blocks (alertmanager, webhooks), which
 	// package intake owns.
 	intake.Feeds `yaml:",inline"`
@@ -112,7 +121,73 @@ func Default() *Config {
 		ActionHandlerTimeout: sconfig.Duration(DefaultActionHandlerTimeout),
 		AutoremediationQueue: DefaultAutoremediationQueue,
 		RulesWatch:           "inotify",
+		History: History{Buffer: DefaultHistoryBuffer, FlushInterval: sconfig.Duration(DefaultHistoryFlush),
+			Timeout: sconfig.Duration(DefaultActionHandlerTimeout)},
 	}
+}
+
+// History defaults and bounds.
+const (
+	DefaultHistoryBuffer = 10000
+	MaxHistoryBuffer     = 1000000
+	DefaultHistoryFlush  = time.Second
+	// HistoryPath is how history.url must end: the action handler's
+	// endpoint for decisions.
+	HistoryPath = "/v1/decisions"
+)
+
+// History is the history block: where the classifier records what it
+// decided for each alert.
+type History struct {
+	// URL is the full URL of the action handler's POST /v1/decisions.
+	URL       string `yaml:"url"`
+	TokenFile string `yaml:"token_file"` // a token of the action handler with scope record
+	CAFile    string `yaml:"ca_file"`    // PEM bundle for an https URL; "": action_handler_ca_file
+	// Buffer is how many decisions are held in memory while they wait to
+	// be recorded; when it is full, new decisions are dropped (counted).
+	Buffer        int              `yaml:"buffer"`
+	FlushInterval sconfig.Duration `yaml:"flush_interval"` // how long a decision waits for a fuller batch
+	Timeout       sconfig.Duration `yaml:"timeout"`        // one POST
+}
+
+// Enabled reports whether decisions are recorded.
+func (h *History) Enabled() bool { return h.URL != "" }
+
+// Validate reports the block's problems under prefix ("history.").
+func (h *History) Validate(prefix string) error {
+	var p sconfig.Problems
+	if !h.Enabled() {
+		if h.TokenFile != "" {
+			p.Addf(prefix+"url", "required when %stoken_file is set (e.g. http://actionhandler:8082%s)", prefix, HistoryPath)
+		}
+		return p.Err()
+	}
+	u, err := url.Parse(h.URL)
+	switch {
+	case err != nil:
+		p.Addf(prefix+"url", "bad URL: %v", err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		p.Addf(prefix+"url", "URL must be http:// or https://, got %q", h.URL)
+	case u.Host == "":
+		p.Addf(prefix+"url", "URL has no host: %q", h.URL)
+	case u.User != nil || u.RawQuery != "":
+		p.Addf(prefix+"url", "URL must carry no credentials or query; the token comes from %stoken_file", prefix)
+	case !strings.HasSuffix(u.Path, HistoryPath):
+		p.Addf(prefix+"url", "want the full URL of the action handler's %s (e.g. http://actionhandler:8082%s), got path %q",
+			HistoryPath, HistoryPath, u.Path)
+	}
+	p.File(prefix+"token_file", h.TokenFile)
+	p.OptionalFile(prefix+"ca_file", h.CAFile)
+	if h.Buffer < 1 || h.Buffer > MaxHistoryBuffer {
+		p.Addf(prefix+"buffer", "must be 1..%d decisions", MaxHistoryBuffer)
+	}
+	if d := h.FlushInterval.D(); d < 10*time.Millisecond || d > time.Minute {
+		p.Addf(prefix+"flush_interval", "must be 10ms..1m, got %s", d)
+	}
+	if h.Timeout <= 0 {
+		p.Addf(prefix+"timeout", "must be positive")
+	}
+	return p.Err()
 }
 
 // Load reads the configuration at path over the defaults and validates it.
@@ -191,7 +266,7 @@ func (c *Config) Validate() error {
 		p.Addf("opsgenie", "set either opsgenie or tickets.opsgenie, not both (opsgenie is the earlier spelling of tickets.opsgenie)")
 	}
 	errs := []error{c.Config.Validate(server.ListenRequired), p.Err(),
-		c.Feeds.Validate(), c.Tickets.Validate("tickets.")}
+		c.Feeds.Validate(), c.Tickets.Validate("tickets."), c.History.Validate("history.")}
 	if c.OpsGenie != nil {
 		errs = append(errs, c.OpsGenie.Validate("opsgenie."))
 	}

@@ -220,6 +220,55 @@ func TestLoad(t *testing.T) {
 			},
 		},
 		{
+			name: "no history block: nothing recorded",
+			yaml: minimal,
+			want: func(c *Config) string {
+				if c.History.Enabled() || c.History.Buffer != DefaultHistoryBuffer || c.History.FlushInterval.D() != time.Second {
+					return "history defaults"
+				}
+				return ""
+			},
+		},
+		{
+			name: "history block",
+			yaml: minimal + "history: {url: 'http://ah:8082/v1/decisions', token_file: " + ahToken + ", buffer: 500, flush_interval: 250ms}\n",
+			want: func(c *Config) string {
+				h := c.History
+				if !h.Enabled() || h.URL != "http://ah:8082/v1/decisions" || h.TokenFile != ahToken || h.Buffer != 500 ||
+					h.FlushInterval.D() != 250*time.Millisecond || h.Timeout.D() != 10*time.Second {
+					return "history not read"
+				}
+				return ""
+			},
+		},
+		{
+			name: "bad history block",
+			yaml: minimal + "history: {url: 'http://ah:8082', buffer: 0, flush_interval: 1ms, timeout: 0s, ca_file: /no/ca.pem}\n",
+			wantErrs: []string{
+				`history.url: want the full URL of the action handler's /v1/decisions (e.g. http://actionhandler:8082/v1/decisions), got path ""`,
+				"history.token_file: required",
+				"history.ca_file: open /no/ca.pem",
+				"history.buffer: must be 1..1000000 decisions",
+				"history.flush_interval: must be 10ms..1m, got 1ms",
+				"history.timeout: must be positive",
+			},
+		},
+		{
+			name:     "history token without url",
+			yaml:     minimal + "history: {token_file: " + ahToken + "}\n",
+			wantErrs: []string{"history.url: required when history.token_file is set"},
+		},
+		{
+			name:     "history url with credentials",
+			yaml:     minimal + "history: {url: 'https://u:p@ah/v1/decisions', token_file: " + ahToken + "}\n",
+			wantErrs: []string{"history.url: URL must carry no credentials or query"},
+		},
+		{
+			name:     "history unknown key",
+			yaml:     minimal + "history: {url: 'http://ah/v1/decisions', token_file: " + ahToken + ", buffer_size: 3}\n",
+			wantErrs: []string{"buffer_size"},
+		},
+		{
 			name:     "credentials in a URL",
 			yaml:     base + "action_handlers: {linux: 'http://u:p@127.0.0.1:8082/v1/action', aix: 'http://ah/v1/action?token=abc'}\n",
 			wantErrs: []string{"action_handlers.linux: URL must not carry credentials", "action_handlers.aix: URL must not carry credentials"},

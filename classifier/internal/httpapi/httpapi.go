@@ -3,6 +3,7 @@
 //	POST /v1/classifier     one alert envelope → api.Classification (+ writeback_errors)
 //	GET  /v1/rules          every rule file with its status, errors and version
 //	POST /v1/rules/explain  one alert envelope → what every rule decides and why; no action taken
+//	POST /v1/rules/lint     one rule file (?name=FILE.json) → {"ok", "errors"}: classifier lint's checks
 //	POST /v1/alertmanager   Alertmanager webhook notification → IntakeAnswer (each firing alert classified)
 //	POST /v1/webhook/{name} any JSON for the webhook feed name → IntakeAnswer
 //
@@ -19,9 +20,12 @@ import (
 	"time"
 
 	"github.com/alexis-ops/alexis/classifier/internal/classify"
+	"github.com/alexis-ops/alexis/classifier/internal/lint"
 	"github.com/alexis-ops/alexis/classifier/internal/rules"
 	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/auth"
+	"github.com/alexis-ops/alexis/shared/ident"
+	"github.com/alexis-ops/alexis/shared/rule"
 	"github.com/alexis-ops/alexis/shared/server"
 	"github.com/labstack/echo/v4"
 	"github.com/rs/zerolog"
@@ -34,6 +38,9 @@ type Handler struct {
 	Intake     Intake
 	Log        zerolog.Logger
 	Now        func() time.Time // nil: time.Now
+	// Check is the configuration's check of a rule (rules.WithCheck), also
+	// applied by POST /v1/rules/lint; nil checks nothing more.
+	Check func(*rule.Rule) rule.Errors
 }
 
 // Routes are the classifier's routes and the scope each requires (README
@@ -45,6 +52,7 @@ var Routes = []struct {
 	{http.MethodPost, "/v1/classifier", auth.ScopeClassify},
 	{http.MethodGet, "/v1/rules", auth.ScopeRead},
 	{http.MethodPost, "/v1/rules/explain", auth.ScopeRead},
+	{http.MethodPost, "/v1/rules/lint", auth.ScopeRead},
 	{http.MethodPost, "/v1/alertmanager", auth.ScopeClassify},
 	{http.MethodPost, "/v1/webhook/:name", auth.ScopeClassify},
 }
@@ -53,6 +61,7 @@ var Routes = []struct {
 func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
 	handlers := map[string]echo.HandlerFunc{
 		"/v1/classifier": h.classify, "/v1/rules": h.rules, "/v1/rules/explain": h.explain,
+		"/v1/rules/lint": h.lint,
 	}
 	listed := map[string]bool{}
 	for _, r := range Routes {
@@ -158,4 +167,33 @@ func (h *Handler) explain(c echo.Context) error {
 	xs := rules.Explain(set, rules.NewAlert(env), now)
 	return c.JSON(http.StatusOK, ExplainAnswer{UniqueValue: env.Meta.UniqueValue, FeedType: env.Meta.FeedType,
 		Now: now.UTC(), Result: rules.Verdict(xs), Rules: xs})
+}
+
+// LintAnswer is the answer to POST /v1/rules/lint.
+type LintAnswer struct {
+	OK     bool           `json:"ok"`     // no error (warnings allowed): the file would load
+	Errors []lint.Problem `json:"errors"` // errors and warnings, as classifier lint -json lists them
+}
+
+// lintDefaultName is the file name problems carry without ?name=.
+const lintDefaultName = "rule.json"
+
+func (h *Handler) lint(c echo.Context) error {
+	name := c.QueryParam("name")
+	if name == "" {
+		name = lintDefaultName
+	}
+	if err := ident.Check("name", name, ident.MaxKey); err != nil {
+		return server.BadRequest(err)
+	}
+	body, err := server.ReadBody(c)
+	if err != nil {
+		return err
+	}
+	var others []rules.File
+	if set, err := h.Rules.Load(c.Request().Context()); err == nil {
+		others = set.Files
+	}
+	problems := lint.File(name, body, h.Check, others)
+	return c.JSON(http.StatusOK, LintAnswer{OK: !lint.Invalid(problems), Errors: problems})
 }

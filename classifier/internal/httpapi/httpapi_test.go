@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/alexis-ops/alexis/classifier/internal/classify"
 	"github.com/alexis-ops/alexis/classifier/internal/intake"
+	"github.com/alexis-ops/alexis/classifier/internal/record"
+	"github.com/alexis-ops/alexis/classifier/internal/record/recordtest"
 	"github.com/alexis-ops/alexis/classifier/internal/rules"
 	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/api"
@@ -34,12 +37,13 @@ import (
 )
 
 const (
-	clientToken = "poller-token-0123456789abcdef"
-	ahToken     = "classifier-to-ah-token-fedcba9876543210"
-	queue       = "ops_investigation"
-	autoQueue   = "queue_autoremediation"
-	alertID     = "70413a06-38d6-4c85-92b8-5ebc900d42e2"
-	bodyLimit   = 64 << 10
+	clientToken  = "poller-token-0123456789abcdef"
+	ahToken      = "classifier-to-ah-token-fedcba9876543210"
+	historyToken = "classifier-history-token-abcdef0123456789"
+	queue        = "ops_investigation"
+	autoQueue    = "queue_autoremediation"
+	alertID      = "70413a06-38d6-4c85-92b8-5ebc900d42e2"
+	bodyLimit    = 64 << 10
 )
 
 // createdAt of testdata/alerts/gc_alert.json plus 10 minutes.
@@ -144,6 +148,7 @@ type harness struct {
 	ah       *actionHandler
 	recorder *tickettest.Recorder
 	logs     *logBuffer
+	history  *recordtest.Server // setup.history only
 }
 
 type setup struct {
@@ -159,6 +164,7 @@ type setup struct {
 	ruleDir  string    // fixtures directory; default testdata/rules
 	tokens   string    // token file; default poller:clientToken with the default scopes
 	key      *auth.Key // signs forwarded actions when set
+	history  bool      // record decisions to a recordtest.Server
 }
 
 func newHarness(t *testing.T, s setup) *harness {
@@ -205,6 +211,22 @@ func newHarness(t *testing.T, s setup) *harness {
 	}
 	loader := rules.NewDir(rules.DirOptions{Dir: h.dir, Log: log})
 	t.Cleanup(func() { loader.Close() })
+	var history classify.Recorder
+	if s.history {
+		h.history = recordtest.New(t, historyToken)
+		hc, err := httpclient.New(httpclient.Options{Token: config.NewSecret(historyToken), Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := record.New(record.Options{URL: h.history.URL, Client: hc, FlushInterval: 10 * time.Millisecond,
+			MinBackoff: 5 * time.Millisecond, Log: log})
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = r.Close(ctx)
+		})
+		history = r
+	}
 	cl := classify.New(classify.Options{
 		Rules:     loader,
 		Actions:   classify.NewActionHandlers(s.urls, client, log),
@@ -212,6 +234,7 @@ func newHarness(t *testing.T, s setup) *harness {
 		Queue:     queue,
 		AutoQueue: map[bool]string{false: autoQueue, true: ""}[s.noAuto],
 		Now:       func() time.Time { return testNow },
+		History:   history,
 		Log:       log,
 	})
 	if s.tokens == "" {
@@ -331,7 +354,7 @@ func TestClassify(t *testing.T) {
 			alert:      map[string]any{"tags": []string{"syn.day"}},
 			wantStatus: 200, wantResult: api.ResultUnmatched, wantCheck: 1,
 			wantCalls: []tickettest.Call{
-				note("Alexis checked 1 rules; none matched. Routing to ops_investigation for investigation."),
+				note("Alexis checked 1 rule; none matched. Routing to ops_investigation for investigation."),
 				team(queue),
 			},
 			wantLogs: [][]string{{"event=alert_unmatched", "alert_id=" + alertID, "count=1"}},
@@ -507,7 +530,7 @@ func TestClassify(t *testing.T) {
 			alert:      map[string]any{"createdAt": nil},
 			wantStatus: 200, wantResult: api.ResultUnmatched, wantCheck: 1,
 			wantCalls: []tickettest.Call{
-				note("Alexis checked 1 rules; none matched. Routing to ops_investigation for investigation. " +
+				note("Alexis checked 1 rule; none matched. Routing to ops_investigation for investigation. " +
 					"Note: rule day_duplicator_gc_restart could not be evaluated: rule has duration 5m0s: createdAt: missing."),
 				team(queue),
 			},

@@ -20,6 +20,7 @@ func TestScopeMatrix(t *testing.T) {
 		"POST /v1/classifier":    auth.ScopeClassify,
 		"GET /v1/rules":          auth.ScopeRead,
 		"POST /v1/rules/explain": auth.ScopeRead,
+		"POST /v1/rules/lint":    auth.ScopeRead,
 		"POST /v1/alertmanager":  auth.ScopeClassify,
 		"POST /v1/webhook/:name": auth.ScopeClassify,
 		"GET /metrics":           auth.ScopeMetrics,

@@ -6,6 +6,7 @@ package lint
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -208,4 +209,51 @@ func Base(dir, path string) string {
 		return rel
 	}
 	return path
+}
+
+// File lints one rule file's content as the classifier would load it from
+// a file named name: the same compile errors and check as DirChecked, and
+// the same warnings. others, when not nil, are the rule files loaded now:
+// a rule_name another file already defines is an error, as it would be in
+// the directory. The problems carry name as their File.
+func File(name string, data []byte, check func(*rule.Rule) rule.Errors, others []rules.File) []Problem {
+	problems := []Problem{}
+	if !strings.HasSuffix(name, ".json") || strings.HasPrefix(name, ".") || strings.ContainsAny(name, `/\`) {
+		problems = append(problems, Problem{File: name, Path: "$",
+			Message: "not a rule file name: want NAME.json (no directory, not starting with a dot); the classifier ignores other files"})
+	}
+	if len(data) > rules.MaxFileSize {
+		return append(problems, Problem{File: name, Path: "$", Message: fmt.Sprintf("file is larger than %d bytes", rules.MaxFileSize)})
+	}
+	compile := rules.Compile
+	if check != nil {
+		compile = rules.WithCheck(rules.Compile, check)
+	}
+	def, _, err := compile(data)
+	if err != nil {
+		var errs rule.Errors
+		if !errors.As(err, &errs) {
+			errs = rule.Errors{{Path: "$", Msg: err.Error()}}
+		}
+		for _, e := range errs {
+			problems = append(problems, Problem{File: name, Path: e.Path, Message: e.Msg})
+		}
+		return problems
+	}
+	for _, f := range others {
+		if f.Status == rules.StatusOK && f.RuleName == def.Name && filepath.Base(f.Path) != name {
+			problems = append(problems, Problem{File: name, Path: "rule_name",
+				Message: fmt.Sprintf("duplicate rule_name %q, already defined in %s", def.Name, filepath.Base(f.Path))})
+		}
+	}
+	for _, w := range Warnings(def) {
+		w.File, w.Warning = name, true
+		problems = append(problems, w)
+	}
+	return problems
+}
+
+// Invalid reports whether problems hold an error (not only warnings).
+func Invalid(problems []Problem) bool {
+	return slices.ContainsFunc(problems, func(p Problem) bool { return !p.Warning })
 }
