@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/config"
+	"github.com/alexis-ops/alexis/actionhandler/internal/console"
 	"github.com/alexis-ops/alexis/actionhandler/internal/engine"
 	"github.com/alexis-ops/alexis/actionhandler/internal/governor"
 	"github.com/alexis-ops/alexis/actionhandler/internal/httpapi"
@@ -30,6 +31,8 @@ import (
 	"github.com/alexis-ops/alexis/shared/server"
 	"github.com/alexis-ops/alexis/shared/ticket/registry"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/labstack/echo/v4"
+	"github.com/rs/zerolog"
 )
 
 const service = "actionhandler"
@@ -221,6 +224,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		h.HostKey = deps.SSH.HostKey
 	}
 	h.Register(e, tokens)
+	if cfg.Console.Enabled {
+		// Until the store records decisions (h/store), a store without
+		// them serves no console.
+		if cs, ok := any(st).(console.Store); ok {
+			if err := registerConsole(e, cfg, cs, tokens, log); err != nil {
+				return err
+			}
+		} else {
+			log.Warn().Str(logging.Event, "console_unavailable").Msg("this store keeps no decisions: console disabled")
+		}
+	}
 
 	log.Info().Str(logging.Event, "service_started").Str(logging.Listen, ln.Addr().String()).
 		Str(logging.Replica, replica).Msg("action handler listening")
@@ -236,6 +250,42 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if serveErr != nil && !errors.Is(serveErr, context.Canceled) {
 		return serveErr
 	}
+	return nil
+}
+
+// registerConsole serves the web console at /console/ on e (behind its
+// own sessions, not the API's bearer tokens).
+func registerConsole(e *echo.Echo, cfg *config.Config, st console.Store, tokens *auth.Tokens, log zerolog.Logger) error {
+	k := cfg.Console
+	o := console.Options{Store: st, Tokens: tokens, RulesDir: cfg.RulesDir, TicketLinks: k.TicketLinks,
+		SessionTTL: k.SessionTTL.D(), Secure: cfg.TLS.Enabled(), Log: log}
+	if k.SessionKeyFile != "" {
+		key, err := console.LoadKey(k.SessionKeyFile)
+		if err != nil {
+			return err
+		}
+		o.SessionKey = key
+	} else {
+		o.SessionKey = console.RandomKey()
+		log.Warn().Str(logging.Event, "console_session_key_random").
+			Msg("console sessions are signed with a random key of this process: they end when it restarts and work on this replica only; set console.session_key_file to share one")
+	}
+	if k.ClassifierURL != "" {
+		tok, err := sconfig.ReadSecret(k.ClassifierTokenFile)
+		if err != nil {
+			return fmt.Errorf("console.classifier_token_file: %w", err)
+		}
+		if o.Classifier, err = console.NewClassifier(console.ClassifierOptions{URL: k.ClassifierURL, Token: tok,
+			CAFile: k.ClassifierCAFile}); err != nil {
+			return fmt.Errorf("console.classifier_ca_file: %w", err)
+		}
+	}
+	h, err := console.New(o)
+	if err != nil {
+		return err
+	}
+	h.Register(e)
+	log.Info().Str(logging.Event, "console_enabled").Str(logging.Path, "/console/").Msg("web console enabled")
 	return nil
 }
 
@@ -276,6 +326,14 @@ func loadSecrets(cfg *config.Config) (*secretSet, *redact.Redactor, error) {
 			}
 		}
 	}
+	for _, path := range []string{cfg.Console.ClassifierTokenFile, cfg.Console.SessionKeyFile} {
+		if path == "" {
+			continue
+		}
+		if k, err := readSecret(path); err == nil && len(k) >= redact.MinLen {
+			values = append(values, k)
+		}
+	}
 	for _, path := range ticketSecretFiles(cfg.Tickets) {
 		if k, err := readSecret(path); err == nil && k != "" {
 			values = append(values, k)
@@ -306,6 +364,8 @@ func secretFiles(cfg *config.Config) []secretfile.File {
 	files := []secretfile.File{
 		{Field: "ssh.key_file", Path: cfg.SSH.KeyFile, Kind: secretfile.Key},
 		{Field: "store.postgres_dsn_file", Path: cfg.Store.PostgresDSNFile},
+		{Field: "console.classifier_token_file", Path: cfg.Console.ClassifierTokenFile},
+		{Field: "console.session_key_file", Path: cfg.Console.SessionKeyFile},
 	}
 	files = append(cfg.Config.SecretFiles(), files...)
 	names := make([]string, 0, len(cfg.Secrets))

@@ -44,6 +44,14 @@
 //	tls: {cert_file: /etc/alexis/tls/cert.pem, key_file: /etc/alexis/tls/key.pem}
 //	tickets:                           # write-back systems by feed type (shared/ticket/registry)
 //	  opsgenie: {api_url: api.opsgenie.com, api_key_file: /run/secrets/opsgenie_key}
+//	console:                           # the web console at /console/ (docs/console.md)
+//	  enabled: true
+//	  classifier_url: http://classifier:8081   # rules and explain; "": not shown
+//	  classifier_token_file: /run/secrets/console_classifier_token
+//	  classifier_ca_file: ""
+//	  ticket_links: {OpsGenie: "https://acme.app.opsgenie.com/alert/detail/{alert_id}/details"}
+//	  session_ttl: 12h
+//	  session_key_file: ""             # shared by replicas; "": random per process
 //
 // The top-level "opsgenie" block of earlier versions still works: it is
 // tickets.opsgenie when that is not set (setting both is an error).
@@ -54,6 +62,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -94,6 +103,7 @@ const (
 	DefaultLocalTimeout            = 5 * time.Minute
 	DefaultPluginTimeout           = 5 * time.Minute
 	DefaultHTTPTimeout             = 30 * time.Second
+	DefaultSessionTTL              = 12 * time.Hour
 )
 
 // Config is the action handler configuration.
@@ -154,6 +164,33 @@ type Config struct {
 	// OpsGenie is the earlier spelling of tickets.opsgenie; Load moves it
 	// there.
 	OpsGenie *opsgenie.Config `yaml:"opsgenie"`
+
+	// Console is the web console served at /console/ on the listener.
+	Console Console `yaml:"console"`
+}
+
+// Console configures the web console (docs/console.md).
+type Console struct {
+	// Enabled serves /console/ (default true).
+	Enabled bool `yaml:"enabled"`
+	// ClassifierURL is the classifier's API, for the rules page and
+	// explain; "": those say the classifier is not configured.
+	ClassifierURL string `yaml:"classifier_url"`
+	// ClassifierTokenFile holds the console's token for the classifier
+	// (scope read there); required with classifier_url.
+	ClassifierTokenFile string `yaml:"classifier_token_file"`
+	// ClassifierCAFile verifies an https classifier_url; "": system roots.
+	ClassifierCAFile string `yaml:"classifier_ca_file"`
+	// TicketLinks are URL templates by feed type; {alert_id} is replaced by
+	// the alert id, percent-encoded. http and https only.
+	TicketLinks map[string]string `yaml:"ticket_links"`
+	// SessionTTL is how long a login lasts.
+	SessionTTL sconfig.Duration `yaml:"session_ttl"`
+	// SessionKeyFile holds the key (at least 32 bytes) sessions and CSRF
+	// tokens are signed with: give every replica the same file. "": a
+	// random key per process (sessions end on restart and work on one
+	// replica only).
+	SessionKeyFile string `yaml:"session_key_file"`
 }
 
 // Store is where executions are kept.
@@ -270,6 +307,7 @@ func Default() *Config {
 			Retention:    sconfig.Duration(DefaultRetention),
 		},
 		Governor: Governor{DefaultWindow: sconfig.Duration(DefaultGovernorWindow)},
+		Console:  Console{Enabled: true, SessionTTL: sconfig.Duration(DefaultSessionTTL)},
 		Local:    Local{Timeout: sconfig.Duration(DefaultLocalTimeout)},
 		Plugins:  Plugins{Timeout: sconfig.Duration(DefaultPluginTimeout)},
 		HTTP:     HTTP{Timeout: sconfig.Duration(DefaultHTTPTimeout)},
@@ -387,6 +425,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateExecution(&p)
+	c.Console.validate(&p)
 	if c.OpsGenie != nil && c.Tickets.Systems[opsgenie.System] != nil {
 		p.Addf("opsgenie", "set either opsgenie or tickets.opsgenie, not both (opsgenie is the earlier spelling of tickets.opsgenie)")
 	}
@@ -395,6 +434,40 @@ func (c *Config) Validate() error {
 		errs = append(errs, c.OpsGenie.Validate("opsgenie."))
 	}
 	return errors.Join(errs...)
+}
+
+// validate checks the console block's keys.
+func (k Console) validate(p *sconfig.Problems) {
+	if !k.Enabled {
+		return
+	}
+	if k.ClassifierURL != "" {
+		u, err := url.Parse(k.ClassifierURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			u.RawQuery != "" || u.Fragment != "" {
+			p.Addf("console.classifier_url", "want an http or https URL like http://classifier:8081, got %q", k.ClassifierURL)
+		}
+		p.File("console.classifier_token_file", k.ClassifierTokenFile)
+	} else if k.ClassifierTokenFile != "" {
+		p.Addf("console.classifier_token_file", "set without console.classifier_url")
+	}
+	p.OptionalFile("console.classifier_ca_file", k.ClassifierCAFile)
+	if k.SessionTTL < sconfig.Duration(time.Minute) || k.SessionTTL > sconfig.Duration(30*24*time.Hour) {
+		p.Addf("console.session_ttl", "must be 1m..720h, got %s", k.SessionTTL.D())
+	}
+	p.OptionalFile("console.session_key_file", k.SessionKeyFile)
+	for feed, tpl := range k.TicketLinks {
+		key := "console.ticket_links." + feed
+		u, err := url.Parse(strings.ReplaceAll(tpl, "{alert_id}", "x"))
+		switch {
+		case strings.TrimSpace(feed) == "":
+			p.Addf("console.ticket_links", "empty feed type")
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil:
+			p.Addf(key, "want an absolute http or https URL, got %q", tpl)
+		case !strings.Contains(tpl, "{alert_id}"):
+			p.Addf(key, "want {alert_id} in the URL, got %q", tpl)
+		}
+	}
 }
 
 // readable is sconfig.Problems.File, or OptionalFile when not required.

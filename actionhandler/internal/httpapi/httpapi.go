@@ -9,12 +9,20 @@
 //	                         alert_id, rule_name, entity, status, since,
 //	                         until (RFC 3339); limit, cursor
 //	GET  /v1/executions/{id} api.Execution with every step
+//	POST /v1/decisions       api.DecisionBatch: the classifier's decisions,
+//	                         recorded idempotently; {"recorded": N}
+//	GET  /v1/decisions       api.DecisionList, newest first; filters
+//	                         feed_type, feed_name, rule, host, outcome, q,
+//	                         since, until; limit, cursor
+//	GET  /v1/decisions/{id}  api.Decision with its payload and executions
 //
 // Scopes (shared/auth): POST /v1/action needs act, and runs only a rule
 // whose provenance is verified (a request signed by the classifier,
 // auth.SignatureHeader, or a rule identical to the deployed rule file of
 // that name in Deployed); any other rule needs adhoc and is recorded and
-// noted as ad-hoc with the caller's name. GET needs read.
+// noted as ad-hoc with the caller's name; such an execution (not relayed
+// by the classifier) gets a decision of its own, result direct, so that
+// it is on the timeline. POST /v1/decisions needs record. GET needs read.
 package httpapi
 
 import (
@@ -49,6 +57,9 @@ type Store interface {
 	CountQueued(ctx context.Context) (int, error)
 	Get(ctx context.Context, id string) (*store.Execution, error)
 	List(ctx context.Context, f store.Filter) (store.Page, error)
+	RecordDecisions(ctx context.Context, ds []api.Decision) error
+	ListDecisions(ctx context.Context, f store.DecisionFilter) (store.DecisionPage, error)
+	GetDecision(ctx context.Context, id string) (*api.Decision, error)
 }
 
 // Handler serves the API.
@@ -94,6 +105,9 @@ var Routes = []struct {
 	{http.MethodPost, "/v1/action", auth.ScopeAct},
 	{http.MethodGet, "/v1/executions", auth.ScopeRead},
 	{http.MethodGet, "/v1/executions/:id", auth.ScopeRead},
+	{http.MethodPost, "/v1/decisions", auth.ScopeRecord},
+	{http.MethodGet, "/v1/decisions", auth.ScopeRead},
+	{http.MethodGet, "/v1/decisions/:id", auth.ScopeRead},
 }
 
 // Register adds the routes to e behind the auth middleware.
@@ -108,10 +122,11 @@ func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
 		h.MaxSignatureAge = auth.DefaultMaxAge
 	}
 	handlers := map[string]echo.HandlerFunc{
-		"/v1/action": h.postAction, "/v1/executions": h.listExecutions, "/v1/executions/:id": h.getExecution,
+		"POST /v1/action": h.postAction, "GET /v1/executions": h.listExecutions, "GET /v1/executions/:id": h.getExecution,
+		"POST /v1/decisions": h.postDecisions, "GET /v1/decisions": h.listDecisions, "GET /v1/decisions/:id": h.getDecision,
 	}
 	for _, r := range Routes {
-		e.Add(r.Method, r.Path, handlers[r.Path], auth.Require(tokens, r.Scope))
+		e.Add(r.Method, r.Path, handlers[r.Method+" "+r.Path], auth.Require(tokens, r.Scope))
 	}
 }
 
@@ -245,6 +260,9 @@ func (h *Handler) postAction(c echo.Context) error {
 	}
 	log.Info().Str(logging.Event, "execution_queued").Str(logging.ExecutionID, got.ID).
 		Int(logging.Count, len(entities)).Msg("execution queued")
+	if !signed {
+		h.recordDirect(c, req, got, requestedBy)
+	}
 	if h.Wake != nil {
 		h.Wake()
 	}

@@ -24,6 +24,9 @@ func TestScopeMatrix(t *testing.T) {
 		"POST /v1/action":        auth.ScopeAct,
 		"GET /v1/executions":     auth.ScopeRead,
 		"GET /v1/executions/:id": auth.ScopeRead,
+		"POST /v1/decisions":     auth.ScopeRecord,
+		"GET /v1/decisions":      auth.ScopeRead,
+		"GET /v1/decisions/:id":  auth.ScopeRead,
 		"GET /metrics":           auth.ScopeMetrics,
 	})
 }

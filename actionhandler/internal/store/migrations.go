@@ -146,6 +146,65 @@ var migrations = []string{
 	UPDATE executions SET busy_hosts = (SELECT COUNT(*) FROM queue_hosts q JOIN hosts h ON h.host = q.host
 		WHERE q.execution_id = executions.id AND h.execution_id IS NOT NULL)
 		WHERE status = 'queued';`,
+	// 8 (decisions): what the classifier decided for each alert
+	// (decision.go). decisions holds one row each (rules and matched as
+	// JSON; search is the lower-cased alert id, unique value and summary
+	// for the text filter). The other tables drive the timeline's filters,
+	// each keyed so that one decision appears once per value and indexed
+	// (value, received_at, decision_id) to walk a filter's decisions newest
+	// first: decision_matches (a rule it matched), decision_hosts (an
+	// entity, lower case, of an execution it caused), decision_outcomes
+	// (its result and the current status of each of its executions, kept by
+	// every status change). decision_executions links it to the
+	// executions it caused.
+	`CREATE TABLE decisions (
+		id              TEXT PRIMARY KEY,
+		received_at     BIGINT NOT NULL,
+		recorded_at     BIGINT NOT NULL,
+		feed_type       TEXT NOT NULL,
+		feed_name       TEXT NOT NULL,
+		alert_id        TEXT NOT NULL,
+		unique_value    TEXT NOT NULL,
+		summary         TEXT NOT NULL,
+		result          TEXT NOT NULL,
+		rules_checked   INTEGER NOT NULL,
+		requested_by    TEXT NOT NULL,
+		rules           TEXT NOT NULL,
+		matched         TEXT NOT NULL,
+		payload         TEXT,
+		payload_omitted INTEGER NOT NULL,
+		search          TEXT NOT NULL
+	);
+	CREATE INDEX decisions_newest ON decisions (received_at, id);
+	CREATE INDEX decisions_feed ON decisions (feed_type, received_at, id);
+	CREATE TABLE decision_matches (
+		decision_id TEXT NOT NULL REFERENCES decisions (id) ON DELETE CASCADE,
+		rule_name   TEXT NOT NULL,
+		received_at BIGINT NOT NULL,
+		PRIMARY KEY (decision_id, rule_name)
+	);
+	CREATE INDEX decision_matches_rule ON decision_matches (rule_name, received_at, decision_id);
+	CREATE TABLE decision_executions (
+		decision_id  TEXT NOT NULL REFERENCES decisions (id) ON DELETE CASCADE,
+		execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+		received_at  BIGINT NOT NULL,
+		PRIMARY KEY (decision_id, execution_id)
+	);
+	CREATE INDEX decision_executions_execution ON decision_executions (execution_id);
+	CREATE TABLE decision_hosts (
+		decision_id TEXT NOT NULL REFERENCES decisions (id) ON DELETE CASCADE,
+		host        TEXT NOT NULL,
+		received_at BIGINT NOT NULL,
+		PRIMARY KEY (decision_id, host)
+	);
+	CREATE INDEX decision_hosts_host ON decision_hosts (host, received_at, decision_id);
+	CREATE TABLE decision_outcomes (
+		decision_id TEXT NOT NULL REFERENCES decisions (id) ON DELETE CASCADE,
+		outcome     TEXT NOT NULL,
+		received_at BIGINT NOT NULL,
+		PRIMARY KEY (decision_id, outcome)
+	);
+	CREATE INDEX decision_outcomes_outcome ON decision_outcomes (outcome, received_at, decision_id);`,
 }
 
 // migrate brings the schema to the latest version in one transaction,

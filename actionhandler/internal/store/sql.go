@@ -31,6 +31,8 @@ type SQL struct {
 	d       dialect
 	now     func() time.Time
 	onClose func() error
+	// scanWindow replaces ScanWindow when above 0 (tests).
+	scanWindow int
 }
 
 var _ Store = (*SQL)(nil)
@@ -242,6 +244,9 @@ func (s *SQL) Claim(ctx context.Context, owner string, lease time.Duration, admi
 		if err := s.holdHosts(ctx, tx, x.ID, hosts); err != nil {
 			return nil, fmt.Errorf("store: claim: %w", err)
 		}
+	}
+	if err := s.executionChanged(ctx, tx, x.ID); err != nil {
+		return nil, fmt.Errorf("store: claim: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("store: claim: commit: %w", err)
@@ -588,6 +593,9 @@ func (s *SQL) Finish(ctx context.Context, id, owner, status, reason string, step
 	if err := s.releaseHosts(ctx, tx, id); err != nil {
 		return fmt.Errorf("store: finish: %w", err)
 	}
+	if err := s.executionChanged(ctx, tx, id); err != nil {
+		return fmt.Errorf("store: finish: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: finish: commit: %w", err)
 	}
@@ -770,6 +778,9 @@ func (s *SQL) Recover(ctx context.Context, owner string, lease time.Duration) ([
 			return nil, fmt.Errorf("store: recover: steps: %w", err)
 		}
 		if err := s.releaseHosts(ctx, tx, id); err != nil {
+			return nil, fmt.Errorf("store: recover: %w", err)
+		}
+		if err := s.executionChanged(ctx, tx, id); err != nil {
 			return nil, fmt.Errorf("store: recover: %w", err)
 		}
 		x, err := s.get(ctx, tx, id, true)
@@ -978,6 +989,7 @@ func (s *SQL) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 		`DELETE FROM steps WHERE execution_id IN (` + old + `)`,
 		`DELETE FROM writeback_retries WHERE execution_id IN (` + old + `)`,
 		`DELETE FROM execution_entities WHERE execution_id IN (` + old + `)`,
+		`DELETE FROM decision_executions WHERE execution_id IN (` + old + `)`,
 		`DELETE FROM dedup WHERE created_at < $1`,
 	} {
 		if _, err := tx.exec(ctx, (q), micros(cutoff)); err != nil {
@@ -989,6 +1001,10 @@ func (s *SQL) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 		return 0, fmt.Errorf("store: prune: %w", err)
 	}
 	n, _ := res.RowsAffected()
+	// store.retention applies to decisions too, by when they were received.
+	if _, err := s.pruneDecisions(ctx, tx, cutoff); err != nil {
+		return 0, err
+	}
 	return int(n), tx.Commit()
 }
 

@@ -241,8 +241,19 @@ type Store interface {
 	Get(ctx context.Context, id string) (*Execution, error)
 	// List returns executions matching f, newest first.
 	List(ctx context.Context, f Filter) (Page, error)
-	// Prune deletes reported executions created before cutoff.
+	// Prune deletes reported executions created before cutoff, and the
+	// decisions received before it (PruneDecisions).
 	Prune(ctx context.Context, cutoff time.Time) (int, error)
+
+	// Decisions and statistics: decision.go.
+	RecordDecisions(ctx context.Context, ds []api.Decision) error
+	ListDecisions(ctx context.Context, f DecisionFilter) (DecisionPage, error)
+	GetDecision(ctx context.Context, id string) (*api.Decision, error)
+	PruneDecisions(ctx context.Context, cutoff time.Time) (int, error)
+	Stats(ctx context.Context, f StatsFilter) (Stats, error)
+	Hosts(ctx context.Context, since time.Time, limit int) ([]HostStats, error)
+	RuleActivity(ctx context.Context, since time.Time) (map[string]RuleActivity, error)
+
 	Close() error
 }
 

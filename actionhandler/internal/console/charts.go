@@ -1,0 +1,54 @@
+package console
+
+import (
+	"html/template"
+
+	"github.com/alexis-ops/alexis/actionhandler/internal/console/svgchart"
+	"github.com/alexis-ops/alexis/actionhandler/internal/store"
+)
+
+// charts are the reports page's SVG charts (server-side, no script; the
+// tables beside them hold the same figures).
+type charts struct {
+	Rules     template.HTML // executions per rule by status
+	Rate      template.HTML // success rate per rule
+	Durations template.HTML // p95 per rule
+	Buckets   template.HTML // executions per time bucket by status
+}
+
+// chartStatuses are the series the charts split executions into.
+var chartStatuses = []string{store.Success, store.Failure, store.Skipped, store.Interrupted, store.DryRun, store.Refused,
+	store.Queued, store.Running}
+
+func makeCharts(st store.Stats) charts {
+	var stacks []svgchart.Stack
+	var rates, p95 []svgchart.Bar
+	for _, r := range st.Rules {
+		s := svgchart.Stack{Label: r.RuleName, Href: "/console/rules/" + escapeAll(r.RuleName)}
+		for _, k := range chartStatuses {
+			s.Values = append(s.Values, float64(r.ByStatus[k]))
+		}
+		stacks = append(stacks, s)
+		ended := r.ByStatus[store.Success] + r.ByStatus[store.Failure] + r.ByStatus[store.Interrupted] + r.ByStatus[store.Refused]
+		if ended > 0 {
+			rates = append(rates, svgchart.Bar{Label: r.RuleName, Value: 100 * float64(r.ByStatus[store.Success]) / float64(ended)})
+		}
+		if r.P95 > 0 {
+			p95 = append(p95, svgchart.Bar{Label: r.RuleName, Value: r.P95.Seconds()})
+		}
+	}
+	var buckets []svgchart.Bucket
+	for _, b := range st.Buckets {
+		sb := svgchart.Bucket{Start: b.Start}
+		for _, k := range chartStatuses {
+			sb.Values = append(sb.Values, float64(b.ByStatus[k]))
+		}
+		buckets = append(buckets, sb)
+	}
+	return charts{
+		Rules:     svgchart.Stacked(svgchart.StackedChart{Title: "Executions per rule, by result", Series: chartStatuses, Stacks: stacks}),
+		Rate:      svgchart.Bars(svgchart.BarChart{Title: "Success rate per rule (ended executions)", Suffix: "%", Max: 100, Bars: rates}),
+		Durations: svgchart.Bars(svgchart.BarChart{Title: "p95 duration per rule", Suffix: " s", Bars: p95}),
+		Buckets:   svgchart.Series(svgchart.TimeChart{Title: "Executions over time, by result", Kind: svgchart.Columns, Series: chartStatuses, Buckets: buckets}),
+	}
+}
