@@ -250,7 +250,10 @@ func (h *Handler) sameOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 				Str(logging.Reason, "sec_fetch_site").Msg("cross-site form refused")
 			return h.fail(c, http.StatusForbidden, "refused: this form was sent from another site")
 		}
-		if o := r.Header.Get("Origin"); o != "" {
+		// Under Referrer-Policy no-referrer browsers send "Origin: null" on
+		// same-origin form posts too; Sec-Fetch-Site (checked above) then
+		// says where the form came from.
+		if o := r.Header.Get("Origin"); o != "" && (o != "null" || r.Header.Get("Sec-Fetch-Site") != "same-origin") {
 			scheme := "http"
 			if h.o.Secure || r.TLS != nil {
 				scheme = "https"
