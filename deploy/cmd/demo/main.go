@@ -85,7 +85,7 @@ func run(ctx context.Context, out io.Writer, o options) error {
 	}
 	say(out, "starting sshd on 127.0.0.2, a local OpsGenie-compatible server, the action handler, classifier and poller")
 	s, err := stack.Start(ctx, stack.Options{Dir: o.dir, BinDir: bin, RulesDir: rules, LogDir: logs, Mirror: mirror,
-		History: withHistory, Console: withConsole})
+		History: true, Console: true})
 	if err != nil {
 		return err
 	}

@@ -18,12 +18,6 @@ import (
 	"github.com/alexis-ops/alexis/shared/api"
 )
 
-// The pieces the stack configures once their services support them.
-const (
-	withHistory = false // the classifier's history: block (decisions recorded at the action handler)
-	withConsole = false // the action handler's console: block
-)
-
 // demoAlert is one alert the demo creates and what it should end with.
 type demoAlert struct {
 	id, tiny, message, host string
@@ -120,9 +114,7 @@ func tell(ctx context.Context, out io.Writer, root string, s *stack.Stack, timeo
 func explore(out io.Writer, root string, s *stack.Stack, keep bool) {
 	tokenFile := s.ViewerTokenFile
 	say(out, "explore it")
-	if withConsole {
-		line(out, "console", "%s/console/  (log in with the token below)", s.ActionHandlerURL)
-	}
+	line(out, "console", "%s/console/  (log in with the token below)", s.ActionHandlerURL)
 	line(out, "token", "%s  (read-only, printed only here; also in %s)", s.ViewerToken, rel(root, tokenFile))
 	line(out, "CLI", "export ALEXIS_URL=%s ALEXIS_CLASSIFIER_URL=%s ALEXIS_TOKEN_FILE=%s", s.ActionHandlerURL, s.ClassifierURL, tokenFile)
 	if _, err := os.Stat(filepath.Join(root, "actionhandler", "cmd", "alexisctl")); err == nil {
