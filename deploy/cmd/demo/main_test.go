@@ -59,6 +59,7 @@ func TestDemoTellsTheStoryAndEndsWithAToken(t *testing.T) {
 		"unmatched  no rule matched (1 rule checked)",
 		"routed     to team queue_needsinvestigation",
 		"duplicator restarted on",
+		"console    http://127.0.0.1:",
 		"ALEXIS_URL=http://127.0.0.1:",
 		"ALEXIS_TOKEN_FILE=" + filepath.Join(dir, "secrets", "viewer_token"),
 		"make demo-keep",
@@ -154,6 +155,12 @@ func TestDemoKeepRunsUntilInterrupted(t *testing.T) {
 		}
 		resp.Body.Close()
 		return resp.StatusCode
+	}
+	if code := do(http.MethodGet, "/console/login"); code != http.StatusOK {
+		t.Errorf("GET /console/login: %d, want 200 (the console is served)", code)
+	}
+	if code := do(http.MethodGet, "/v1/decisions"); code != http.StatusOK {
+		t.Errorf("GET /v1/decisions with the demo token: %d, want 200", code)
 	}
 	if code := do(http.MethodGet, "/v1/executions"); code != http.StatusOK {
 		t.Errorf("GET /v1/executions with the demo token: %d, want 200", code)

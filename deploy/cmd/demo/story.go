@@ -38,11 +38,13 @@ func tell(ctx context.Context, out io.Writer, root string, s *stack.Stack, timeo
 	}
 	say(out, "two alerts created in the local OpsGenie: #%s %q (a rule matches it) and #%s %q (none does)", gc.TinyID, gcMsg, disk.TinyID, diskMsg)
 
+	// Handled: routed, noted, and its decision recorded for the console.
 	handled := map[string]time.Duration{}
 	deadline := time.Now().Add(timeout)
 	for len(handled) < len(alerts) {
+		recorded := decided(ctx, s)
 		for _, a := range alerts {
-			if _, ok := handled[a.id]; !ok && contains(s.OpsGenie.Teams(a.id), a.team) && len(s.OpsGenie.Notes(a.id)) >= a.notes {
+			if _, ok := handled[a.id]; !ok && contains(s.OpsGenie.Teams(a.id), a.team) && len(s.OpsGenie.Notes(a.id)) >= a.notes && recorded[a.id] {
 				handled[a.id] = time.Since(created)
 			}
 		}
@@ -128,29 +130,52 @@ func explore(out io.Writer, root string, s *stack.Stack, keep bool) {
 	}
 }
 
+// decided is the set of alert ids with a decision recorded at the action
+// handler (what the console's timeline lists).
+func decided(ctx context.Context, s *stack.Stack) map[string]bool {
+	var list api.DecisionList
+	if err := getJSON(ctx, s, "/v1/decisions", &list); err != nil {
+		return nil
+	}
+	ids := map[string]bool{}
+	for _, d := range list.Decisions {
+		ids[d.AlertID] = true
+	}
+	return ids
+}
+
 // execution reads one execution back from the action handler with the
 // viewer's read-only token.
 func execution(ctx context.Context, s *stack.Stack, id string) (*api.Execution, error) {
+	var ex api.Execution
+	if err := getJSON(ctx, s, "/v1/executions/"+url.PathEscape(id), &ex); err != nil {
+		return nil, err
+	}
+	return &ex, nil
+}
+
+// getJSON reads a path of the action handler's API with the viewer's
+// read-only token.
+func getJSON(ctx context.Context, s *stack.Stack, path string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.ActionHandlerURL+"/v1/executions/"+url.PathEscape(id), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.ActionHandlerURL+path, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+s.ViewerToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /v1/executions/%s: %s", id, resp.Status)
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
 	}
-	var ex api.Execution
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&ex); err != nil {
-		return nil, fmt.Errorf("GET /v1/executions/%s: %w", id, err)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(v); err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
 	}
-	return &ex, nil
+	return nil
 }
 
 // line prints one step of a story: a label column, then the text.
