@@ -1,5 +1,5 @@
 # Alexis — auto-remediation pipeline.
-#   make demo   run the whole pipeline locally and watch an alert get remediated (first run: about 1 min)
+#   make demo   run the whole pipeline locally and watch an alert get remediated (first run: 1-4 min)
 #   make demo-keep  the same, then keep it running (console URL, token) until Ctrl-C
 #   make test   run the whole test suite (race detector on)
 #   make bench  run the benchmark suite and print one table (~15 min; see deploy/bench/bench.sh)

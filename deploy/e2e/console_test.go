@@ -61,7 +61,8 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 
 	// A wrong token cannot log in, and says so.
-	b.do("type a wrong token", chromedp.SendKeys(chromedp.ID("token"), "0123456789abcdef0123456789abcdef0123456789abcdef"))
+	const wrongToken = "0123456789abcdef0123456789abcdef0123456789abcdef"
+	b.do("type a wrong token", chromedp.SendKeys(chromedp.ID("token"), wrongToken))
 	b.submit("log in with a wrong token", http.StatusUnauthorized, chromedp.Click(chromedp.ID("login-submit")))
 	b.do("see the login error", chromedp.WaitVisible(chromedp.ID("login-error")))
 	if b.count("#timeline") != 0 || b.sessionCookie() != nil {
@@ -165,6 +166,15 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("POST /console/logout without its CSRF field: %d (want 403), with it: %d", codes[0], codes[1])
 	}
 	b.do("open the console after logging out", chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.ID("login-form")))
+
+	// Neither the token that logged in nor the wrong one reached a log.
+	for name, p := range s.Procs {
+		for _, l := range p.Lines() {
+			if strings.Contains(l, s.ViewerToken) || strings.Contains(l, wrongToken) {
+				t.Errorf("%s logged a token typed into the login form: %s", name, l)
+			}
+		}
+	}
 }
 
 // startConsoleStack starts the pipeline with decision recording and the

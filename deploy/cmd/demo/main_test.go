@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/alexis-ops/alexis/deploy/internal/stack"
 )
 
 // syncBuffer is a bytes.Buffer safe for the demo's writers (the mirrored
@@ -168,6 +171,30 @@ func TestDemoKeepRunsUntilInterrupted(t *testing.T) {
 	if code := do(http.MethodPost, "/v1/action"); code != http.StatusForbidden {
 		t.Errorf("POST /v1/action with the read-only demo token: %d, want 403", code)
 	}
+	// alexisctl works with the environment the demo prints.
+	env := regexp.MustCompile(`export (ALEXIS_URL=\S+) (ALEXIS_CLASSIFIER_URL=\S+) (ALEXIS_TOKEN_FILE=\S+)`).FindStringSubmatch(got)
+	if env == nil {
+		t.Fatalf("no alexisctl export line in:\n%s", got)
+	}
+	ctl := filepath.Join(t.TempDir(), "alexisctl")
+	root, err := stack.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-o", ctl, "./actionhandler/cmd/alexisctl")
+	build.Dir = root
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build alexisctl: %v\n%s", err, b)
+	}
+	for _, args := range [][]string{{"executions", "list"}, {"alerts", "list"}, {"rules", "list"}} {
+		cmd := exec.Command(ctl, args...)
+		cmd.Env = append(os.Environ(), env[1:]...)
+		b, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(b), stack.DemoRule) {
+			t.Errorf("alexisctl %s with the demo's environment: %v\n%s", strings.Join(args, " "), err, b)
+		}
+	}
+
 	cancel()
 	select {
 	case err := <-done:
