@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 go=${GO:-go}
-echo "==> first run: 1 to 4 minutes on 2 cores (Go modules downloaded, four programs compiled; longer on a busy machine); later runs: about 10 s"
+echo "==> first run: about 1 minute on 2 cores, up to 4 on a busy machine (Go modules downloaded, four programs compiled); later runs: about 10 s"
 mkdir -p bin
 start=$(date +%s)
 echo "==> compiling the demo driver (deploy/cmd/demo)…"
