@@ -225,14 +225,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	h.Register(e, tokens)
 	if cfg.Console.Enabled {
-		// Until the store records decisions (h/store), a store without
-		// them serves no console.
-		if cs, ok := any(st).(console.Store); ok {
-			if err := registerConsole(e, cfg, cs, tokens, log); err != nil {
-				return err
-			}
-		} else {
-			log.Warn().Str(logging.Event, "console_unavailable").Msg("this store keeps no decisions: console disabled")
+		if err := registerConsole(e, cfg, st, tokens, log); err != nil {
+			return err
 		}
 	}
 

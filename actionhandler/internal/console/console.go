@@ -268,9 +268,25 @@ func (h *Handler) sameOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// readForm parses a POSTed form: a body over the server's body limit is a
+// 413, not a form without its fields.
+func (h *Handler) readForm(c echo.Context) error {
+	if err := c.Request().ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return h.fail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d bytes.", mbe.Limit))
+		}
+		return h.fail(c, http.StatusBadRequest, "The form could not be read.")
+	}
+	return nil
+}
+
 // csrf checks the form's csrf field against the session's token.
 func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if err := h.readForm(c); err != nil {
+			return err
+		}
 		if !validCSRF(c.FormValue("csrf"), h.s.csrf(sessionOf(c))) {
 			h.o.Log.Warn().Str(logging.Event, "console_csrf_refused").Str(logging.Path, c.Path()).
 				Str(logging.Client, sessionOf(c).Client).Str(logging.Reason, "token").Msg("form without its CSRF token refused")
@@ -290,6 +306,15 @@ type loginPage struct {
 }
 
 func (h *Handler) loginForm(c echo.Context) error {
+	if ck, err := c.Cookie(SessionCookie); err == nil {
+		if _, err := h.s.check(ck.Value); err == nil {
+			next := safeNext(c.QueryParam("next"))
+			if next == "" {
+				next = "/console/"
+			}
+			return c.Redirect(http.StatusSeeOther, next)
+		}
+	}
 	return h.showLogin(c, http.StatusOK, "")
 }
 
@@ -320,6 +345,9 @@ func (h *Handler) loginPost(c echo.Context) error {
 		log.Warn().Str(logging.Event, "console_login_refused").Str(logging.Reason, "rate_limited").Msg("too many login attempts")
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(LoginEvery/time.Second)))
 		return h.showLogin(c, http.StatusTooManyRequests, "Too many login attempts from your address; wait a little and try again.")
+	}
+	if err := h.readForm(c); err != nil {
+		return err
 	}
 	ck, err := c.Cookie(LoginCookie)
 	if err != nil || !validCSRF(c.FormValue("csrf"), h.s.loginCSRF(ck.Value)) {

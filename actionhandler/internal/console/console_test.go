@@ -11,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -53,49 +54,53 @@ func (s *syncBuf) String() string {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
-	st    *decisionStore
+	st    *store.SQL
 	logs  *syncBuf
 	h     *Handler
 	clock *testClock
 }
 
+// testClock is the console's clock: it moves only when told (the rate
+// limiter and sessions then never depend on how fast the machine is).
 type testClock struct {
 	mu sync.Mutex
-	d  time.Duration
+	t  time.Time
 }
 
 func (c *testClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return time.Now().Add(c.d)
+	return c.t
 }
 
 func (c *testClock) Add(d time.Duration) {
 	c.mu.Lock()
-	c.d += d
+	c.t = c.t.Add(d)
 	c.mu.Unlock()
 }
 
-func openStore(t *testing.T) *decisionStore {
+func openStore(t testing.TB) *store.SQL {
 	t.Helper()
 	s, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "alexis.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return &decisionStore{SQL: s}
+	return s
 }
 
-func newEnv(t *testing.T, mod func(*Options)) *env {
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
+
+func newEnv(t testing.TB, mod func(*Options)) *env {
 	t.Helper()
 	tokens, err := auth.ParseTokens([]byte("reader:"+readToken+"\nscraper:"+actToken+" scopes=metrics\nadmin:"+adminToken+" scopes=admin\n"),
 		auth.DefaultsActionHandler)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, st: openStore(t), logs: &syncBuf{}, clock: &testClock{}}
+	e := &env{t: t, st: openStore(t), logs: &syncBuf{}, clock: &testClock{t: time.Now().UTC()}}
 	log := zerolog.New(e.logs)
 	o := Options{Store: e.st, Tokens: tokens, SessionKey: RandomKey(), Log: log, Now: e.clock.Now,
 		TicketLinks: map[string]string{"OpsGenie": "https://acme.app.opsgenie.com/alert/detail/{alert_id}/details"}}
@@ -150,7 +155,7 @@ func (e *env) post(c *http.Client, path string, form url.Values, hdr map[string]
 }
 
 // csrfOf is the CSRF token of a page's first form.
-func csrfOf(t *testing.T, body string) string {
+func csrfOf(t testing.TB, body string) string {
 	t.Helper()
 	m := csrfField.FindStringSubmatch(body)
 	if m == nil {
@@ -236,6 +241,11 @@ func TestLogin(t *testing.T) {
 		if loc := resp.Header.Get("Location"); loc != "/console/" {
 			t.Errorf("redirected to %q", loc)
 		}
+		// Logged in, the login form sends you on.
+		if resp, _ := e.get(c, "/console/login?next=/console/rules"); resp.Header.Get("Location") != "/console/rules" {
+			t.Errorf("login form with a session: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		c = e.client()
 		_, body = e.get(c, "/console/login")
 		resp, _ = e.post(c, "/console/login", url.Values{"token": {readToken}, "csrf": {csrfOf(t, body)},
 			"next": {"/console/hosts"}}, nil)
@@ -371,12 +381,27 @@ func TestCSRF(t *testing.T) {
 			}
 		})
 	}
+	t.Run("form over the body limit", func(t *testing.T) {
+		big := strings.Repeat("x", server.DefaultBodyLimit)
+		resp, _ := e.post(c, "/console/explain", url.Values{"envelope": {big}, "csrf": {token}}, nil)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("%d", resp.StatusCode)
+		}
+	})
 	t.Run("login without its cookie", func(t *testing.T) {
 		fresh := e.client()
 		_, body := e.get(e.client(), "/console/login") // another browser's form
 		resp, _ := e.post(fresh, "/console/login", url.Values{"token": {readToken}, "csrf": {csrfOf(t, body)}}, nil)
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("%d", resp.StatusCode)
+		}
+	})
+	t.Run("null origin from a same-origin form passes", func(t *testing.T) {
+		// Chromium under Referrer-Policy: no-referrer.
+		resp, body := e.post(c, "/console/explain", url.Values{"envelope": {env}, "csrf": {token}},
+			map[string]string{"Origin": "null", "Sec-Fetch-Site": "same-origin"})
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("%d %s", resp.StatusCode, body)
 		}
 	})
 	t.Run("same origin with token passes", func(t *testing.T) {
@@ -409,6 +434,9 @@ func TestHeadersOnEveryPage(t *testing.T) {
 			t.Errorf("%s: Cache-Control %q", p, h.Get("Cache-Control"))
 		}
 	}
+	if resp, _ := e.get(c, "/console"); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/" {
+		t.Errorf("/console: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
 	if resp, _ := e.get(e.client(), "/console/static/console.js"); resp.StatusCode != http.StatusOK ||
 		!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") {
 		t.Errorf("script: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
@@ -431,7 +459,7 @@ func TestNoInlineScriptOrStyle(t *testing.T) {
 
 // seed records n decisions, one a minute back from now, alternately
 // matched (with an execution) and unmatched.
-func seedExecution(t *testing.T, s *decisionStore, id, rule string, status string, steps ...store.Step) {
+func seedExecution(t *testing.T, s *store.SQL, id, rule string, status string, steps ...store.Step) {
 	t.Helper()
 	x := &store.Execution{ID: id, AlertID: "a-" + id, UniqueValue: "u", FeedType: "OpsGenie", RuleName: rule,
 		Client: "classifier", Request: []byte(`{}`), Entities: []string{"web01"}}
@@ -454,10 +482,10 @@ func decision(id string, at time.Time, result string) api.Decision {
 
 func TestTimeline(t *testing.T) {
 	e := newEnv(t, nil)
-	now := time.Now().UTC()
+	now := e.clock.Now()
 	var ds []api.Decision
 	for i := 0; i < 60; i++ {
-		d := decision(fmt.Sprintf("d%02d", i), now.Add(-time.Duration(60-i)*time.Minute), api.ResultUnmatched)
+		d := decision(fmt.Sprintf("d%02d", i), now.Add(-time.Duration(60-i)*time.Minute-30*time.Second), api.ResultUnmatched)
 		ds = append(ds, d)
 	}
 	seedExecution(t, e.st, "x1", "disk-full", store.Success)
@@ -545,7 +573,7 @@ func TestLiveRows(t *testing.T) {
 		decision("a4", now.Add(time.Second), api.ResultDeferred)}); err != nil {
 		t.Fatal(err)
 	}
-	_, body = e.get(c, "/console/timeline/rows?"+after.Encode())
+	resp, body = e.get(c, "/console/timeline/rows?"+after.Encode())
 	ids := regexp.MustCompile(`data-id="([^"]+)"`).FindAllStringSubmatch(body, -1)
 	if len(ids) != 2 || ids[0][1] != "a4" || ids[1][1] != "a3" {
 		t.Errorf("new rows: %v", ids)
@@ -554,6 +582,21 @@ func TestLiveRows(t *testing.T) {
 	_, body = e.get(c, "/console/timeline/rows?"+after.Encode())
 	if strings.Count(body, "<tr") != 1 {
 		t.Errorf("filtered live rows: %s", body)
+	}
+	if resp.Header.Get(MoreHeader) != "" {
+		t.Errorf("%s set with two new rows", MoreHeader)
+	}
+	var many []api.Decision
+	for i := 0; i < maxLiveRows+1; i++ {
+		many = append(many, decision(fmt.Sprintf("m%03d", i), now.Add(time.Minute), api.ResultUnmatched))
+	}
+	if err := e.st.RecordDecisions(ctx, many); err != nil {
+		t.Fatal(err)
+	}
+	after.Del("outcome")
+	resp, body = e.get(c, "/console/timeline/rows?"+after.Encode())
+	if resp.Header.Get(MoreHeader) != "true" || strings.Count(body, "<tr") != maxLiveRows {
+		t.Errorf("more new rows than one update: %s %q, %d rows", MoreHeader, resp.Header.Get(MoreHeader), strings.Count(body, "<tr"))
 	}
 	if resp, _ := e.get(c, "/console/timeline/rows"); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("without after: %d", resp.StatusCode)
@@ -754,6 +797,7 @@ func TestHostsAndReports(t *testing.T) {
 	e := newEnv(t, nil)
 	seedExecution(t, e.st, "x1", "=cmd|' /C calc'!A0", store.Success)
 	seedExecution(t, e.st, "x2", "disk, \"full\"", store.Failure)
+	e.clock.Add(time.Minute) // the reports' range ends at the console's now
 	c := e.login(readToken)
 	_, body := e.get(c, "/console/hosts")
 	if !strings.Contains(body, `href="/console/hosts/web01"`) {

@@ -2,7 +2,6 @@ package console
 
 import (
 	"html/template"
-	"strings"
 	"time"
 )
 
@@ -27,14 +26,10 @@ func (h *Handler) funcs() template.FuncMap {
 			}
 			return b.Sub(a).Round(time.Millisecond).String()
 		},
-		"ago":    func(t time.Time) string { return since(h.o.Now(), t) },
-		"join":   strings.Join,
-		"esc":    escapeAll,
-		"ticket": h.ticketURL,
-		"pct":    percent,
-		"count":  func(m map[string]int, k string) int { return m[k] },
-		"rate":   rate,
-		"add":    func(a, b int) int { return a + b },
+		"esc":   escapeAll,
+		"pct":   percent,
+		"count": func(m map[string]int, k string) int { return m[k] },
+		"rate":  rate,
 		"ended": func(m map[string]int) int {
 			return m["success"] + m["failure"] + m["interrupted"] + m["refused"]
 		},

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"sort"
-	"time"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/labstack/echo/v4"
@@ -92,12 +91,4 @@ func (h *Handler) host(c echo.Context) error {
 		v.Older = "/console/hosts/" + escapeAll(host) + "?cursor=" + escapeAll(pg.Next)
 	}
 	return h.render(c, http.StatusOK, "host", page{Title: "Host " + host, Nav: "hosts", Data: v})
-}
-
-// since is a helper for templates: how long ago.
-func since(now, t time.Time) string {
-	if t.IsZero() {
-		return "—"
-	}
-	return now.Sub(t).Round(time.Second).String() + " ago"
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/shared/api"
+	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/labstack/echo/v4"
 )
@@ -203,6 +204,9 @@ const pageSize = 50
 // maxLiveRows is the most rows one live update brings.
 const maxLiveRows = 100
 
+// MoreHeader, on a live update, says more rows are new than it holds.
+const MoreHeader = "X-Alexis-More"
+
 // timelineRows answers the rows newer than the one given by after (its
 // received_at, RFC 3339) and after_id, newest first, as HTML <tr>s.
 func (h *Handler) timelineRows(c echo.Context) error {
@@ -221,7 +225,7 @@ func (h *Handler) timelineRows(c echo.Context) error {
 	f.Cursor, f.Limit = "", maxLiveRows+1
 	pg, err := h.o.Store.ListDecisions(c.Request().Context(), f)
 	if err != nil {
-		h.o.Log.Error().Str("event", "store_error").Str("error", err.Error()).Msg("console: store unavailable")
+		h.o.Log.Error().Str(logging.Event, "store_error").Str(logging.Path, c.Path()).Str(logging.ErrorKey, err.Error()).Msg("console: store unavailable")
 		return c.String(http.StatusServiceUnavailable, "store unavailable")
 	}
 	var rows []row
@@ -230,8 +234,11 @@ func (h *Handler) timelineRows(c echo.Context) error {
 			rows = append(rows, h.row(d))
 		}
 	}
-	if len(rows) > maxLiveRows {
-		rows = rows[:maxLiveRows]
+	if len(rows) > maxLiveRows || pg.Next != "" {
+		// More are new than one update brings: the script asks for a
+		// reload rather than leave a gap under the rows it adds.
+		c.Response().Header().Set(MoreHeader, "true")
+		rows = rows[:min(len(rows), maxLiveRows)]
 	}
 	var b bytes.Buffer
 	if err := h.pages["timeline"].ExecuteTemplate(&b, "rows", rows); err != nil {

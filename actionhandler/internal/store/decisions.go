@@ -499,6 +499,9 @@ func (s *SQL) ListDecisions(ctx context.Context, f DecisionFilter) (DecisionPage
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY " + at + " DESC, " + id + " DESC LIMIT " + arg(limit+1)
+	if s.onListQuery != nil {
+		s.onListQuery(q, args)
+	}
 	rows, err := tx.query(ctx, q, args...)
 	if err != nil {
 		return DecisionPage{}, fmt.Errorf("store: list decisions: %w", err)

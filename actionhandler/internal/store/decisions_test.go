@@ -425,3 +425,42 @@ func TestStatsHostsRuleActivity(t *testing.T) {
 		}
 	})
 }
+
+// TestDecisionPlansBounded: the timeline's queries walk an index in the
+// page's order (no sort of every match, no scan of the table) on SQLite,
+// which has no statistics to choose by.
+func TestDecisionPlansBounded(t *testing.T) {
+	s, err := OpenSQLite(ctx, t.TempDir()+"/a.db", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cursor := encodeCursor(micros(time.Now()), "d1")
+	for _, tc := range []struct {
+		name  string
+		f     DecisionFilter
+		index string
+	}{
+		{name: "first page", f: DecisionFilter{}, index: "decisions_newest"},
+		{name: "later page", f: DecisionFilter{Cursor: cursor}, index: "decisions_newest"},
+		{name: "feed", f: DecisionFilter{FeedType: "OpsGenie", Cursor: cursor}, index: "decisions_feed"},
+		{name: "host", f: DecisionFilter{Host: "web01", Cursor: cursor}, index: "decision_hosts_host"},
+		{name: "rule", f: DecisionFilter{RuleName: "disk", Outcome: Failure}, index: "decision_matches_rule"},
+		{name: "outcome", f: DecisionFilter{Outcome: Failure, Since: time.Now()}, index: "decision_outcomes_outcome"},
+		{name: "text", f: DecisionFilter{Text: "disk"}, index: "decisions_newest"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var q string
+			var args []any
+			s.onListQuery = func(qq string, aa []any) { q, args = qq, aa }
+			if _, err := s.ListDecisions(ctx, tc.f); err != nil {
+				t.Fatal(err)
+			}
+			plan := explain(t, s, q, args...)
+			if !strings.Contains(plan, tc.index) || strings.Contains(plan, "TEMP B-TREE") ||
+				strings.Contains(plan, "SCAN d\n") || strings.HasSuffix(plan, "SCAN d") {
+				t.Errorf("plan of %s:\n%s", q, plan)
+			}
+		})
+	}
+}

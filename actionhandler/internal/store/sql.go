@@ -33,6 +33,8 @@ type SQL struct {
 	onClose func() error
 	// scanWindow replaces ScanWindow when above 0 (tests).
 	scanWindow int
+	// onListQuery, when set, sees ListDecisions' query (tests).
+	onListQuery func(q string, args []any)
 }
 
 var _ Store = (*SQL)(nil)

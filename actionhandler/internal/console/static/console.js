@@ -22,6 +22,11 @@
     fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } }).then(function (r) {
       if (r.status === 401) { say("Your session has ended: reload the page to log in again."); clearInterval(timer); return ""; }
       if (!r.ok) { say("Live updates paused: the server answered " + r.status + "."); return ""; }
+      if (r.headers.get("X-Alexis-More") === "true") {
+        say("More decisions arrived than live updates show: reload the page to see them all.");
+        clearInterval(timer);
+        return "";
+      }
       return r.text();
     }).then(function (html) {
       if (!html) { return; }
