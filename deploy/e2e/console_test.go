@@ -13,11 +13,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/alexis-ops/alexis/deploy/internal/stack"
@@ -99,13 +102,22 @@ func TestConsoleInChromium(t *testing.T) {
 		b.screenshotTo(*consoleScreenshot)
 	}
 
+	// A new alert appears on the open timeline without a reload (the
+	// page's script, allowed by the CSP, fetches newer rows).
+	b.do("mark the page", chromedp.Evaluate[chromedp.Void](`window.alexisNoReload = true`))
+	s.CreateAlert("db02: disk almost full", "Filesystem /srv is 96% full", "db02.example.com", "syn.db")
+	b.waitRows("the new alert arriving live", 3)
+	if !run(b, "no reload", chromedp.Evaluate[bool](`window.alexisNoReload === true`)) {
+		t.Errorf("the timeline reloaded to show the new alert; want a live update")
+	}
+
 	// Filtering by outcome leaves the unmatched alert only.
 	b.do("choose outcome unmatched", chromedp.SetValue(chromedp.ID("f-outcome"), api.ResultUnmatched))
 	b.submit("filter by outcome", http.StatusOK, chromedp.Click(chromedp.ID("filter-submit")))
 	if loc := b.location(); !strings.Contains(loc, "outcome=unmatched") {
 		t.Errorf("after filtering by outcome the page is %s", loc)
 	}
-	b.waitRows("the unmatched alert only", 1)
+	b.waitRows("the unmatched alerts only", 2)
 	if rows := b.text("#timeline-rows"); !strings.Contains(rows, stack.DemoDiskMessage) || strings.Contains(rows, stack.DemoGCMessage) {
 		b.fatalf("outcome=unmatched shows:\n%s", rows)
 	}
@@ -166,6 +178,11 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("POST /console/logout without its CSRF field: %d (want 403), with it: %d", codes[0], codes[1])
 	}
 	b.do("open the console after logging out", chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.ID("login-form")))
+
+	// No script error and no Content-Security-Policy violation on any page.
+	for _, e := range b.pageErrors() {
+		t.Errorf("page error: %s", e)
+	}
 
 	// Neither the token that logged in nor the wrong one reached a log.
 	for name, p := range s.Procs {
@@ -256,6 +273,9 @@ type browser struct {
 	ctx   context.Context
 	saved bool // artifacts saved
 	n     int  // artifacts saved so far, numbering their files
+
+	mu     sync.Mutex
+	errors []string // script exceptions and CSP violations seen
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -282,13 +302,14 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.CombinedOutput(logFile),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
+	b := &browser{t: t}
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(b.listen))
+	b.ctx = ctx
 	t.Cleanup(func() {
 		cancel()
 		cancelAlloc()
 		logFile.Close()
 	})
-	b := &browser{t: t, ctx: ctx}
 	// The first Run starts the browser; no timeout on it (it would end
 	// the browser with it), the steps have theirs.
 	started := make(chan error, 1)
@@ -354,6 +375,34 @@ func (b *browser) fatalf(format string, args ...any) {
 	b.t.Helper()
 	b.saveArtifacts("")
 	b.t.Fatalf(format, args...)
+}
+
+// listen keeps the tab's script exceptions and CSP violations.
+func (b *browser) listen(ev any) {
+	var msg string
+	switch ev := ev.(type) {
+	case *runtime.EventExceptionThrown:
+		d := ev.ExceptionDetails
+		msg = fmt.Sprintf("exception: %s (%s:%d)", d.Text, d.URL, d.LineNumber)
+		if d.Exception != nil && d.Exception.Description != "" {
+			msg += ": " + d.Exception.Description
+		}
+	case *cdplog.EventEntryAdded:
+		if strings.Contains(ev.Entry.Text, "Content Security Policy") {
+			msg = "CSP: " + ev.Entry.Text + " " + ev.Entry.URL
+		}
+	}
+	if msg != "" {
+		b.mu.Lock()
+		b.errors = append(b.errors, msg)
+		b.mu.Unlock()
+	}
+}
+
+func (b *browser) pageErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.errors...)
 }
 
 func (b *browser) location() string { return run(b, "location", chromedp.Location()) }
