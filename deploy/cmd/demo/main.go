@@ -16,9 +16,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -58,10 +60,11 @@ func run(ctx context.Context, out io.Writer, o options) error {
 	if err != nil {
 		return err
 	}
+	defaultDir := filepath.Join(root, ".demo")
 	if o.dir == "" {
-		o.dir = filepath.Join(root, ".demo")
+		o.dir = defaultDir
 	}
-	if err := os.RemoveAll(o.dir); err != nil {
+	if err := wipe(o.dir, o.dir == defaultDir); err != nil {
 		return err
 	}
 	bin, rules, logs := filepath.Join(o.dir, "bin"), filepath.Join(o.dir, "rules"), filepath.Join(o.dir, "logs")
@@ -101,6 +104,36 @@ func run(ctx context.Context, out io.Writer, o options) error {
 		say(out, "stopping")
 	}
 	return nil
+}
+
+// marker names a directory the demo made, which it may wipe.
+const marker = ".alexis-demo"
+
+// wipe empties dir for a new run. A -dir that holds anything but an
+// earlier run's files (its marker) is left alone: the flag must not turn a
+// typo into rm -rf. The default .demo may predate the marker.
+func wipe(dir string, isDefault bool) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return writeMarker(dir)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, marker)); len(entries) > 0 && err != nil && !isDefault {
+		return fmt.Errorf("-dir %s: not empty and not made by the demo (no %s file): refusing to wipe it", dir, marker)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return writeMarker(dir)
+}
+
+func writeMarker(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, marker), []byte("made by go run ./deploy/cmd/demo; wiped by its next run\n"), 0o644)
 }
 
 func say(out io.Writer, format string, args ...any) {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -239,5 +241,32 @@ func TestCleanDropsControlCharacters(t *testing.T) {
 	}
 	if !strings.HasPrefix(got, "ok ") {
 		t.Errorf("clean(%q) = %q lost the text", in, got)
+	}
+}
+
+// -dir wipes only what an earlier run made.
+func TestDemoRefusesToWipeAForeignDir(t *testing.T) {
+	dir := t.TempDir()
+	keep := filepath.Join(dir, "precious.txt")
+	if err := os.WriteFile(keep, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	err := run(context.Background(), &out, options{dir: dir, tick: time.Second, timeout: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "refusing to wipe") {
+		t.Fatalf("run with a foreign -dir: %v, want a refusal", err)
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("the foreign directory's file is gone: %v", err)
+	}
+	// An earlier run's directory (with the marker) is wiped.
+	if err := os.WriteFile(filepath.Join(dir, marker), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := wipe(dir, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(keep); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("an earlier run's directory was not wiped: %v", err)
 	}
 }
