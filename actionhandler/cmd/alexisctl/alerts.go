@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -141,6 +143,9 @@ func alertsShow(ctx context.Context, a *app, args []string) error {
 	if len(pos) != 1 {
 		return usagef("alerts show: want one decision ID (alerts list shows them)")
 	}
+	if err := checkID("alerts show", pos[0]); err != nil {
+		return err
+	}
 	c, err := a.actionHandler()
 	if err != nil {
 		return err
@@ -159,6 +164,13 @@ func alertsShow(ctx context.Context, a *app, args []string) error {
 		}
 		var x api.Execution
 		xraw, err := c.get(ctx, "/v1/executions/"+escapePath(de.ID), nil, &x)
+		var ae *apiError
+		if errors.As(err, &ae) && ae.status == http.StatusNotFound {
+			// Pruned since, or never recorded: the decision's summary stays.
+			x = api.Execution{ID: de.ID, RuleName: de.RuleName, Status: de.Status, Entities: de.Entities,
+				Reason: "execution not found on the action handler (pruned?)"}
+			xraw, err = json.Marshal(x)
+		}
 		if err != nil {
 			return err
 		}
@@ -196,7 +208,11 @@ func (a *app) writeTimeline(d api.Decision, xs []api.Execution, payload bool) {
 			}
 		}
 	}
-	fmt.Fprintf(w, "%s  classified: %s (%d rules checked)\n", clock(d.ReceivedAt), cell(d.Result, 0), d.RulesChecked)
+	if d.Result == api.ResultDirect {
+		fmt.Fprintf(w, "%s  posted directly to the action handler (not classified)\n", clock(d.ReceivedAt))
+	} else {
+		fmt.Fprintf(w, "%s  classified: %s (%d rules checked)\n", clock(d.ReceivedAt), cell(d.Result, 0), d.RulesChecked)
+	}
 	for _, r := range d.Rules {
 		fmt.Fprintf(w, "            %-11s %s%s\n", cell(r.Status, 0), ruleLabel(r.RuleName, r.File), why(r))
 	}

@@ -167,6 +167,7 @@ func TestExitCodes(t *testing.T) {
 		{name: "bad output", args: []string{"executions", "list", "-o", "yaml"}, code: 2, stderr: "-o: want table or json"},
 		{name: "bad since", args: []string{"executions", "list", "-since", "yesterday"}, code: 2, stderr: "-since"},
 		{name: "no id", args: []string{"executions", "show"}, code: 2, stderr: "want one execution ID"},
+		{name: "zero timeout", args: []string{"executions", "list", "-timeout", "0s"}, code: 2, stderr: "-timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := f.env(t)
@@ -403,10 +404,15 @@ func TestExecutionsShow(t *testing.T) {
 	if reqs := f.received(); reqs[0].path != "/v1/executions/e1" {
 		t.Errorf("path %q", reqs[0].path)
 	}
-	// An id is one path segment, escaped.
-	cli(t, f.env(t), "executions", "show", "../rules?x=1")
-	if reqs := f.received(); reqs[len(reqs)-1].rawPath != "/v1/executions/..%2Frules%3Fx=1" || reqs[len(reqs)-1].query != "" {
-		t.Errorf("request %+v", reqs[len(reqs)-1])
+	// An id is checked before it goes into a path.
+	before := len(f.received())
+	for _, id := range []string{"../rules?x=1", "a/b", "..", strings.Repeat("a", 129), "e1\x1b"} {
+		if r := cli(t, f.env(t), "executions", "show", id); r.code != 2 {
+			t.Errorf("id %q: %s", id, r)
+		}
+	}
+	if len(f.received()) != before {
+		t.Errorf("a bad id was sent: %+v", f.received()[before:])
 	}
 }
 
@@ -466,6 +472,33 @@ func TestExecutionsWatch(t *testing.T) {
 	f.handle("GET /v1/executions/{id}", 200, mustJSON(execution("x", api.ExecRunning, "r")))
 	if r := cli(t, f.env(t), "executions", "watch", "-interval", "100ms", "-max-wait", "300ms", "x"); r.code != 1 || !strings.Contains(r.stderr, "still running") {
 		t.Errorf("%s", r)
+	}
+}
+
+func TestWatchInterrupted(t *testing.T) {
+	f := newFake(t)
+	var polls atomic.Int32
+	f.handleFunc("GET /v1/executions/{id}", func(w http.ResponseWriter, r *http.Request) {
+		polls.Add(1)
+		answer(w, 200, mustJSON(execution("x", api.ExecRunning, "r")))
+	})
+	cmd := exec.Command(binary, "executions", "watch", "-interval", "100ms", "x")
+	for k, v := range f.env(t) {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "a poll", func() bool { return polls.Load() > 0 })
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 130 || !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("%v: %s", err, stderr.String())
 	}
 }
 
@@ -546,6 +579,15 @@ func TestAlertsListAndShow(t *testing.T) {
 			t.Errorf("no %q in\n%s", want, r.stdout)
 		}
 	}
+	// An execution gone from the store (pruned): the rest is still shown.
+	f2 := newFake(t)
+	f2.handle("GET /v1/decisions/{id}", 200, mustJSON(d))
+	f2.handle("GET /v1/executions/{id}", 404, `{"error":"no execution"}`)
+	if r := cli(t, f2.env(t), "alerts", "show", "d0c1"); r.code != 0 || !strings.Contains(r.stdout, "execution e1 success") ||
+		!strings.Contains(r.stdout, "not found on the action handler") {
+		t.Errorf("%s", r)
+	}
+
 	r = cli(t, f.env(t), "alerts", "show", "d0c1", "-o", "json")
 	var tl struct {
 		Decision   api.Decision    `json:"decision"`
@@ -669,6 +711,34 @@ func TestReport(t *testing.T) {
 	if q.Get("rule_name") != "restart" || q.Get("limit") != "500" || q.Get("since") == "" {
 		t.Errorf("query %v", q)
 	}
+	// -actions: each execution's steps, per action and host.
+	f.handleFunc("GET /v1/executions/{id}", func(w http.ResponseWriter, r *http.Request) {
+		for _, x := range xs {
+			if x.ID == r.PathValue("id") {
+				x.Steps = []api.Step{
+					{Entity: x.Entities[0], TaskType: "remote_ssh", Action: "restart_" + x.RuleName, Status: x.Status},
+					{Entity: x.Entities[0], TaskType: "http", Status: "skipped"},
+				}
+				if x.ID == "6" {
+					x.Steps = append(x.Steps, api.Step{Entity: "db02", TaskType: "http", Status: "failure"})
+				}
+				answer(w, 200, mustJSON(x))
+				return
+			}
+		}
+		answer(w, 404, `{"error":"no execution"}`)
+	})
+	r = cli(t, f.env(t), "report", "-actions")
+	for _, re := range []string{`(?m)^ACTION\s+HOST\s+RUNS\s+SUCCESS\s+LAST$`, `(?m)^restart_restart\s+app01\s+3\s+3\s`,
+		`(?m)^restart_restart\s+app02\s+1\s+0\s`, `(?m)^http\s+db02\s+1\s+0\s`, `(?m)^restart_disk\s+db01\s+1\s+1\s`} {
+		if !regexp.MustCompile(re).MatchString(r.stdout) {
+			t.Errorf("no %s in\n%s", re, r)
+		}
+	}
+	if strings.Contains(r.stdout, "app03") && regexp.MustCompile(`(?m)^\S+\s+app03`).MatchString(r.stdout[strings.Index(r.stdout, "ACTION"):]) {
+		t.Errorf("a skipped step was counted:\n%s", r.stdout)
+	}
+
 	r = cli(t, f.env(t), "report", "-o", "json")
 	var rep reportAnswer
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || len(rep.Rules) != 2 || *rep.Rules[0].P95MS != 10000 {
@@ -827,6 +897,10 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 	r = cli(t, nil, "executions", "list", "-h")
 	if r.code != 0 || !strings.Contains(r.stderr, "-status") {
+		t.Errorf("%s", r)
+	}
+	r = cli(t, nil, "help", "run")
+	if r.code != 0 || !strings.Contains(r.stdout, "usage: alexisctl run") || !strings.Contains(r.stdout, "-no-wait") {
 		t.Errorf("%s", r)
 	}
 	if r := cli(t, nil); r.code != 2 {

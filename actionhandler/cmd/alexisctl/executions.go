@@ -184,6 +184,9 @@ func executionsShow(ctx context.Context, a *app, args []string) error {
 	if len(pos) != 1 {
 		return usagef("executions show: want one execution ID")
 	}
+	if err := checkID("executions show", pos[0]); err != nil {
+		return err
+	}
 	c, err := a.actionHandler()
 	if err != nil {
 		return err
@@ -300,6 +303,9 @@ func executionsWatch(ctx context.Context, a *app, args []string) error {
 	}
 	if len(pos) != 1 {
 		return usagef("executions watch: want one execution ID")
+	}
+	if err := checkID("executions watch", pos[0]); err != nil {
+		return err
 	}
 	c, err := a.actionHandler()
 	if err != nil {

@@ -176,10 +176,30 @@ func TestRealActionHandler(t *testing.T) {
 		t.Errorf("not written back:\n%s", r.stdout)
 	}
 
-	r = cli(t, env, "report", "-since", "1h")
-	if r.code != 0 || !regexp.MustCompile(`(?m)^say_hello\s+1\s+1\s+0\s+0\s+100\.0%`).MatchString(r.stdout) {
+	r = cli(t, env, "report", "-since", "1h", "-actions")
+	if r.code != 0 || !regexp.MustCompile(`(?m)^say_hello\s+1\s+1\s+0\s+0\s+100\.0%`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`(?m)^say_hello\s+`+regexp.QuoteMeta(h.ssh.Addr)+`\s+1\s+1\s`).MatchString(r.stdout[strings.Index(r.stdout, "ACTION"):]) {
 		t.Errorf("report:\n%s", r)
 	}
+
+	// The action handler records a decision (result direct) for each
+	// action posted to it directly: the alert's timeline.
+	t.Run("alerts", func(t *testing.T) {
+		r := cli(t, env, "alerts", "list", "-outcome", "direct")
+		if r.code == exitNotFound {
+			t.Skip("this action handler has no GET /v1/decisions")
+		}
+		if r.code != 0 || !regexp.MustCompile(`(?m)^direct-`+id+`\s+.*\sdirect\s+say_hello\s+`+regexp.QuoteMeta(h.ssh.Addr)+`\s+success\s+duplicator GC$`).MatchString(r.stdout) {
+			t.Errorf("alerts list:\n%s", r)
+		}
+		r = cli(t, env, "alerts", "show", "direct-"+id)
+		for _, want := range []string{"posted directly to the action handler (not classified)", "pushed say_hello: accepted, execution " + id,
+			"execution " + id + " success", "$ echo hello from alexis; echo oops >&2", "written back onto the alert"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("alerts show lacks %q:\n%s", want, r)
+			}
+		}
+	})
 
 	// A command that fails: run exits 1.
 	rf2, af2 := h.files(t, "say_fail", "echo no; exit 3")
@@ -208,4 +228,123 @@ func TestRealActionHandler(t *testing.T) {
 	if r := cli(t, env, "executions", "list"); r.code != 0 {
 		t.Errorf("the read-only token cannot list:\n%s", r)
 	}
+}
+
+var (
+	classifierOnce sync.Once
+	classifierBin  string
+	classifierErr  error
+)
+
+// startRealClassifier runs the classifier on rulesDir with the test
+// token (scope read).
+func startRealClassifier(t *testing.T, rulesDir string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts the classifier")
+	}
+	classifierOnce.Do(func() {
+		classifierBin = filepath.Join(buildDir, "classifier")
+		out, err := exec.Command("go", "build", "-o", classifierBin, "../../../classifier/cmd/classifier").CombinedOutput()
+		if err != nil {
+			classifierErr = fmt.Errorf("build classifier: %v\n%s", err, out)
+		}
+	})
+	if classifierErr != nil {
+		t.Fatal(classifierErr)
+	}
+	og := opsgenietest.NewT(t)
+	cfg := writeFile(t, "classifier.yaml", fmt.Sprintf(`listen: 127.0.0.1:0
+tokens_file: %s
+rules_dir: %s
+action_handlers:
+  linux: http://127.0.0.1:1/v1/action
+action_handler_token_file: %s
+signing_key_file: %s
+action_handler_timeout: 2s
+default_investigation_queue: ops_investigation
+opsgenie:
+  api_url: %s
+  api_key_file: %s
+  timeout: 5s
+  retries: 1
+`, writeFile(t, "tokens", "oncall:"+testToken+" scopes=read\n"), rulesDir,
+		writeFile(t, "ah_token", "ah-token-0123456789abcdef\n"), writeFile(t, "signing_key", "signing-key-0123456789abcdef0123456789\n"),
+		og.Host(), writeFile(t, "genie_key", og.APIKey()+"\n")))
+	logs := &logtest.Buffer{}
+	cmd := exec.Command(classifierBin, "-config", cfg)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	re := regexp.MustCompile(`event=service_started listen=(\S+)`)
+	var url string
+	waitUntil(t, "service_started", func() bool {
+		select {
+		case <-done:
+			t.Fatalf("classifier exited:\n%s", logs)
+		default:
+		}
+		if m := re.FindStringSubmatch(logs.String()); m != nil {
+			url = "http://" + m[1]
+			return true
+		}
+		return false
+	})
+	return url
+}
+
+func TestRealClassifier(t *testing.T) {
+	rulesDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(rulesDir, "restart.json"), []byte(ruleJSON), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rulesDir, "broken.json"), []byte(`{"rule_name":"broken","enabled":"true"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := startRealClassifier(t, rulesDir)
+	env := map[string]string{"ALEXIS_CLASSIFIER_URL": url, "ALEXIS_TOKEN_FILE": tokenFile(t, 0o600)}
+
+	r := cli(t, env, "rules", "list")
+	if r.code != 0 || !regexp.MustCompile(`(?m)^\S*restart\.json\s+restart_duplicator\s+-\s+true\s+ok\s`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`(?m)^\S*broken\.json\s+broken\s+.*invalid`).MatchString(r.stdout) {
+		t.Errorf("rules list:\n%s", r)
+	}
+
+	matching := writeFile(t, "alert.json", alertJSON)
+	r = cli(t, env, "rules", "explain", matching)
+	if r.code != 0 || !strings.Contains(r.stdout, "alert 1791 (OpsGenie): matched") ||
+		!regexp.MustCompile(`(?m)^\S*restart\.json\s+restart_duplicator\s+matched\s`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`(?m)^\S*broken\.json\s+broken\s+invalid\s+\S`).MatchString(r.stdout) {
+		t.Errorf("rules explain:\n%s", r)
+	}
+	other := writeFile(t, "other.json", strings.Replace(alertJSON, `"tags":["t"]`, `"tags":["x"]`, 1))
+	r = cli(t, env, "rules", "explain", other)
+	if r.code != 0 || !strings.Contains(r.stdout, ": unmatched") || !regexp.MustCompile(`restart_duplicator\s+not_matched\s+\S+`).MatchString(r.stdout) {
+		t.Errorf("rules explain, no match:\n%s", r)
+	}
+	r = cli(t, env, "-o", "json", "rules", "explain", other)
+	var ans explainAnswer
+	if err := json.Unmarshal([]byte(r.stdout), &ans); err != nil || ans.Result != "unmatched" || len(ans.Rules) != 2 {
+		t.Errorf("%v\n%s", err, r)
+	}
+
+	t.Run("lint", func(t *testing.T) {
+		good := writeFile(t, "good.json", strings.Replace(ruleJSON, "restart_duplicator", "lint_me", 1))
+		bad := writeFile(t, "bad.json", `{"rule_name":"bad","enabled":"maybe"}`)
+		r := cli(t, env, "rules", "lint", good)
+		if r.code == exitNotFound {
+			t.Skip("this classifier has no POST /v1/rules/lint")
+		}
+		if r.code != 0 || !strings.Contains(r.stdout, good+": ok") {
+			t.Errorf("lint of a good file:\n%s", r)
+		}
+		r = cli(t, env, "rules", "lint", good, bad)
+		if r.code != 1 || !strings.Contains(r.stdout, bad+": invalid") || !strings.Contains(r.stdout, "error: ") {
+			t.Errorf("lint of a bad file:\n%s", r)
+		}
+	})
 }

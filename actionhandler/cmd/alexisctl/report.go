@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/url"
 	"sort"
 	"time"
@@ -14,12 +16,27 @@ import (
 
 type reportOptions struct {
 	since, rule, host string
+	actions           bool
 }
 
 func (o *reportOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.since, "since", "7d", "executions created since: a duration back (24h, 7d) or an RFC 3339 time")
 	fs.StringVar(&o.rule, "rule", "", "only this rule name")
 	fs.StringVar(&o.host, "host", "", "only executions acting on this host")
+	fs.BoolVar(&o.actions, "actions", false, fmt.Sprintf("also count each task action per host from the executions' steps (one request per execution, the newest %d)", maxActionExecutions))
+}
+
+// maxActionExecutions is the most executions report -actions fetches.
+const maxActionExecutions = 2000
+
+// actionReport is how many times a task's action ran on a host (steps
+// that ran: success or failure).
+type actionReport struct {
+	Action  string    `json:"action"` // the step's action, or its task type when it has none
+	Host    string    `json:"host"`
+	Runs    int       `json:"runs"`
+	Success int       `json:"success"`
+	Last    time.Time `json:"last"`
 }
 
 // ruleReport is one rule's line of the report.
@@ -50,6 +67,9 @@ type reportAnswer struct {
 	Truncated  bool         `json:"truncated,omitempty"` // more than maxAll executions: the oldest are not counted
 	Rules      []ruleReport `json:"rules"`
 	Hosts      []hostReport `json:"hosts"`
+	// Actions: with -actions only.
+	Actions          []actionReport `json:"actions,omitempty"`
+	ActionsTruncated bool           `json:"actions_truncated,omitempty"` // counted over the newest maxActionExecutions
 }
 
 func reportCommand(ctx context.Context, a *app, args []string) error {
@@ -91,6 +111,15 @@ func reportCommand(ctx context.Context, a *app, args []string) error {
 	if more {
 		a.warn("report", "more than %d executions: only the newest %d are counted", maxAll, maxAll)
 	}
+	if o.actions {
+		if rep.Actions, err = countActions(ctx, c, list.Executions, o.host); err != nil {
+			return err
+		}
+		if len(list.Executions) > maxActionExecutions {
+			rep.ActionsTruncated = true
+			a.warn("actions", "actions counted over the newest %d of %d executions", maxActionExecutions, len(list.Executions))
+		}
+	}
 	if a.json() {
 		return a.printValue(rep)
 	}
@@ -109,7 +138,72 @@ func reportCommand(ctx context.Context, a *app, args []string) error {
 	for _, h := range rep.Hosts {
 		t.row(cell(h.Rule, 40), cell(h.Host, 50), fmt.Sprint(h.Runs), fmt.Sprint(h.Success), stamp(h.Last))
 	}
+	if err := t.flush(); err != nil || !o.actions {
+		return err
+	}
+	fmt.Fprintln(a.stdout)
+	t = newTable(a.stdout, "ACTION", "HOST", "RUNS", "SUCCESS", "LAST")
+	for _, x := range rep.Actions {
+		t.row(cell(x.Action, 40), cell(x.Host, 50), fmt.Sprint(x.Runs), fmt.Sprint(x.Success), stamp(x.Last))
+	}
 	return t.flush()
+}
+
+// countActions fetches the steps of (the newest maxActionExecutions of)
+// xs and counts the steps that ran per action and host.
+func countActions(ctx context.Context, c *client, xs []api.Execution, onlyHost string) ([]actionReport, error) {
+	counts := map[[2]string]*actionReport{}
+	for i, e := range xs {
+		if i == maxActionExecutions {
+			break
+		}
+		var x api.Execution
+		if _, err := c.get(ctx, "/v1/executions/"+escapePath(e.ID), nil, &x); err != nil {
+			var ae *apiError
+			if errors.As(err, &ae) && ae.status == http.StatusNotFound {
+				continue // pruned since it was listed
+			}
+			return nil, err
+		}
+		for _, s := range x.Steps {
+			if s.Status != api.ExecSuccess && s.Status != api.ExecFailure || onlyHost != "" && s.Entity != onlyHost {
+				continue
+			}
+			action := orString(s.Action, s.TaskType)
+			k := [2]string{action, s.Entity}
+			r := counts[k]
+			if r == nil {
+				r = &actionReport{Action: action, Host: s.Entity}
+				counts[k] = r
+			}
+			r.Runs++
+			if s.Status == api.ExecSuccess {
+				r.Success++
+			}
+			at := x.CreatedAt
+			if s.StartedAt != nil {
+				at = *s.StartedAt
+			}
+			if at.After(r.Last) {
+				r.Last = at
+			}
+		}
+	}
+	out := make([]actionReport, 0, len(counts))
+	for _, r := range counts {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Runs != b.Runs {
+			return a.Runs > b.Runs
+		}
+		if a.Action != b.Action {
+			return a.Action < b.Action
+		}
+		return a.Host < b.Host
+	})
+	return out, nil
 }
 
 // endedStatuses count in a success rate's denominator.

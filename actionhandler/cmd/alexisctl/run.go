@@ -232,7 +232,7 @@ func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				a.commandUsage(fs)
+				a.commandUsage(a.stderr, fs)
 				return nil, err
 			}
 			return nil, usagef("%s: %v", fs.Name(), err)
@@ -250,16 +250,19 @@ func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	if a.output != "table" && a.output != "json" {
 		return nil, usagef("-o: want table or json, got %q", cleanLine(a.output))
 	}
+	if a.timeout <= 0 {
+		return nil, usagef("-timeout: want a positive duration, e.g. 30s")
+	}
 	return pos, nil
 }
 
-func (a *app) commandUsage(fs *flag.FlagSet) {
+func (a *app) commandUsage(w io.Writer, fs *flag.FlagSet) {
 	for _, c := range commands {
 		if name+" "+c.path == fs.Name() {
-			fmt.Fprintf(a.stderr, "usage: %s %s [flags] %s\n  %s\n\nflags:\n", name, c.path, c.args, c.summary)
+			fmt.Fprintf(w, "usage: %s %s [flags] %s\n  %s\n\nflags:\n", name, c.path, c.args, c.summary)
 		}
 	}
-	fs.SetOutput(a.stderr)
+	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
 }
@@ -284,7 +287,7 @@ func help(ctx context.Context, a *app, args []string) error {
 		}
 		fs := a.flags(c.path)
 		commandFlags(c.path, fs)
-		a.commandUsage(fs)
+		a.commandUsage(a.stdout, fs)
 		return nil
 	}
 	a.usage(a.stdout)
@@ -391,6 +394,23 @@ func orString(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// maxID is the longest execution or decision id accepted.
+const maxID = 128
+
+// checkID refuses an id that is not one path segment of letters, digits
+// and ._:- (ids are 32 hex digits).
+func checkID(what, id string) error {
+	if id == "" || id == "." || id == ".." || len(id) > maxID {
+		return usagef("%s: want an id of 1..%d characters, got %q", what, maxID, cleanLine(truncate(id, maxID)))
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == ':' || r == '-') {
+			return usagef("%s: %q is not an id (letters, digits and ._:- only)", what, cleanLine(truncate(id, maxID)))
+		}
+	}
+	return nil
 }
 
 // readInput reads a file named on the command line, at most max bytes.

@@ -201,3 +201,24 @@ func TestDirectActionRecordsDecision(t *testing.T) {
 		t.Errorf("decisions: %s", body)
 	}
 }
+
+// FuzzPostDecisions: whatever the body, POST /v1/decisions answers 200,
+// 400 or 413, never an error of its own, and GET lists what it recorded.
+func FuzzPostDecisions(f *testing.F) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	f.Add(batch(decisionJSON("d1", "a1", api.ResultUnmatched, now)))
+	f.Add(batch(`{"id": "d2", "result": "matched", "matched": [{"rule_name": "r", "execution_id": "nope"}]}`))
+	f.Add(`{"decisions": [{"id": "d3", "result": "direct", "payload": [1, {"a": null}], "rules": [{}]}]}`)
+	f.Add(`{"decisions": null}`)
+	f.Add(`[]`)
+	a := newAPIWith(f, decisionTokens(), nil)
+	f.Fuzz(func(t *testing.T, body string) {
+		code, resp := a.do(http.MethodPost, "/v1/decisions", recorderToken, body)
+		if code != http.StatusOK && code != http.StatusBadRequest && code != http.StatusRequestEntityTooLarge {
+			t.Fatalf("%d %s", code, resp)
+		}
+		if code, resp := a.do(http.MethodGet, "/v1/decisions?limit=500", readOnlyToken, ""); code != http.StatusOK {
+			t.Fatalf("list: %d %s", code, resp)
+		}
+	})
+}

@@ -60,7 +60,7 @@ func newAPI(t *testing.T, edit func(h *Handler)) *apiFixture {
 }
 
 // newAPIWith is newAPI with more token-file lines and /metrics.
-func newAPIWith(t *testing.T, extraTokens string, edit func(h *Handler)) *apiFixture {
+func newAPIWith(t testing.TB, extraTokens string, edit func(h *Handler)) *apiFixture {
 	t.Helper()
 	a := &apiFixture{logs: &logtest.Buffer{}, tokens: extraTokens}
 	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "a.db"), store.Options{})

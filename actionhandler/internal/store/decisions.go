@@ -56,6 +56,9 @@ const (
 	maxDecisionStatus   = 32
 	maxDecisionExecID   = 64
 	maxDecisionTextFind = 256 // DecisionFilter.Text
+	// MaxDecisionAhead is how far ahead of the store's clock a decision's
+	// received_at may be.
+	MaxDecisionAhead = time.Hour
 )
 
 // DecisionResults are the results a decision may have.
@@ -183,9 +186,15 @@ func searchText(d *api.Decision) string {
 // received now. An invalid decision refuses the batch with a
 // *DecisionError.
 func (s *SQL) RecordDecisions(ctx context.Context, ds []api.Decision) error {
+	ahead := s.now().Add(MaxDecisionAhead)
 	for i := range ds {
 		if err := CheckDecision(i, &ds[i]); err != nil {
 			return err
+		}
+		// A time far ahead would keep a decision at the top of the
+		// timeline.
+		if ds[i].ReceivedAt.After(ahead) {
+			return &DecisionError{Index: i, Field: "received_at", Problem: "more than an hour ahead of the action handler's clock"}
 		}
 	}
 	if len(ds) == 0 {
@@ -196,6 +205,38 @@ func (s *SQL) RecordDecisions(ctx context.Context, ds []api.Decision) error {
 		return fmt.Errorf("store: record decisions: %w", err)
 	}
 	defer tx.Rollback()
+	// The executions to link, read-locked (PostgreSQL) until commit, all
+	// at once and in id order: a status change of one (Claim, Finish,
+	// Recover) waits for this transaction and then sees its links, or
+	// this one waits for it and reads its new status, so no decision's
+	// outcomes miss a change.
+	if s.d.forUpdate != "" {
+		var execs []string
+		for _, d := range ds {
+			for _, m := range d.Matched {
+				if m.ExecutionID != "" {
+					execs = append(execs, m.ExecutionID)
+				}
+			}
+		}
+		execs = sortedUnique(execs)
+		for lo := 0; lo < len(execs); lo += insertBatch {
+			chunk := execs[lo:min(len(execs), lo+insertBatch)]
+			args := make([]any, len(chunk))
+			for i, id := range chunk {
+				args[i] = id
+			}
+			rows, err := tx.query(ctx, `SELECT id FROM executions WHERE id IN (`+placeholders(1, len(chunk))+
+				`) ORDER BY id FOR SHARE`, args...)
+			if err != nil {
+				return fmt.Errorf("store: record decisions: lock executions: %w", err)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("store: record decisions: lock executions: %w", err)
+			}
+		}
+	}
 	now := s.now()
 	var fresh []string
 	for i := range ds {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,6 +93,7 @@ func TestRecordDecisionsValidation(t *testing.T) {
 			edit  func(d *api.Decision)
 			field string
 		}{
+			{name: "received far ahead", edit: func(d *api.Decision) { d.ReceivedAt = d.ReceivedAt.Add(time.Second) }, field: "received_at"},
 			{name: "no id", edit: func(d *api.Decision) { d.ID = "" }, field: "id"},
 			{name: "id too long", edit: func(d *api.Decision) { d.ID = strings.Repeat("a", 65) }, field: "id"},
 			{name: "id with a slash", edit: func(d *api.Decision) { d.ID = "../x" }, field: "id"},
@@ -108,7 +110,7 @@ func TestRecordDecisionsValidation(t *testing.T) {
 			}, field: "matched[1].execution_id"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				bad := newDecision("bad-"+strings.ReplaceAll(tc.name, " ", "-"), "a2", c.Now(), api.ResultMatched)
+				bad := newDecision("bad-"+strings.ReplaceAll(tc.name, " ", "-"), "a2", c.Now().Add(MaxDecisionAhead), api.ResultMatched)
 				tc.edit(&bad)
 				err := s.RecordDecisions(ctx, []api.Decision{ok, bad})
 				var de *DecisionError
@@ -463,4 +465,57 @@ func TestDecisionPlansBounded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A decision's outcomes follow its execution through every status change:
+// claimed (running), recovered (interrupted), skipped by the governor.
+func TestDecisionOutcomesFollowExecutions(t *testing.T) {
+	backends(t, func(t *testing.T, open func() Store, c *clock) {
+		s := open()
+		mustCreate(t, s, newExec("e1", "a1", "disk", "web01"))
+		mustCreate(t, s, newExec("e2", "a2", "disk", "web02"))
+		if err := s.RecordDecisions(ctx, []api.Decision{
+			newDecision("d1", "a1", c.Now(), api.ResultMatched, "disk", "e1"),
+			newDecision("d2", "a2", c.Now(), api.ResultMatched, "disk", "e2"),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		outcome := func(o string) []string {
+			t.Helper()
+			p, err := s.ListDecisions(ctx, DecisionFilter{Outcome: o})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return decisionIDs(p)
+		}
+		if got := outcome(Queued); !slices.Equal(got, []string{"d2", "d1"}) {
+			t.Fatalf("queued %v", got)
+		}
+		if x, err := s.Claim(ctx, "rep", time.Minute, nil); err != nil || x.ID != "e1" {
+			t.Fatalf("claim %v %v", x, err)
+		}
+		if got := outcome(Running); !slices.Equal(got, []string{"d1"}) {
+			t.Errorf("running %v", got)
+		}
+		if err := s.ExpireLeases(ctx, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Recover(ctx, "rep2", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if got := outcome(Interrupted); !slices.Equal(got, []string{"d1"}) || len(outcome(Running)) != 0 {
+			t.Errorf("interrupted %v, running %v", got, outcome(Running))
+		}
+		skip := func(context.Context, Counter, *Execution) (string, error) { return "too many", nil }
+		if x, err := s.Claim(ctx, "rep", time.Minute, skip); err != nil || x.ID != "e2" || x.Status != Skipped {
+			t.Fatalf("claim %v %v", x, err)
+		}
+		if got := outcome(Skipped); !slices.Equal(got, []string{"d2"}) || len(outcome(Queued)) != 0 {
+			t.Errorf("skipped %v, queued %v", got, outcome(Queued))
+		}
+		// The result stays an outcome too.
+		if got := outcome(api.ResultMatched); !slices.Equal(got, []string{"d2", "d1"}) {
+			t.Errorf("matched %v", got)
+		}
+	})
 }

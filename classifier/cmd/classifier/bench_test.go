@@ -106,6 +106,12 @@ type benchStack struct {
 // startBenchStack starts the sinks and the classifier (the binary in a
 // process of its own, or run() in this one) with max_in_flight maxInFlight.
 func startBenchStack(b *testing.B, binary bool, maxInFlight int) *benchStack {
+	return startBenchStackWith(b, binary, maxInFlight, "")
+}
+
+// startBenchStackWith is startBenchStack with extra configuration (DIR in
+// it is the stack's directory).
+func startBenchStackWith(b *testing.B, binary bool, maxInFlight int, extra string) *benchStack {
 	ah, ahConns := countingServer(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
@@ -149,8 +155,9 @@ signing_key_file: %s
 default_investigation_queue: ops_investigation
 tickets:
   opsgenie: {api_url: %s, api_key_file: %s, timeout: 5s, retries: 1}
-`, write("tokens", "poller:"+clientToken+"\n"), maxInFlight, rulesDir, ah.URL, write("ah_token", ahToken+"\n"),
-		write("signing_key", signingKey+"\n"), strings.TrimPrefix(og.URL, "http://"), write("genie_key", genieKey+"\n")))
+%s`, write("tokens", "poller:"+clientToken+"\n"), maxInFlight, rulesDir, ah.URL, write("ah_token", ahToken+"\n"),
+		write("signing_key", signingKey+"\n"), strings.TrimPrefix(og.URL, "http://"), write("genie_key", genieKey+"\n"),
+		strings.ReplaceAll(extra, "DIR", dir)))
 
 	pid, addr := 0, ""
 	if binary {
@@ -183,8 +190,41 @@ tickets:
 	return &benchStack{url: "http://" + addr + "/v1/classifier", pid: pid, ahConns: ahConns, ogConns: ogConns}
 }
 
+// BenchmarkMatchedHTTPHistory is BenchmarkMatchedHTTP (the binary, 16
+// clients) with decision recording off and on, to a local server standing
+// for the action handler's POST /v1/decisions (answering 200 after reading
+// the batch). cls_cpu_us/alert is measured once every decision has been
+// received, so it includes the recording; recorded/op is the share of
+// decisions the sink received (1: none dropped).
+//
+//	cd classifier && go test -run '^$' -bench BenchmarkMatchedHTTPHistory -benchtime 20000x ./cmd/classifier/
+func BenchmarkMatchedHTTPHistory(b *testing.B) {
+	for _, history := range []string{"off", "on"} {
+		for _, proc := range []string{"binary"} {
+			b.Run("proc="+proc+"/clients=16/history="+history, func(b *testing.B) { benchMatchedHTTPWith(b, proc == "binary", 16, history == "on") })
+		}
+	}
+}
+
 func benchMatchedHTTP(b *testing.B, binary bool, clients int) {
-	st := startBenchStack(b, binary, 1000)
+	benchMatchedHTTPWith(b, binary, clients, false)
+}
+
+func benchMatchedHTTPWith(b *testing.B, binary bool, clients int, history bool) {
+	extra := ""
+	var recorded atomic.Int64
+	if history {
+		sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			n := bytes.Count(body, []byte(`"received_at":`))
+			recorded.Add(int64(n))
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"recorded":%d}`, n)
+		}))
+		b.Cleanup(sink.Close)
+		extra = "history: {url: '" + sink.URL + "/v1/decisions', token_file: DIR/ah_token, flush_interval: 100ms}\n"
+	}
+	st := startBenchStackWith(b, binary, 1000, extra)
 	url, pid, ahConns, ogConns := st.url, st.pid, st.ahConns, st.ogConns
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 	body := []byte(rulestest.BenchAlert)
@@ -233,6 +273,14 @@ func benchMatchedHTTP(b *testing.B, binary bool, clients int) {
 	close(errs)
 	for err := range errs {
 		b.Fatal(err)
+	}
+	if history {
+		// Every decision (b.N and the first alert) reaches the sink.
+		want := int64(b.N + 1)
+		for deadline := time.Now().Add(60 * time.Second); recorded.Load() < want && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		b.ReportMetric(float64(recorded.Load())/float64(want), "recorded/op")
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "alerts/s")
 	b.ReportMetric(float64(ahConns.Load()), "ah_conns")

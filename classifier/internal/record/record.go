@@ -6,7 +6,6 @@
 package record
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,7 +32,18 @@ const (
 	DefaultMaxBatchBytes = 1000000
 	DefaultMinBackoff    = 250 * time.Millisecond
 	DefaultMaxBackoff    = 30 * time.Second
+	// DefaultMaxBufferBytes bounds the memory waiting decisions hold.
+	DefaultMaxBufferBytes = 64 << 20
 )
+
+// entryCost is what one waiting decision counts against MaxBufferBytes
+// besides its payload: the decision itself and the explain summary still
+// to be computed.
+const entryCost = 4 << 10
+
+// takeChunk is how many waiting decisions the loop completes and encodes
+// at once: what did not fit a batch waits encoded, so this bounds it.
+const takeChunk = 50
 
 // Drop reasons (label reason of classifier_decisions_dropped_total, and
 // reason= of event=decisions_dropped).
@@ -61,6 +71,10 @@ type Options struct {
 	// MaxBatchBytes bounds one request body (a single larger decision is
 	// sent alone); 0 means DefaultMaxBatchBytes.
 	MaxBatchBytes int
+	// MaxBufferBytes bounds the memory of the decisions waiting (their
+	// payloads plus entryCost each); past it new decisions are dropped as
+	// when Buffer is full. 0 means DefaultMaxBufferBytes.
+	MaxBufferBytes int
 	// MinBackoff and MaxBackoff bound the wait between tries of a batch
 	// that failed; 0 means the defaults.
 	MinBackoff, MaxBackoff time.Duration
@@ -131,6 +145,7 @@ type Recorder struct {
 	mu       sync.Mutex
 	queue    []entry // FIFO, not yet taken by the loop
 	inflight int     // taken by the loop, not yet recorded or dropped
+	bytes    int     // cost of the queue (payloads + entryCost each)
 	closed   bool
 	lastDrop time.Time // last buffer_full line
 	unlogged int       // buffer_full drops not logged yet
@@ -155,6 +170,9 @@ func New(o Options) *Recorder {
 	if o.MaxBatchBytes <= 0 {
 		o.MaxBatchBytes = DefaultMaxBatchBytes
 	}
+	if o.MaxBufferBytes <= 0 {
+		o.MaxBufferBytes = DefaultMaxBufferBytes
+	}
 	if o.MinBackoff <= 0 {
 		o.MinBackoff = DefaultMinBackoff
 	}
@@ -168,7 +186,9 @@ func New(o Options) *Recorder {
 }
 
 // Record queues d to be recorded. It never blocks: when the buffer is
-// full (or the Recorder closed), d is dropped and counted.
+// full (or the Recorder closed), d is dropped and counted. d is sent as it
+// is given: its Payload must be valid JSON (an alert.Envelope's Raw is),
+// or the store refuses the batch.
 func (r *Recorder) Record(d api.Decision) { r.RecordWith(d, nil) }
 
 // RecordWith is Record with complete, called on the Recorder's goroutine
@@ -182,23 +202,16 @@ func (r *Recorder) RecordWith(d api.Decision, complete func(*api.Decision)) {
 		r.o.Metrics.drop(DropShutdown, 1)
 		return
 	}
-	if len(r.queue)+r.inflight >= r.o.Buffer {
+	cost := len(d.Payload) + entryCost
+	if len(r.queue)+r.inflight >= r.o.Buffer || r.bytes+cost > r.o.MaxBufferBytes {
 		r.unlogged++
-		logNow := time.Since(r.lastDrop) >= dropLogEvery
-		n := r.unlogged
-		if logNow {
-			r.lastDrop, r.unlogged = time.Now(), 0
-		}
 		r.mu.Unlock()
 		r.o.Metrics.drop(DropBufferFull, 1)
-		if logNow {
-			r.o.Log.Warn().Str(logging.Event, "decisions_dropped").Str(logging.Reason, DropBufferFull).
-				Int(logging.Count, n).Int("buffer", r.o.Buffer).
-				Msg("decision buffer full: decisions not recorded (this line: at most one per 5s)")
-		}
+		r.logDrops(false)
 		return
 	}
 	r.queue = append(r.queue, entry{d: d, complete: complete})
+	r.bytes += cost
 	n := len(r.queue) + r.inflight
 	full := len(r.queue) >= api.MaxDecisionBatch
 	r.mu.Unlock()
@@ -209,6 +222,22 @@ func (r *Recorder) RecordWith(d api.Decision, complete func(*api.Decision)) {
 		default:
 		}
 	}
+}
+
+// logDrops logs the buffer_full drops not logged yet: at most one line
+// per dropLogEvery, unless final.
+func (r *Recorder) logDrops(final bool) {
+	r.mu.Lock()
+	n := r.unlogged
+	if n == 0 || (!final && time.Since(r.lastDrop) < dropLogEvery) {
+		r.mu.Unlock()
+		return
+	}
+	r.lastDrop, r.unlogged = time.Now(), 0
+	r.mu.Unlock()
+	r.o.Log.Warn().Str(logging.Event, "decisions_dropped").Str(logging.Reason, DropBufferFull).
+		Int(logging.Count, n).Int("buffer", r.o.Buffer).
+		Msg("decision buffer full: decisions not recorded (this line: at most one per 5s)")
 }
 
 // Buffered is how many decisions are held (the batch being posted
@@ -249,6 +278,9 @@ func (r *Recorder) take(max int) []entry {
 	n := min(max, len(r.queue))
 	out := make([]entry, n)
 	copy(out, r.queue)
+	for _, e := range out {
+		r.bytes -= len(e.d.Payload) + entryCost
+	}
 	clear(r.queue[:n]) // release what they point to
 	r.queue = r.queue[n:]
 	if len(r.queue) == 0 {
@@ -277,6 +309,7 @@ func (r *Recorder) loop() {
 		if !draining {
 			select {
 			case <-tick.C:
+				r.logDrops(false) // those since the last line
 			case <-r.wake:
 			case <-r.stop:
 				draining = true
@@ -299,6 +332,7 @@ func (r *Recorder) loop() {
 			r.abandon(len(r.take(r.o.Buffer)))
 		}
 		if draining {
+			r.logDrops(true)
 			if n := r.abandoned; n > 0 {
 				r.o.Log.Error().Str(logging.Event, "decisions_dropped").Str(logging.Reason, DropShutdown).
 					Int(logging.Count, n).Msg("decisions not recorded before the shutdown deadline")
@@ -340,7 +374,7 @@ func (r *Recorder) fill(carry [][]byte) (batch, rest [][]byte) {
 		return batch, carry
 	}
 	for len(batch) < api.MaxDecisionBatch {
-		es := r.take(api.MaxDecisionBatch - len(batch))
+		es := r.take(min(takeChunk, api.MaxDecisionBatch-len(batch)))
 		if len(es) == 0 {
 			break
 		}
@@ -348,7 +382,7 @@ func (r *Recorder) fill(carry [][]byte) (batch, rest [][]byte) {
 			if e.complete != nil {
 				e.complete(&e.d)
 			}
-			b, err := json.Marshal(&e.d)
+			b, err := encode(&e.d)
 			if err != nil {
 				r.settle(1)
 				r.o.Metrics.drop(DropEncode, 1)
@@ -362,7 +396,7 @@ func (r *Recorder) fill(carry [][]byte) (batch, rest [][]byte) {
 					if later.complete != nil {
 						later.complete(&later.d)
 					}
-					if lb, err := json.Marshal(&later.d); err == nil {
+					if lb, err := encode(&later.d); err == nil {
 						rest = append(rest, lb)
 					} else {
 						r.settle(1)
@@ -377,18 +411,39 @@ func (r *Recorder) fill(carry [][]byte) (batch, rest [][]byte) {
 	return batch, nil
 }
 
+// encode is json.Marshal(d) with the payload appended as it is: it is
+// an envelope's Raw, already valid compact JSON, and re-checking up to
+// api.MaxDecisionPayload bytes per decision is most of the encoding's cost.
+func encode(d *api.Decision) ([]byte, error) {
+	p := d.Payload
+	d.Payload = nil
+	b, err := json.Marshal(d)
+	d.Payload = p
+	if err != nil || len(p) == 0 {
+		return b, err
+	}
+	out := make([]byte, 0, len(b)+len(p)+len(`,"payload":`))
+	out = append(out, b[:len(b)-1]...)
+	out = append(out, `,"payload":`...)
+	out = append(out, p...)
+	return append(out, '}'), nil
+}
+
 // body is the JSON of api.DecisionBatch holding the encoded decisions.
 func body(batch [][]byte) []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"decisions":[`)
+	n := len(`{"decisions":[]}`) + len(batch)
+	for _, d := range batch {
+		n += len(d)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"decisions":[`...)
 	for i, d := range batch {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.Write(d)
+		b = append(b, d...)
 	}
-	b.WriteString("]}")
-	return b.Bytes()
+	return append(b, "]}"...)
 }
 
 // recordedAnswer is the answer to POST /v1/decisions.
@@ -397,8 +452,9 @@ type recordedAnswer struct {
 }
 
 // send posts batch until it is recorded, refused for good or abandoned
-// (Close's deadline), and settles it. A batch answered 413 is split in
-// halves, each sent in turn.
+// (Close's deadline), and settles it. A batch of several answered 400 or
+// 413 is split in halves, each sent in turn, so that only the decisions
+// refused alone are dropped.
 func (r *Recorder) send(batch [][]byte) {
 	backoff := r.o.MinBackoff
 	failing := false
@@ -422,10 +478,14 @@ func (r *Recorder) send(batch [][]byte) {
 				m.recorded.Add(float64(len(batch)))
 			}
 			return
-		case se != nil && se.Code == http.StatusRequestEntityTooLarge && len(batch) > 1:
+		case se != nil && (se.Code == http.StatusRequestEntityTooLarge || se.Code == http.StatusBadRequest) && len(batch) > 1:
+			// Too large, or one decision the store refuses (a batch is
+			// recorded all or nothing): halves, until only what is refused
+			// alone is dropped.
 			r.postError(postRefused)
 			r.o.Log.Warn().Str(logging.Event, "decisions_batch_split").Int(logging.Count, len(batch)).
-				Str(logging.ErrorKey, se.Msg).Msg("batch too large for the history store; sending it in halves")
+				Int(logging.Status, se.Code).Str(logging.ErrorKey, se.Msg).
+				Msg("history store refused a batch; sending it in halves")
 			half := len(batch) / 2
 			r.send(batch[:half])
 			if r.ctx.Err() != nil {
@@ -435,8 +495,8 @@ func (r *Recorder) send(batch [][]byte) {
 			r.send(batch[half:])
 			return
 		case se != nil && se.Code >= 400 && se.Code < 500 && !retryable4xx(se.Code):
-			// 400, 413 for one decision, any other refusal of the batch
-			// itself: sending it again gets the same answer.
+			// 400 or 413 for one decision, any other refusal of the
+			// batch itself: sending it again gets the same answer.
 			r.postError(postRefused)
 			r.settle(len(batch))
 			r.o.Metrics.drop(DropRefused, len(batch))

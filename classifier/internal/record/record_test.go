@@ -162,17 +162,20 @@ func TestRetryAfter503(t *testing.T) {
 	}
 }
 
-// 400: the batch is dropped, counted and logged with the store's error;
-// later decisions are recorded.
-func TestRefusedBatchDropped(t *testing.T) {
+// 400 for a batch: it is sent in halves until what the store refuses alone
+// is dropped, counted and logged with the store's error; the rest is
+// recorded, in order.
+func TestRefusedDecisionDropped(t *testing.T) {
 	f := start(t, func(o *record.Options) { o.FlushInterval = time.Hour })
-	f.srv.Answer(func(n int, _ api.DecisionBatch) int {
-		if n == 1 {
-			return http.StatusBadRequest
+	f.srv.Answer(func(_ int, b api.DecisionBatch) int {
+		for _, d := range b.Decisions {
+			if d.AlertID == "alert-1" {
+				return http.StatusBadRequest
+			}
 		}
 		return 0
 	})
-	for i := range 3 {
+	for i := range 5 {
 		f.rec.Record(decision(i))
 	}
 	// Nothing is sent before the interval: Close sends the batch.
@@ -181,14 +184,21 @@ func TestRefusedBatchDropped(t *testing.T) {
 	if err := f.rec.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.srv.Recorded(); len(got) != 0 {
-		t.Fatalf("recorded %d", len(got))
+	var ids []string
+	for _, d := range f.srv.Recorded() {
+		ids = append(ids, d.AlertID)
 	}
-	if !f.metric(t, `classifier_decisions_dropped_total{reason="refused"} 3`) {
-		t.Error("refused drops not counted")
+	if got := strings.Join(ids, " "); got != "alert-0 alert-2 alert-3 alert-4" {
+		t.Errorf("recorded %s", got)
 	}
-	if !f.logs.has("level=error", "event=decisions_dropped", "reason=refused", "count=3", "status=400", "refused with 400 on request 1") {
+	if !f.metric(t, `classifier_decisions_dropped_total{reason="refused"} 1`) {
+		t.Error("refused drop not counted")
+	}
+	if !f.logs.has("level=error", "event=decisions_dropped", "reason=refused", "count=1", "status=400", "refused with 400 on request") {
 		t.Errorf("no decisions_dropped line:\n%s", f.logs)
+	}
+	if !f.logs.has("level=warn", "event=decisions_batch_split", "count=5", "status=400") {
+		t.Errorf("no decisions_batch_split line:\n%s", f.logs)
 	}
 }
 
@@ -278,8 +288,8 @@ func TestHangingStoreNeverBlocks(t *testing.T) {
 	}
 	f.waitMetric(t, `classifier_decisions_dropped_total{reason="buffer_full"} 90`)
 	f.waitMetric(t, "classifier_decisions_buffered 10")
-	if !f.logs.has("level=warn", "event=decisions_dropped", "reason=buffer_full", "buffer=10") {
-		t.Errorf("no buffer_full line:\n%s", f.logs)
+	if !f.logs.has("level=warn", "event=decisions_dropped", "reason=buffer_full", "buffer=10", "count=1 ") {
+		t.Errorf("no buffer_full line for the first drop:\n%s", f.logs)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -291,6 +301,10 @@ func TestHangingStoreNeverBlocks(t *testing.T) {
 	}
 	if !f.logs.has("level=error", "event=decisions_dropped", "reason=shutdown", "count=10") {
 		t.Errorf("no shutdown line:\n%s", f.logs)
+	}
+	// The drops after the first line are logged at the latest on Close.
+	if !f.logs.has("level=warn", "event=decisions_dropped", "reason=buffer_full", "count=89 ") {
+		t.Errorf("no buffer_full line for the other drops:\n%s", f.logs)
 	}
 	f.rec.Record(decision(100)) // after Close: dropped, never blocks
 	if !f.metric(t, `classifier_decisions_dropped_total{reason="shutdown"} 11`) {
@@ -355,7 +369,40 @@ func TestWrongTokenNotLogged(t *testing.T) {
 			t.Fatalf("no 401 line:\n%s", f.logs)
 		}
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := f.rec.Close(ctx); err == nil {
+		t.Error("Close = nil with a decision the store never took")
+	}
 	if strings.Contains(f.logs.String(), wrong) {
 		t.Errorf("the token is in the logs:\n%s", f.logs)
+	}
+}
+
+// The buffer is bounded in bytes too: large payloads fill it sooner.
+func TestBufferBytes(t *testing.T) {
+	payload := []byte(`"` + strings.Repeat("x", 10000) + `"`)
+	cost := len(payload) + 4<<10 // entryCost
+	f := start(t, func(o *record.Options) { o.MaxBufferBytes = 3 * cost; o.FlushInterval = time.Hour })
+	for i := range 10 {
+		d := decision(i)
+		d.Payload = payload
+		f.rec.Record(d)
+	}
+	if n := f.rec.Buffered(); n != 3 {
+		t.Errorf("buffered %d, want 3", n)
+	}
+	if !f.metric(t, `classifier_decisions_dropped_total{reason="buffer_full"} 7`) {
+		t.Error("drops not counted")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.rec.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := f.srv.Recorded()
+	checkOrder(t, got, 3)
+	if string(got[0].Payload) != string(payload) {
+		t.Errorf("payload %.40s…", got[0].Payload)
 	}
 }

@@ -22,6 +22,7 @@ type Set struct {
 type feedIndex struct {
 	feed     string
 	rules    []*Rule
+	keys     []string           // key tag of each rule ("": none)
 	untagged []int32            // rules without a required tag
 	byTag    map[string][]int32 // key tag → rules, ascending
 }
@@ -55,6 +56,7 @@ func NewSet(files []File, valid []*Rule) *Set {
 					key, best = t, count[t]
 				}
 			}
+			fi.keys = append(fi.keys, key)
 			if key == "" {
 				fi.untagged = append(fi.untagged, int32(i))
 			} else {
@@ -128,6 +130,22 @@ func (s *Set) Candidates(a *Alert, fn func(*Rule) bool) {
 	}
 	*bp = idx
 	s.scratch.Put(bp)
+}
+
+// Skipped calls fn, in file order, with each enabled rule for the alert's
+// feed type that Candidates skips, and the tag it requires that the alert
+// lacks. fn returns false to stop.
+func (s *Set) Skipped(a *Alert, fn func(r *Rule, tag string) bool) {
+	fi := s.feed(a.Env.Meta.FeedType)
+	if fi == nil {
+		return
+	}
+	tags := a.Tags()
+	for i, key := range fi.keys {
+		if key != "" && !slices.Contains(tags, key) && !fn(fi.rules[i], key) {
+			return
+		}
+	}
 }
 
 func dedupe(tags []string) []string {

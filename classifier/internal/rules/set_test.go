@@ -2,6 +2,7 @@ package rules
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -58,6 +59,25 @@ func TestSetCandidates(t *testing.T) {
 				}
 				return true
 			})
+			// Skipped lists exactly the rules Candidates left out, in file
+			// order, each with a tag the alert lacks.
+			var skipped []string
+			set.Skipped(a, func(r *Rule, tag string) bool {
+				skipped = append(skipped, r.Def.Name)
+				if a.HasTags([]string{tag}) || !slices.Contains(r.Matcher.RequiredTags(), tag) {
+					t.Errorf("rule %s skipped for tag %q", r.Def.Name, tag)
+				}
+				return true
+			})
+			var want []string
+			for _, r := range set.Rules {
+				if r.Applies("OpsGenie") && !slices.Contains(got, r.Def.Name) {
+					want = append(want, r.Def.Name)
+				}
+			}
+			if !slices.Equal(skipped, want) {
+				t.Errorf("skipped %v, want %v", skipped, want)
+			}
 			list := "," + strings.Join(got, ",") + ","
 			for _, name := range strings.Split(tc.excluded, ",") {
 				if strings.Contains(list, ","+name+",") {
