@@ -1,5 +1,6 @@
 # Alexis — auto-remediation pipeline.
-#   make demo   run the whole pipeline locally and watch an alert get remediated
+#   make demo   run the whole pipeline locally and watch an alert get remediated (first run: 1-4 min)
+#   make demo-keep  the same, then keep it running (console URL, token) until Ctrl-C
 #   make test   run the whole test suite (race detector on)
 #   make bench  run the benchmark suite and print one table (~15 min; see deploy/bench/bench.sh)
 #   make soak   1,000 alerts/s for 10 minutes, every alert accounted for (deploy/bench/soak.sh)
@@ -10,7 +11,7 @@ PKGS      := ./shared/... ./poller/... ./classifier/... ./actionhandler/... ./de
 BIN       := bin
 SERVICES  := poller classifier actionhandler
 
-.PHONY: all build demo test unit vet fmt-check modules deps images stack-test bench soak overload clean
+.PHONY: all build demo demo-keep deps-demo test unit vet fmt-check modules deps images stack-test bench soak overload clean
 
 all: build
 
@@ -20,12 +21,19 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/alexisctl ./actionhandler/cmd/alexisctl
 	@echo "built: $(addprefix $(BIN)/,$(SERVICES) alexisctl)"
 
-# Installs what the demo and the tests need (OpenSSH's sshd, ...) when missing.
+# Installs what the tests need (OpenSSH's sshd, PostgreSQL, Chromium, ...) when missing.
 deps:
-	@deploy/install-deps.sh
+	@deploy/install-deps.sh test
 
-demo: deps
-	$(GO) run ./deploy/cmd/demo
+# The demo needs only OpenSSH (install-deps.sh demo); DEMO_FLAGS: e.g. -logs.
+deps-demo:
+	@deploy/install-deps.sh demo
+
+demo: deps-demo
+	@GO=$(GO) deploy/cmd/demo/demo.sh $(DEMO_FLAGS)
+
+demo-keep: deps-demo
+	@GO=$(GO) deploy/cmd/demo/demo.sh -keep $(DEMO_FLAGS)
 
 test: deps vet fmt-check
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)

@@ -1,133 +1,149 @@
 // Command demo runs the whole Alexis pipeline on this machine and shows an
 // alert being remediated: a local OpsGenie-compatible server seeded with two
 // alerts, the poller, classifier and action handler as real processes, and
-// OpenSSH's sshd on 127.0.0.2 as the host to fix. Run it with `make demo`.
+// OpenSSH's sshd on 127.0.0.2 as the host to fix. It tells what happened in
+// a few lines (the services' raw logs go to .demo/logs/) and ends with the
+// console's URL, a read-only login token and alexisctl's environment.
+//
+//	make demo                       build, run the story, stop
+//	make demo-keep                  the same, then keep running until Ctrl-C
+//	go run ./deploy/cmd/demo [-keep] [-logs]
+//
+// -logs mirrors the services' log lines to the terminal as well. -quiet,
+// which used to turn that mirroring off, is now the default (still
+// accepted; -quiet=false is -logs).
 package main
 
 import (
-	"bytes"
 	"context"
-	"embed"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/alexis-ops/alexis/deploy/internal/stack"
 )
 
-//go:embed rules/*.json
-var defaultRules embed.FS
+// options are the demo's flags.
+type options struct {
+	dir     string        // working directory, wiped first (default REPO/.demo)
+	logs    bool          // mirror the services' log lines to out
+	keep    bool          // keep running until ctx ends
+	tick    time.Duration // how often a long build says it is still going
+	timeout time.Duration // for the alerts to be handled
+}
 
 func main() {
-	quiet := flag.Bool("quiet", false, "do not mirror the services' log lines")
-	keep := flag.Bool("keep", false, "keep running after the demo until Ctrl-C")
+	o := options{tick: 10 * time.Second, timeout: 60 * time.Second}
+	flag.BoolVar(&o.logs, "logs", false, "also mirror the services' log lines here (they always go to .demo/logs/*.log)")
+	quiet := flag.Bool("quiet", true, "the default now; -quiet=false is -logs (the earlier default)")
+	flag.BoolVar(&o.keep, "keep", false, "keep running after the story until Ctrl-C, to explore the console and alexisctl")
+	flag.StringVar(&o.dir, "dir", "", "working directory, wiped first (default .demo in the repository)")
 	flag.Parse()
+	o.logs = o.logs || !*quiet
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Stdout, *quiet, *keep); err != nil {
+	if err := run(ctx, os.Stdout, o); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out io.Writer, quiet, keep bool) error {
+func run(ctx context.Context, out io.Writer, o options) error {
 	root, err := stack.RepoRoot()
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(root, ".demo")
-	if err := os.RemoveAll(dir); err != nil {
+	defaultDir := filepath.Join(root, ".demo")
+	if o.dir == "" {
+		o.dir = defaultDir
+	}
+	if err := wipe(o.dir, o.dir == defaultDir); err != nil {
 		return err
 	}
-	bin, rules := filepath.Join(dir, "bin"), filepath.Join(dir, "rules")
-	for _, d := range []string{bin, rules} {
+	bin, rules, logs := filepath.Join(o.dir, "bin"), filepath.Join(o.dir, "rules"), filepath.Join(o.dir, "logs")
+	for _, d := range []string{bin, rules, logs} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
 	}
-	serviceLog := filepath.Join(dir, "duplicator-service.log")
+	serviceLog := filepath.Join(o.dir, "duplicator-service.log")
 
-	say(out, "building poller, classifier and actionhandler")
-	if err := stack.Build(ctx, bin); err != nil {
+	if err := build(ctx, out, bin, o.tick); err != nil {
 		return err
 	}
-	entries, _ := defaultRules.ReadDir("rules")
-	for _, e := range entries {
-		data, _ := defaultRules.ReadFile("rules/" + e.Name())
-		data = bytes.ReplaceAll(data, []byte("SERVICE_LOG"), []byte(serviceLog))
-		if err := os.WriteFile(filepath.Join(rules, e.Name()), data, 0o644); err != nil {
-			return err
-		}
-		say(out, "rule installed: %s", filepath.Join(".demo/rules", e.Name()))
+	if err := stack.InstallDemoRules(rules, serviceLog); err != nil {
+		return err
 	}
 
 	var mirror io.Writer
-	if !quiet {
+	if o.logs {
 		mirror = out
 	}
-	say(out, "starting sshd on 127.0.0.2, a local OpsGenie-compatible server, and the three services")
-	s, err := stack.Start(ctx, stack.Options{Dir: dir, BinDir: bin, RulesDir: rules, Mirror: mirror})
+	say(out, "starting sshd on 127.0.0.2, a local OpsGenie-compatible server, the action handler, classifier and poller")
+	s, err := stack.Start(ctx, stack.Options{Dir: o.dir, BinDir: bin, RulesDir: rules, LogDir: logs, Mirror: mirror,
+		History: true, Console: true})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 
-	gc := s.CreateAlert("duplicator: Long garbage-collection time",
-		"Dynatrace: Long garbage-collection time on duplicator (GC suspension 41%)", s.SSH.Addr, "syn.day", "syn.duplicator")
-	disk := s.CreateAlert("db01: disk almost full", "Filesystem /var is 97% full", "db01.example.com", "syn.db")
-	say(out, "alert #%s created: %q (matches rule duplicator_gc_restart)", gc.TinyID, "duplicator: Long garbage-collection time")
-	say(out, "alert #%s created: %q (no rule for it)", disk.TinyID, "db01: disk almost full")
-
-	deadline := time.Now().Add(60 * time.Second)
-	for !done(s, gc.ID, disk.ID) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the alerts were not handled within 60s; see the logs in %s", dir)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+	if err := tell(ctx, out, root, s, o.timeout, serviceLog); err != nil {
+		return fmt.Errorf("%w; the services' logs are in %s", err, rel(root, logs))
 	}
-	time.Sleep(500 * time.Millisecond) // let the last log lines arrive
-
-	fmt.Fprintln(out)
-	say(out, "what landed on the alerts (read back from the OpsGenie API):")
-	for _, a := range []struct{ id, tiny string }{{gc.ID, gc.TinyID}, {disk.ID, disk.TinyID}} {
-		fmt.Fprintf(out, "\n  alert #%s  teams=%s\n", a.tiny, strings.Join(s.OpsGenie.Teams(a.id), ","))
-		for _, n := range s.OpsGenie.Notes(a.id) {
-			fmt.Fprintf(out, "    note: %s\n", strings.ReplaceAll(n, "\n", "\n          "))
-		}
-	}
-	svc, _ := os.ReadFile(serviceLog)
-	fmt.Fprintf(out, "\n  the remediated host's service log (%s):\n    %s\n", serviceLog, strings.TrimSpace(string(svc)))
-	fmt.Fprintln(out)
-	say(out, "logs of every service are in %s/*.log; configs in %s/*.yaml", dir, dir)
-	if keep {
-		say(out, "still running (classifier %s, action handler %s); Ctrl-C to stop", s.ClassifierURL, s.ActionHandlerURL)
+	explore(out, root, s, o.keep)
+	if o.keep {
 		<-ctx.Done()
+		fmt.Fprintln(out)
+		say(out, "stopping")
 	}
 	return nil
 }
 
-func done(s *stack.Stack, gcID, diskID string) bool {
-	has := func(list []string, v string) bool {
-		for _, x := range list {
-			if x == v {
-				return true
-			}
-		}
-		return false
+// marker names a directory the demo made, which it may wipe.
+const marker = ".alexis-demo"
+
+// wipe empties dir for a new run. A -dir that holds anything but an
+// earlier run's files (its marker) is left alone: the flag must not turn a
+// typo into rm -rf. The default .demo may predate the marker.
+func wipe(dir string, isDefault bool) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return writeMarker(dir)
 	}
-	return has(s.OpsGenie.Teams(gcID), "ops_unix") && has(s.OpsGenie.Teams(diskID), stack.InvestigationQueue)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, marker)); len(entries) > 0 && err != nil && !isDefault {
+		return fmt.Errorf("-dir %s: not empty and not made by the demo (no %s file): refusing to wipe it", dir, marker)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return writeMarker(dir)
+}
+
+func writeMarker(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, marker), []byte("made by go run ./deploy/cmd/demo; wiped by its next run\n"), 0o644)
 }
 
 func say(out io.Writer, format string, args ...any) {
 	fmt.Fprintf(out, "==> "+format+"\n", args...)
+}
+
+// rel names path relative to the repository when it is inside it.
+func rel(root, path string) string {
+	if r, err := filepath.Rel(root, path); err == nil && filepath.IsLocal(r) {
+		return r
+	}
+	return path
 }

@@ -97,7 +97,7 @@ receivers:
 		"--web.listen-address=" + addr,
 		"--cluster.listen-address=", // no clustering, no gossip port
 		"--log.level=debug",
-	}, filepath.Join(s.opts.Dir, "alertmanager.log"), s.opts.Mirror)
+	}, filepath.Join(s.opts.LogDir, "alertmanager.log"), s.opts.Mirror)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,7 @@ type Options struct {
 	Dir          string        // working directory (configs, secrets, logs, state)
 	BinDir       string        // directory with the three binaries (see Build)
 	RulesDir     string        // rules directory the classifier reads
+	LogDir       string        // where the services' *.log files go; default Dir
 	Mirror       io.Writer     // if set, every service log line is copied here
 	LoopInterval time.Duration // poller loop; default 1s
 	SSHAddr      string        // sshd listen address; default 127.0.0.2:0
@@ -45,6 +46,13 @@ type Options struct {
 	// Alertmanager, when set, starts Prometheus Alertmanager too, its
 	// webhook receiver posting to the classifier (alertmanager.go).
 	Alertmanager *AlertmanagerOptions
+	// History configures the classifier's history: block, recording every
+	// decision at the action handler (its token there gets scope record).
+	History bool
+	// Console configures the action handler's console: block (the web
+	// console at /console/, reading rules and explain from the classifier
+	// with a read-only token of its own).
+	Console bool
 }
 
 // Stack is a running pipeline.
@@ -59,22 +67,34 @@ type Stack struct {
 	// UserToken is a person's token ("oncall") valid on the classifier and
 	// the action handler, for posting to them directly.
 	UserToken string
+	// ViewerToken ("viewer") may only read, on all three services: the
+	// console login and alexisctl's token. ViewerTokenFile holds it.
+	ViewerToken     string
+	ViewerTokenFile string
 
 	opts Options
 }
 
 // Build compiles the three service binaries into dir.
 func Build(ctx context.Context, dir string) error {
+	for _, s := range Services {
+		if err := BuildService(ctx, dir, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BuildService compiles one service binary (one of Services) into dir.
+func BuildService(ctx context.Context, dir, service string) error {
 	root, err := RepoRoot()
 	if err != nil {
 		return err
 	}
-	for _, s := range Services {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, s), "./"+s+"/cmd/"+s)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %v\n%s", s, err, out)
-		}
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, service), "./"+service+"/cmd/"+service)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build %s: %v\n%s", service, err, out)
 	}
 	return nil
 }
@@ -101,6 +121,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if o.SSHAddr == "" {
 		o.SSHAddr = "127.0.0.2:0"
 	}
+	if o.LogDir == "" {
+		o.LogDir = o.Dir
+	}
 	s := &Stack{Procs: map[string]*Proc{}, opts: o}
 	defer func() {
 		if err != nil {
@@ -109,6 +132,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}()
 	secrets := filepath.Join(o.Dir, "secrets")
 	if err := os.MkdirAll(secrets, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.LogDir, 0o755); err != nil {
 		return nil, err
 	}
 
@@ -122,10 +148,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 
 	tok := map[string]string{}
-	for _, name := range []string{"poller", "classifier", "oncall", "alertmanager"} {
+	for _, name := range []string{"poller", "classifier", "oncall", "alertmanager", "viewer", "console"} {
 		tok[name] = randomToken()
 	}
-	s.UserToken = tok["oncall"]
+	s.UserToken, s.ViewerToken = tok["oncall"], tok["viewer"]
 	write := func(name, content string) (string, error) {
 		p := filepath.Join(secrets, name)
 		return p, os.WriteFile(p, []byte(content), 0o600)
@@ -135,9 +161,19 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	// Least privilege: the poller and the classifier keep their services'
-	// default scopes, Alertmanager may post its own feed only, and the
-	// on-call person may read, scrape and post rules of their own (adhoc).
-	classifierClients := "poller:" + tok["poller"] + "\noncall:" + tok["oncall"] + " scopes=classify,read,metrics\n"
+	// default scopes (the classifier also records its decisions when
+	// History is on), Alertmanager may post its own feed only, the on-call
+	// person may read, scrape and post rules of their own (adhoc), the
+	// viewer and the console's classifier client may only read.
+	classifierClients := "poller:" + tok["poller"] + "\noncall:" + tok["oncall"] + " scopes=classify,read,metrics\n" +
+		"viewer:" + tok["viewer"] + " scopes=read\n"
+	if o.Console {
+		classifierClients += "console:" + tok["console"] + " scopes=read\n"
+	}
+	classifierAtAH := "classifier:" + tok["classifier"] + "\n"
+	if o.History {
+		classifierAtAH = "classifier:" + tok["classifier"] + " scopes=act,record\n"
+	}
 	if o.Alertmanager != nil {
 		recv := o.Alertmanager.Receiver
 		if recv == "" {
@@ -146,12 +182,18 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		classifierClients += "alertmanager:" + tok["alertmanager"] + " scopes=classify:" + recv + "\n"
 	}
 	files := map[string]string{
-		"classifier_tokens":    classifierClients,
-		"alertmanager_token":   tok["alertmanager"],
-		"actionhandler_tokens": "classifier:" + tok["classifier"] + "\noncall:" + tok["oncall"] + " scopes=adhoc,read,metrics\n",
-		"poller_tokens":        "oncall:" + tok["oncall"] + " scopes=read,metrics\n",
-		"poller_out_token":     tok["poller"] + "\n",
-		"classifier_out_token": tok["classifier"] + "\n",
+		"classifier_tokens":  classifierClients,
+		"alertmanager_token": tok["alertmanager"],
+		"actionhandler_tokens": classifierAtAH + "oncall:" + tok["oncall"] + " scopes=adhoc,read,metrics\n" +
+			"viewer:" + tok["viewer"] + " scopes=read\n",
+		"poller_tokens": "oncall:" + tok["oncall"] + " scopes=read,metrics\n" +
+			"viewer:" + tok["viewer"] + " scopes=read\n",
+		// alexisctl's ALEXIS_TOKEN_FILE and the console login.
+		"viewer_token": tok["viewer"] + "\n",
+		// The console's token at the classifier (rules, explain).
+		"console_classifier_token": tok["console"] + "\n",
+		"poller_out_token":         tok["poller"] + "\n",
+		"classifier_out_token":     tok["classifier"] + "\n",
 		// The key the classifier signs forwarded actions with.
 		"signing_key": randomToken() + "\n",
 	}
@@ -161,6 +203,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
+	s.ViewerTokenFile = paths["viewer_token"]
 
 	addr := map[string]string{}
 	for _, svc := range Services {
@@ -170,7 +213,16 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	s.ActionHandlerURL = "http://" + addr["actionhandler"]
 	s.ClassifierURL = "http://" + addr["classifier"]
-	ogBlock := fmt.Sprintf("opsgenie:\n  api_url: %q\n  api_key_file: %q\n  timeout: 5s\n  retries: 1\n", s.OpsGenie.Host(), ogKey)
+	ogBlock := fmt.Sprintf("tickets:\n  opsgenie:\n    api_url: %q\n    api_key_file: %q\n    timeout: 5s\n    retries: 1\n", s.OpsGenie.Host(), ogKey)
+	var historyBlock, consoleBlock string
+	if o.History {
+		historyBlock = fmt.Sprintf("history:\n  url: %q\n  token_file: %q\n  flush_interval: 200ms\n",
+			s.ActionHandlerURL+"/v1/decisions", paths["classifier_out_token"])
+	}
+	if o.Console {
+		consoleBlock = fmt.Sprintf("console:\n  classifier_url: %q\n  classifier_token_file: %q\n",
+			s.ClassifierURL, paths["console_classifier_token"])
+	}
 
 	configs := map[string]string{
 		"actionhandler": fmt.Sprintf(`listen: %q
@@ -186,9 +238,9 @@ ssh:
   known_hosts_file: %q
   connect_timeout: 5s
   command_timeout: 60s
-%s`, addr["actionhandler"], paths["actionhandler_tokens"], paths["signing_key"], o.Development, InvestigationQueue,
+%s%s`, addr["actionhandler"], paths["actionhandler_tokens"], paths["signing_key"], o.Development, InvestigationQueue,
 			filepath.Join(o.Dir, "actionhandler.db"),
-			s.SSH.User, s.SSH.ClientKeyFile, s.SSH.KnownHostsFile, ogBlock),
+			s.SSH.User, s.SSH.ClientKeyFile, s.SSH.KnownHostsFile, ogBlock, consoleBlock),
 		"classifier": fmt.Sprintf(`listen: %q
 tokens_file: %q
 rules_dir: %q
@@ -197,8 +249,8 @@ action_handlers:
 action_handler_token_file: %q
 signing_key_file: %q
 default_investigation_queue: %s
-%s`, addr["classifier"], paths["classifier_tokens"], o.RulesDir, s.ActionHandlerURL+"/v1/action",
-			paths["classifier_out_token"], paths["signing_key"], InvestigationQueue, ogBlock),
+%s%s`, addr["classifier"], paths["classifier_tokens"], o.RulesDir, s.ActionHandlerURL+"/v1/action",
+			paths["classifier_out_token"], paths["signing_key"], InvestigationQueue, ogBlock, historyBlock),
 		"poller": fmt.Sprintf(`listen: %q
 tokens_file: %q
 loop_interval: %s
@@ -227,7 +279,7 @@ feeds:
 			return nil, err
 		}
 		p, err := startProc(svc, filepath.Join(o.BinDir, svc), []string{"-config", cfg},
-			filepath.Join(o.Dir, svc+".log"), o.Mirror)
+			filepath.Join(o.LogDir, svc+".log"), o.Mirror)
 		if err != nil {
 			return nil, err
 		}
