@@ -11,12 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/shared/api"
 )
 
 // BenchmarkTimelinePage measures the console's timeline as a browser gets
 // it (HTTP, session check, store query, template) on a SQLite store
-// holding 100,000 decisions (ALEXIS_BENCH_DECISIONS to change): the first
+// holding 100,000 decisions (ALEXIS_BENCH_DECISIONS to change) and as many
+// executions (queued: created through the store, three in four linked to
+// a matched decision, on one of 100 hosts): the first
 // page, the 20th page by cursor, a rule filter, an outcome filter, a text
 // search and the live rows endpoint. Figures: p50_ms and p99_ms of b.N
 // requests each.
@@ -30,13 +33,23 @@ func BenchmarkTimelinePage(b *testing.B) {
 	e := newEnv(b, nil)
 	now := e.clock.Now()
 	start := time.Now()
+	for i := 0; i < n; i++ {
+		x := &store.Execution{ID: fmt.Sprintf("x%d", i), AlertID: fmt.Sprintf("alert-%032x", i), UniqueValue: "u",
+			FeedType: "OpsGenie", FeedName: "incoming", RuleName: fmt.Sprintf("rule-%d", i%50), Client: "classifier",
+			Request: []byte(`{}`), Entities: []string{fmt.Sprintf("host-%d", i%100)}}
+		if _, _, err := e.st.Create(ctx, x, time.Nanosecond); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("seeded %d executions in %s", n, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
 	batch := make([]api.Decision, 0, api.MaxDecisionBatch)
 	for i := 0; i < n; i++ {
 		d := decision(fmt.Sprintf("%032x", i), now.Add(-time.Duration(n-i)*30*time.Second), api.ResultUnmatched)
 		d.Summary = fmt.Sprintf("disk full on host-%d", i%100)
 		if i%4 != 0 {
 			d.Result = api.ResultMatched
-			d.Matched = []api.MatchedAction{{RuleName: fmt.Sprintf("rule-%d", i%50), Status: "accepted"}}
+			d.Matched = []api.MatchedAction{{RuleName: fmt.Sprintf("rule-%d", i%50), ExecutionID: fmt.Sprintf("x%d", i), Status: "accepted"}}
 		}
 		batch = append(batch, d)
 		if len(batch) == cap(batch) || i == n-1 {
