@@ -264,6 +264,12 @@ func registerConsole(e *echo.Echo, cfg *config.Config, st console.Store, tokens 
 		log.Warn().Str(logging.Event, "console_session_key_random").
 			Msg("console sessions are signed with a random key of this process: they end when it restarts and work on this replica only; set console.session_key_file to share one")
 	}
+	// Sessions end when the tokens they were granted under change.
+	tokensFile, err := os.ReadFile(cfg.TokensFile)
+	if err != nil {
+		return fmt.Errorf("tokens_file: %w", err)
+	}
+	o.SessionKey = console.BindKey(o.SessionKey, tokensFile)
 	if k.ClassifierURL != "" {
 		tok, err := sconfig.ReadSecret(k.ClassifierTokenFile)
 		if err != nil {

@@ -44,6 +44,20 @@ func LoadKey(path string) ([]byte, error) {
 	return k, nil
 }
 
+// BindKey derives the key sessions are signed with from the session key
+// and the content of the tokens file: a session stays valid only as long
+// as the tokens it was granted under are unchanged. Removing or rotating
+// a token in tokens_file (read at start) therefore ends every console
+// session at the next start, also with a session_key_file shared by
+// replicas; otherwise a stolen cookie would outlive its revoked token.
+func BindKey(key, tokensFile []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("alexis console sessions\x00"))
+	sum := sha256.Sum256(tokensFile)
+	m.Write(sum[:])
+	return m.Sum(nil)
+}
+
 // RandomKey is a per-process session key.
 func RandomKey() []byte {
 	b := make([]byte, 32)

@@ -1,6 +1,9 @@
 package console
 
 import (
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -64,5 +67,49 @@ func TestLimiterBounded(t *testing.T) {
 	}
 	if len(l.buckets) > 3 {
 		t.Errorf("%d addresses tracked", len(l.buckets))
+	}
+}
+
+// A session signed under a key bound to one tokens file is refused once
+// the tokens file changed (a token rotated or removed), even with the same
+// session key: a stolen cookie does not outlive its revoked token.
+func TestSessionEndsWhenTokensChange(t *testing.T) {
+	key := RandomKey()
+	before := []byte("reader:" + readToken + "\n")
+	after := []byte("reader:" + readToken + "-rotated\n")
+	first := newEnv(t, func(o *Options) { o.SessionKey = BindKey(key, before) })
+	c := first.login(readToken)
+	u, _ := url.Parse(first.srv.URL + "/console/")
+	var cookie *http.Cookie
+	for _, k := range c.Jar.Cookies(u) {
+		if k.Name == SessionCookie {
+			cookie = k
+		}
+	}
+	if cookie == nil {
+		t.Fatal("no session cookie")
+	}
+	for _, tc := range []struct {
+		name   string
+		tokens []byte
+		ok     bool
+	}{
+		{"same tokens", before, true},
+		{"tokens changed", after, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(o *Options) { o.SessionKey = BindKey(key, tc.tokens) })
+			req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/console/", nil)
+			req.AddCookie(&http.Cookie{Name: SessionCookie, Value: cookie.Value})
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if got := strings.Contains(string(body), `id="timeline"`); got != tc.ok || (tc.ok && resp.StatusCode != http.StatusOK) {
+				t.Errorf("status %d, timeline shown %v, want %v", resp.StatusCode, got, tc.ok)
+			}
+		})
 	}
 }
