@@ -270,7 +270,8 @@ token() { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
   echo "admin:$admin" >poller_tokens
   printf 'poller:%s\nadmin:%s\n' "$poller" "$admin" >classifier_tokens
   echo "$poller" >poller_classifier_token
-  printf 'classifier:%s\nadmin:%s scopes=admin\n' "$classifier" "$admin" >actionhandler_tokens
+  # act: its signed pushes; record: its decisions (the classifier's history: block)
+  printf 'classifier:%s scopes=act,record\nadmin:%s scopes=admin\n' "$classifier" "$admin" >actionhandler_tokens
   echo "$classifier" >classifier_actionhandler_token
   printf '%s%s\n' "$(token)" "$(token)" >signing_key # 64 hex characters: the classifier signs, the action handler verifies
   token >opsgenie_key
@@ -413,6 +414,25 @@ pass "alert 1 polled, classified and remediated over SSH exactly once (${lap}s)"
 notes stacktest-1 | grep -q 'stacktest_remediate: append_marker on sshtarget: success' ||
   fail "no success note on alert 1: $(notes stacktest-1)"
 pass "outcome written back to the alert as a note"
+
+# The classifier recorded its decision in the action handler's store,
+# linked to the execution it caused (GET /v1/decisions, the console's
+# timeline).
+ahtoken=$(sed -n 's/^admin:\([^ ]*\).*/\1/p' "$work/secrets/actionhandler_tokens")
+decisions() {
+  curl -fsS -m 5 -H "Authorization: Bearer $ahtoken" \
+    "http://127.0.0.1:$ALEXIS_ACTIONHANDLER_PORT/v1/decisions?outcome=success&q=remediate%20me"
+}
+recorded=""
+for _ in $(seq 30); do
+  recorded=$(decisions 2>/dev/null || true)
+  case $recorded in *'"result":"matched"'*'"status":"success"'*) break ;; esac
+  sleep 1
+done
+case $recorded in
+  *'"result":"matched"'*'"status":"success"'*) pass "the classifier's decision recorded in the action handler's store, linked to its successful execution" ;;
+  *) fail "no recorded decision for alert 1 linked to a successful execution: $recorded" ;;
+esac
 
 # Edit the rule on the host the way the README says: write aside, rename.
 sed 's/remediated-v1/remediated-v2/' "$rule" >"$work/rules/.stacktest_remediate.json.tmp"
