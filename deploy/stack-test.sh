@@ -418,14 +418,27 @@ pass "outcome written back to the alert as a note"
 # The classifier recorded its decision in the action handler's store,
 # linked to the execution it caused (GET /v1/decisions, the console's
 # timeline).
-ahtoken=$(sed -n 's/^admin:\([^ ]*\).*/\1/p' "$work/secrets/actionhandler_tokens")
-decisions() {
-  curl -fsS -m 5 -H "Authorization: Bearer $ahtoken" \
-    "http://127.0.0.1:$ALEXIS_ACTIONHANDLER_PORT/v1/decisions?outcome=success&q=remediate%20me"
-}
+# With two action-handler replicas their port is no longer published
+# (scale2): ask PostgreSQL, which both share, instead of the API.
+if [ "$with_postgres" = 1 ]; then
+  pg=$(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_postgres" | head -n 1)
+  decisions() {
+    # shellcheck disable=SC2016 # expanded in the container
+    docker exec "$pg" sh -c 'PGPASSWORD=$(cat /run/secrets/postgres_password) psql -h 127.0.0.1 -U alexis -d alexis -tAc "$1"' sh \
+      "SELECT '\"result\":\"' || d.result || '\" \"status\":\"' || x.status || '\"' FROM decisions d
+         JOIN decision_executions de ON de.decision_id = d.id JOIN executions x ON x.id = de.execution_id
+        WHERE d.summary LIKE '%remediate me%'"
+  }
+else
+  ahtoken=$(sed -n 's/^admin:\([^ ]*\).*/\1/p' "$work/secrets/actionhandler_tokens")
+  decisions() {
+    curl -fsS -m 5 -H "Authorization: Bearer $ahtoken" \
+      "http://127.0.0.1:$ALEXIS_ACTIONHANDLER_PORT/v1/decisions?outcome=success&q=remediate%20me"
+  }
+fi
 recorded=""
 for _ in $(seq 30); do
-  recorded=$(decisions 2>/dev/null || true)
+  recorded=$(decisions 2>&1 || true)
   case $recorded in *'"result":"matched"'*'"status":"success"'*) break ;; esac
   sleep 1
 done
