@@ -124,18 +124,8 @@ func (h *Handler) listDecisions(c echo.Context) error {
 			"interrupted, dry_run)")
 	}
 	var err error
-	if f.Since, err = timeParam(q.Get("since")); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "since: "+err.Error())
-	}
-	if f.Until, err = timeParam(q.Get("until")); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "until: "+err.Error())
-	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > store.MaxLimit {
-			return echo.NewHTTPError(http.StatusBadRequest, "limit: want 1.."+strconv.Itoa(store.MaxLimit))
-		}
-		f.Limit = n
+	if f.Since, f.Until, f.Limit, err = rangeParams(q); err != nil {
+		return err
 	}
 	page, err := h.Store.ListDecisions(c.Request().Context(), f)
 	if errors.Is(err, store.ErrCursor) {

@@ -32,6 +32,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -296,18 +297,8 @@ func (h *Handler) listExecutions(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "status: unknown status "+strconv.Quote(f.Status))
 	}
 	var err error
-	if f.Since, err = timeParam(q.Get("since")); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "since: "+err.Error())
-	}
-	if f.Until, err = timeParam(q.Get("until")); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "until: "+err.Error())
-	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > store.MaxLimit {
-			return echo.NewHTTPError(http.StatusBadRequest, "limit: want 1.."+strconv.Itoa(store.MaxLimit))
-		}
-		f.Limit = n
+	if f.Since, f.Until, f.Limit, err = rangeParams(q); err != nil {
+		return err
 	}
 	page, err := h.Store.List(c.Request().Context(), f)
 	if errors.Is(err, store.ErrCursor) {
@@ -335,6 +326,25 @@ func (h *Handler) getExecution(c echo.Context) error {
 }
 
 // timeParam reads an RFC 3339 time ("" is zero).
+// rangeParams reads the since, until (RFC 3339) and limit parameters the
+// list endpoints share; the error is the 400 naming the parameter.
+func rangeParams(q url.Values) (since, until time.Time, limit int, err error) {
+	if since, err = timeParam(q.Get("since")); err != nil {
+		return since, until, 0, echo.NewHTTPError(http.StatusBadRequest, "since: "+err.Error())
+	}
+	if until, err = timeParam(q.Get("until")); err != nil {
+		return since, until, 0, echo.NewHTTPError(http.StatusBadRequest, "until: "+err.Error())
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > store.MaxLimit {
+			return since, until, 0, echo.NewHTTPError(http.StatusBadRequest, "limit: want 1.."+strconv.Itoa(store.MaxLimit))
+		}
+		limit = n
+	}
+	return since, until, limit, nil
+}
+
 func timeParam(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
