@@ -56,7 +56,32 @@ const (
 	// alert value that does not fit its template, a destination refused,
 	// ...); the reason names which. A person should look at the alert.
 	ExecRefused = "refused"
+
+	// Safe rollout (docs/rollout.md).
+	// ExecAudit: a rule in audit mode: everything was decided and recorded
+	// (rendered commands, the governor's verdict, the write-back it would
+	// do); nothing connected anywhere.
+	ExecAudit = "audit"
+	// ExecAwaitingApproval: the rule requires approval; nothing runs until
+	// a token with scope approve approves it.
+	ExecAwaitingApproval = "awaiting_approval"
+	// ExecDenied: a person denied it; nothing ran.
+	ExecDenied = "denied"
+	// ExecExpired: nobody approved it in time; nothing ran.
+	ExecExpired = "expired"
+	// ExecVerifying: the tasks succeeded; the rule's verify check is due.
+	ExecVerifying = "verifying"
+	// ExecRemediated: the tasks succeeded and verification says the fix
+	// worked.
+	ExecRemediated = "remediated"
+	// ExecIneffective: the tasks succeeded but verification says the
+	// problem is still there.
+	ExecIneffective = "ineffective"
 )
+
+// ReasonRulePaused is the reason word of an execution skipped because its
+// rule is paused by the circuit breaker (governor.pause_after).
+const ReasonRulePaused = "rule_paused"
 
 // ActionAccepted is the action handler's answer to POST /v1/action.
 type ActionAccepted struct {

@@ -25,6 +25,14 @@ type Governor struct {
 	// Cooldown: least time between the starts of two executions of this
 	// rule on one host.
 	Cooldown string `json:"cooldown,omitempty"`
+	// PauseAfter: the circuit breaker. After this many consecutive failed
+	// or ineffective executions of the rule (PausePerEntity: on one host)
+	// the rule is paused until resumed or its file changes; 0: the action
+	// handler's governor.pause_after default.
+	PauseAfter int `json:"pause_after,omitempty"`
+	// PausePerEntity counts consecutive failures per host and pauses the
+	// rule on that host only.
+	PausePerEntity bool `json:"pause_per_entity,omitempty"`
 }
 
 // WindowDuration parses Window ("" is zero: the action handler's default).
@@ -55,6 +63,9 @@ func (g *Governor) validate() Errors {
 	}
 	if g.MaxExecutionsPerEntity < 0 {
 		errs = append(errs, FieldError{Path: "governor.max_executions_per_entity", Msg: "must not be negative"})
+	}
+	if g.PauseAfter < 0 {
+		errs = append(errs, FieldError{Path: "governor.pause_after", Msg: "must not be negative"})
 	}
 	if d, err := parseDuration(g.Window); err != nil {
 		errs = append(errs, FieldError{Path: "governor.window", Msg: err.Error()})

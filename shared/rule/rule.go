@@ -72,6 +72,15 @@ type Rule struct {
 	// OnEscalation: what is done when the alert is still open
 	// delay_escalation after the execution finished (writeback.go).
 	OnEscalation []ticket.Op `json:"on_escalation,omitzero"`
+
+	// Safe rollout (rollout.go, docs/rollout.md).
+	Mode      string    `json:"mode,omitempty"`       // enforce (default) or audit
+	AuditNote bool      `json:"audit_note,omitempty"` // audit mode: note what would have run on the alert
+	Approval  *Approval `json:"approval,omitempty"`
+	Verify    *Verify   `json:"verify,omitempty"`
+	// OnIneffective: what is done when verification says the fix did not
+	// work (default: add the investigation queue; the note is always written).
+	OnIneffective []ticket.Op `json:"on_ineffective,omitzero"`
 }
 
 // Flag is the v1 "enabled" field: the string "true" or "false" (a JSON
@@ -169,6 +178,7 @@ func ParseWith(data []byte, types []task.Type) (*Rule, error) {
 	errs = append(errs, nestedUnknownKeys(raw)...)
 	errs = append(errs, governorUnknownKeys(raw)...)
 	errs = append(errs, writebackUnknownKeys(raw)...)
+	errs = append(errs, rolloutUnknownKeys(raw)...)
 	for _, e := range r.validate(types) {
 		if hasWhen && e.Path == "evaluation_list" {
 			continue // when is there, with its own errors
@@ -248,6 +258,7 @@ func (r *Rule) validate(types []task.Type) Errors {
 	}
 	errs = append(errs, r.Governor.validate()...)
 	errs = append(errs, r.validateWriteback()...)
+	errs = append(errs, r.validateRollout(types)...)
 	return errs
 }
 

@@ -163,14 +163,14 @@ type writebackList struct {
 }
 
 func (r *Rule) writebackLists() []writebackList {
-	return []writebackList{{"on_success", r.OnSuccess}, {"on_failure", r.OnFailure}, {"on_escalation", r.OnEscalation}}
+	return []writebackList{{"on_success", r.OnSuccess}, {"on_failure", r.OnFailure}, {"on_escalation", r.OnEscalation}, {"on_ineffective", r.OnIneffective}}
 }
 
 // writebackUnknownKeys reports keys of on_success and on_failure items no
 // field reads.
 func writebackUnknownKeys(raw map[string]json.RawMessage) Errors {
 	var errs Errors
-	for _, field := range []string{"on_success", "on_failure", "on_escalation"} {
+	for _, field := range []string{"on_success", "on_failure", "on_escalation", "on_ineffective"} {
 		var items []map[string]json.RawMessage
 		if json.Unmarshal(raw[field], &items) != nil {
 			continue

@@ -92,9 +92,32 @@ type Options struct {
 	// from a dead replica left running on their hosts; nil: nothing is
 	// killed (the note says to check the host).
 	Leftovers LeftoverKiller
+	// Outcomes is told how each execution that acted ended (the circuit
+	// breaker); nil: nobody.
+	Outcomes Outcomes
 	// decode decodes a stored request (default action.Decode); tests
 	// count its calls: the engine decodes once per execution (job).
 	decode func([]byte) (*action.Request, error)
+}
+
+// Outcomes is told the final outcome of an execution that acted on its
+// hosts: once its status is final (success, failure, refused,
+// interrupted; remediated or ineffective after verification), never for
+// audit, dry-run, skipped, denied or expired ones. r is its rule (nil when
+// the stored request cannot be read). It must not block for long.
+type Outcomes interface {
+	Observe(ctx context.Context, x *store.Execution, r *rule.Rule)
+}
+
+// observe tells Outcomes how x ended.
+func (e *Engine) observe(ctx context.Context, x *store.Execution, r *rule.Rule) {
+	if e.o.Outcomes == nil {
+		return
+	}
+	switch x.Status {
+	case store.Success, store.Failure, store.Refused, store.Interrupted, store.Remediated, store.Ineffective:
+		e.o.Outcomes.Observe(ctx, x, r)
+	}
 }
 
 // Engine runs executions. It is safe for concurrent use.
@@ -238,6 +261,7 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 		Int64(logging.ElapsedMS, time.Since(start).Milliseconds()).
 		Msg("execution finished")
 	e.report(ctx, log, j.with(&got))
+	e.observe(ctx, &got, j.rule())
 }
 
 // heartbeat renews the lease every Lease/3 until stop closes; a lost lease

@@ -41,6 +41,7 @@ import (
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/auth"
 	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/alexis-ops/alexis/shared/rule"
 	"github.com/alexis-ops/alexis/shared/server"
 	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/labstack/echo/v4"
@@ -238,6 +239,9 @@ func (h *Handler) postAction(c echo.Context) error {
 		Request:     merged,
 		Entities:    entities,
 	}
+	if req.Rule.Audit() {
+		x.Mode = rule.ModeAudit
+	}
 	if h.HostKey != nil {
 		for _, ent := range entities {
 			x.Hosts = append(x.Hosts, h.HostKey(ent))
@@ -279,6 +283,8 @@ func (h *Handler) storeDown(c echo.Context, log zerolog.Logger, err error) error
 var statuses = map[string]bool{
 	api.ExecQueued: true, api.ExecRunning: true, api.ExecSuccess: true, api.ExecFailure: true,
 	api.ExecSkipped: true, api.ExecInterrupted: true, api.ExecDryRun: true, api.ExecRefused: true,
+	api.ExecAudit: true, api.ExecAwaitingApproval: true, api.ExecDenied: true, api.ExecExpired: true,
+	api.ExecVerifying: true, api.ExecRemediated: true, api.ExecIneffective: true,
 }
 
 func (h *Handler) listExecutions(c echo.Context) error {

@@ -205,6 +205,10 @@ var migrations = []string{
 		PRIMARY KEY (decision_id, outcome)
 	);
 	CREATE INDEX decision_outcomes_outcome ON decision_outcomes (outcome, received_at, decision_id);`,
+	// 9 (safe rollout): the rule's mode (audit), approvals (approval.go),
+	// verification (verify.go) and the circuit breaker (breaker.go).
+	`ALTER TABLE executions ADD COLUMN mode TEXT NOT NULL DEFAULT '';` +
+		schemaApproval + schemaVerify + schemaBreaker,
 }
 
 // migrate brings the schema to the latest version in one transaction,

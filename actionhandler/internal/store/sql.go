@@ -72,11 +72,11 @@ func (s *SQL) Close() error {
 func (s *SQL) q(query string) string { return s.d.rebind(query) }
 
 // Counted statuses: executions that touched (or may have touched) hosts.
-const countedStatuses = `('running', 'success', 'failure', 'interrupted', 'refused')`
+const countedStatuses = `('running', 'success', 'failure', 'interrupted', 'refused', 'verifying', 'remediated', 'ineffective')`
 
 const execColumns = `id, alert_id, unique_value, feed_type, feed_name, rule_name, client, request,
 	status, reason, owner, created_at, started_at, finished_at, reported_at, escalate_at, escalated_at,
-	requested_by, adhoc`
+	requested_by, adhoc, mode, approval_expires_at, decided_by, decision_reason, decided_at, verify_at, verified_at`
 
 func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*Execution, bool, error) {
 	now := s.now()
@@ -129,10 +129,10 @@ func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*
 	}
 	if _, err := tx.exec(ctx, (`INSERT INTO executions
 		(id, alert_id, unique_value, feed_type, feed_name, rule_name, client, request, status, created_at,
-		requested_by, adhoc, busy_hosts)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`),
+		requested_by, adhoc, busy_hosts, mode)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`),
 		x.ID, x.AlertID, x.UniqueValue, x.FeedType, x.FeedName, x.RuleName, x.Client, string(x.Request),
-		Queued, micros(now), x.RequestedBy, boolInt(x.AdHoc), busy); err != nil {
+		Queued, micros(now), x.RequestedBy, boolInt(x.AdHoc), busy, x.Mode); err != nil {
 		return nil, false, fmt.Errorf("store: create: %w", err)
 	}
 	if err := insertRows(ctx, tx, s, `INSERT INTO execution_entities (execution_id, position, entity, host, rule_name) VALUES `,
@@ -754,9 +754,9 @@ func (s *SQL) Recover(ctx context.Context, owner string, lease time.Duration) ([
 		reason = CASE WHEN status = $1 THEN 'the action handler running it (' || owner || ') stopped before it finished' ELSE reason END,
 		finished_at = COALESCE(finished_at, $3),
 		owner = $4, lease_until = $5
-		WHERE reported_at IS NULL AND status <> $6 AND lease_until < $3
+		WHERE reported_at IS NULL AND status <> $6 AND status <> $7 AND lease_until < $3
 		RETURNING id`),
-		Running, Interrupted, micros(now), owner, micros(now.Add(lease)), Queued)
+		Running, Interrupted, micros(now), owner, micros(now.Add(lease)), Queued, AwaitingApproval)
 	if err != nil {
 		return nil, fmt.Errorf("store: recover: %w", err)
 	}
@@ -1020,11 +1020,15 @@ func scanExecution(r scanner) (*Execution, error) {
 	var created int64
 	var started, finished, reported, escalate, escalated sql.NullInt64
 	var adhoc int64
+	var expires, decided, verify, verified sql.NullInt64
 	if err := r.Scan(&x.ID, &x.AlertID, &x.UniqueValue, &x.FeedType, &x.FeedName, &x.RuleName, &x.Client,
 		&request, &x.Status, &x.Reason, &x.Owner, &created, &started, &finished, &reported,
-		&escalate, &escalated, &x.RequestedBy, &adhoc); err != nil {
+		&escalate, &escalated, &x.RequestedBy, &adhoc,
+		&x.Mode, &expires, &x.DecidedBy, &x.DecisionReason, &decided, &verify, &verified); err != nil {
 		return nil, err
 	}
+	x.ApprovalExpiresAt, x.DecidedAt = fromNull(expires), fromNull(decided)
+	x.VerifyAt, x.VerifiedAt = fromNull(verify), fromNull(verified)
 	x.AdHoc = adhoc != 0
 	x.Request = []byte(request)
 	x.CreatedAt = fromMicros(created)

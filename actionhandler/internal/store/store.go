@@ -40,6 +40,15 @@ const (
 	Interrupted = api.ExecInterrupted
 	DryRun      = api.ExecDryRun
 	Refused     = api.ExecRefused
+
+	// Safe rollout (approval.go, verify.go, breaker.go).
+	Audit            = api.ExecAudit
+	AwaitingApproval = api.ExecAwaitingApproval
+	Denied           = api.ExecDenied
+	Expired          = api.ExecExpired
+	Verifying        = api.ExecVerifying
+	Remediated       = api.ExecRemediated
+	Ineffective      = api.ExecIneffective
 )
 
 // Step statuses beyond the execution ones: a step not run because of
@@ -91,6 +100,21 @@ type Execution struct {
 	// Writebacks (Get only): the write-back operations on its alert that
 	// failed and wait to be tried again.
 	Writebacks []Writeback
+
+	// Safe rollout (docs/rollout.md).
+	Mode string // the rule's mode: "" (enforce) or rule.ModeAudit
+	// ApprovalExpiresAt: when an execution awaiting approval expires
+	// (zero unless its rule requires approval).
+	ApprovalExpiresAt time.Time
+	// DecidedBy, DecisionReason, DecidedAt: who approved or denied it
+	// (their token's name), why, and when; empty until then.
+	DecidedBy      string
+	DecisionReason string
+	DecidedAt      time.Time
+	// VerifyAt: when the rule's verify check is due (zero when none);
+	// VerifiedAt: when it ended (remediated or ineffective).
+	VerifyAt   time.Time
+	VerifiedAt time.Time
 }
 
 // Step is one task on one host.
@@ -260,7 +284,8 @@ type Store interface {
 // Terminal reports whether status is an end state.
 func Terminal(status string) bool {
 	switch status {
-	case Success, Failure, Skipped, Interrupted, DryRun, Refused:
+	case Success, Failure, Skipped, Interrupted, DryRun, Refused,
+		Audit, Denied, Expired, Remediated, Ineffective:
 		return true
 	}
 	return false
