@@ -89,7 +89,7 @@ func (m *Metrics) action(taskType, status string, elapsed time.Duration) {
 		return
 	}
 	m.actions.WithLabelValues(taskType, status).Inc()
-	if status != store.DryRun {
+	if status != store.DryRun && status != store.Audit {
 		m.actionSecs.WithLabelValues(taskType).Observe(elapsed.Seconds())
 	}
 }

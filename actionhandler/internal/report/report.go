@@ -424,10 +424,12 @@ func (rep *Report) WriteText(w io.Writer) error {
 		p("%s\t%d\t%d\t%s\n", r.Rule, r.Executions, r.HostRuns, stamp(r.Last))
 	}
 	p("\n2. Are they successful (executions by status)\n")
-	p("RULE\tEXECUTIONS\tSUCCESS\tFAILURE\tSKIPPED\tREFUSED\tINTERRUPTED\tDRY RUN\tSUCCESS RATE\n")
+	// AUDIT: rules in audit mode (docs/rollout.md), which ran nothing:
+	// never in the success rate.
+	p("RULE\tEXECUTIONS\tSUCCESS\tFAILURE\tSKIPPED\tREFUSED\tINTERRUPTED\tDRY RUN\tAUDIT\tSUCCESS RATE\n")
 	for _, o := range rep.Outcomes {
-		p("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", o.Rule, o.Executions, o.ByStatus["success"], o.ByStatus["failure"],
-			o.ByStatus["skipped"], o.ByStatus["refused"], o.ByStatus["interrupted"], o.ByStatus["dry_run"], rate(o))
+		p("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", o.Rule, o.Executions, o.ByStatus["success"], o.ByStatus["failure"],
+			o.ByStatus["skipped"], o.ByStatus["refused"], o.ByStatus["interrupted"], o.ByStatus["dry_run"], o.ByStatus["audit"], rate(o))
 	}
 	p("\n3. How long they take (execution wall time, ms)\n")
 	p("RULE\tCOUNT\tP50\tP90\tMAX\tMEAN\n")

@@ -147,6 +147,10 @@ func (w *Writer) writeBack(ctx context.Context, log zerolog.Logger, x *store.Exe
 			Msg("no ticket system configured for this feed")
 		return
 	}
+	if x.Status == store.Audit {
+		w.auditWriteBack(ctx, log, tk, x, r) // audit.go
+		return
+	}
 	var notes []string
 	if x.Status == store.Skipped {
 		notes = []string{w.SkipNote(x)}
