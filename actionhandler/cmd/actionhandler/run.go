@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/alexis-ops/alexis/actionhandler/internal/breaker"
 	"github.com/alexis-ops/alexis/actionhandler/internal/config"
 	"github.com/alexis-ops/alexis/actionhandler/internal/console"
 	"github.com/alexis-ops/alexis/actionhandler/internal/engine"
@@ -166,6 +167,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Redact:             red,
 		Log:                log,
 	})
+	brk := breaker.New(breaker.Options{Store: st, PauseAfter: cfg.Governor.PauseAfter, Log: log, Metrics: reg})
 	eng := engine.New(engine.Options{
 		Store:            st,
 		Owner:            replica,
@@ -180,11 +182,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Log:              log,
 		Metrics:          em,
 		Leftovers:        leftovers,
+		Outcomes:         brk,
 	})
 	gov := governor.New(governor.Options{
 		DefaultWindow:     cfg.Governor.DefaultWindow.D(),
 		MaxHostsPerMinute: cfg.Governor.MaxHostsPerMinute,
 		Defaults:          cfg.Governor.Defaults.Rule(),
+		OnResumed:         brk.OnRuleChanged,
 	})
 
 	e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit,
@@ -212,6 +216,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		OnDuplicate: em.Duplicate,
 		Log:         log.With().Str(logging.Component, "api").Logger(),
 		Key:         key,
+		Breakers:    brk,
 	}
 	if cfg.RulesDir != "" {
 		h.Deployed = &httpapi.DeployedRules{Dir: cfg.RulesDir}

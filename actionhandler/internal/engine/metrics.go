@@ -23,6 +23,7 @@ const (
 	SkipMaxExecutionsPerEntity = "max_executions_per_entity"
 	SkipCooldown               = "cooldown"
 	SkipMaxHostsPerMinute      = "max_hosts_per_minute"
+	SkipRulePaused             = "rule_paused" // the circuit breaker (api.ReasonRulePaused)
 	SkipOther                  = "other"
 
 	// Write-back results.
@@ -67,7 +68,7 @@ func NewMetrics(m *metrics.Metrics, st QueueCounter) *Metrics {
 		writeback: m.CounterVec("writeback_calls_total",
 			"Calls to ticket systems, by system, operation and result (ok, error).", "system", "op", "result"),
 		governor: m.CounterVec("governor_skips_total",
-			"Executions the governor refused, by reason (max_executions, max_executions_per_entity, cooldown, max_hosts_per_minute, other).",
+			"Executions the governor refused, by reason (max_executions, max_executions_per_entity, cooldown, max_hosts_per_minute, rule_paused, other).",
 			"reason"),
 	}
 	x.queueLength = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: m.Service + "_queue_depth",
@@ -128,6 +129,8 @@ func (m *Metrics) skipped(reason string) {
 // SkipReason is the bounded label for a governor's reason text.
 func SkipReason(reason string) string {
 	switch {
+	case strings.HasPrefix(reason, SkipRulePaused+":"):
+		return SkipRulePaused
 	case strings.Contains(reason, "(max_executions_per_entity "):
 		return SkipMaxExecutionsPerEntity
 	case strings.Contains(reason, "(max_executions "):
