@@ -230,7 +230,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	h.Register(e, tokens)
 	if cfg.Console.Enabled {
-		if err := registerConsole(e, cfg, st, tokens, log); err != nil {
+		if err := registerConsole(e, cfg, st, brk, tokens, log); err != nil {
 			return err
 		}
 	}
@@ -254,9 +254,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // registerConsole serves the web console at /console/ on e (behind its
 // own sessions, not the API's bearer tokens).
-func registerConsole(e *echo.Echo, cfg *config.Config, st console.Store, tokens *auth.Tokens, log zerolog.Logger) error {
+func registerConsole(e *echo.Echo, cfg *config.Config, st console.Store, brk console.Breakers, tokens *auth.Tokens, log zerolog.Logger) error {
 	k := cfg.Console
-	o := console.Options{Store: st, Tokens: tokens, RulesDir: cfg.RulesDir, TicketLinks: k.TicketLinks,
+	o := console.Options{Store: st, Tokens: tokens, RulesDir: cfg.RulesDir, TicketLinks: k.TicketLinks, Breakers: brk,
 		SessionTTL: k.SessionTTL.D(), Secure: cfg.TLS.Enabled(), Log: log}
 	if k.SessionKeyFile != "" {
 		key, err := console.LoadKey(k.SessionKeyFile)
