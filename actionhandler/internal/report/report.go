@@ -251,14 +251,18 @@ func (rep *Report) build(execs, actions []line) {
 	outcomes := map[string]*RuleOutcome{}
 	timings := map[string][]int64{}
 	for _, e := range execs {
-		c := counts[e.rule]
-		if c == nil {
-			c = &RuleCount{Rule: e.rule}
-			counts[e.rule] = c
-		}
-		c.Executions++
-		if e.t.After(c.Last) {
-			c.Last = e.t
+		// An audit execution (docs/rollout.md) ran nothing: it is no
+		// remediation run, only an outcome of its own (AUDIT).
+		if e.status != "audit" {
+			c := counts[e.rule]
+			if c == nil {
+				c = &RuleCount{Rule: e.rule}
+				counts[e.rule] = c
+			}
+			c.Executions++
+			if e.t.After(c.Last) {
+				c.Last = e.t
+			}
 		}
 		o := outcomes[e.rule]
 		if o == nil {

@@ -63,7 +63,7 @@ type Breaker struct {
 }
 
 // Paused says whether the breaker holds the rule.
-func (b *Breaker) Paused() bool { return !b.PausedAt.IsZero() }
+func (b Breaker) Paused() bool { return !b.PausedAt.IsZero() }
 
 // ResumedByRuleChange is the ResumedBy of a pause ended because the rule
 // changed (an execution of another version was claimed).
