@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -177,5 +178,73 @@ func TestAuditGovernorVerdict(t *testing.T) {
 	}
 	if n := lines(marker); n != 1 {
 		t.Errorf("ran %d times, want 1", n)
+	}
+}
+
+// Every task type in audit mode is described, not run: no HTTP request
+// reaches the server, no local process or plugin runs, no SSH login; a
+// secret its templates use is in no answer, note or log.
+func TestAuditEveryTaskTypeRunsNothing(t *testing.T) {
+	e := newEnv(t)
+	e.ssh = loggingSSHD(e)
+	const secret = "audit-lb-token-93e1c0f7"
+	secretFile := e.write("lb_token", secret+"\n")
+	hits := make(chan string, 4)
+	checker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits <- r.Method + " " + r.URL.Path
+	}))
+	defer checker.Close()
+	plugins := filepath.Join(e.dir, "plugins")
+	os.Mkdir(plugins, 0o755)
+	pluginRan, localRan := filepath.Join(e.dir, "plugin-ran"), filepath.Join(e.dir, "local-ran")
+	os.WriteFile(filepath.Join(plugins, "collect"), []byte("#!/bin/sh\ntouch "+pluginRan+"\necho '{\"status\": \"success\"}'\n"), 0o755)
+	p := e.start(e.config("ah.yaml", fmt.Sprintf(`store: {sqlite_path: %s}
+local: {allowed: [sh]}
+plugins: {dir: %s}
+secrets: {lb: %s}
+http: {allowed_hosts: [127.0.0.1]}
+`, filepath.Join(e.dir, "ah.db"), plugins, secretFile)))
+	al := e.og.CreateAlert(opsgenietest.AlertSpec{Message: "m", Teams: []string{"incoming"}})
+	_, acc := p.post(request(al, map[string]any{"rule_name": "audit_all", "mode": "audit", "audit_note": true,
+		"entity_type": "explicit", "entities": []string{e.ssh.Addr},
+		"task_list": []any{
+			sshTask("touch "+filepath.Join(e.dir, "ssh-ran"), "action", "restart"),
+			map[string]any{"task": map[string]any{"task_type": "http", "action": "check",
+				"url": checker.URL + "/health/{{ entity }}", "headers": map[string]string{"Authorization": `Bearer {{ secret "lb" }}`}}},
+			map[string]any{"task": map[string]any{"task_type": "local", "action": "diagnose",
+				"argv": []string{"sh", "-c", "touch " + localRan}, "env": map[string]string{"TOKEN": `{{ secret "lb" }}`}}},
+			map[string]any{"task": map[string]any{"task_type": "plugin", "action": "collect", "plugin": "collect"}},
+		}}))
+	x := p.execution(acc.ExecutionID)
+	raw := p.get("/v1/executions/"+acc.ExecutionID, nil)
+	if x.Status != api.ExecAudit || len(x.Steps) != 4 {
+		t.Fatalf("execution %s", raw)
+	}
+	for i, s := range x.Steps {
+		if s.Status != api.ExecAudit || s.Command == "" || s.ExitCode != nil {
+			t.Errorf("step %d: %+v", i, s)
+		}
+	}
+	if !strings.Contains(x.Steps[1].Command, checker.URL+"/health/") {
+		t.Errorf("http step command %q", x.Steps[1].Command)
+	}
+	waitFor(t, "the audit note", func() bool { return len(e.og.Notes(al.ID)) == 1 })
+	p.stop()
+	select {
+	case h := <-hits:
+		t.Errorf("the HTTP task reached the server: %s", h)
+	default:
+	}
+	for _, f := range []string{pluginRan, localRan, filepath.Join(e.dir, "ssh-ran")} {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("%s: it ran", f)
+		}
+	}
+	if strings.Contains(e.ssh.Stderr(), "Accepted publickey") {
+		t.Errorf("sshd saw a login")
+	}
+	everything := raw + strings.Join(e.og.Notes(al.ID), "\n") + p.logs.String()
+	if strings.Contains(everything, secret) {
+		t.Errorf("the secret leaked")
 	}
 }
