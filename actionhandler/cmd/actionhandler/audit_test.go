@@ -82,6 +82,14 @@ func TestAuditRuleTouchesNothing(t *testing.T) {
 		t.Errorf("history of audit: %+v", l)
 	}
 
+	m := p.get("/metrics", nil)
+	if !strings.Contains(m, `actionhandler_executions_total{status="audit"} 1`) ||
+		!strings.Contains(m, `actionhandler_actions_total{status="audit",task_type="remote_ssh"} 1`) ||
+		strings.Contains(m, `actionhandler_ssh_connections_total{result="opened"}`) ||
+		strings.Contains(m, `actionhandler_executions_total{status="success"}`) {
+		t.Errorf("metrics:\n%s", grepLines(m, "actionhandler_"))
+	}
+
 	// A real run of the same command on the same sshd does log in: the
 	// check above can fail.
 	real := map[string]any{"rule_name": "real", "entity_type": "explicit", "entities": []string{e.ssh.Addr},

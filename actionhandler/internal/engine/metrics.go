@@ -56,9 +56,9 @@ func NewMetrics(m *metrics.Metrics, st QueueCounter) *Metrics {
 	buckets := []float64{.1, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
 	x := &Metrics{
 		actions: m.CounterVec("actions_total",
-			"Tasks run on one host, by task type and status (success, failure, dry_run).", "task_type", "status"),
+			"Tasks run on one host, by task type and status (success, failure, dry_run, audit).", "task_type", "status"),
 		executions: m.CounterVec("executions_total",
-			"Executions ended or refused, by status (success, failure, skipped, interrupted, dry_run, duplicate).", "status"),
+			"Executions ended or refused, by status (success, failure, skipped, interrupted, dry_run, audit, duplicate).", "status"),
 		actionSecs: m.HistogramVec("action_duration_seconds",
 			"Time one task took on one host, by task type.", buckets, "task_type"),
 		execSecs: m.HistogramVec("execution_duration_seconds",
