@@ -100,7 +100,7 @@ func (m *Metrics) execution(status string, elapsed time.Duration) {
 		return
 	}
 	m.executions.WithLabelValues(status).Inc()
-	if elapsed > 0 {
+	if elapsed > 0 && status != store.Audit { // audit ran nothing: not a remediation's duration
 		m.execSecs.Observe(elapsed.Seconds())
 	}
 }
