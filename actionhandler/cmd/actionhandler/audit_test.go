@@ -59,7 +59,7 @@ func TestAuditRuleTouchesNothing(t *testing.T) {
 		!strings.Contains(x.Steps[0].Command, "touch "+marker) {
 		t.Fatalf("execution: %+v", x)
 	}
-	if !strings.Contains(x.Reason, "audit: the governor would allow it") || !strings.Contains(x.Reason, "close") {
+	if !strings.Contains(x.Reason, "the governor would allow it") || !strings.Contains(x.Reason, "close") {
 		t.Errorf("reason %q: want the governor's verdict and the write-back on success", x.Reason)
 	}
 	p.waitLog("execution_finished", "event=execution_finished", "action_status=audit", "execution_id="+acc.ExecutionID)
@@ -169,7 +169,7 @@ func TestAuditGovernorVerdict(t *testing.T) {
 		return p.execution(acc.ExecutionID)
 	}
 	for i := range 3 {
-		if x := run("audit"); x.Status != api.ExecAudit || !strings.HasPrefix(x.Reason, "audit: the governor would allow it") {
+		if x := run("audit"); x.Status != api.ExecAudit || !strings.HasPrefix(x.Reason, "the governor would allow it") {
 			t.Fatalf("audit %d: %s %q", i, x.Status, x.Reason)
 		}
 	}
@@ -177,7 +177,7 @@ func TestAuditGovernorVerdict(t *testing.T) {
 		t.Fatalf("enforce after audits: %s %q (audit executions were counted)", x.Status, x.Reason)
 	}
 	x := run("audit")
-	if x.Status != api.ExecAudit || !strings.HasPrefix(x.Reason, "audit: would be skipped: governor:") ||
+	if x.Status != api.ExecAudit || !strings.HasPrefix(x.Reason, "the governor would skip it: governor:") ||
 		!strings.Contains(x.Reason, "max_executions 1") {
 		t.Errorf("audit over the limit: %s %q", x.Status, x.Reason)
 	}

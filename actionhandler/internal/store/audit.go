@@ -12,8 +12,8 @@ import "strings"
 
 // Audit verdicts: the start of an audit execution's reason.
 const (
-	AuditAllowed = "audit: the governor would allow it"
-	auditSkipped = "audit: would be skipped: "
+	AuditAllowed = "the governor would allow it"
+	auditSkipped = "the governor would skip it: "
 )
 
 // AuditVerdict is the reason recorded for an audit execution the

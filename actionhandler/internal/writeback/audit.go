@@ -39,7 +39,7 @@ func (w *Writer) auditWriteBack(ctx context.Context, log zerolog.Logger, tk tick
 //
 //	[audit] Alexis rule day_gc is in audit mode: nothing ran.
 //	would run on app01: run 'systemctl restart app' (restart_service)
-//	audit: the governor would allow it; ...; on success the write-back would: add team ops_unix
+//	the governor would allow it; nothing ran: 1 step(s) described; on success the write-back would: add_team ops_unix
 func (w *Writer) AuditNote(x *store.Execution) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[audit] Alexis rule %s is in audit mode: nothing ran.", x.RuleName)
