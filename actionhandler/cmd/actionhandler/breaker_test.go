@@ -16,10 +16,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/opsgenie/opsgenietest"
+	"github.com/alexis-ops/alexis/shared/pgtest"
 	"github.com/alexis-ops/alexis/shared/sshdtest"
 )
 
@@ -247,4 +249,69 @@ func grepLines(s, word string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// Two replicas sharing PostgreSQL count one rule's failures together,
+// exactly, and pause it once; both skip it then, and a resume on one is
+// seen by the other.
+func TestBreakerTwoReplicasPostgres(t *testing.T) {
+	e := newEnv(t)
+	dsn := e.write("pg_dsn", pgtest.DSN(t)+"\n")
+	cfg := func(name string) string {
+		return e.config(name, fmt.Sprintf("replica_id: %s\nstore: {postgres_dsn_file: %s, lease: 2s, poll_interval: 200ms}\n", name, dsn))
+	}
+	ca, cb := cfg("replica-a"), cfg("replica-b")
+	e.write("tokens", "oncall:"+token+" scopes=adhoc,read,metrics\nadmin:"+adminToken+" scopes=admin,read\n")
+	a, b := e.start(ca), e.start(cb)
+	rule := map[string]any{"rule_name": "flaky_pg", "entity_type": "explicit", "entities": []string{e.ssh.Addr},
+		"governor":  map[string]any{"pause_after": 4},
+		"task_list": []any{sshTask("exit 1")}}
+	var ids []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 4 {
+		p := a
+		if i%2 == 1 {
+			p = b
+		}
+		al := e.og.CreateAlert(opsgenietest.AlertSpec{Message: fmt.Sprint("m", i), Teams: []string{"incoming"}})
+		wg.Go(func() {
+			code, acc := p.post(request(al, rule))
+			if code != http.StatusAccepted {
+				t.Errorf("post: %d", code)
+			}
+			mu.Lock()
+			ids = append(ids, acc.ExecutionID)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if x := a.execution(id); x.Status != api.ExecFailure {
+			t.Fatalf("%s: %s", id, x.Status)
+		}
+	}
+	waitFor(t, "rule_paused", func() bool {
+		return strings.Contains(a.logs.String()+b.logs.String(), "event=rule_paused")
+	})
+	st, _ := b.ruleState("flaky_pg", "")
+	if !st.Paused || st.Failures != 4 {
+		t.Fatalf("replica b sees %+v", st)
+	}
+	if n := strings.Count(a.logs.String()+b.logs.String(), "event=rule_paused"); n != 1 {
+		t.Errorf("%d rule_paused lines, want 1", n)
+	}
+	for _, p := range []*proc{a, b} {
+		al := e.og.CreateAlert(opsgenietest.AlertSpec{Message: "paused", Teams: []string{"incoming"}})
+		_, acc := p.post(request(al, rule))
+		if x := p.execution(acc.ExecutionID); x.Status != api.ExecSkipped || !strings.HasPrefix(x.Reason, "rule_paused:") {
+			t.Errorf("paused: %s %q", x.Status, x.Reason)
+		}
+	}
+	if code, body := a.resume(adminToken, "flaky_pg", `{"reason": "checked"}`); code != http.StatusOK {
+		t.Fatalf("resume: %d %s", code, body)
+	}
+	if st, _ := b.ruleState("flaky_pg", ""); st.Paused || st.ResumedBy != "admin" {
+		t.Errorf("replica b after the resume: %+v", st)
+	}
 }
