@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/alexis-ops/alexis/actionhandler/internal/breaker"
 	"github.com/alexis-ops/alexis/actionhandler/internal/config"
 	"github.com/alexis-ops/alexis/actionhandler/internal/console"
 	"github.com/alexis-ops/alexis/actionhandler/internal/engine"
@@ -166,6 +167,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Redact:             red,
 		Log:                log,
 	})
+	brk := breaker.New(breaker.Options{Store: st, PauseAfter: cfg.Governor.PauseAfter, Log: log, Metrics: reg})
 	eng := engine.New(engine.Options{
 		Store:            st,
 		Owner:            replica,
@@ -180,11 +182,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Log:              log,
 		Metrics:          em,
 		Leftovers:        leftovers,
+		Outcomes:         brk,
 	})
 	gov := governor.New(governor.Options{
 		DefaultWindow:     cfg.Governor.DefaultWindow.D(),
 		MaxHostsPerMinute: cfg.Governor.MaxHostsPerMinute,
 		Defaults:          cfg.Governor.Defaults.Rule(),
+		OnResumed:         brk.OnRuleChanged,
 	})
 
 	e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit,
@@ -212,6 +216,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		OnDuplicate: em.Duplicate,
 		Log:         log.With().Str(logging.Component, "api").Logger(),
 		Key:         key,
+		Breakers:    brk,
 	}
 	if cfg.RulesDir != "" {
 		h.Deployed = &httpapi.DeployedRules{Dir: cfg.RulesDir}
@@ -225,7 +230,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	h.Register(e, tokens)
 	if cfg.Console.Enabled {
-		if err := registerConsole(e, cfg, st, tokens, log); err != nil {
+		if err := registerConsole(e, cfg, st, brk, tokens, log); err != nil {
 			return err
 		}
 	}
@@ -249,9 +254,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // registerConsole serves the web console at /console/ on e (behind its
 // own sessions, not the API's bearer tokens).
-func registerConsole(e *echo.Echo, cfg *config.Config, st console.Store, tokens *auth.Tokens, log zerolog.Logger) error {
+func registerConsole(e *echo.Echo, cfg *config.Config, st console.Store, brk console.Breakers, tokens *auth.Tokens, log zerolog.Logger) error {
 	k := cfg.Console
-	o := console.Options{Store: st, Tokens: tokens, RulesDir: cfg.RulesDir, TicketLinks: k.TicketLinks,
+	o := console.Options{Store: st, Tokens: tokens, RulesDir: cfg.RulesDir, TicketLinks: k.TicketLinks, Breakers: brk,
 		SessionTTL: k.SessionTTL.D(), Secure: cfg.TLS.Enabled(), Log: log}
 	if k.SessionKeyFile != "" {
 		key, err := console.LoadKey(k.SessionKeyFile)

@@ -871,7 +871,7 @@ func TestCompletionZsh(t *testing.T) {
 		want  string
 	}{
 		{[]string{"alexisctl", "executions", ""}, "list show watch"},
-		{[]string{"alexisctl", "-url", "http://x", "rules", ""}, "list lint explain"},
+		{[]string{"alexisctl", "-url", "http://x", "rules", ""}, "list lint explain paused resume"},
 		{[]string{"alexisctl", "executions", "list", "-status", ""}, "queued running success failure skipped interrupted dry_run refused"},
 	} {
 		script := `autoload -U compinit && compinit -u -d "$1.dump"; source "$1"; shift

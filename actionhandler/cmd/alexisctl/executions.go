@@ -318,6 +318,7 @@ func executionsWatch(ctx context.Context, a *app, args []string) error {
 var ended = map[string]bool{
 	api.ExecSuccess: true, api.ExecDryRun: true,
 	api.ExecFailure: false, api.ExecRefused: false, api.ExecInterrupted: false, api.ExecSkipped: false,
+	api.ExecAudit: true, // audit mode (docs/rollout.md): described, nothing ran, nothing failed
 }
 
 // maxPollErrors is how many polls in a row may fail (unreachable, 5xx)

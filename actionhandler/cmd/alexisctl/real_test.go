@@ -52,6 +52,13 @@ type realHandler struct {
 
 func startRealHandler(t *testing.T) *realHandler {
 	t.Helper()
+	return startRealHandlerWith(t, "", "")
+}
+
+// startRealHandlerWith appends extra to the configuration and tokens to
+// the tokens file.
+func startRealHandlerWith(t *testing.T, extra, tokens string) *realHandler {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts the action handler and sshd")
 	}
@@ -82,9 +89,9 @@ opsgenie:
   api_key_file: %s
   timeout: 5s
   retries: 1
-`, write("tokens", "oncall:"+testToken+" scopes=adhoc,read\nreader:"+readerToken+" scopes=read\n"),
+%s`, write("tokens", "oncall:"+testToken+" scopes=adhoc,read\nreader:"+readerToken+" scopes=read\n"+tokens),
 		filepath.Join(dir, "actionhandler.db"), h.ssh.User, h.ssh.ClientKeyFile, h.ssh.KnownHostsFile,
-		h.og.Host(), write("opsgenie_key", h.og.APIKey()+"\n")))
+		h.og.Host(), write("opsgenie_key", h.og.APIKey()+"\n"), extra))
 	logs := &logtest.Buffer{}
 	cmd := exec.Command(bin, "-config", cfg)
 	cmd.Stdout, cmd.Stderr = logs, logs

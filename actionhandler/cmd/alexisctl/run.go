@@ -155,6 +155,8 @@ func init() {
 		{"rules list", "", "the classifier's rule files and their status (GET /v1/rules)", rulesList},
 		{"rules lint", "FILE...", "check rule files with the classifier; exit 1 if any is invalid", rulesLint},
 		{"rules explain", "ALERT.json", "what every rule decides for an alert, and why (no action taken)", rulesExplain},
+		{"rules paused", "", "rules the action handler's circuit breaker paused (GET /v1/rules on the action handler)", rulesPaused},
+		{"rules resume", "NAME", "resume a paused rule: -reason R [-entity HOST] (scope admin)", rulesResume},
 		{"report", "", "per rule runs, success rate, p50/p95 duration; per rule and host counts", reportCommand},
 		{"run", "", "post a rule and an alert to the action handler (POST /v1/action) and watch the execution", runAction},
 		{"completion", "bash|zsh", "print a shell completion script", completion},

@@ -24,6 +24,7 @@
 //	governor:
 //	  max_hosts_per_minute: 0          # 0: no cap
 //	  default_window: 1h
+//	  pause_after: 0                   # circuit breaker default (docs/rollout.md); 0: off
 //	  defaults: {max_executions: 0, max_executions_per_entity: 0, window: "", cooldown: ""}
 //	ssh:
 //	  user: alexis
@@ -214,6 +215,9 @@ type Governor struct {
 	MaxHostsPerMinute int              `yaml:"max_hosts_per_minute"`
 	DefaultWindow     sconfig.Duration `yaml:"default_window"`
 	Defaults          *RuleGovernor    `yaml:"defaults"`
+	// PauseAfter: the circuit breaker's default for rules whose governor
+	// sets no pause_after (docs/rollout.md); 0: off.
+	PauseAfter int `yaml:"pause_after"`
 }
 
 // RuleGovernor is a rule's governor object in YAML.
@@ -517,6 +521,9 @@ func (c *Config) validateExecution(p *sconfig.Problems) {
 	}
 	if g.DefaultWindow <= 0 {
 		p.Addf("governor.default_window", "must be positive")
+	}
+	if g.PauseAfter < 0 {
+		p.Addf("governor.pause_after", "must not be negative (0: off)")
 	}
 	if d := g.Defaults; d != nil {
 		r := rule.Rule{Name: "x", AlertFeed: "x", OSType: "x", EntityType: rule.EntityExplicit, Entities: []string{"x"},

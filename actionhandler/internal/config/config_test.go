@@ -199,6 +199,7 @@ store: {postgres_dsn_file: ` + key + `, lease: 10s, poll_interval: 500ms, retent
 governor:
   max_hosts_per_minute: 50
   default_window: 2h
+  pause_after: 5
   defaults: {max_executions_per_entity: 3, cooldown: 10m}
 local: {allowed: [ansible-playbook, /usr/bin/kubectl], path: /usr/bin, dir: ` + dir + `, timeout: 10m}
 plugins: {dir: ` + dir + `, timeout: 1m}
@@ -213,7 +214,7 @@ secrets: {lb: ` + key + `}
 	g := c.Governor.Defaults.Rule()
 	if c.ReplicaID != "ah-1" || c.Store.PostgresDSNFile != key || g.MaxExecutionsPerEntity != 3 || g.Cooldown != "10m" ||
 		c.SSH.Hosts["db01"].Port != 2222 || c.SSH.IdleTimeout != 0 || c.Local.Allowed[1] != "/usr/bin/kubectl" ||
-		c.Secrets["lb"] != key || c.HTTP.AllowedHosts[0] != "lb.example.com" {
+		c.Secrets["lb"] != key || c.HTTP.AllowedHosts[0] != "lb.example.com" || c.Governor.PauseAfter != 5 {
 		t.Errorf("full: %+v", c)
 	}
 	for _, tc := range []struct{ yaml, want string }{
@@ -226,6 +227,7 @@ secrets: {lb: ` + key + `}
 		{"store: {lease: 100ms}\n", "store.lease:"},
 		{"governor: {max_hosts_per_minute: -1, default_window: 0s}\n", "governor.default_window:"},
 		{"governor: {defaults: {max_executions: -1, window: soon}}\n", "governor.defaults.window:"},
+		{"governor: {pause_after: -1}\n", "governor.pause_after: must not be negative"},
 		{"local: {allowed: [bin/x]}\n", "local.allowed[0]:"},
 		{"local: {dir: " + dir + "/none}\n", "local.dir:"},
 		{"plugins: {dir: " + key + "}\n", "plugins.dir:"},

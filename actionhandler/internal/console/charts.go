@@ -19,7 +19,7 @@ type charts struct {
 
 // chartStatuses are the series the charts split executions into.
 var chartStatuses = []string{store.Success, store.Failure, store.Skipped, store.Interrupted, store.DryRun, store.Refused,
-	store.Queued, store.Running}
+	store.Queued, store.Running, store.Audit}
 
 // usedStatuses are the chartStatuses some rule or bucket has, so the
 // legend names only what is drawn (success and failure always).

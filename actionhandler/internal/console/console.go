@@ -80,6 +80,9 @@ type Options struct {
 	// PollInterval is how often the timeline's script asks for new rows
 	// (default 5 s).
 	PollInterval time.Duration
+	// Breakers: the circuit breaker's paused rules on the rules page, and
+	// resuming them (pauses.go); nil: not shown.
+	Breakers Breakers
 }
 
 // DefaultSessionTTL is how long a session lasts by default.
@@ -164,6 +167,7 @@ func (h *Handler) Register(e *echo.Echo) {
 	p.GET("/alerts/:id", h.alert)
 	p.GET("/rules", h.rules)
 	p.GET("/rules/:name", h.rule)
+	p.POST("/rules/:name/resume", h.resumePost, h.sameOrigin, h.csrf) // pauses.go
 	p.GET("/explain", h.explainForm)
 	p.POST("/explain", h.explainPost, h.sameOrigin, h.csrf)
 	p.GET("/hosts", h.hosts)

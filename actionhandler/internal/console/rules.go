@@ -33,6 +33,7 @@ type rulesView struct {
 	Rows            []ruleRow
 	ClassifierError string
 	Explain         explainView
+	Pauses          pausesView // pauses.go: the circuit breaker
 }
 
 func rate(a store.RuleActivity) string {
@@ -87,6 +88,7 @@ func (h *Handler) rules(c echo.Context) error {
 		r.DayRate, r.WeekRate, r.LastMatch = rate(r.Day), rate(r.Week), r.Week.LastMatch
 	}
 	v.Explain = explainView{CSRF: h.s.csrf(sessionOf(c)), Decision: c.QueryParam("decision")}
+	v.Pauses = h.pauses(c)
 	return h.render(c, http.StatusOK, "rules", page{Title: "Rules", Nav: "rules", Data: v})
 }
 

@@ -202,7 +202,12 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 
 	rec := &record{id: x.ID, last: -1, all: map[stepKey]store.Step{}}
 	j := e.newJob(x)
-	status, reason, why := e.run(ctx, log, j, rec)
+	var status, reason, why string
+	if x.Mode == store.Audit {
+		status, reason = e.audit(ctx, log, j, rec) // audit.go: nothing runs
+	} else {
+		status, reason, why = e.run(ctx, log, j, rec)
+	}
 	stopHeartbeat := func() {
 		select {
 		case <-hbStop:
@@ -221,7 +226,7 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 		lostLease()
 		return
 	}
-	if parent.Err() != nil && status != store.DryRun && status != store.Refused {
+	if parent.Err() != nil && status != store.DryRun && status != store.Refused && status != store.Audit {
 		status, reason, why = store.Interrupted, errShutdown.Error()+": running commands were killed", ""
 	}
 	bg := context.WithoutCancel(ctx)
@@ -247,11 +252,13 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 	e.o.Metrics.execution(status, time.Since(start))
 	succeeded, failed := hostCounts(&got)
 	ev := log.Info()
-	if status != store.Success && status != store.DryRun {
+	if status != store.Success && status != store.DryRun && status != store.Audit {
 		ev = log.Warn()
 	}
 	if why != "" {
 		ev = ev.Str(logging.Reason, why).Str(logging.Detail, reason)
+	} else if status == store.Audit {
+		ev = ev.Str(logging.Detail, reason) // the governor's verdict (audit.go)
 	}
 	ev.Str(logging.Event, "execution_finished").
 		Str(logging.ActionStatus, status).

@@ -23,6 +23,7 @@ const (
 	SkipMaxExecutionsPerEntity = "max_executions_per_entity"
 	SkipCooldown               = "cooldown"
 	SkipMaxHostsPerMinute      = "max_hosts_per_minute"
+	SkipRulePaused             = "rule_paused" // the circuit breaker (api.ReasonRulePaused)
 	SkipOther                  = "other"
 
 	// Write-back results.
@@ -55,9 +56,9 @@ func NewMetrics(m *metrics.Metrics, st QueueCounter) *Metrics {
 	buckets := []float64{.1, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
 	x := &Metrics{
 		actions: m.CounterVec("actions_total",
-			"Tasks run on one host, by task type and status (success, failure, dry_run).", "task_type", "status"),
+			"Tasks run on one host, by task type and status (success, failure, dry_run, audit).", "task_type", "status"),
 		executions: m.CounterVec("executions_total",
-			"Executions ended or refused, by status (success, failure, skipped, interrupted, dry_run, duplicate).", "status"),
+			"Executions ended or refused, by status (success, failure, skipped, interrupted, dry_run, audit, duplicate).", "status"),
 		actionSecs: m.HistogramVec("action_duration_seconds",
 			"Time one task took on one host, by task type.", buckets, "task_type"),
 		execSecs: m.HistogramVec("execution_duration_seconds",
@@ -67,7 +68,7 @@ func NewMetrics(m *metrics.Metrics, st QueueCounter) *Metrics {
 		writeback: m.CounterVec("writeback_calls_total",
 			"Calls to ticket systems, by system, operation and result (ok, error).", "system", "op", "result"),
 		governor: m.CounterVec("governor_skips_total",
-			"Executions the governor refused, by reason (max_executions, max_executions_per_entity, cooldown, max_hosts_per_minute, other).",
+			"Executions the governor refused, by reason (max_executions, max_executions_per_entity, cooldown, max_hosts_per_minute, rule_paused, other).",
 			"reason"),
 	}
 	x.queueLength = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: m.Service + "_queue_depth",
@@ -89,7 +90,7 @@ func (m *Metrics) action(taskType, status string, elapsed time.Duration) {
 		return
 	}
 	m.actions.WithLabelValues(taskType, status).Inc()
-	if status != store.DryRun {
+	if status != store.DryRun && status != store.Audit {
 		m.actionSecs.WithLabelValues(taskType).Observe(elapsed.Seconds())
 	}
 }
@@ -99,7 +100,7 @@ func (m *Metrics) execution(status string, elapsed time.Duration) {
 		return
 	}
 	m.executions.WithLabelValues(status).Inc()
-	if elapsed > 0 {
+	if elapsed > 0 && status != store.Audit { // audit ran nothing: not a remediation's duration
 		m.execSecs.Observe(elapsed.Seconds())
 	}
 }
@@ -128,6 +129,8 @@ func (m *Metrics) skipped(reason string) {
 // SkipReason is the bounded label for a governor's reason text.
 func SkipReason(reason string) string {
 	switch {
+	case strings.HasPrefix(reason, SkipRulePaused+":"):
+		return SkipRulePaused
 	case strings.Contains(reason, "(max_executions_per_entity "):
 		return SkipMaxExecutionsPerEntity
 	case strings.Contains(reason, "(max_executions "):

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
+	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/rs/zerolog"
 )
@@ -19,7 +21,7 @@ func (e *Engine) Report(ctx context.Context, x *store.Execution) {
 	log := e.logFor(x)
 	switch x.Status {
 	case store.Skipped:
-		log.Warn().Str(logging.Event, "execution_skipped").Str(logging.Reason, logging.ReasonGovernor).
+		log.Warn().Str(logging.Event, "execution_skipped").Str(logging.Reason, skipWord(x.Reason)).
 			Str(logging.Detail, x.Reason).Int(logging.Count, len(x.Entities)).Msg("governor refused the execution")
 	case store.Interrupted:
 		log.Warn().Str(logging.Event, "execution_interrupted").Str(logging.Reason, x.Reason).
@@ -38,7 +40,7 @@ func (e *Engine) Report(ctx context.Context, x *store.Execution) {
 		ev := log.Warn().Str(logging.Event, "execution_finished").Str(logging.ActionStatus, x.Status).
 			Int(logging.Count, len(x.Entities)).Int(logging.Succeeded, succeeded).Int(logging.Failed, failed)
 		if x.Status == store.Skipped {
-			ev = ev.Str(logging.Reason, logging.ReasonGovernor).Str(logging.Detail, x.Reason)
+			ev = ev.Str(logging.Reason, skipWord(x.Reason)).Str(logging.Detail, x.Reason)
 		}
 		if !x.StartedAt.IsZero() && !x.FinishedAt.IsZero() {
 			ev = ev.Int64(logging.ElapsedMS, x.FinishedAt.Sub(x.StartedAt).Milliseconds())
@@ -63,4 +65,14 @@ func (e *Engine) report(ctx context.Context, log zerolog.Logger, j *job) {
 		log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).
 			Msg("cannot mark the execution reported")
 	}
+}
+
+// skipWord is the reason word of a skipped execution: rule_paused when
+// the circuit breaker holds its rule (governor.PausedReason), else
+// governor.
+func skipWord(reason string) string {
+	if strings.HasPrefix(reason, api.ReasonRulePaused+":") {
+		return api.ReasonRulePaused
+	}
+	return logging.ReasonGovernor
 }

@@ -1,4 +1,5 @@
-// Package governor decides whether an execution may run: the rule's rate
+// Package governor decides whether an execution may run: the circuit
+// breaker's pause of the rule (actionhandler/internal/breaker), the rule's rate
 // limits (max_executions and max_executions_per_entity per window, a
 // cooldown per entity) and a global cap on hosts acted on per minute. It
 // runs inside the store's claim transaction, under a lock every replica
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
+	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/rule"
 	"github.com/tidwall/gjson"
 )
@@ -30,6 +32,10 @@ type Options struct {
 	// Defaults apply to rules without a governor object; nil: no limits.
 	Defaults *rule.Governor
 	Now      func() time.Time
+	// OnResumed is told of each pause ended because the rule changed (an
+	// execution of another version of it was claimed); nil: nobody. It is
+	// called inside the claim transaction: it must not block.
+	OnResumed func(b store.Breaker)
 }
 
 // Governor implements store.Admit.
@@ -62,6 +68,9 @@ func (g *Governor) Admit(ctx context.Context, c store.Counter, x *store.Executio
 		if err := json.Unmarshal([]byte(v.Raw), rg); err != nil {
 			return "", fmt.Errorf("rule governor: %w", err)
 		}
+	}
+	if why, err := g.paused(ctx, c, x); why != "" || err != nil {
+		return why, err
 	}
 	now := g.o.Now()
 	if lim := g.Limits(rg); lim != nil {
@@ -113,6 +122,38 @@ func (g *Governor) Admit(ctx context.Context, c store.Counter, x *store.Executio
 		}
 	}
 	return "", nil
+}
+
+// paused returns the reason x is skipped when the circuit breaker holds
+// its rule (on the whole or on one of its hosts), "" when not. A pause of
+// an older version of the rule ends here: the rule file changed.
+func (g *Governor) paused(ctx context.Context, c store.Counter, x *store.Execution) (string, error) {
+	b, resumed, err := c.Paused(ctx, x.RuleName, store.RuleHash(x.Request), x.Entities)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range resumed {
+		if g.o.OnResumed != nil {
+			g.o.OnResumed(r)
+		}
+	}
+	if b == nil {
+		return "", nil
+	}
+	return PausedReason(b), nil
+}
+
+// PausedReason is the reason of an execution skipped because b holds its
+// rule: it starts with api.ReasonRulePaused and says how to resume.
+func PausedReason(b *store.Breaker) string {
+	where, flag := "rule "+b.RuleName, ""
+	if b.Entity != "" {
+		where, flag = where+" on "+b.Entity, " --entity "+b.Entity
+	}
+	return fmt.Sprintf("%s: %s is paused by the circuit breaker since %s (%s); resume it with "+
+		"`alexisctl rules resume %s%s --reason WHY` (POST /v1/rules/%s/resume, scope admin; or the console's rules page), "+
+		"or change the rule file", api.ReasonRulePaused, where, b.PausedAt.UTC().Format(time.RFC3339), b.Reason,
+		b.RuleName, flag, b.RuleName)
 }
 
 // human writes a duration without zero units: 1h, 10m, 1m30s, 4s.

@@ -96,6 +96,9 @@ type Handler struct {
 	// Deployed, when set, verifies an unsigned request's rule against the
 	// deployed rule files (rules_dir).
 	Deployed *DeployedRules
+	// Breakers: the circuit breaker's state and resume (rules.go); nil:
+	// none is listed.
+	Breakers Breakers
 }
 
 // Routes are the action handler's routes and the scope each requires
@@ -110,6 +113,9 @@ var Routes = []struct {
 	{http.MethodPost, "/v1/decisions", auth.ScopeRecord},
 	{http.MethodGet, "/v1/decisions", auth.ScopeRead},
 	{http.MethodGet, "/v1/decisions/:id", auth.ScopeRead},
+	// rules.go: the circuit breaker.
+	{http.MethodGet, "/v1/rules", auth.ScopeRead},
+	{http.MethodPost, "/v1/rules/:name/resume", auth.ScopeAdmin},
 }
 
 // Register adds the routes to e behind the auth middleware.
@@ -126,6 +132,7 @@ func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
 	handlers := map[string]echo.HandlerFunc{
 		"POST /v1/action": h.postAction, "GET /v1/executions": h.listExecutions, "GET /v1/executions/:id": h.getExecution,
 		"POST /v1/decisions": h.postDecisions, "GET /v1/decisions": h.listDecisions, "GET /v1/decisions/:id": h.getDecision,
+		"GET /v1/rules": h.listRules, "POST /v1/rules/:name/resume": h.resumeRule,
 	}
 	for _, r := range Routes {
 		e.Add(r.Method, r.Path, handlers[r.Method+" "+r.Path], auth.Require(tokens, r.Scope))

@@ -251,14 +251,18 @@ func (rep *Report) build(execs, actions []line) {
 	outcomes := map[string]*RuleOutcome{}
 	timings := map[string][]int64{}
 	for _, e := range execs {
-		c := counts[e.rule]
-		if c == nil {
-			c = &RuleCount{Rule: e.rule}
-			counts[e.rule] = c
-		}
-		c.Executions++
-		if e.t.After(c.Last) {
-			c.Last = e.t
+		// An audit execution (docs/rollout.md) ran nothing: it is no
+		// remediation run, only an outcome of its own (AUDIT).
+		if e.status != "audit" {
+			c := counts[e.rule]
+			if c == nil {
+				c = &RuleCount{Rule: e.rule}
+				counts[e.rule] = c
+			}
+			c.Executions++
+			if e.t.After(c.Last) {
+				c.Last = e.t
+			}
 		}
 		o := outcomes[e.rule]
 		if o == nil {
@@ -424,10 +428,12 @@ func (rep *Report) WriteText(w io.Writer) error {
 		p("%s\t%d\t%d\t%s\n", r.Rule, r.Executions, r.HostRuns, stamp(r.Last))
 	}
 	p("\n2. Are they successful (executions by status)\n")
-	p("RULE\tEXECUTIONS\tSUCCESS\tFAILURE\tSKIPPED\tREFUSED\tINTERRUPTED\tDRY RUN\tSUCCESS RATE\n")
+	// AUDIT: rules in audit mode (docs/rollout.md), which ran nothing:
+	// never in the success rate.
+	p("RULE\tEXECUTIONS\tSUCCESS\tFAILURE\tSKIPPED\tREFUSED\tINTERRUPTED\tDRY RUN\tAUDIT\tSUCCESS RATE\n")
 	for _, o := range rep.Outcomes {
-		p("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", o.Rule, o.Executions, o.ByStatus["success"], o.ByStatus["failure"],
-			o.ByStatus["skipped"], o.ByStatus["refused"], o.ByStatus["interrupted"], o.ByStatus["dry_run"], rate(o))
+		p("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", o.Rule, o.Executions, o.ByStatus["success"], o.ByStatus["failure"],
+			o.ByStatus["skipped"], o.ByStatus["refused"], o.ByStatus["interrupted"], o.ByStatus["dry_run"], o.ByStatus["audit"], rate(o))
 	}
 	p("\n3. How long they take (execution wall time, ms)\n")
 	p("RULE\tCOUNT\tP50\tP90\tMAX\tMEAN\n")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -253,5 +254,31 @@ func TestRefusalsByReason(t *testing.T) {
 		if !rows[want] {
 			t.Errorf("text lacks the row %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// Audit executions are counted apart: not remediations run, not in the
+// success rate, in their own column.
+func TestAuditApart(t *testing.T) {
+	in := strings.Join([]string{
+		`time=2026-11-22T03:00:00Z service=actionhandler event=execution_finished rule_name=r action_status=success elapsed_ms=40 execution_id=e1`,
+		`time=2026-11-22T03:00:01Z service=actionhandler event=execution_finished rule_name=r action_status=audit elapsed_ms=1 execution_id=e2`,
+		`time=2026-11-22T03:00:02Z service=actionhandler event=execution_finished rule_name=r action_status=audit elapsed_ms=1 execution_id=e3`,
+		`time=2026-11-22T03:00:03Z service=actionhandler event=execution_finished rule_name=a action_status=audit elapsed_ms=1 execution_id=e4`,
+	}, "\n")
+	rep, err := Read(strings.NewReader(in), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Remediation) != 1 || rep.Remediation[0].Rule != "r" || rep.Remediation[0].Executions != 1 {
+		t.Errorf("remediations: %+v", rep.Remediation)
+	}
+	var out bytes.Buffer
+	if err := rep.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^r\s+3\s+1\s+0\s+0\s+0\s+0\s+0\s+2\s+100\.0%`).MatchString(out.String()) ||
+		!regexp.MustCompile(`(?m)^a\s+1\s+0\s+0\s+0\s+0\s+0\s+0\s+1\s+-`).MatchString(out.String()) {
+		t.Errorf("outcomes:\n%s", out.String())
 	}
 }

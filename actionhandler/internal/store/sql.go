@@ -120,6 +120,9 @@ func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*
 		}
 	}
 	distinct := sortedUnique(hosts)
+	if x.Mode == Audit {
+		distinct = nil // audit.go: an audit execution waits for no host
+	}
 	// The hosts' rows, locked (PostgreSQL) so that a claim taking one or a
 	// finish releasing one waits for this transaction and then counts
 	// this execution among those waiting: busy_hosts stays exact.
@@ -197,6 +200,9 @@ func (s *SQL) Claim(ctx context.Context, owner string, lease time.Duration, admi
 			return nil, fmt.Errorf("store: claim: %w", err)
 		}
 		hosts = sortedUnique(all)
+		if x.Mode == Audit {
+			hosts = nil // audit.go: it neither waits for nor holds a host
+		}
 		busy, err := s.lockHosts(ctx, tx, hosts, false)
 		if err != nil {
 			return nil, fmt.Errorf("store: claim: hosts: %w", err)
@@ -219,6 +225,9 @@ func (s *SQL) Claim(ctx context.Context, owner string, lease time.Duration, admi
 			return nil, fmt.Errorf("store: claim: governor: %w", err)
 		}
 	}
+	if x.Mode == Audit {
+		x.Reason, reason = AuditVerdict(reason), "" // recorded, not enforced
+	}
 	now := s.now()
 	x.Owner = owner
 	if _, err := tx.exec(ctx, (`DELETE FROM queue_hosts WHERE execution_id = $1`), x.ID); err != nil {
@@ -235,8 +244,8 @@ func (s *SQL) Claim(ctx context.Context, owner string, lease time.Duration, admi
 	} else {
 		x.Status, x.StartedAt = Running, fromMicros(micros(now))
 		if _, err := tx.exec(ctx, (`UPDATE executions SET status = $1, owner = $2, lease_until = $3,
-			started_at = $4, busy_hosts = NULL WHERE id = $5`),
-			Running, owner, micros(now.Add(lease)), micros(now), x.ID); err != nil {
+			started_at = $4, busy_hosts = NULL, reason = $5 WHERE id = $6`),
+			Running, owner, micros(now.Add(lease)), micros(now), x.Reason, x.ID); err != nil {
 			return nil, fmt.Errorf("store: claim: %w", err)
 		}
 		if _, err := tx.exec(ctx, (`UPDATE execution_entities SET started_at = $1 WHERE execution_id = $2`),
@@ -462,12 +471,12 @@ func (s *SQL) entityHosts(ctx context.Context, q *txn, id string) (entities, hos
 const startedEntityQuery = `SELECT COUNT(*), COALESCE(MAX(started_at), 0) FROM (SELECT e.started_at
 	FROM execution_entities e CROSS JOIN executions x
 	WHERE x.id = e.execution_id AND e.rule_name = $1 AND e.entity = $2 AND e.started_at >= $3
-	AND x.status IN ` + countedStatuses + ` ORDER BY e.started_at DESC LIMIT $4) w`
+	AND x.status IN ` + countedStatuses + ` AND x.mode <> 'audit' ORDER BY e.started_at DESC LIMIT $4) w`
 
 // startedQuery counts the executions of a rule started since a time
 // (executions_rule_started, newest first).
 const startedQuery = `SELECT COUNT(*), COALESCE(MAX(started_at), 0) FROM (SELECT started_at FROM executions
-	WHERE rule_name = $1 AND started_at >= $2 AND status IN ` + countedStatuses + `
+	WHERE rule_name = $1 AND started_at >= $2 AND status IN ` + countedStatuses + ` AND mode <> 'audit'
 	ORDER BY started_at DESC LIMIT $3) w`
 
 // hostsQuery counts the hosts acted on since a time (executions_started:
@@ -475,7 +484,7 @@ const startedQuery = `SELECT COUNT(*), COALESCE(MAX(started_at), 0) FROM (SELECT
 // SQLite).
 const hostsQuery = `SELECT COUNT(*) FROM (SELECT 1 AS one
 	FROM executions x{{executions_started}} CROSS JOIN execution_entities e
-	WHERE e.execution_id = x.id AND x.started_at >= $1 AND x.status IN ` + countedStatuses + ` LIMIT $2) w`
+	WHERE e.execution_id = x.id AND x.started_at >= $1 AND x.status IN ` + countedStatuses + ` AND x.mode <> 'audit' LIMIT $2) w`
 
 // limit is atMost as a LIMIT: 0 is no limit.
 func limit(atMost int) int {

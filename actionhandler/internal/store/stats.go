@@ -100,7 +100,8 @@ func (s *SQL) Stats(ctx context.Context, f StatsFilter) (Stats, error) {
 		if c := fromMicros(created); c.After(r.Last) {
 			r.Last = c
 		}
-		if started.Valid && finished.Valid && Terminal(status) {
+		// Audit executions ran nothing (audit.go): counted by status, no duration.
+		if started.Valid && finished.Valid && Terminal(status) && status != Audit {
 			durations[rule] = append(durations[rule], time.Duration(finished.Int64-started.Int64)*time.Microsecond)
 		}
 		if i := int((created - micros(since)) / width.Microseconds()); i >= 0 && i < len(out.Buckets) {

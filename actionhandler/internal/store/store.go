@@ -198,6 +198,11 @@ type Counter interface {
 	// Hosts counts hosts acted on by executions started at or after since
 	// (a host counts once per execution), atMost at most (0: all).
 	Hosts(ctx context.Context, since time.Time, atMost int) (int, error)
+	// Paused returns the circuit breaker's pause holding rule (version
+	// hash) on the whole or on one of entities, nil when none; pauses of
+	// another version are ended (the rule changed) and returned in
+	// resumed (breaker.go).
+	Paused(ctx context.Context, rule, hash string, entities []string) (paused *Breaker, resumed []Breaker, err error)
 }
 
 // Store keeps executions. Implementations are safe for concurrent use.

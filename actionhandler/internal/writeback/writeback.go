@@ -147,6 +147,11 @@ func (w *Writer) writeBack(ctx context.Context, log zerolog.Logger, x *store.Exe
 			Msg("no ticket system configured for this feed")
 		return
 	}
+	if x.Status == store.Audit || x.Mode == store.Audit {
+		// audit.go; also an audit execution interrupted (its replica died).
+		w.auditWriteBack(ctx, log, tk, x, r)
+		return
+	}
 	var notes []string
 	if x.Status == store.Skipped {
 		notes = []string{w.SkipNote(x)}

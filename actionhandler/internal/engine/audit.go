@@ -1,0 +1,103 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/alexis-ops/alexis/actionhandler/internal/store"
+	"github.com/alexis-ops/alexis/actionhandler/internal/task"
+	"github.com/alexis-ops/alexis/shared/logging"
+	"github.com/rs/zerolog"
+)
+
+// audit runs an execution of a rule in audit mode (docs/rollout.md): like
+// development mode's dry run, but for this execution only and recorded
+// as audit. Every task is described on every host with its templates
+// rendered (Runner.Describe, which does no I/O: no SSH connection, no
+// process, no HTTP call, no plugin); a step whose templates refuse an
+// alert value is recorded refused, as it would be for real, since that is
+// what the rule's author wants to learn. The execution ends audit, its
+// reason the governor's verdict recorded at claim (store.AuditVerdict),
+// the refusals, and the write-back a success would do.
+func (e *Engine) audit(ctx context.Context, log zerolog.Logger, j *job, rec *record) (status, reason string) {
+	x := j.x
+	verdict := x.Reason
+	if verdict == "" {
+		verdict = store.AuditAllowed
+	}
+	if j.err != nil {
+		return store.Audit, verdict + "; the stored request cannot be read: " + j.err.Error()
+	}
+	tasks := j.req.Rule.Tasks
+	rec.last = len(tasks) - 1
+	described, refusals := 0, []string{}
+	for i, ti := range tasks {
+		t := ti.Task
+		for _, ent := range x.Entities {
+			s := task.Step{ExecutionID: x.ID, AlertID: x.AlertID, RuleName: x.RuleName, Index: i, Task: t,
+				Entity: ent, Alert: j.alert(), Request: x.Request, Secret: e.o.Secret}
+			if refusal := e.auditStep(ctx, log, rec, s); refusal != "" {
+				refusals = append(refusals, refusal)
+				continue
+			}
+			described++
+		}
+	}
+	var b strings.Builder
+	b.WriteString(verdict)
+	fmt.Fprintf(&b, "; nothing ran: %d step(s) described", described)
+	if len(refusals) > 0 {
+		fmt.Fprintf(&b, ", %d refused (%s)", len(refusals), strings.Join(refusals, "; "))
+	}
+	if ops := j.req.Rule.SuccessOps(); len(ops) > 0 {
+		desc := make([]string, len(ops))
+		for i, op := range ops {
+			desc[i] = op.String()
+		}
+		b.WriteString("; on success the write-back would: " + strings.Join(desc, ", "))
+	}
+	return store.Audit, logging.Trim(e.o.Redact.String(b.String()), 4000)
+}
+
+// auditStep describes one step and records it: status audit with the
+// rendered, redacted command, or refused with why its templates refused
+// an alert value (returned, "" when described). Logged action_audit.
+func (e *Engine) auditStep(ctx context.Context, log zerolog.Logger, rec *record, s task.Step) (refusal string) {
+	log = log.With().
+		Str(logging.Entity, s.Entity).
+		Str(logging.Action, s.Task.Action).
+		Int(logging.TaskIndex, s.Index).
+		Str(logging.TaskType, s.Task.TaskType).
+		Logger()
+	now := time.Now()
+	st := store.Step{TaskIndex: s.Index, Entity: s.Entity, TaskType: s.Task.TaskType, Action: s.Task.Action,
+		ExitCode: -1, Status: store.Audit, StartedAt: now, FinishedAt: now}
+	var desc string
+	var err error
+	if r, ok := e.runner(s.Task.TaskType); ok {
+		desc, err = r.Describe(s)
+	} else {
+		err = fmt.Errorf("no runner for task type %q", s.Task.TaskType)
+	}
+	ev := log.Info()
+	if err != nil {
+		w, isRefusal := refused(err)
+		if !isRefusal {
+			w = logging.ReasonValueRefused
+		}
+		st.Status, st.Error = store.Refused, e.o.Redact.String(err.Error())
+		refusal = fmt.Sprintf("task %d on %s: %s", s.Index+1, s.Entity, st.Error)
+		ev = log.Warn().Str(logging.Reason, w).Str(logging.ErrorKey, st.Error)
+	} else {
+		st.Command = e.o.Redact.String(desc)
+	}
+	e.end(ctx, log, rec, st)
+	e.o.Metrics.action(s.Task.TaskType, store.Audit, 0)
+	ev.Str(logging.Event, "action_audit").
+		Str(logging.ActionStatus, st.Status).
+		Str(logging.Command, st.Command).
+		Msg("audit mode: not running")
+	return refusal
+}
