@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexis-ops/alexis/classifier/internal/rules/rulestest"
 	"github.com/alexis-ops/alexis/shared/logging/logtest"
+	"github.com/alexis-ops/alexis/shared/rules/rulestest"
 )
 
 // headWriter keeps the first bytes written and the service_started line

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexis-ops/alexis/classifier/internal/rules/rulestest"
+	"github.com/alexis-ops/alexis/shared/rules/rulestest"
 )
 
 // rssKB reads VmRSS or VmHWM (peak) of process pid, in KiB.

@@ -15,10 +15,10 @@ import (
 
 	"github.com/alexis-ops/alexis/classifier/internal/httpapi"
 	"github.com/alexis-ops/alexis/classifier/internal/lint"
-	"github.com/alexis-ops/alexis/classifier/internal/rules"
 	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/opsgenie"
 	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/alexis-ops/alexis/shared/rules"
 	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/alexis-ops/alexis/shared/ticket/registry"
 	"github.com/rs/zerolog"

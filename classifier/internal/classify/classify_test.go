@@ -11,13 +11,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexis-ops/alexis/classifier/internal/rules"
 	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/httpclient"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/alexis-ops/alexis/shared/rules"
 	"github.com/alexis-ops/alexis/shared/ticket/tickettest"
 	"github.com/rs/zerolog"
 )

@@ -13,11 +13,11 @@ import (
 
 	"github.com/alexis-ops/alexis/classifier/internal/record"
 	"github.com/alexis-ops/alexis/classifier/internal/record/recordtest"
-	"github.com/alexis-ops/alexis/classifier/internal/rules"
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/config"
 	"github.com/alexis-ops/alexis/shared/httpclient"
 	"github.com/alexis-ops/alexis/shared/metrics"
+	"github.com/alexis-ops/alexis/shared/rules"
 	"github.com/rs/zerolog"
 )
 

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexis-ops/alexis/classifier/internal/rules"
 	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/alexis-ops/alexis/shared/rules"
 	"github.com/alexis-ops/alexis/shared/ticket"
 	"github.com/alexis-ops/alexis/shared/ticket/tickettest"
 )

@@ -13,9 +13,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/alexis-ops/alexis/classifier/internal/rules"
 	"github.com/alexis-ops/alexis/shared/command"
 	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/alexis-ops/alexis/shared/rules"
 	"github.com/alexis-ops/alexis/shared/ticket"
 )
 

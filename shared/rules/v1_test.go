@@ -68,7 +68,7 @@ func loadAlert(t testing.TB, path string) *alert.Envelope {
 // alertWith returns the test alert with top-level fields replaced (nil deletes).
 func alertWith(t testing.TB, edits map[string]any) *alert.Envelope {
 	t.Helper()
-	env := loadAlert(t, "../../testdata/alerts/gc_alert.json")
+	env := loadAlert(t, "../../classifier/testdata/alerts/gc_alert.json")
 	if len(edits) == 0 {
 		return env
 	}

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexis-ops/alexis/classifier/internal/rules"
 	"github.com/alexis-ops/alexis/shared/alert"
 	"github.com/alexis-ops/alexis/shared/rule"
+	"github.com/alexis-ops/alexis/shared/rules"
 	"github.com/tidwall/gjson"
 )
 

@@ -55,7 +55,7 @@ func newDir(t *testing.T) (*Dir, string, *logBuffer) {
 
 func copyFixture(t *testing.T, dir, name, as string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("../../testdata/rules", name))
+	data, err := os.ReadFile(filepath.Join("../../classifier/testdata/rules", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestDirSeesChanges(t *testing.T) {
 
 func TestDirReadsOnlyRuleFiles(t *testing.T) {
 	d, dir, _ := newDir(t)
-	data, _ := os.ReadFile("../../testdata/rules/gc_restart.json")
+	data, _ := os.ReadFile("../../classifier/testdata/rules/gc_restart.json")
 	writeFile(t, dir, ".gc.json", data)    // hidden / atomic-write temp file
 	writeFile(t, dir, "gc.json.swp", data) // editor swap file
 	writeFile(t, dir, "gc.json~", data)    // editor backup
@@ -303,7 +303,7 @@ func TestDirGone(t *testing.T) {
 // Loads racing with edits always see a whole rule: the old or the new one.
 func TestDirConcurrentEdits(t *testing.T) {
 	d, dir, _ := newDir(t)
-	data, _ := os.ReadFile("../../testdata/rules/gc_restart.json")
+	data, _ := os.ReadFile("../../classifier/testdata/rules/gc_restart.json")
 	writeFile(t, dir, "gc.json", data)
 	env := alertWith(t, nil)
 	var wg sync.WaitGroup

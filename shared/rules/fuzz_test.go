@@ -20,13 +20,13 @@ import (
 // tag index never hides a rule that matches, and whatever matches really
 // satisfies the v1 evaluations, checked here independently of the matcher.
 func FuzzMatch(f *testing.F) {
-	alerts, _ := filepath.Glob("../../testdata/alerts/*.json")
-	more, _ := filepath.Glob("../../testdata/golden/alerts/*.json")
+	alerts, _ := filepath.Glob("../../classifier/testdata/alerts/*.json")
+	more, _ := filepath.Glob("../../classifier/testdata/golden/alerts/*.json")
 	alerts = append(alerts, more...)
-	ruleFiles, _ := filepath.Glob("../../testdata/rules/*.json")
-	more, _ = filepath.Glob("../../testdata/rules_v2/*.json")
+	ruleFiles, _ := filepath.Glob("../../classifier/testdata/rules/*.json")
+	more, _ = filepath.Glob("../../classifier/testdata/rules_v2/*.json")
 	ruleFiles = append(ruleFiles, more...)
-	more, _ = filepath.Glob("../../testdata/rules_intake/*.json")
+	more, _ = filepath.Glob("../../classifier/testdata/rules_intake/*.json")
 	ruleFiles = append(ruleFiles, more...)
 	for _, a := range alerts {
 		ad, _ := os.ReadFile(a)

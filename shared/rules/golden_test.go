@@ -17,8 +17,8 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // pushed to the action handler in exactly the recorded form. The golden
 // file was recorded with the v1-only classifier, before rule language v2.
 func TestGoldenV1(t *testing.T) {
-	ruleFiles, _ := filepath.Glob("../../testdata/golden/rules/*.json")
-	alertFiles, _ := filepath.Glob("../../testdata/golden/alerts/*.json")
+	ruleFiles, _ := filepath.Glob("../../classifier/testdata/golden/rules/*.json")
+	alertFiles, _ := filepath.Glob("../../classifier/testdata/golden/alerts/*.json")
 	if len(ruleFiles) == 0 || len(alertFiles) == 0 {
 		t.Fatal("no golden fixtures")
 	}
@@ -49,7 +49,7 @@ func TestGoldenV1(t *testing.T) {
 			b.WriteString("\n")
 		}
 	}
-	golden := "../../testdata/golden/v1_outcomes.golden"
+	golden := "../../classifier/testdata/golden/v1_outcomes.golden"
 	if *update {
 		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
 			t.Fatal(err)
