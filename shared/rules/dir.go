@@ -242,11 +242,8 @@ func (d *Dir) rescan(ch *changes, all bool) (*Set, error) {
 
 	realDir, _ := filepath.EvalSymlinks(d.dir)
 	entries := make(map[string]*entry, len(des))
-	var files []File
-	var valid []*Rule
 	var polled []*entry
 	wantTargets := map[string]bool{}
-	first := map[string]string{} // rule_name → file defining it
 	for _, de := range des {
 		name := de.Name()
 		if !isRuleFile(name) {
@@ -318,34 +315,57 @@ func (d *Dir) rescan(ch *changes, all bool) (*Set, error) {
 	}
 
 	// Files in order, with duplicates of an earlier valid rule_name invalid.
+	items := make([]loaded, 0, len(entries))
 	for _, de := range des {
 		e, ok := entries[de.Name()]
 		if !ok {
 			continue
 		}
-		f := e.v.file
-		if e.v.rule != nil {
+		it := loaded{v: e.v}
+		if !e.readErr {
+			it.sum = hex.EncodeToString(e.sum[:])
+			it.modified = e.stat.mtime.UTC()
+		}
+		items = append(items, it)
+	}
+	d.set = assemble(items)
+	files := d.set.Files
+	d.report(files, entries)
+	return d.set, nil
+}
+
+// loaded is one file's compiled version as a Set is assembled from it.
+type loaded struct {
+	v        *version
+	sum      string    // hex sha256 of the content; "" when unread
+	modified time.Time // zero when unknown
+}
+
+// assemble builds the Set of files in order: a valid file whose rule_name
+// an earlier valid file has is invalid.
+func assemble(items []loaded) *Set {
+	first := map[string]string{} // rule_name → file defining it
+	files := make([]File, 0, len(items))
+	var valid []*Rule
+	for _, it := range items {
+		f := it.v.file
+		if it.v.rule != nil {
 			if prev, dup := first[f.RuleName]; dup {
 				f.Status = StatusInvalid
 				f.Errors = rule.Errors{{Path: "rule_name",
 					Msg: fmt.Sprintf("duplicate rule_name %q, first defined in %s", f.RuleName, prev)}}
 			} else {
-				first[f.RuleName] = e.path
-				valid = append(valid, e.v.rule)
+				first[f.RuleName] = f.Path
+				valid = append(valid, it.v.rule)
 			}
 		}
 		if f.Errors == nil {
 			f.Errors = rule.Errors{}
 		}
-		if !e.readErr {
-			f.SHA256 = hex.EncodeToString(e.sum[:])
-			f.Modified = e.stat.mtime.UTC()
-		}
+		f.SHA256, f.Modified = it.sum, it.modified
 		files = append(files, f)
 	}
-	d.set = NewSet(files, valid)
-	d.report(files, entries)
-	return d.set, nil
+	return NewSet(files, valid)
 }
 
 // startWatching sets up the watcher on the directory, or logs why not.
@@ -403,7 +423,7 @@ func (d *Dir) read(e, old *entry) {
 		e.v = old.v
 		return
 	}
-	e.v = d.version(e.path, data)
+	e.v = compileVersion(d.compile, e.path, data)
 }
 
 // ambiguous reports whether the file may have changed since it was read
@@ -416,9 +436,9 @@ func keyOf(st fs.FileInfo) statKey {
 	return statKey{size: st.Size(), mtime: st.ModTime(), mode: st.Mode(), sys: sysKey(st)}
 }
 
-// version compiles one file's content.
-func (d *Dir) version(path string, data []byte) *version {
-	def, m, err := d.compile(data)
+// compileVersion compiles one file's content with compile.
+func compileVersion(compile Compiler, path string, data []byte) *version {
+	def, m, err := compile(data)
 	if err != nil {
 		var errs rule.Errors
 		if !errors.As(err, &errs) {
