@@ -288,6 +288,23 @@ type Runner interface {
 	Describe(s Step) (string, error)
 }
 
+// Previewer is implemented by runners whose Describe may do I/O (http
+// looks up its destination's name): Preview says what Run would do as
+// Describe does, templates rendered and refused alike, with no I/O at all.
+// Replay uses it (through Preview) so that describing is all it does.
+type Previewer interface {
+	Preview(s Step) (string, error)
+}
+
+// Preview describes s with r's Preview when it has one, else Describe
+// (which does no I/O for the other task types).
+func Preview(r Runner, s Step) (string, error) {
+	if p, ok := r.(Previewer); ok {
+		return p.Preview(s)
+	}
+	return r.Describe(s)
+}
+
 // ParamsOf returns t's parameters of type P: t.Params when the rule's
 // validation set them, else decoded now by ty (a task that did not pass
 // through shared/rule). The error joins the problems.

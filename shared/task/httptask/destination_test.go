@@ -153,3 +153,40 @@ func TestRebinding(t *testing.T) {
 		})
 	}
 }
+
+// TestPreviewNoLookup: Preview describes and refuses as Describe does,
+// without looking anything up (Describe looks the name up).
+func TestPreviewNoLookup(t *testing.T) {
+	r := New(Options{AllowedHosts: []string{"api.example.com", "10.0.0.1"}})
+	lookups := 0
+	r.lookup = func(context.Context, string) ([]netip.Addr, error) {
+		lookups++
+		return []netip.Addr{netip.MustParseAddr("192.0.2.10")}, nil
+	}
+	step := func(u string) task.Step {
+		return task.Step{Task: task.Task{TaskType: Name, Params: &Params{URL: u}}}
+	}
+	for _, tc := range []struct {
+		url, want string
+		refused   bool
+	}{
+		{url: "https://api.example.com/restart", want: "call GET https://api.example.com/restart"},
+		{url: "http://10.0.0.1/x", want: "call GET http://10.0.0.1/x"},
+		{url: "https://other.example.com/x", refused: true},
+		{url: "http://169.254.169.254/latest", refused: true},
+	} {
+		got, err := task.Preview(r, step(tc.url))
+		if tc.refused != (err != nil) || (!tc.refused && got != tc.want) {
+			t.Errorf("%s: %q, %v", tc.url, got, err)
+		}
+		if tc.refused && !errors.Is(err, ErrDestinationRefused) {
+			t.Errorf("%s: %v, want ErrDestinationRefused", tc.url, err)
+		}
+	}
+	if lookups != 0 {
+		t.Errorf("Preview looked up %d names", lookups)
+	}
+	if _, err := r.Describe(step("https://api.example.com/restart")); err != nil || lookups != 1 {
+		t.Errorf("Describe: %v, %d lookups (the test's lookup is not used?)", err, lookups)
+	}
+}

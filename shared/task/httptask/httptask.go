@@ -202,21 +202,10 @@ func (r *Runner) prepare(ctx context.Context, p *Params, s task.Step) (Request, 
 // resolves to now) or name must be listed. Connecting checks the address
 // dialled again (control): DNS may answer differently then.
 func (r *Runner) destination(ctx context.Context, t *Params, u *url.URL) error {
-	fromAlert := t.HostFromAlert()
-	host := u.Host
-	if fromAlert {
-		host = "the entity's host" // chosen by the alert: not repeated
-	}
-	switch {
-	case fromAlert && len(r.o.AllowedHosts) == 0:
-		return fmt.Errorf("%w: url takes its host from the alert ({{ entity }}): list the hosts it may call in http.allowed_hosts", ErrDestinationRefused)
-	case !r.allowed(u):
-		return fmt.Errorf("%w: %s is not in http.allowed_hosts", ErrDestinationRefused, host)
+	if err := r.nameAllowed(t, u); err != nil {
+		return err
 	}
 	name := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-	if guardedNames[name] && !r.listedName(name) {
-		return fmt.Errorf("%w: %s is called only when http.allowed_hosts lists it", ErrDestinationRefused, host)
-	}
 	port, _ := strconv.Atoi(u.Port())
 	if port == 0 {
 		port = map[string]int{"http": 80, "https": 443}[u.Scheme]
@@ -231,6 +220,28 @@ func (r *Runner) destination(ctx context.Context, t *Params, u *url.URL) error {
 		if Guarded(ip) && !r.explicit(ip, uint16(port)) {
 			return errGuarded
 		}
+	}
+	return nil
+}
+
+// nameAllowed is the part of destination that needs no lookup: the host must
+// be listed when there is a list, there must be a list when the alert
+// chooses the host, and a guarded name or address literal must be listed.
+func (r *Runner) nameAllowed(t *Params, u *url.URL) error {
+	fromAlert := t.HostFromAlert()
+	host := u.Host
+	if fromAlert {
+		host = "the entity's host" // chosen by the alert: not repeated
+	}
+	switch {
+	case fromAlert && len(r.o.AllowedHosts) == 0:
+		return fmt.Errorf("%w: url takes its host from the alert ({{ entity }}): list the hosts it may call in http.allowed_hosts", ErrDestinationRefused)
+	case !r.allowed(u):
+		return fmt.Errorf("%w: %s is not in http.allowed_hosts", ErrDestinationRefused, host)
+	}
+	name := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if guardedNames[name] && !r.listedName(name) {
+		return fmt.Errorf("%w: %s is called only when http.allowed_hosts lists it", ErrDestinationRefused, host)
 	}
 	return nil
 }
@@ -355,6 +366,37 @@ func unwrapURLError(err error) error {
 }
 
 // Describe says what Run would do.
+// Preview implements task.Previewer: Describe without the lookup of the
+// destination's name (a guarded address a name resolves to is found only
+// when the call is made), so nothing leaves the process.
+func (r *Runner) Preview(s task.Step) (string, error) {
+	p, err := params(s.Task)
+	if err != nil {
+		return "", err
+	}
+	req, err := p.Render(s.Data())
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(req.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("url: not an http(s) URL after rendering")
+	}
+	if err := r.nameAllowed(p, u); err != nil {
+		return "", err
+	}
+	if ip, err := netip.ParseAddr(strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")); err == nil {
+		port, _ := strconv.Atoi(u.Port())
+		if port == 0 {
+			port = map[string]int{"http": 80, "https": 443}[u.Scheme]
+		}
+		if Guarded(ip) && !r.explicit(ip, uint16(port)) {
+			return "", errGuarded
+		}
+	}
+	return "call " + req.Method + " " + req.URL, nil
+}
+
 func (r *Runner) Describe(s task.Step) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
