@@ -282,6 +282,8 @@ type Store interface {
 	Stats(ctx context.Context, f StatsFilter) (Stats, error)
 	Hosts(ctx context.Context, since time.Time, limit int) ([]HostStats, error)
 	RuleActivity(ctx context.Context, since time.Time) (map[string]RuleActivity, error)
+	// ReplayDecisions: replay.go.
+	ReplayDecisions(ctx context.Context, f ReplayFilter) ([]ReplayDecision, bool, error)
 
 	Close() error
 }
