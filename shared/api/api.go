@@ -7,6 +7,10 @@ type Error struct {
 	Error string `json:"error"`
 	// MissingScope, on a 403, names the scope the token lacks.
 	MissingScope string `json:"missing_scope,omitempty"`
+	// File and Field, on a 400 for a bad rule file (POST /v1/replay),
+	// name the file and the field of its first problem.
+	File  string `json:"file,omitempty"`
+	Field string `json:"field,omitempty"`
 }
 
 // Classification results.

@@ -65,6 +65,8 @@ const (
 	RateLimited  = "rate_limited" // a source answered 429 (too many requests)
 	Mode         = "mode"         // how the classifier sees rule file changes: inotify or poll; a file's permission bits (0644)
 	Field        = "field"        // the configuration key naming a file (e.g. ssh.key_file)
+	Decisions    = "decisions"    // how many recorded decisions were read (replay)
+	Changes      = "changes"      // how many of them the candidate rules decide otherwise (replay)
 )
 
 // Action statuses (values of ActionStatus).

@@ -30,6 +30,9 @@ type Options struct {
 	Service   string
 	Log       zerolog.Logger
 	BodyLimit int64 // bytes; 0 means 1 MiB
+	// RouteBodyLimits replaces BodyLimit for the routes named (by their
+	// path as registered, e.g. "/v1/replay"), which take larger bodies.
+	RouteBodyLimits map[string]int64
 	// Metrics, when set, counts and times every request and serves
 	// GET /metrics, behind MetricsAuth when that is set (the service's
 	// token middleware: Prometheus scrapes with a bearer token).
@@ -65,7 +68,7 @@ func New(o Options) *echo.Echo {
 		e.Use(newAdmission(o.MaxInFlight, o.Metrics, o.Log).middleware)
 	}
 	e.Use(accessLog(o.Log))
-	e.Use(bodyLimit(o.BodyLimit))
+	e.Use(bodyLimit(o.BodyLimit, o.RouteBodyLimits))
 	e.GET("/v1/ping", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok", "service": o.Service})
 	})
@@ -99,9 +102,13 @@ func BadRequest(err error) error {
 	return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 }
 
-func bodyLimit(limit int64) echo.MiddlewareFunc {
+func bodyLimit(def int64, routes map[string]int64) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			limit := def
+			if l, ok := routes[c.Path()]; ok && l > 0 {
+				limit = l
+			}
 			r := c.Request()
 			if r.ContentLength > limit {
 				return echo.NewHTTPError(http.StatusRequestEntityTooLarge,

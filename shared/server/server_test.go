@@ -17,14 +17,16 @@ import (
 
 func TestServer(t *testing.T) {
 	var logs bytes.Buffer
-	e := New(Options{Service: "test", Log: zerolog.New(&logs), BodyLimit: 16})
-	e.POST("/echo", func(c echo.Context) error {
+	e := New(Options{Service: "test", Log: zerolog.New(&logs), BodyLimit: 16, RouteBodyLimits: map[string]int64{"/big/:id": 32}})
+	echoBody := func(c echo.Context) error {
 		b, err := ReadBody(c)
 		if err != nil {
 			return err
 		}
 		return c.String(200, string(b))
-	})
+	}
+	e.POST("/echo", echoBody)
+	e.POST("/big/:id", echoBody)
 	e.GET("/boom", func(c echo.Context) error { panic("boom") })
 
 	for _, tc := range []struct {
@@ -37,6 +39,9 @@ func TestServer(t *testing.T) {
 		{"small body", "POST", "/echo", "hello", false, 200, ""},
 		{"body over limit", "POST", "/echo", strings.Repeat("x", 17), false, 413, "larger than 16 bytes"},
 		{"chunked body over limit", "POST", "/echo", strings.Repeat("x", 100), true, 413, "larger than 16 bytes"},
+		{"route with its own limit", "POST", "/big/1", strings.Repeat("x", 32), false, 200, ""},
+		{"over the route's limit", "POST", "/big/1", strings.Repeat("x", 33), false, 413, "larger than 32 bytes"},
+		{"chunked over the route's limit", "POST", "/big/1", strings.Repeat("x", 100), true, 413, "larger than 32 bytes"},
 		{"not found", "GET", "/nope", "", false, 404, "Not Found"},
 		{"panic", "GET", "/boom", "", false, 500, "internal error"},
 	} {

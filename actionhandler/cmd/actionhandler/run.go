@@ -21,6 +21,7 @@ import (
 	"github.com/alexis-ops/alexis/actionhandler/internal/governor"
 	"github.com/alexis-ops/alexis/actionhandler/internal/httpapi"
 	"github.com/alexis-ops/alexis/actionhandler/internal/redact"
+	"github.com/alexis-ops/alexis/actionhandler/internal/replay"
 	"github.com/alexis-ops/alexis/actionhandler/internal/sshexec"
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/actionhandler/internal/writeback"
@@ -192,7 +193,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 
 	e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit,
-		Metrics: reg, MetricsAuth: auth.Require(tokens, auth.ScopeMetrics)})
+		RouteBodyLimits: httpapi.RouteBodyLimits,
+		Metrics:         reg, MetricsAuth: auth.Require(tokens, auth.ScopeMetrics)})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -217,6 +219,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Log:         log.With().Str(logging.Component, "api").Logger(),
 		Key:         key,
 		Breakers:    brk,
+		// The runners as the engine has them, not development mode's dry
+		// runners: replay only describes (task.Preview), whatever the mode.
+		Replay: replay.New(replay.Options{Store: st, Runners: runners, Redact: red}),
 	}
 	if cfg.RulesDir != "" {
 		h.Deployed = &httpapi.DeployedRules{Dir: cfg.RulesDir}

@@ -99,6 +99,9 @@ type Handler struct {
 	// Breakers: the circuit breaker's state and resume (rules.go); nil:
 	// none is listed.
 	Breakers Breakers
+	// Replay re-classifies recorded alerts with candidate rules
+	// (replay.go); nil: POST /v1/replay answers 503.
+	Replay Replayer
 }
 
 // Routes are the action handler's routes and the scope each requires
@@ -116,6 +119,8 @@ var Routes = []struct {
 	// rules.go: the circuit breaker.
 	{http.MethodGet, "/v1/rules", auth.ScopeRead},
 	{http.MethodPost, "/v1/rules/:name/resume", auth.ScopeAdmin},
+	// replay.go: read-only, whatever the rules say.
+	{http.MethodPost, replayPath, auth.ScopeRead},
 }
 
 // Register adds the routes to e behind the auth middleware.
@@ -133,6 +138,7 @@ func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
 		"POST /v1/action": h.postAction, "GET /v1/executions": h.listExecutions, "GET /v1/executions/:id": h.getExecution,
 		"POST /v1/decisions": h.postDecisions, "GET /v1/decisions": h.listDecisions, "GET /v1/decisions/:id": h.getDecision,
 		"GET /v1/rules": h.listRules, "POST /v1/rules/:name/resume": h.resumeRule,
+		"POST " + replayPath: h.postReplay,
 	}
 	for _, r := range Routes {
 		e.Add(r.Method, r.Path, handlers[r.Method+" "+r.Path], auth.Require(tokens, r.Scope))

@@ -76,7 +76,7 @@ func newAPIWith(t testing.TB, extraTokens string, edit func(h *Handler)) *apiFix
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.e = server.New(server.Options{Service: "actionhandler", Log: log, BodyLimit: 4096,
+	a.e = server.New(server.Options{Service: "actionhandler", Log: log, BodyLimit: 4096, RouteBodyLimits: RouteBodyLimits,
 		Metrics: metrics.New("actionhandler"), MetricsAuth: auth.Require(tokens, auth.ScopeMetrics)})
 	h := &Handler{Store: st, Log: log, Wake: func() { a.mu.Lock(); a.woken++; a.mu.Unlock() }}
 	if edit != nil {

@@ -28,6 +28,7 @@ func TestScopeMatrix(t *testing.T) {
 		"GET /v1/decisions":           auth.ScopeRead,
 		"GET /v1/decisions/:id":       auth.ScopeRead,
 		"GET /v1/rules":               auth.ScopeRead,
+		"POST /v1/replay":             auth.ScopeRead,
 		"POST /v1/rules/:name/resume": auth.ScopeAdmin,
 		"GET /metrics":                auth.ScopeMetrics,
 	})

@@ -27,16 +27,16 @@ import (
 	"github.com/alexis-ops/alexis/shared/task"
 )
 
-// Kinds of difference.
+// Kinds of difference (api.ReplayKinds).
 const (
-	NewlyMatched   = "newly_matched"   // nothing matched; now a rule does
-	Unmatched      = "unmatched"       // a rule matched; now none does
-	ChangedRule    = "changed_rule"    // other rules match than did
-	CommandChanged = "command_changed" // the same rules, but a task renders differently
+	NewlyMatched   = api.ReplayNewlyMatched
+	Unmatched      = api.ReplayUnmatched
+	ChangedRule    = api.ReplayChangedRule
+	CommandChanged = api.ReplayCommandChanged
 )
 
 // Kinds lists the kinds in the order reports group them.
-var Kinds = []string{NewlyMatched, Unmatched, ChangedRule, CommandChanged}
+var Kinds = api.ReplayKinds
 
 // Reasons a decision is skipped (not re-classified).
 const (
@@ -85,58 +85,13 @@ type Request struct {
 	Limit        int
 }
 
-// Report is what a replay found.
-type Report struct {
-	Since       time.Time      `json:"since,omitzero"`
-	Until       time.Time      `json:"until,omitzero"`
-	Decisions   int            `json:"decisions"` // read from the store
-	Replayed    int            `json:"replayed"`  // re-classified (Decisions minus skipped)
-	Unchanged   int            `json:"unchanged"`
-	Counts      map[string]int `json:"counts"`            // differences per kind (every kind, 0 too)
-	Skipped     map[string]int `json:"skipped,omitempty"` // decisions not re-classified, per reason
-	Truncated   bool           `json:"truncated"`         // more decisions were in the range than the limit
-	Differences []Difference   `json:"differences"`       // newest decision first
-}
-
-// Changes is the number of differences.
-func (r *Report) Changes() int { return len(r.Differences) }
-
-// Difference is one recorded decision the candidate rules decide otherwise.
-type Difference struct {
-	Kind         string    `json:"kind"`
-	DecisionID   string    `json:"decision_id"`
-	AlertID      string    `json:"alert_id"`
-	UniqueValue  string    `json:"unique_value,omitempty"`
-	FeedType     string    `json:"feed_type"`
-	Summary      string    `json:"summary,omitempty"`
-	ReceivedAt   time.Time `json:"received_at"`
-	BeforeResult string    `json:"before_result"` // as recorded: matched, unmatched, deferred, refused
-	AfterResult  string    `json:"after_result"`  // matched, unmatched or deferred
-	Before       []Rule    `json:"before"`        // the rules that matched, as executed
-	After        []Rule    `json:"after"`         // the candidate rules that match
-}
-
-// Rule is one rule of a side of a difference, with its tasks rendered
-// for the alert (command_changed only: there, before is the rule as its
-// execution stored it, after the candidate).
-type Rule struct {
-	RuleName    string    `json:"rule_name"`
-	File        string    `json:"file,omitempty"`         // after: the candidate file
-	ExecutionID string    `json:"execution_id,omitempty"` // before: the execution it caused
-	Commands    []Command `json:"commands,omitempty"`
-}
-
-// Command is one task on one host, rendered as the run would render it:
-// Command what would run (secrets <secret>), or Refused why the templates
-// refused the alert's values (or why no host resolved: Task -1).
-type Command struct {
-	Task     int    `json:"task"` // index in task_list
-	TaskType string `json:"task_type,omitempty"`
-	Action   string `json:"action,omitempty"`
-	Entity   string `json:"entity,omitempty"`
-	Command  string `json:"command,omitempty"`
-	Refused  string `json:"refused,omitempty"`
-}
+// What a replay reports: the API's types.
+type (
+	Report     = api.ReplayAnswer
+	Difference = api.ReplayDifference
+	Rule       = api.ReplayRule
+	Command    = api.ReplayCommand
+)
 
 // ErrLimit: the limit is out of range.
 var ErrLimit = fmt.Errorf("limit: want 1 to %d", MaxLimit)
