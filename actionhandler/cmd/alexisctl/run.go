@@ -28,6 +28,7 @@ const (
 	exitNotFound    = 3
 	exitAuth        = 4 // 401, 403
 	exitUnavailable = 5 // unreachable, timed out, 5xx, 429
+	// exitChanged (6, replay.go): replay -fail-on-change found a difference.
 	exitInterrupted = 130
 )
 
@@ -157,6 +158,7 @@ func init() {
 		{"rules explain", "ALERT.json", "what every rule decides for an alert, and why (no action taken)", rulesExplain},
 		{"rules paused", "", "rules the action handler's circuit breaker paused (GET /v1/rules on the action handler)", rulesPaused},
 		{"rules resume", "NAME", "resume a paused rule: -reason R [-entity HOST] (scope admin)", rulesResume},
+		{"replay", "", "re-classify recorded alerts with a candidate rules directory: -rules DIR [-since 7d] [-fail-on-change]", replayCommand},
 		{"report", "", "per rule runs, success rate, p50/p95 duration; per rule and host counts", reportCommand},
 		{"run", "", "post a rule and an alert to the action handler (POST /v1/action) and watch the execution", runAction},
 		{"completion", "bash|zsh", "print a shell completion script", completion},
@@ -277,7 +279,8 @@ func (a *app) usage(w io.Writer) {
 	fmt.Fprintf(w, `
 connection: $ALEXIS_URL, $ALEXIS_CLASSIFIER_URL, $ALEXIS_TOKEN_FILE, $ALEXIS_CA_FILE
 (or -url, -classifier-url, -token-file, -ca-file); -o json, -v, -timeout on every command.
-exit status: 0 ok, 1 failed, 2 usage, 3 not found, 4 auth refused, 5 unreachable or 5xx.
+exit status: 0 ok, 1 failed, 2 usage, 3 not found, 4 auth refused, 5 unreachable or 5xx,
+6 replay -fail-on-change found a difference.
 `)
 }
 
@@ -321,6 +324,7 @@ var flagsFor = map[string]func(fs *flag.FlagSet){
 	"alerts list":      func(fs *flag.FlagSet) { new(alertFilter).register(fs) },
 	"alerts show":      func(fs *flag.FlagSet) { payloadFlag(fs) },
 	"report":           func(fs *flag.FlagSet) { new(reportOptions).register(fs) },
+	"replay":           func(fs *flag.FlagSet) { new(replayOptions).register(fs) },
 	"run":              func(fs *flag.FlagSet) { new(runOptions).register(fs) },
 }
 
