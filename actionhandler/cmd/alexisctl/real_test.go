@@ -243,13 +243,9 @@ var (
 	classifierErr  error
 )
 
-// startRealClassifier runs the classifier on rulesDir with the test
-// token (scope read).
-func startRealClassifier(t *testing.T, rulesDir string) string {
+// classifierBinary builds the real classifier once.
+func classifierBinary(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts the classifier")
-	}
 	classifierOnce.Do(func() {
 		classifierBin = filepath.Join(buildDir, "classifier")
 		out, err := exec.Command("go", "build", "-o", classifierBin, "../../../classifier/cmd/classifier").CombinedOutput()
@@ -260,6 +256,17 @@ func startRealClassifier(t *testing.T, rulesDir string) string {
 	if classifierErr != nil {
 		t.Fatal(classifierErr)
 	}
+	return classifierBin
+}
+
+// startRealClassifier runs the classifier on rulesDir with the test
+// token (scope read).
+func startRealClassifier(t *testing.T, rulesDir string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts the classifier")
+	}
+	bin := classifierBinary(t)
 	og := opsgenietest.NewT(t)
 	cfg := writeFile(t, "classifier.yaml", fmt.Sprintf(`listen: 127.0.0.1:0
 tokens_file: %s
@@ -279,7 +286,7 @@ opsgenie:
 		writeFile(t, "ah_token", "ah-token-0123456789abcdef\n"), writeFile(t, "signing_key", "signing-key-0123456789abcdef0123456789\n"),
 		og.Host(), writeFile(t, "genie_key", og.APIKey()+"\n")))
 	logs := &logtest.Buffer{}
-	cmd := exec.Command(classifierBin, "-config", cfg)
+	cmd := exec.Command(bin, "-config", cfg)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
