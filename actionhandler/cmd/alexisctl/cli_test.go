@@ -833,7 +833,8 @@ func TestCompletionBash(t *testing.T) {
 		words []string
 		want  string
 	}{
-		{[]string{"alexisctl", ""}, "alerts completion executions help report rules run version"},
+		{[]string{"alexisctl", ""}, "alerts completion executions help replay report rules run version"},
+		{[]string{"alexisctl", "replay", "-fa"}, "-fail-on-change"},
 		{[]string{"alexisctl", "ex"}, "executions"},
 		{[]string{"alexisctl", "executions", ""}, "list show watch"},
 		{[]string{"alexisctl", "-url", "http://x", "rules", "l"}, "list lint"},
