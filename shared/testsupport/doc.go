@@ -13,7 +13,7 @@
 //	shared/auth/authtest                 the scope matrix: every route against every scope
 //	shared/logging/logtest               reading a service's log lines
 //	shared/ticket/tickettest             an in-memory ticket for unit tests
-//	shared/rules/rulestest  rule files for tests and benchmarks
+//	shared/rules/rulestest               rule files for tests and benchmarks
 //
 // The commands under shared/cmd (opsgenie-fake, dynatrace-fake) are test
 // support too. Tools may use test doubles (actionhandler/cmd/sshbench,

@@ -25,7 +25,7 @@ func replayRule(name, tag string) string {
 
 // newReplayAPI is the API with replay and n unmatched decisions of alerts
 // tagged mem recorded, one a minute, the last at now.
-func newReplayAPI(t *testing.T, n int, now time.Time) *apiFixture {
+func newReplayAPI(t testing.TB, n int, now time.Time) *apiFixture {
 	t.Helper()
 	var a *apiFixture
 	rs, err := tasks.Runners(tasks.All(), task.Env{})
@@ -168,4 +168,41 @@ func replayLines(a *apiFixture) []string {
 		}
 	}
 	return out
+}
+
+// FuzzReplay: whatever the body, POST /v1/replay answers 200, 400 or
+// 413 with a JSON error, never an error of its own.
+func FuzzReplay(f *testing.F) {
+	good := replayRule("mem_hog", "mem")
+	for _, s := range []string{
+		mustReplayBody(map[string]string{"mem.json": good}, `, "since": "7d", "limit": 5`),
+		mustReplayBody(map[string]string{"mem.json": good, "b.json": `{"rule_name": 1}`}, ""),
+		`{"rules": {"a.json": "{}", "a.json": "[]"}}`,
+		`{"rules": {"a.json": null}, "until": "2026-12-01T00:00:00Z"}`,
+		`{"rules": []}`, `[]`, `{"rules": {"../x.json": "{}"}}`,
+	} {
+		f.Add(s)
+	}
+	a := newReplayAPI(f, 2, time.Now().UTC().Truncate(time.Second))
+	f.Fuzz(func(t *testing.T, body string) {
+		code, resp := a.do(http.MethodPost, "/v1/replay", token, body)
+		var e api.Error
+		switch code {
+		case http.StatusOK:
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+			if err := json.Unmarshal(resp, &e); err != nil || e.Error == "" {
+				t.Fatalf("%d without a JSON error: %s", code, resp)
+			}
+		default:
+			t.Fatalf("%d %s", code, resp)
+		}
+	})
+}
+
+func mustReplayBody(files map[string]string, extra string) string {
+	b, err := json.Marshal(files)
+	if err != nil {
+		panic(err)
+	}
+	return `{"rules": ` + string(b) + extra + `}`
 }
