@@ -102,6 +102,8 @@ type Handler struct {
 	// Replay re-classifies recorded alerts with candidate rules
 	// (replay.go); nil: POST /v1/replay answers 503.
 	Replay Replayer
+
+	replaySlots chan struct{} // a token per replay running (MaxReplays)
 }
 
 // Routes are the action handler's routes and the scope each requires
@@ -134,6 +136,7 @@ func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
 	if h.MaxSignatureAge <= 0 {
 		h.MaxSignatureAge = auth.DefaultMaxAge
 	}
+	h.replaySlots = make(chan struct{}, MaxReplays)
 	handlers := map[string]echo.HandlerFunc{
 		"POST /v1/action": h.postAction, "GET /v1/executions": h.listExecutions, "GET /v1/executions/:id": h.getExecution,
 		"POST /v1/decisions": h.postDecisions, "GET /v1/decisions": h.listDecisions, "GET /v1/decisions/:id": h.getDecision,

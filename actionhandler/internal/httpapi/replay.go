@@ -44,6 +44,11 @@ type Replayer interface {
 // encoded): it replaces body_limit for that route.
 const MaxReplayBody = 16 << 20
 
+// MaxReplays is how many replays one action handler runs at once; another
+// is answered 429 with Retry-After (a replay is CPU work on the replica
+// that answers, and scope read is widely given).
+const MaxReplays = 2
+
 // replayPath is the route whose body limit is MaxReplayBody.
 const replayPath = "/v1/replay"
 
@@ -84,6 +89,13 @@ func (h *Handler) postReplay(c echo.Context) error {
 	}
 	if h.Replay == nil {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "replay is not available on this action handler")
+	}
+	select {
+	case h.replaySlots <- struct{}{}:
+		defer func() { <-h.replaySlots }()
+	default:
+		c.Response().Header().Set("Retry-After", "5")
+		return echo.NewHTTPError(http.StatusTooManyRequests, fmt.Sprintf("%d replays are running on this action handler; retry later", MaxReplays))
 	}
 	rep, err := h.Replay.Replay(c.Request().Context(), replay.Request{Rules: set, Since: since, Until: until, Limit: req.Limit})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,34 @@ func TestReplayBadRequests(t *testing.T) {
 	}
 	if lines := replayLines(a); len(lines) != 0 {
 		t.Errorf("a refused replay logged as done: %q", lines)
+	}
+}
+
+// TestReplayBusy: past MaxReplays at once, 429 with Retry-After; a slot
+// freed serves the next.
+func TestReplayBusy(t *testing.T) {
+	var h *Handler
+	a := newAPIWith(t, "", func(hh *Handler) {
+		h = hh
+		h.Replay = replay.New(replay.Options{Store: hh.Store.(replay.Source)})
+	})
+	for range MaxReplays {
+		h.replaySlots <- struct{}{} // replays running
+	}
+	body := replayBody(t, map[string]string{"mem.json": replayRule("mem_hog", "mem")}, "")
+	req := httpRequest(http.MethodPost, "/v1/replay", token, body)
+	rec := httptest.NewRecorder()
+	a.e.ServeHTTP(rec, req)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" ||
+		!strings.Contains(rec.Body.String(), "replays are running") {
+		t.Fatalf("busy: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+	<-h.replaySlots
+	if code, out := a.do(http.MethodPost, "/v1/replay", token, body); code != http.StatusOK {
+		t.Fatalf("a slot free: %d %s", code, out)
+	}
+	if len(h.replaySlots) != MaxReplays-1 {
+		t.Errorf("slot not given back: %d held", len(h.replaySlots))
 	}
 }
 
