@@ -63,9 +63,10 @@ type ReplayDifference struct {
 	After        []ReplayRule `json:"after"`         // the candidate rules that match
 }
 
-// ReplayRule is one rule of a side of a difference; Commands are set on
-// command_changed only: before the rule as its execution stored it, after
-// the candidate, both rendered for the alert.
+// ReplayRule is one rule of a side of a difference, with Commands its
+// tasks rendered for the alert: on command_changed, before the rule as
+// its execution stored it and after the candidate; on newly_matched and
+// changed_rule, the candidate rules that would newly act (what would run).
 type ReplayRule struct {
 	RuleName    string          `json:"rule_name"`
 	File        string          `json:"file,omitempty"`         // after: the candidate file

@@ -189,15 +189,12 @@ func printReplay(a *app, ans *api.ReplayAnswer, files int) error {
 		for _, d := range ds {
 			fmt.Fprintf(w, "  %s  alert %s %q: %s → %s\n", stamp(d.ReceivedAt), cleanLine(truncate(d.AlertID, 64)),
 				cleanLine(truncate(d.Summary, 80)), ruleNames(d.Before), ruleNames(d.After))
-			if kind != api.ReplayCommandChanged {
-				continue
-			}
 			for _, ar := range d.After {
-				br := findReplayRule(d.Before, ar.RuleName)
-				if br == nil {
-					continue
+				var before []api.ReplayCommand
+				if br := findReplayRule(d.Before, ar.RuleName); br != nil {
+					before = br.Commands
 				}
-				printCommandDiff(a, br.Commands, ar.Commands)
+				printCommandDiff(a, before, ar.Commands) // + what newly runs, or - / + what changed
 			}
 		}
 	}

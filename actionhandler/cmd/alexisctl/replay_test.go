@@ -176,7 +176,7 @@ func TestRealReplay(t *testing.T) {
 	}
 	for _, want := range []string{
 		": 1 unchanged, 3 different",
-		"newly matched (1):", "(none) → mem_hog",
+		"newly matched (1):", "(none) → mem_hog", "+ run 'echo heap dump'",
 		"no longer matched (1):", "cpu_hog → (none)",
 		"command changed (1):", "restart_app → restart_app",
 		"#0 remote_ssh on " + h.ssh.Addr,

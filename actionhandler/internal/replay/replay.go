@@ -209,12 +209,14 @@ func (p *Replayer) one(set *rules.Set, rd *store.ReplayDecision) (*Difference, s
 		return nil, ""
 	case len(bn) == 0:
 		diff.Kind = NewlyMatched
+		p.renderAfter(diff, after, env)
 		return diff, ""
 	case len(an) == 0:
 		diff.Kind = Unmatched
 		return diff, ""
 	case !slices.Equal(bn, an):
 		diff.Kind = ChangedRule
+		p.renderAfter(diff, after, env)
 		return diff, ""
 	}
 
@@ -240,6 +242,16 @@ func (p *Replayer) one(set *rules.Set, rd *store.ReplayDecision) (*Difference, s
 	}
 	diff.Kind = CommandChanged
 	return diff, ""
+}
+
+// renderAfter sets the commands of the candidate rules that would newly
+// act on the alert: what would run.
+func (p *Replayer) renderAfter(diff *Difference, after []*rules.Rule, env *alert.Envelope) {
+	for i, r := range after {
+		if findRule(diff.Before, r.Def.Name) == nil {
+			diff.After[i].Commands = p.commands(r.Def, env)
+		}
+	}
 }
 
 func findRule(rs []Rule, name string) *Rule {

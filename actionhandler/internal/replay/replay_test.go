@@ -207,12 +207,18 @@ func TestKinds(t *testing.T) {
 		d.Before[0].ExecutionID == "" || d.After[0].File != "restart.json" {
 		t.Errorf("command_changed: %+v", d)
 	}
-	check(newly, NewlyMatched, "", "mem_hog")
+	// What would newly run is shown.
+	if d := check(newly, NewlyMatched, "", "mem_hog"); len(d.After[0].Commands) != 1 ||
+		d.After[0].Commands[0].Command != "run 'systemctl restart 'java''" {
+		t.Errorf("newly_matched commands: %+v", d.After)
+	}
 	d = check(gone, Unmatched, "cpu_hog", "")
 	if d.BeforeResult != api.ResultMatched || d.AfterResult != api.ResultUnmatched || d.AlertID != "a4" || d.Summary == "" {
 		t.Errorf("unmatched: %+v", d)
 	}
-	check(other, ChangedRule, "disk_old", "disk_new")
+	if d := check(other, ChangedRule, "disk_old", "disk_new"); len(d.After[0].Commands) != 1 || d.Before[0].Commands != nil {
+		t.Errorf("changed_rule commands: %+v → %+v", d.Before, d.After)
+	}
 	// Newest first.
 	if len(rep.Differences) != 4 || !rep.Differences[0].ReceivedAt.After(rep.Differences[3].ReceivedAt) {
 		t.Errorf("order: %+v", rep.Differences)
