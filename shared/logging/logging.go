@@ -65,6 +65,7 @@ const (
 	RateLimited  = "rate_limited" // a source answered 429 (too many requests)
 	Mode         = "mode"         // how the classifier sees rule file changes: inotify or poll; a file's permission bits (0644)
 	Field        = "field"        // the configuration key naming a file (e.g. ssh.key_file)
+	VerifyAt     = "verify_at"    // when an execution's verification is due (RFC 3339, UTC)
 )
 
 // Action statuses (values of ActionStatus).
