@@ -28,13 +28,13 @@ func (h *Handler) funcs() template.FuncMap {
 			}
 			return b.Sub(a).Round(time.Millisecond).String()
 		},
-		"esc":   escapeAll,
-		"pct":   percent,
-		"count": func(m map[string]int, k string) int { return m[k] },
-		"rate":  rate,
+		"esc":       escapeAll,
+		"pct":       percent,
+		"count":     func(m map[string]int, k string) int { return m[k] },
+		"rate":      rate,
 		"ended":     ended,
 		"succeeded": succeeded,
-		"raw": func(b []byte) string { return string(b) },
+		"raw":       func(b []byte) string { return string(b) },
 	}
 }
 

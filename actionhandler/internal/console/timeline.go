@@ -303,10 +303,10 @@ type stepView struct {
 }
 
 type execView struct {
-	ID         string
-	X          *store.Execution // nil: pruned from the store
-	Status     string
-	Steps      []stepView
+	ID     string
+	X      *store.Execution // nil: pruned from the store
+	Status string
+	Steps  []stepView
 	// Verify: the rule's verify check (docs/rollout.md); nil when the
 	// execution was never verifying.
 	Verify     *verifyView
