@@ -3,6 +3,8 @@ package writeback
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,7 +98,7 @@ func (w *Writer) VerifyNote(x *store.Execution, r *rule.Rule) string {
 
 // ineffectiveOps are the operations after an ineffective verification:
 // on_ineffective (default: the investigation queue), then the rule's
-// escalation when it has one.
+// escalation when it has one (its operations not already there).
 func (w *Writer) ineffectiveOps(x *store.Execution, r *rule.Rule) []ticket.Op {
 	if r == nil {
 		return rule.DefaultOnIneffective(w.o.InvestigationQueue)
@@ -104,7 +106,13 @@ func (w *Writer) ineffectiveOps(x *store.Execution, r *rule.Rule) []ticket.Op {
 	ops := r.IneffectiveOps(w.o.InvestigationQueue)
 	if r.EscalationDelay() > 0 || r.OnEscalation != nil {
 		note := fmt.Sprintf("Alexis: the fix did not work (execution %s); escalating.", x.ID)
-		ops = append(ops, r.EscalationOps(note, w.o.InvestigationQueue)...)
+		ops = slices.Clone(ops)
+		for _, op := range r.EscalationOps(note, w.o.InvestigationQueue) {
+			if !slices.ContainsFunc(ops, func(o ticket.Op) bool { return reflect.DeepEqual(o, op) }) {
+				// the default escalation's team is often the default on_ineffective's
+				ops = append(ops, op)
+			}
+		}
 	}
 	return ops
 }
