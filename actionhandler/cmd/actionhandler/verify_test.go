@@ -105,8 +105,7 @@ func TestVerificationRemediatedAndIneffective(t *testing.T) {
 
 	y, b := run(rule("unfixed", nobody))
 	if y.Status != api.ExecIneffective || len(y.Verification.Steps) != 1 ||
-		y.Verification.Steps[0].Status != api.ExecFailure || !strings.Contains(y.Reason, "exit 1") ||
-		!strings.Contains(y.Reason, e.ssh.Addr) {
+		y.Verification.Steps[0].Status != api.ExecFailure || y.Reason != "the verify task failed on "+e.ssh.Addr+" (exit 1)" {
 		t.Fatalf("ineffective: %s %q %+v", y.Status, y.Reason, y.Verification)
 	}
 	waitFor(t, "investigation queue", func() bool { return slices.Contains(e.og.Teams(b.ID), "queue_needsinvestigation") })

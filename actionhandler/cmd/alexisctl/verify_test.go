@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/alexis-ops/alexis/shared/api"
 )
 
 // run with a verify rule goes on watching while the execution verifies
@@ -46,5 +49,22 @@ func TestRealRunVerify(t *testing.T) {
 				t.Errorf("show:\n%s", show)
 			}
 		})
+	}
+}
+
+// report: remediated counts as a success, ineffective as a failure,
+// verifying not yet; each has its column.
+func TestReportCountsVerification(t *testing.T) {
+	now := time.Date(2026, 12, 3, 5, 0, 0, 0, time.UTC)
+	x := func(status string) api.Execution {
+		return api.Execution{ID: status, RuleName: "r", Status: status, Entities: []string{"web1"}, CreatedAt: now}
+	}
+	rep := buildReport([]api.Execution{x(api.ExecSuccess), x(api.ExecRemediated), x(api.ExecIneffective),
+		x(api.ExecVerifying), x(api.ExecFailure), x(api.ExecSkipped)}, "")
+	if len(rep.Rules) != 1 || rep.Rules[0].Ended != 4 || rep.Rules[0].SuccessRate == nil || *rep.Rules[0].SuccessRate != 0.5 {
+		t.Fatalf("rules %+v", rep.Rules)
+	}
+	if len(rep.Hosts) != 1 || rep.Hosts[0].Success != 2 {
+		t.Errorf("hosts %+v: want success and remediated", rep.Hosts)
 	}
 }

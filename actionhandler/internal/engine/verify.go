@@ -186,7 +186,7 @@ func verifyFailure(st store.Step) string {
 	switch {
 	case st.Status == store.Refused:
 		return fmt.Sprintf("the verify task was refused on %s, nothing was run (%s)", st.Entity, st.Error)
-	case st.ExitCode >= 0 && st.Error != "":
+	case st.ExitCode >= 0 && st.Error != "" && !strings.HasPrefix(st.Error, "exit status "):
 		return fmt.Sprintf("the verify task failed on %s (exit %d: %s)", st.Entity, st.ExitCode, st.Error)
 	case st.ExitCode >= 0:
 		return fmt.Sprintf("the verify task failed on %s (exit %d)", st.Entity, st.ExitCode)
