@@ -264,3 +264,62 @@ func TestVerificationIneffectivePausesRule(t *testing.T) {
 		t.Errorf("ran %d times, want 2", n)
 	}
 }
+
+// The verify task runs through the same runners as the tasks (here
+// local, with a secret in its environment); the secret is in no answer,
+// note, reason or log line, though the check printed it.
+func TestVerificationLocalTaskKeepsSecrets(t *testing.T) {
+	e := newEnv(t)
+	const secret = "verify-token-4be81d0c77"
+	secretFile := e.write("check_token", secret+"\n")
+	p := e.start(e.config("ah.yaml", "store: {sqlite_path: "+filepath.Join(e.dir, "ah.db")+"}\n"+
+		"local: {allowed: [sh]}\nsecrets: {check: "+secretFile+"}\n"))
+	rule := map[string]any{"rule_name": "local_check", "entity_type": "explicit", "entities": []string{e.ssh.Addr},
+		"task_list": []any{sshTask("true")},
+		"verify": map[string]any{"after": "1s", "task": map[string]any{"task_type": "local", "action": "probe",
+			"argv": []string{"sh", "-c", `echo "probing $ALEXIS_ENTITY with $TOKEN"; echo "$TOKEN" >&2; exit 2`},
+			"env":  map[string]string{"TOKEN": `{{ secret "check" }}`}}}}
+	a := e.og.CreateAlert(opsgenietest.AlertSpec{Message: "m", Teams: []string{"incoming"}})
+	_, acc := p.post(request(a, rule))
+	x := p.verdict(acc.ExecutionID)
+	if x.Status != api.ExecIneffective || len(x.Verification.Steps) != 1 ||
+		x.Verification.Steps[0].TaskType != "local" || *x.Verification.Steps[0].ExitCode != 2 ||
+		x.Verification.Steps[0].Stdout != "probing "+e.ssh.Addr+" with <secret>\n" {
+		t.Fatalf("%s %q %+v", x.Status, x.Reason, x.Verification)
+	}
+	waitFor(t, "investigation queue", func() bool { return slices.Contains(e.og.Teams(a.ID), "queue_needsinvestigation") })
+	raw := p.get("/v1/executions/"+acc.ExecutionID, nil)
+	notes := strings.Join(e.og.Notes(a.ID), "\n")
+	if !strings.Contains(notes, "<secret>") {
+		t.Errorf("the note lacks the check's (redacted) output: %q", notes)
+	}
+	for what, s := range map[string]string{"answer": raw, "notes": notes, "logs": p.logs.String()} {
+		if strings.Contains(s, secret) {
+			t.Errorf("the secret is in the %s", what)
+		}
+	}
+}
+
+// A rule in audit mode with verify: nothing runs, the verification
+// neither; the reason says what it would verify.
+func TestVerificationInAuditModeRunsNothing(t *testing.T) {
+	e := newEnv(t)
+	p := e.start(e.config("ah.yaml", "store: {sqlite_path: "+filepath.Join(e.dir, "ah.db")+"}\n"))
+	marker := filepath.Join(e.dir, "ran")
+	rule := map[string]any{"rule_name": "audited", "mode": "audit", "entity_type": "explicit", "entities": []string{e.ssh.Addr},
+		"task_list": []any{sshTask("touch " + marker)},
+		"verify":    map[string]any{"after": "1s", "task": verifyTask("touch "+marker), "alert_resolved": true}}
+	a := e.og.CreateAlert(opsgenietest.AlertSpec{Message: "m", Teams: []string{"incoming"}})
+	_, acc := p.post(request(a, rule))
+	x := p.execution(acc.ExecutionID)
+	if x.Status != api.ExecAudit || x.Verification != nil ||
+		!strings.Contains(x.Reason, "on success it would verify after 1s (the verify task check on every host and the alert resolved at its source)") {
+		t.Fatalf("%s %q %+v", x.Status, x.Reason, x.Verification)
+	}
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Errorf("something ran: %v", err)
+	}
+	if strings.Contains(p.logs.String(), "event=verification_") {
+		t.Errorf("a verification in audit mode:\n%s", grepLines(p.logs.String(), "verification_"))
+	}
+}
