@@ -308,7 +308,7 @@ func TestVerificationInAuditModeRunsNothing(t *testing.T) {
 	marker := filepath.Join(e.dir, "ran")
 	rule := map[string]any{"rule_name": "audited", "mode": "audit", "entity_type": "explicit", "entities": []string{e.ssh.Addr},
 		"task_list": []any{sshTask("touch " + marker)},
-		"verify":    map[string]any{"after": "1s", "task": verifyTask("touch "+marker), "alert_resolved": true}}
+		"verify":    map[string]any{"after": "1s", "task": verifyTask("touch " + marker), "alert_resolved": true}}
 	a := e.og.CreateAlert(opsgenietest.AlertSpec{Message: "m", Teams: []string{"incoming"}})
 	_, acc := p.post(request(a, rule))
 	x := p.execution(acc.ExecutionID)
