@@ -10,6 +10,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/opsgenie/opsgenietest"
+	"github.com/alexis-ops/alexis/shared/pgtest"
 )
 
 // verdict waits for execution id's verification to end and its verdict
@@ -321,5 +323,66 @@ func TestVerificationInAuditModeRunsNothing(t *testing.T) {
 	}
 	if strings.Contains(p.logs.String(), "event=verification_") {
 		t.Errorf("a verification in audit mode:\n%s", grepLines(p.logs.String(), "verification_"))
+	}
+}
+
+// Two replicas sharing PostgreSQL: each due verification is done by one
+// of them, once, and its verdict written back once.
+func TestVerificationTwoReplicasOnePostgres(t *testing.T) {
+	e := newEnv(t)
+	dsn := e.write("pg_dsn", pgtest.DSN(t)+"\n")
+	cfg := func(name string) string {
+		return e.config(name, fmt.Sprintf("replica_id: %s\nstore: {postgres_dsn_file: %s, poll_interval: 100ms}\n", name, dsn))
+	}
+	a, b := e.start(cfg("replica-a")), e.start(cfg("replica-b"))
+	state := filepath.Join(e.dir, "state")
+	type run struct {
+		id    string
+		alert opsgenietest.Alert
+	}
+	var runs []run
+	for i := range 6 {
+		p := a
+		if i%2 == 1 {
+			p = b
+		}
+		checks := filepath.Join(e.dir, fmt.Sprintf("checks-%d", i))
+		al := e.og.CreateAlert(opsgenietest.AlertSpec{Message: fmt.Sprint("m", i), Teams: []string{"incoming"}})
+		code, acc := p.post(request(al, map[string]any{"rule_name": "shared", "entity_type": "explicit",
+			"entities": []string{e.ssh.Addr}, "task_list": []any{sshTask("touch " + state)},
+			"verify": map[string]any{"after": "1s", "task": verifyTask("echo check >> " + checks + "; test -f " + state)}}))
+		if code != http.StatusAccepted {
+			t.Fatalf("post %d: %d", i, code)
+		}
+		runs = append(runs, run{acc.ExecutionID, al})
+	}
+	for i, r := range runs {
+		if x := a.verdict(r.id); x.Status != api.ExecRemediated {
+			t.Errorf("run %d: %s %q", i, x.Status, x.Reason)
+		}
+	}
+	// Both replicas polled for due verifications all along; give a second
+	// one a poll interval and more to show itself.
+	waitFor(t, "every verdict noted", func() bool {
+		for _, r := range runs {
+			if noteIndex(e.og.Notes(r.alert.ID), "[verified]") < 0 {
+				return false
+			}
+		}
+		return true
+	})
+	a.stop()
+	b.stop()
+	for i, r := range runs {
+		if n := lines(filepath.Join(e.dir, fmt.Sprintf("checks-%d", i))); n != 1 {
+			t.Errorf("run %d: verify task ran %d times, want 1", i, n)
+		}
+		if n := strings.Count(strings.Join(e.og.Notes(r.alert.ID), "\n"), "[verified]"); n != 1 {
+			t.Errorf("run %d: %d [verified] notes, want 1", i, n)
+		}
+	}
+	started := strings.Count(a.logs.String(), "event=verification_started") + strings.Count(b.logs.String(), "event=verification_started")
+	if started != len(runs) {
+		t.Errorf("%d verifications started, want %d", started, len(runs))
 	}
 }
