@@ -23,6 +23,7 @@ import (
 var Outcomes = []string{
 	api.ResultMatched, api.ResultUnmatched, api.ResultDeferred, api.ResultRefused, api.ResultUnavailable, api.ResultDirect,
 	api.ExecQueued, api.ExecRunning, api.ExecSuccess, api.ExecFailure, api.ExecSkipped, api.ExecInterrupted, api.ExecDryRun,
+	api.ExecVerifying, api.ExecRemediated, api.ExecIneffective,
 }
 
 // Ranges are the time-range presets of the filters.

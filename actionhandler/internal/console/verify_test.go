@@ -81,6 +81,14 @@ func TestVerificationOnAlertPageAndReports(t *testing.T) {
 		t.Errorf("want one task step and one verify step:\n%s", ended)
 	}
 
+	// The timeline filters on the verification's statuses.
+	for outcome, want := range map[string]bool{"ineffective": true, "verifying": true, "remediated": false} {
+		resp, body := e.get(c, "/console/?outcome="+outcome)
+		if resp.StatusCode != http.StatusOK || strings.Contains(body, `data-id="d1"`) != want {
+			t.Errorf("timeline outcome=%s: %d, d1 listed %v, want %v", outcome, resp.StatusCode, !want, want)
+		}
+	}
+
 	e.clock.Add(time.Minute)
 	_, body = e.get(c, "/console/reports?range=24h")
 	for _, want := range []string{`<th scope="col">verifying</th>`, `<th scope="col">remediated</th>`,
