@@ -26,9 +26,25 @@ type Execution struct {
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	ReportedAt *time.Time `json:"reported_at,omitempty"` // written back onto the alert
 	Steps      []Step     `json:"steps,omitempty"`
+	// Verification is the rule's verify check (docs/rollout.md): absent
+	// when the execution was never verifying.
+	Verification *Verification `json:"verification,omitempty"`
 	// PendingWritebacks are write-back operations on the alert that failed
 	// and will be tried again (GET /v1/executions/{id} only).
 	PendingWritebacks []PendingWriteback `json:"pending_writebacks,omitempty"`
+}
+
+// Verification is where an execution's verify check stands: due at
+// VerifyAt (status verifying), or ended at VerifiedAt with Outcome
+// remediated or ineffective, why in the execution's reason.
+type Verification struct {
+	VerifyAt   time.Time  `json:"verify_at"`
+	VerifiedAt *time.Time `json:"verified_at,omitempty"`
+	// Outcome: remediated or ineffective; "" while due.
+	Outcome string `json:"outcome,omitempty"`
+	// Steps: the verify task on each host (GET /v1/executions/{id} only);
+	// their task_index is -1. Never in the execution's steps.
+	Steps []Step `json:"steps,omitempty"`
 }
 
 // PendingWriteback is a write-back operation waiting for another try.

@@ -67,6 +67,7 @@ const (
 	Field        = "field"        // the configuration key naming a file (e.g. ssh.key_file)
 	Decisions    = "decisions"    // how many recorded decisions were read (replay)
 	Changes      = "changes"      // how many of them the candidate rules decide otherwise (replay)
+	VerifyAt     = "verify_at"    // when an execution's verification is due (RFC 3339, UTC)
 )
 
 // Action statuses (values of ActionStatus).

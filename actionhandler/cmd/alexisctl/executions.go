@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -228,6 +229,13 @@ func (a *app) writeExecution(x api.Execution) error {
 	kv("started", stampPtr(x.StartedAt))
 	kv("finished", stampPtr(x.FinishedAt)+"  ("+span(x.StartedAt, x.FinishedAt)+")")
 	kv("written back", stampPtr(x.ReportedAt))
+	if v := x.Verification; v != nil {
+		if v.VerifiedAt != nil {
+			kv("verification", cell(v.Outcome, 0)+" at "+stampPtr(v.VerifiedAt)+"  (due "+stamp(v.VerifyAt)+")")
+		} else {
+			kv("verification", "due "+stamp(v.VerifyAt))
+		}
+	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -236,6 +244,12 @@ func (a *app) writeExecution(x api.Execution) error {
 	}
 	for _, s := range x.Steps {
 		a.writeStep(s, "  ", "     ")
+	}
+	if v := x.Verification; v != nil && len(v.Steps) > 0 {
+		fmt.Fprintln(a.stdout, "\nverify steps:")
+		for _, s := range v.Steps {
+			a.writeStep(s, "  ", "     ")
+		}
 	}
 	if len(x.PendingWritebacks) > 0 {
 		fmt.Fprintln(a.stdout, "\npending write-backs:")
@@ -251,6 +265,9 @@ func (a *app) writeExecution(x api.Execution) error {
 // indented by in.
 func (a *app) writeStep(s api.Step, prefix, in string) {
 	head := fmt.Sprintf("%s#%d %s", prefix, s.TaskIndex, cell(s.TaskType, 0))
+	if s.TaskIndex < 0 {
+		head = prefix + "verify " + cell(s.TaskType, 0) // the rule's verify task (task_index -1)
+	}
 	if s.Action != "" {
 		head += " " + cell(s.Action, 0)
 	}
@@ -319,6 +336,9 @@ var ended = map[string]bool{
 	api.ExecSuccess: true, api.ExecDryRun: true,
 	api.ExecFailure: false, api.ExecRefused: false, api.ExecInterrupted: false, api.ExecSkipped: false,
 	api.ExecAudit: true, // audit mode (docs/rollout.md): described, nothing ran, nothing failed
+	// Verification (docs/rollout.md): verifying has not ended (the fix is
+	// checked at verify_at); its verdict has.
+	api.ExecRemediated: true, api.ExecIneffective: false,
 }
 
 // maxPollErrors is how many polls in a row may fail (unreachable, 5xx)
@@ -398,13 +418,20 @@ func (a *app) printChanges(x api.Execution, last *string, steps map[string]strin
 		fmt.Fprintln(a.stdout, line)
 		*last = x.Status
 	}
-	for _, s := range x.Steps {
+	all := x.Steps
+	if x.Verification != nil {
+		all = append(slices.Clip(all), x.Verification.Steps...)
+	}
+	for _, s := range all {
 		key := strconv.Itoa(s.TaskIndex) + "\x00" + s.Entity
 		if steps[key] == s.Status {
 			continue
 		}
 		steps[key] = s.Status
 		line := fmt.Sprintf("%s    step #%d %s on %s: %s", now, s.TaskIndex, cell(s.TaskType, 0), cell(s.Entity, 0), cell(s.Status, 0))
+		if s.TaskIndex < 0 {
+			line = fmt.Sprintf("%s    verify %s on %s: %s", now, cell(s.TaskType, 0), cell(s.Entity, 0), cell(s.Status, 0))
+		}
 		if s.ExitCode != nil {
 			line += ", exit " + strconv.Itoa(*s.ExitCode)
 		}

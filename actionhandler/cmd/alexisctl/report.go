@@ -124,11 +124,16 @@ func reportCommand(ctx context.Context, a *app, args []string) error {
 		return a.printValue(rep)
 	}
 	fmt.Fprintf(a.stdout, "%d executions from %s to %s\n\n", rep.Executions, stamp(rep.Since), stamp(rep.Until))
-	t := newTable(a.stdout, "RULE", "RUNS", "SUCCESS", "FAILURE", "OTHER", "SUCCESS RATE", "P50", "P95", "LAST")
+	// REMEDIATED, INEFFECTIVE, VERIFYING (verification, docs/rollout.md)
+	// come last, so the columns before them keep their places.
+	t := newTable(a.stdout, "RULE", "RUNS", "SUCCESS", "FAILURE", "OTHER", "SUCCESS RATE", "P50", "P95", "LAST",
+		"REMEDIATED", "INEFFECTIVE", "VERIFYING")
 	for _, r := range rep.Rules {
-		other := r.Runs - r.ByStatus[api.ExecSuccess] - r.ByStatus[api.ExecFailure]
-		t.row(cell(r.Rule, 40), fmt.Sprint(r.Runs), fmt.Sprint(r.ByStatus[api.ExecSuccess]), fmt.Sprint(r.ByStatus[api.ExecFailure]),
-			fmt.Sprint(other), percent(r.SuccessRate), ms(r.P50MS), ms(r.P95MS), stamp(r.Last))
+		b := r.ByStatus
+		other := r.Runs - b[api.ExecSuccess] - b[api.ExecFailure] - b[api.ExecRemediated] - b[api.ExecIneffective] - b[api.ExecVerifying]
+		t.row(cell(r.Rule, 40), fmt.Sprint(r.Runs), fmt.Sprint(b[api.ExecSuccess]), fmt.Sprint(b[api.ExecFailure]),
+			fmt.Sprint(other), percent(r.SuccessRate), ms(r.P50MS), ms(r.P95MS), stamp(r.Last),
+			fmt.Sprint(b[api.ExecRemediated]), fmt.Sprint(b[api.ExecIneffective]), fmt.Sprint(b[api.ExecVerifying]))
 	}
 	if err := t.flush(); err != nil {
 		return err
@@ -206,8 +211,14 @@ func countActions(ctx context.Context, c *client, xs []api.Execution, onlyHost s
 	return out, nil
 }
 
-// endedStatuses count in a success rate's denominator.
-var endedStatuses = map[string]bool{api.ExecSuccess: true, api.ExecFailure: true, api.ExecInterrupted: true, api.ExecRefused: true}
+// endedStatuses count in a success rate's denominator; succeededStatuses
+// in its numerator. Verification (docs/rollout.md): remediated is a
+// success, ineffective a failure, verifying not yet an outcome.
+var (
+	endedStatuses = map[string]bool{api.ExecSuccess: true, api.ExecFailure: true, api.ExecInterrupted: true, api.ExecRefused: true,
+		api.ExecRemediated: true, api.ExecIneffective: true}
+	succeededStatuses = map[string]bool{api.ExecSuccess: true, api.ExecRemediated: true}
+)
 
 // buildReport counts executions per rule and per rule and host (only
 // host, when given: an execution may act on several).
@@ -243,7 +254,7 @@ func buildReport(xs []api.Execution, onlyHost string) reportAnswer {
 				hosts[k] = h
 			}
 			h.Runs++
-			if x.Status == api.ExecSuccess {
+			if succeededStatuses[x.Status] {
 				h.Success++
 			}
 			if x.CreatedAt.After(h.Last) {
@@ -254,7 +265,7 @@ func buildReport(xs []api.Execution, onlyHost string) reportAnswer {
 	out := reportAnswer{Executions: len(xs), Rules: []ruleReport{}, Hosts: []hostReport{}}
 	for name, r := range rules {
 		if r.Ended > 0 {
-			rate := float64(r.ByStatus[api.ExecSuccess]) / float64(r.Ended)
+			rate := float64(r.ByStatus[api.ExecSuccess]+r.ByStatus[api.ExecRemediated]) / float64(r.Ended)
 			r.SuccessRate = &rate
 		}
 		if d := durations[name]; len(d) > 0 {

@@ -19,7 +19,7 @@ type charts struct {
 
 // chartStatuses are the series the charts split executions into.
 var chartStatuses = []string{store.Success, store.Failure, store.Skipped, store.Interrupted, store.DryRun, store.Refused,
-	store.Queued, store.Running, store.Audit}
+	store.Queued, store.Running, store.Audit, store.Verifying, store.Remediated, store.Ineffective}
 
 // usedStatuses are the chartStatuses some rule or bucket has, so the
 // legend names only what is drawn (success and failure always).
@@ -58,9 +58,8 @@ func makeCharts(st store.Stats) charts {
 			s.Values = append(s.Values, float64(r.ByStatus[k]))
 		}
 		stacks = append(stacks, s)
-		ended := r.ByStatus[store.Success] + r.ByStatus[store.Failure] + r.ByStatus[store.Interrupted] + r.ByStatus[store.Refused]
-		if ended > 0 {
-			rates = append(rates, svgchart.Bar{Label: r.RuleName, Value: 100 * float64(r.ByStatus[store.Success]) / float64(ended)})
+		if n := ended(r.ByStatus); n > 0 {
+			rates = append(rates, svgchart.Bar{Label: r.RuleName, Value: 100 * float64(succeeded(r.ByStatus)) / float64(n)})
 		}
 		if r.P95 > 0 {
 			p95 = append(p95, svgchart.Bar{Label: r.RuleName, Value: r.P95.Seconds()})

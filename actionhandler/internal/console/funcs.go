@@ -3,6 +3,8 @@ package console
 import (
 	"html/template"
 	"time"
+
+	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 )
 
 func (h *Handler) funcs() template.FuncMap {
@@ -26,13 +28,24 @@ func (h *Handler) funcs() template.FuncMap {
 			}
 			return b.Sub(a).Round(time.Millisecond).String()
 		},
-		"esc":   escapeAll,
-		"pct":   percent,
-		"count": func(m map[string]int, k string) int { return m[k] },
-		"rate":  rate,
-		"ended": func(m map[string]int) int {
-			return m["success"] + m["failure"] + m["interrupted"] + m["refused"]
-		},
-		"raw": func(b []byte) string { return string(b) },
+		"esc":       escapeAll,
+		"pct":       percent,
+		"count":     func(m map[string]int, k string) int { return m[k] },
+		"rate":      rate,
+		"ended":     ended,
+		"succeeded": succeeded,
+		"raw":       func(b []byte) string { return string(b) },
 	}
 }
+
+// ended counts the executions of m (by status) that ran to an outcome:
+// what the success rate divides. Verification's verdicts are outcomes
+// (remediated as a success, ineffective as a failure); verifying is not
+// one yet (docs/rollout.md).
+func ended(m map[string]int) int {
+	return m[store.Success] + m[store.Failure] + m[store.Interrupted] + m[store.Refused] +
+		m[store.Remediated] + m[store.Ineffective]
+}
+
+// succeeded counts the executions of m that worked: success, remediated.
+func succeeded(m map[string]int) int { return m[store.Success] + m[store.Remediated] }

@@ -66,7 +66,7 @@ func statusesOf(hs []store.HostStats) []string {
 }
 
 var execStatuses = []string{store.Success, store.Failure, store.Skipped, store.Interrupted, store.DryRun, store.Refused,
-	store.Queued, store.Running}
+	store.Queued, store.Running, store.Verifying, store.Remediated, store.Ineffective}
 
 type hostView struct {
 	Host  string

@@ -23,6 +23,7 @@ import (
 var Outcomes = []string{
 	api.ResultMatched, api.ResultUnmatched, api.ResultDeferred, api.ResultRefused, api.ResultUnavailable, api.ResultDirect,
 	api.ExecQueued, api.ExecRunning, api.ExecSuccess, api.ExecFailure, api.ExecSkipped, api.ExecInterrupted, api.ExecDryRun,
+	api.ExecVerifying, api.ExecRemediated, api.ExecIneffective,
 }
 
 // Ranges are the time-range presets of the filters.
@@ -303,11 +304,24 @@ type stepView struct {
 }
 
 type execView struct {
-	ID         string
-	X          *store.Execution // nil: pruned from the store
-	Status     string
-	Steps      []stepView
+	ID     string
+	X      *store.Execution // nil: pruned from the store
+	Status string
+	Steps  []stepView
+	// Verify: the rule's verify check (docs/rollout.md); nil when the
+	// execution was never verifying.
+	Verify     *verifyView
 	Writebacks []writebackView
+}
+
+// verifyView is an execution's verification: due at DueAt, or ended at
+// EndedAt with Outcome (remediated, ineffective) and Reason; Steps: the
+// verify task on each host.
+type verifyView struct {
+	DueAt, EndedAt time.Time
+	Outcome        string
+	Reason         string
+	Steps          []stepView
 }
 
 type writebackView struct {
@@ -347,6 +361,7 @@ func (h *Handler) alert(c echo.Context) error {
 		}
 		if err == nil {
 			ev.X, ev.Status = x, x.Status
+			var verify []stepView
 			for _, s := range x.Steps {
 				sv := stepView{Step: s, Exit: "—"}
 				if s.ExitCode >= 0 {
@@ -355,7 +370,17 @@ func (h *Handler) alert(c echo.Context) error {
 				if !s.StartedAt.IsZero() && !s.FinishedAt.IsZero() {
 					sv.Duration = s.FinishedAt.Sub(s.StartedAt).Round(time.Millisecond).String()
 				}
+				if store.IsVerifyStep(s) {
+					verify = append(verify, sv)
+					continue
+				}
 				ev.Steps = append(ev.Steps, sv)
+			}
+			if !x.VerifyAt.IsZero() {
+				ev.Verify = &verifyView{DueAt: x.VerifyAt, EndedAt: x.VerifiedAt, Steps: verify}
+				if !x.VerifiedAt.IsZero() {
+					ev.Verify.Outcome, ev.Verify.Reason = x.Status, x.Reason
+				}
 			}
 			for _, w := range x.Writebacks {
 				var op ticket.Op

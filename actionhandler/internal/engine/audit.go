@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -50,6 +51,17 @@ func (e *Engine) audit(ctx context.Context, log zerolog.Logger, j *job, rec *rec
 	fmt.Fprintf(&b, "; nothing ran: %d step(s) described", described)
 	if len(refusals) > 0 {
 		fmt.Fprintf(&b, ", %d refused (%s)", len(refusals), strings.Join(refusals, "; "))
+	}
+	if v := j.req.Rule.Verify; v != nil {
+		// Verification (verify.go): what a success would be checked with.
+		var what []string
+		if v.Task != nil {
+			what = append(what, "the verify task "+cmp.Or(v.Task.Action, v.Task.TaskType)+" on every host")
+		}
+		if v.AlertResolved {
+			what = append(what, "the alert resolved at its source")
+		}
+		fmt.Fprintf(&b, "; on success it would verify after %s (%s)", v.After, strings.Join(what, " and "))
 	}
 	if ops := j.req.Rule.SuccessOps(); len(ops) > 0 {
 		desc := make([]string, len(ops))

@@ -95,6 +95,13 @@ type Options struct {
 	// Outcomes is told how each execution that acted ended (the circuit
 	// breaker); nil: nobody.
 	Outcomes Outcomes
+	// Verify keeps verifications (verify.go); nil: Store, if it is one.
+	// Without one, a rule's verify check is not done (its executions end
+	// success).
+	Verify VerifyStore
+	// VerifyLease: how long a claimed verification is held (default
+	// DefaultVerifyLease).
+	VerifyLease time.Duration
 	// decode decodes a stored request (default action.Decode); tests
 	// count its calls: the engine decodes once per execution (job).
 	decode func([]byte) (*action.Request, error)
@@ -142,6 +149,12 @@ func New(o Options) *Engine {
 	}
 	if o.decode == nil {
 		o.decode = action.Decode
+	}
+	if o.Verify == nil {
+		o.Verify, _ = o.Store.(VerifyStore)
+	}
+	if o.VerifyLease <= 0 {
+		o.VerifyLease = DefaultVerifyLease
 	}
 	e := &Engine{o: o, log: o.Log.With().Str(logging.Component, "engine").Logger()}
 	if o.Development {
@@ -230,10 +243,18 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 		status, reason, why = store.Interrupted, errShutdown.Error()+": running commands were killed", ""
 	}
 	bg := context.WithoutCancel(ctx)
+	// Succeeded, with a verify check: verifying until it is due (verify.go).
+	var verifyAfter time.Duration
+	if e.verifies(j.rule(), status) {
+		status, verifyAfter = store.Verifying, j.rule().Verify.AfterDuration()
+	}
 	// The lease is renewed while the end is recorded: a store that
 	// refuses writes for a while (disk full) must not make a finished
 	// execution look interrupted.
 	err := e.retryStore(bg, log, "record the end of the execution", func(ctx context.Context) error {
+		if verifyAfter > 0 {
+			return e.o.Verify.FinishVerifying(ctx, x.ID, e.o.Owner, verifyAfter, rec.final()...)
+		}
 		return e.o.Store.Finish(ctx, x.ID, e.o.Owner, status, reason, rec.final()...)
 	})
 	stopHeartbeat()
@@ -249,6 +270,18 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 	got := *x
 	got.Status, got.Reason, got.FinishedAt = status, reason, time.Now()
 	got.Steps = rec.steps(x.Entities)
+	if status == store.Verifying {
+		// Counted, logged execution_finished and told to Outcomes with
+		// its verdict (Verify); written back now: "verifying at T".
+		got.VerifyAt = got.FinishedAt.Add(verifyAfter)
+		log.Info().Str(logging.Event, "verification_scheduled").
+			Str(logging.VerifyAt, got.VerifyAt.UTC().Format(time.RFC3339)).
+			Int64(logging.DelayMS, verifyAfter.Milliseconds()).
+			Int64(logging.ElapsedMS, time.Since(start).Milliseconds()).
+			Msg("tasks succeeded: verification scheduled")
+		e.report(ctx, log, j.with(&got))
+		return
+	}
 	e.o.Metrics.execution(status, time.Since(start))
 	succeeded, failed := hostCounts(&got)
 	ev := log.Info()

@@ -42,6 +42,8 @@ type Metrics struct {
 	writeback   *prometheus.CounterVec
 	governor    *prometheus.CounterVec
 	queueLength prometheus.Collector
+	verifies    *prometheus.CounterVec
+	verifySecs  prometheus.Observer
 }
 
 // QueueCounter counts the executions waiting for a worker (store.Store is
@@ -58,7 +60,7 @@ func NewMetrics(m *metrics.Metrics, st QueueCounter) *Metrics {
 		actions: m.CounterVec("actions_total",
 			"Tasks run on one host, by task type and status (success, failure, dry_run, audit).", "task_type", "status"),
 		executions: m.CounterVec("executions_total",
-			"Executions ended or refused, by status (success, failure, skipped, interrupted, dry_run, audit, duplicate).", "status"),
+			"Executions ended or refused, by status (success, failure, skipped, interrupted, dry_run, audit, remediated, ineffective, duplicate).", "status"),
 		actionSecs: m.HistogramVec("action_duration_seconds",
 			"Time one task took on one host, by task type.", buckets, "task_type"),
 		execSecs: m.HistogramVec("execution_duration_seconds",
@@ -71,6 +73,10 @@ func NewMetrics(m *metrics.Metrics, st QueueCounter) *Metrics {
 			"Executions the governor refused, by reason (max_executions, max_executions_per_entity, cooldown, max_hosts_per_minute, rule_paused, other).",
 			"reason"),
 	}
+	x.verifies = m.CounterVec("verifications_total",
+		"Verifications ended, by outcome (remediated, ineffective).", "outcome")
+	x.verifySecs = m.HistogramVec("verification_duration_seconds",
+		"Time a verification took: its verify task on every host and the alert's status.", buckets).WithLabelValues()
 	x.queueLength = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: m.Service + "_queue_depth",
 		Help: "Executions queued in the store, waiting for a worker (of every replica sharing it)."}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -103,6 +109,14 @@ func (m *Metrics) execution(status string, elapsed time.Duration) {
 	if elapsed > 0 && status != store.Audit { // audit ran nothing: not a remediation's duration
 		m.execSecs.Observe(elapsed.Seconds())
 	}
+}
+
+func (m *Metrics) verification(outcome string, elapsed time.Duration) {
+	if m == nil {
+		return
+	}
+	m.verifies.WithLabelValues(outcome).Inc()
+	m.verifySecs.Observe(elapsed.Seconds())
 }
 
 // Duplicate counts a request answered with an earlier execution.

@@ -78,7 +78,8 @@ func StartWorkers(o WorkerOptions) *Workers {
 	w := &Workers{o: o, log: o.Log.With().Str(logging.Component, "workers").Logger(),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), ctx: ctx, cancel: cancel}
 	w.sweep()
-	w.loops.Add(4)
+	w.loops.Add(5)
+	go w.verifier()
 	go w.dispatch()
 	go w.sweeper()
 	// Write-back's loops, for the engine's write-back.
@@ -203,6 +204,53 @@ func (w *Workers) drain(what string, batch int, claim func(context.Context) (int
 					Msg("cannot look for due " + what)
 			}
 			if n < batch {
+				break
+			}
+		}
+	}
+}
+
+// verifier claims due verifications every PollInterval, again at once
+// while it took a whole batch, and runs each (Engine.Verify) as one of
+// the runs Shutdown waits for; once stopping it claims none.
+func (w *Workers) verifier() {
+	defer w.loops.Done()
+	t := time.NewTicker(w.o.PollInterval)
+	defer t.Stop()
+	e := w.o.Engine
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-t.C:
+		}
+		for {
+			select {
+			case <-w.stop:
+				return
+			default:
+			}
+			xs, err := e.ClaimVerifications(w.ctx)
+			if err != nil {
+				w.log.Error().Str(logging.Event, "store_error").Str(logging.ErrorKey, err.Error()).
+					Msg("cannot look for due verifications")
+			}
+			var batch sync.WaitGroup
+			for _, x := range xs {
+				w.runs.Add(1)
+				batch.Go(func() {
+					defer w.runs.Done()
+					e.Verify(w.ctx, x)
+				})
+			}
+			done := make(chan struct{})
+			go func() { batch.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-w.stop:
+				return
+			}
+			if len(xs) < VerifyBatch {
 				break
 			}
 		}

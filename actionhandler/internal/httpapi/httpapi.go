@@ -401,7 +401,23 @@ func Execution(x *store.Execution) api.Execution {
 			ms := st.FinishedAt.Sub(st.StartedAt).Milliseconds()
 			s.ElapsedMS = &ms
 		}
+		if store.IsVerifyStep(st) {
+			if out.Verification == nil {
+				out.Verification = &api.Verification{}
+			}
+			out.Verification.Steps = append(out.Verification.Steps, s)
+			continue
+		}
 		out.Steps = append(out.Steps, s)
+	}
+	if !x.VerifyAt.IsZero() {
+		if out.Verification == nil {
+			out.Verification = &api.Verification{}
+		}
+		out.Verification.VerifyAt, out.Verification.VerifiedAt = x.VerifyAt, timePtr(x.VerifiedAt)
+		if !x.VerifiedAt.IsZero() {
+			out.Verification.Outcome = x.Status
+		}
 	}
 	for _, w := range x.Writebacks {
 		var op ticket.Op

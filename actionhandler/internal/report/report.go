@@ -116,6 +116,7 @@ type line struct {
 	reason    string
 	elapsed   int64
 	hasTime   bool
+	verify    bool // a verify step (task_index -1): a check, not an action done to a host
 }
 
 // refusal reports whether l is the one line of a remediation that did
@@ -127,7 +128,7 @@ func (l line) refusal() bool {
 // Read parses log lines from r and builds the report.
 func Read(r io.Reader, o Options) (*Report, error) {
 	rep := &Report{}
-	var execs, actions, refusals []line
+	var execs, actions, refusals, scheduled []line
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
@@ -159,12 +160,28 @@ func Read(r io.Reader, o Options) (*Report, error) {
 		switch l.event {
 		case "execution_finished":
 			execs = append(execs, l)
+		case "verification_scheduled":
+			l.status = "verifying"
+			scheduled = append(scheduled, l)
 		case "action_finished", "action_refused":
-			actions = append(actions, l)
+			if !l.verify {
+				actions = append(actions, l)
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read log: %w", err)
+	}
+	// Verifying: tasks done, verification scheduled, no verdict
+	// (execution_finished remediated or ineffective) read yet.
+	ended := map[string]bool{}
+	for _, e := range execs {
+		ended[e.execution] = true
+	}
+	for _, v := range scheduled {
+		if !ended[v.execution] {
+			execs = append(execs, v)
+		}
 	}
 	if o.Entity != "" {
 		touched := map[string]bool{}
@@ -271,7 +288,8 @@ func (rep *Report) build(execs, actions []line) {
 		}
 		o.ByStatus[e.status]++
 		o.Executions++
-		if e.status == "success" || e.status == "failure" || e.status == "interrupted" {
+		switch e.status {
+		case "success", "failure", "interrupted", "remediated", "ineffective":
 			timings[e.rule] = append(timings[e.rule], e.elapsed)
 		}
 	}
@@ -314,9 +332,8 @@ func (rep *Report) build(execs, actions []line) {
 		return a.Rule < b.Rule
 	})
 	for _, o := range outcomes {
-		ran := o.ByStatus["success"] + o.ByStatus["failure"] + o.ByStatus["interrupted"]
-		if ran > 0 {
-			o.SuccessRate = float64(o.ByStatus["success"]) / float64(ran)
+		if ok, ran := succeededRan(*o); ran > 0 {
+			o.SuccessRate = float64(ok) / float64(ran)
 		}
 		rep.Outcomes = append(rep.Outcomes, *o)
 	}
@@ -409,6 +426,7 @@ func parse(raw []byte) (line, bool) {
 		l.t, l.hasTime = t, true
 	}
 	l.elapsed, _ = strconv.ParseInt(kv["elapsed_ms"], 10, 64)
+	l.verify = kv["task_index"] == "-1"
 	return l, true
 }
 
@@ -429,11 +447,13 @@ func (rep *Report) WriteText(w io.Writer) error {
 	}
 	p("\n2. Are they successful (executions by status)\n")
 	// AUDIT: rules in audit mode (docs/rollout.md), which ran nothing:
-	// never in the success rate.
-	p("RULE\tEXECUTIONS\tSUCCESS\tFAILURE\tSKIPPED\tREFUSED\tINTERRUPTED\tDRY RUN\tAUDIT\tSUCCESS RATE\n")
+	// never in the success rate. VERIFYING, REMEDIATED, INEFFECTIVE:
+	// verification (docs/rollout.md); see succeededRan.
+	p("RULE\tEXECUTIONS\tSUCCESS\tFAILURE\tSKIPPED\tREFUSED\tINTERRUPTED\tDRY RUN\tAUDIT\tVERIFYING\tREMEDIATED\tINEFFECTIVE\tSUCCESS RATE\n")
 	for _, o := range rep.Outcomes {
-		p("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", o.Rule, o.Executions, o.ByStatus["success"], o.ByStatus["failure"],
-			o.ByStatus["skipped"], o.ByStatus["refused"], o.ByStatus["interrupted"], o.ByStatus["dry_run"], o.ByStatus["audit"], rate(o))
+		p("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", o.Rule, o.Executions, o.ByStatus["success"], o.ByStatus["failure"],
+			o.ByStatus["skipped"], o.ByStatus["refused"], o.ByStatus["interrupted"], o.ByStatus["dry_run"], o.ByStatus["audit"],
+			o.ByStatus["verifying"], o.ByStatus["remediated"], o.ByStatus["ineffective"], rate(o))
 	}
 	p("\n3. How long they take (execution wall time, ms)\n")
 	p("RULE\tCOUNT\tP50\tP90\tMAX\tMEAN\n")
@@ -460,8 +480,19 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(rep)
 }
 
+// succeededRan counts what the success rate divides: executions that
+// ran to an outcome (success, failure, interrupted, remediated,
+// ineffective) and, of them, those that worked (success, remediated).
+// Verifying ones have no outcome yet; skipped, refused, dry-run and audit
+// ones ran nothing (or were stopped before running).
+func succeededRan(o RuleOutcome) (ok, ran int) {
+	b := o.ByStatus
+	return b["success"] + b["remediated"],
+		b["success"] + b["failure"] + b["interrupted"] + b["remediated"] + b["ineffective"]
+}
+
 func rate(o RuleOutcome) string {
-	if o.ByStatus["success"]+o.ByStatus["failure"]+o.ByStatus["interrupted"] == 0 {
+	if _, ran := succeededRan(o); ran == 0 {
 		return "-"
 	}
 	return strconv.FormatFloat(o.SuccessRate*100, 'f', 1, 64) + "%"

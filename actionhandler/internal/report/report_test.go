@@ -277,8 +277,54 @@ func TestAuditApart(t *testing.T) {
 	if err := rep.WriteText(&out); err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`(?m)^r\s+3\s+1\s+0\s+0\s+0\s+0\s+0\s+2\s+100\.0%`).MatchString(out.String()) ||
-		!regexp.MustCompile(`(?m)^a\s+1\s+0\s+0\s+0\s+0\s+0\s+0\s+1\s+-`).MatchString(out.String()) {
+	if !regexp.MustCompile(`(?m)^r\s+3\s+1\s+0\s+0\s+0\s+0\s+0\s+2\s+0\s+0\s+0\s+100\.0%`).MatchString(out.String()) ||
+		!regexp.MustCompile(`(?m)^a\s+1\s+0\s+0\s+0\s+0\s+0\s+0\s+1\s+0\s+0\s+0\s+-`).MatchString(out.String()) {
 		t.Errorf("outcomes:\n%s", out.String())
+	}
+}
+
+// Verification's outcomes: remediated counts as a success, ineffective as
+// a failure; an execution still verifying (scheduled, no verdict read) is
+// in VERIFYING and not in the rate; a verdict supersedes its scheduling;
+// verify steps are no actions done to hosts.
+func TestVerificationColumns(t *testing.T) {
+	in := strings.Join([]string{
+		`time=2026-11-22T03:00:00Z service=actionhandler event=action_finished rule_name=v action=fix entity=web1 action_status=success task_index=0 elapsed_ms=5 execution_id=e1`,
+		`time=2026-11-22T03:00:00Z service=actionhandler event=verification_scheduled rule_name=v verify_at=2026-11-22T03:02:00Z execution_id=e1`,
+		`time=2026-11-22T03:02:00Z service=actionhandler event=action_finished rule_name=v action=check entity=web1 action_status=success task_index=-1 elapsed_ms=5 execution_id=e1`,
+		`time=2026-11-22T03:02:00Z service=actionhandler event=execution_finished rule_name=v action_status=remediated elapsed_ms=40 execution_id=e1`,
+		`time=2026-11-22T03:03:00Z service=actionhandler event=verification_scheduled rule_name=v execution_id=e2`,
+		`time=2026-11-22T03:05:00Z service=actionhandler event=execution_finished rule_name=v action_status=ineffective elapsed_ms=20 execution_id=e2`,
+		`time=2026-11-22T03:06:00Z service=actionhandler event=verification_scheduled rule_name=v execution_id=e3`,
+		`time=2026-11-22T03:07:00Z service=actionhandler event=execution_finished rule_name=v action_status=success elapsed_ms=10 execution_id=e4`,
+		`time=2026-11-22T03:08:00Z service=actionhandler event=execution_finished rule_name=v action_status=failure elapsed_ms=10 execution_id=e5`,
+	}, "\n")
+	rep, err := Read(strings.NewReader(in), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Outcomes) != 1 {
+		t.Fatalf("outcomes %+v", rep.Outcomes)
+	}
+	o := rep.Outcomes[0]
+	if o.Executions != 5 || o.ByStatus["verifying"] != 1 || o.ByStatus["remediated"] != 1 || o.ByStatus["ineffective"] != 1 {
+		t.Errorf("by status %+v", o)
+	}
+	if o.SuccessRate != 0.5 { // success + remediated of success, failure, remediated, ineffective
+		t.Errorf("success rate %v, want 0.5", o.SuccessRate)
+	}
+	if len(rep.Targets) != 1 || rep.Targets[0].Action != "fix" {
+		t.Errorf("targets %+v: the verify step is no action", rep.Targets)
+	}
+	if len(rep.Durations) != 1 || rep.Durations[0].Count != 4 {
+		t.Errorf("durations %+v", rep.Durations)
+	}
+	var out bytes.Buffer
+	if err := rep.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "VERIFYING  REMEDIATED  INEFFECTIVE  SUCCESS RATE") ||
+		!regexp.MustCompile(`(?m)^v\s+5\s+1\s+1\s+0\s+0\s+0\s+0\s+0\s+1\s+1\s+1\s+50\.0%`).MatchString(out.String()) {
+		t.Errorf("text:\n%s", out.String())
 	}
 }

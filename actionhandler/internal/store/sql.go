@@ -584,13 +584,24 @@ func (s *SQL) saveStep(ctx context.Context, tx *txn, id string, st Step) error {
 }
 
 func (s *SQL) Finish(ctx context.Context, id, owner, status, reason string, steps ...Step) error {
+	return s.finish(ctx, id, owner, status, reason, 0, steps)
+}
+
+// finish ends running execution id; verifyAfter > 0 (status Verifying)
+// also sets its verification due that long after now (verify.go).
+func (s *SQL) finish(ctx context.Context, id, owner, status, reason string, verifyAfter time.Duration, steps []Step) error {
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("store: finish: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.exec(ctx, (`UPDATE executions SET status = $1, reason = $2, finished_at = $3
-		WHERE id = $4 AND owner = $5 AND status = $6`), status, reason, micros(s.now()), id, owner, Running)
+	now := s.now()
+	var verifyAt sql.NullInt64
+	if verifyAfter > 0 {
+		verifyAt = nullMicros(now.Add(verifyAfter))
+	}
+	res, err := tx.exec(ctx, (`UPDATE executions SET status = $1, reason = $2, finished_at = $3, verify_at = $7
+		WHERE id = $4 AND owner = $5 AND status = $6`), status, reason, micros(now), id, owner, Running, verifyAt)
 	if err := s.owned(res, err, "finish"); err != nil {
 		return err
 	}
@@ -746,7 +757,7 @@ func (s *SQL) ExpireLeases(ctx context.Context, owner string) error {
 	if _, err := s.dbExec(ctx, (q), args...); err != nil {
 		return fmt.Errorf("store: expire leases: %w", err)
 	}
-	return nil
+	return s.expireVerifyLeases(ctx, owner)
 }
 
 func (s *SQL) Recover(ctx context.Context, owner string, lease time.Duration) ([]*Execution, error) {
@@ -868,7 +879,8 @@ func (s *SQL) get(ctx context.Context, tx *txn, id string, steps bool) (*Executi
 	}
 	rows, err := tx.query(ctx, (`SELECT task_index, entity, task_type, action, command, status,
 		exit_code, http_status, stdout, stderr, truncated, error, started_at, finished_at, remote_pid, remote_start
-		FROM steps WHERE execution_id = $1 ORDER BY task_index, position`), id)
+		FROM steps WHERE execution_id = $1
+		ORDER BY CASE WHEN task_index = ` + verifyTaskIndexSQL + ` THEN 1 ELSE 0 END, task_index, position`), id)
 	if err != nil {
 		return nil, fmt.Errorf("store: get %s: steps: %w", id, err)
 	}
@@ -995,7 +1007,9 @@ func (s *SQL) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 		return 0, fmt.Errorf("store: prune: %w", err)
 	}
 	defer tx.Rollback()
-	old := `SELECT id FROM executions WHERE reported_at IS NOT NULL AND created_at < $1`
+	// A verifying execution is reported (its first write-back) but not
+	// over: kept until its verification ended.
+	old := `SELECT id FROM executions WHERE reported_at IS NOT NULL AND created_at < $1 AND status <> 'verifying'`
 	for _, q := range []string{
 		`DELETE FROM steps WHERE execution_id IN (` + old + `)`,
 		`DELETE FROM writeback_retries WHERE execution_id IN (` + old + `)`,
@@ -1007,7 +1021,8 @@ func (s *SQL) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 			return 0, fmt.Errorf("store: prune: %w", err)
 		}
 	}
-	res, err := tx.exec(ctx, (`DELETE FROM executions WHERE reported_at IS NOT NULL AND created_at < $1`), micros(cutoff))
+	res, err := tx.exec(ctx, (`DELETE FROM executions WHERE reported_at IS NOT NULL AND created_at < $1
+		AND status <> 'verifying'`), micros(cutoff))
 	if err != nil {
 		return 0, fmt.Errorf("store: prune: %w", err)
 	}

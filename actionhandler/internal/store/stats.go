@@ -31,7 +31,10 @@ const (
 var ErrStatsRange = errors.New("stats: the range must be non-empty and hold at most 1000 buckets")
 
 // endedStatuses are the ends RuleActivity counts as Ended.
-var endedStatuses = map[string]bool{Success: true, Failure: true, Interrupted: true, Refused: true}
+// (verification's verdicts too: remediated counts as a success, ineffective
+// as a failure; verifying has not ended).
+var endedStatuses = map[string]bool{Success: true, Failure: true, Interrupted: true, Refused: true,
+	Remediated: true, Ineffective: true}
 
 // statsWhere is the WHERE clause of executions (alias x) f selects.
 func statsWhere(f StatsFilter, since, until time.Time) (string, []any) {
@@ -126,7 +129,7 @@ func (s *SQL) Stats(ctx context.Context, f StatsFilter) (Stats, error) {
 	rows, err = tx.query(ctx, `SELECT COALESCE(NULLIF(st.action, ''), st.task_type), st.entity, COUNT(*),
 		SUM(CASE WHEN st.status = 'success' THEN 1 ELSE 0 END), MAX(COALESCE(st.finished_at, st.started_at, 0))
 		FROM steps st JOIN executions x ON x.id = st.execution_id
-		WHERE `+where+` AND st.status IN ('success', 'failure')
+		WHERE `+where+` AND st.status IN ('success', 'failure') AND st.task_index <> `+verifyTaskIndexSQL+`
 		GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT `+strconv.Itoa(MaxActionStats), args...)
 	if err != nil {
 		return Stats{}, fmt.Errorf("store: stats: actions: %w", err)
@@ -242,7 +245,7 @@ func (s *SQL) RuleActivity(ctx context.Context, since time.Time) (map[string]Rul
 			return nil, fmt.Errorf("store: rule activity: %w", err)
 		}
 		a := out[name]
-		if status == Success {
+		if status == Success || status == Remediated {
 			a.Success += n
 		}
 		if endedStatuses[status] {

@@ -15,6 +15,8 @@
 //	                        governor refuses it)
 //	Renew ...              (the owner extends its lease while it runs)
 //	Finish        success | failure | dry_run | interrupted | refused
+//	              (or FinishVerifying: verifying, then remediated or
+//	              ineffective by verification, verify.go)
 //	Reported               (written back onto the alert; owner released)
 //
 // A row that is not queued, not reported and whose lease has expired
@@ -235,6 +237,12 @@ type Store interface {
 	// last steps' results, as SaveStep would) in the same transaction:
 	// the final results and the status land together or not at all.
 	Finish(ctx context.Context, id, owner, status, reason string, steps ...Step) error
+	// Verification (verify.go): FinishVerifying ends a running execution
+	// verifying, due after; ClaimVerifications leases the due ones;
+	// EndVerification records the verdict and opens it for write-back.
+	FinishVerifying(ctx context.Context, id, owner string, after time.Duration, steps ...Step) error
+	ClaimVerifications(ctx context.Context, owner string, lease time.Duration, limit int) ([]*Execution, error)
+	EndVerification(ctx context.Context, id, owner, status, reason string, steps ...Step) error
 	// ScheduleEscalation sets the escalation of an ended execution owner
 	// holds (not yet reported) due delay after it finished.
 	ScheduleEscalation(ctx context.Context, id, owner string, delay time.Duration) error

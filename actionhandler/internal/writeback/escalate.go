@@ -35,7 +35,9 @@ func statusOf(t ticket.Ticket) (ticket.StatusReader, bool) {
 // escalationDelay is the delay_escalation of x's rule r, 0 when x is not
 // to be escalated (none, a dry run, or no ticket system for its feed).
 func (w *Writer) escalationDelay(x *store.Execution, r *rule.Rule) time.Duration {
-	if x.Status == store.DryRun || x.Status == store.Audit || x.Mode == store.Audit {
+	// verifying: after the verdict; ineffective: escalated at once (verify.go).
+	if x.Status == store.DryRun || x.Status == store.Audit || x.Mode == store.Audit ||
+		x.Status == store.Verifying || x.Status == store.Ineffective {
 		return 0
 	}
 	if _, ok := w.o.Tickets.ForFeed(x.FeedType, x.FeedName); !ok {

@@ -153,9 +153,12 @@ func (w *Writer) writeBack(ctx context.Context, log zerolog.Logger, x *store.Exe
 		return
 	}
 	var notes []string
-	if x.Status == store.Skipped {
+	switch x.Status {
+	case store.Skipped:
 		notes = []string{w.SkipNote(x)}
-	} else {
+	case store.Remediated, store.Ineffective:
+		notes = []string{w.VerifyNote(x, r)} // verify.go
+	default:
 		for _, ent := range x.Entities {
 			notes = append(notes, w.Note(x, r, ent))
 		}
@@ -167,7 +170,7 @@ func (w *Writer) writeBack(ctx context.Context, log zerolog.Logger, x *store.Exe
 		if err := tk.AddNote(ctx, x.AlertID, n); err != nil {
 			retry = append(retry, failedOp{ticket.Op{Kind: ticket.KindNote, Value: n}, err})
 			ev := log.Warn().Str(logging.Event, "writeback_failed").Str(logging.ErrorKey, w.o.Redact.String(err.Error()))
-			if x.Status != store.Skipped {
+			if len(notes) == len(x.Entities) {
 				ev = ev.Str(logging.Entity, x.Entities[i])
 			}
 			ev.Msg("add note failed")
@@ -184,6 +187,12 @@ func (w *Writer) writeBack(ctx context.Context, log zerolog.Logger, x *store.Exe
 		if r != nil {
 			ops = r.FailureOps(w.o.InvestigationQueue)
 		}
+	case store.Remediated:
+		if r != nil {
+			ops = r.SuccessOps()
+		}
+	case store.Ineffective:
+		ops = w.ineffectiveOps(x, r) // verify.go
 	}
 	failed := map[int]bool{}
 	for _, err := range ticket.Apply(ctx, tk, x.AlertID, ops) {
@@ -240,6 +249,7 @@ func (w *Writer) Note(x *store.Execution, r *rule.Rule, entity string) string {
 		fmt.Fprintf(&b, "Alexis rule %s: execution %s was interrupted (%s). What ran on %s may be incomplete: check it.",
 			x.RuleName, x.ID, x.Reason, entity)
 	}
+
 	steps := map[int]store.Step{}
 	last := -1
 	for _, st := range x.Steps {
@@ -300,6 +310,9 @@ func (w *Writer) Note(x *store.Execution, r *rule.Rule, entity string) string {
 		if x.Reason != "" {
 			b.WriteString(" (" + x.Reason + ")")
 		}
+	}
+	if x.Status == store.Verifying {
+		b.WriteString("\n\n" + verifyingLine(x, r))
 	}
 	return logging.Trim(adHocLine(x)+b.String(), NoteLimit)
 }
