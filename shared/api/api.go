@@ -7,6 +7,9 @@ type Error struct {
 	Error string `json:"error"`
 	// MissingScope, on a 403, names the scope the token lacks.
 	MissingScope string `json:"missing_scope,omitempty"`
+	// Status, on a 409 of POST /v1/executions/{id}/approve or /deny,
+	// says where the execution stands (denied, expired, queued, ...).
+	Status string `json:"status,omitempty"`
 }
 
 // Classification results.

@@ -162,6 +162,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Tickets:            em.Tickets(tickets),
 		Status:             tickets,
 		InvestigationQueue: cfg.InvestigationQueue,
+		ConsoleURL:         cfg.Console.PublicURL,
 		Attempts:           cfg.WritebackRetry.Attempts,
 		RetryDelay:         cfg.WritebackRetry.Delay.D(),
 		Redact:             red,
@@ -184,6 +185,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Leftovers:        leftovers,
 		Outcomes:         brk,
 	})
+	approvals := engine.NewApprovals(st, eng)
 	gov := governor.New(governor.Options{
 		DefaultWindow:     cfg.Governor.DefaultWindow.D(),
 		MaxHostsPerMinute: cfg.Governor.MaxHostsPerMinute,
@@ -206,6 +208,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Admit:        gov.Admit,
 		PollInterval: cfg.Store.PollInterval.D(),
 		Retention:    cfg.Store.Retention.D(),
+		Approvals:    approvals,
 		Log:          log,
 	})
 	h := &httpapi.Handler{
@@ -217,6 +220,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Log:         log.With().Str(logging.Component, "api").Logger(),
 		Key:         key,
 		Breakers:    brk,
+		Approvals:   approvals,
 	}
 	if cfg.RulesDir != "" {
 		h.Deployed = &httpapi.DeployedRules{Dir: cfg.RulesDir}

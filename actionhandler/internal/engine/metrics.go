@@ -41,7 +41,15 @@ type Metrics struct {
 	ssh         *prometheus.CounterVec
 	writeback   *prometheus.CounterVec
 	governor    *prometheus.CounterVec
+	approvals   *prometheus.CounterVec
 	queueLength prometheus.Collector
+}
+
+// AwaitingCounter counts the executions waiting for approval
+// (store.Store is one); a QueueCounter that is one also gets the gauge
+// actionhandler_executions_awaiting_approval.
+type AwaitingCounter interface {
+	CountAwaitingApproval(ctx context.Context) (int, error)
 }
 
 // QueueCounter counts the executions waiting for a worker (store.Store is
@@ -58,7 +66,7 @@ func NewMetrics(m *metrics.Metrics, st QueueCounter) *Metrics {
 		actions: m.CounterVec("actions_total",
 			"Tasks run on one host, by task type and status (success, failure, dry_run, audit).", "task_type", "status"),
 		executions: m.CounterVec("executions_total",
-			"Executions ended or refused, by status (success, failure, skipped, interrupted, dry_run, audit, duplicate).", "status"),
+			"Executions ended or refused, by status (success, failure, skipped, interrupted, dry_run, audit, denied, expired, duplicate).", "status"),
 		actionSecs: m.HistogramVec("action_duration_seconds",
 			"Time one task took on one host, by task type.", buckets, "task_type"),
 		execSecs: m.HistogramVec("execution_duration_seconds",
@@ -70,6 +78,8 @@ func NewMetrics(m *metrics.Metrics, st QueueCounter) *Metrics {
 		governor: m.CounterVec("governor_skips_total",
 			"Executions the governor refused, by reason (max_executions, max_executions_per_entity, cooldown, max_hosts_per_minute, rule_paused, other).",
 			"reason"),
+		approvals: m.CounterVec("approvals_total",
+			"Executions awaiting approval that were decided, by outcome (approved, denied, expired).", "outcome"),
 	}
 	x.queueLength = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: m.Service + "_queue_depth",
 		Help: "Executions queued in the store, waiting for a worker (of every replica sharing it)."}, func() float64 {
@@ -82,6 +92,19 @@ func NewMetrics(m *metrics.Metrics, st QueueCounter) *Metrics {
 		return float64(n)
 	})
 	m.Registry.MustRegister(x.queueLength)
+	if ac, ok := st.(AwaitingCounter); ok {
+		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: m.Service + "_executions_awaiting_approval",
+			Help: "Executions waiting for a person's approval in the store (of every replica sharing it); -1 when it cannot be read."},
+			func() float64 {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				n, err := ac.CountAwaitingApproval(ctx)
+				if err != nil {
+					return -1
+				}
+				return float64(n)
+			}))
+	}
 	return x
 }
 
@@ -102,6 +125,12 @@ func (m *Metrics) execution(status string, elapsed time.Duration) {
 	m.executions.WithLabelValues(status).Inc()
 	if elapsed > 0 && status != store.Audit { // audit ran nothing: not a remediation's duration
 		m.execSecs.Observe(elapsed.Seconds())
+	}
+}
+
+func (m *Metrics) approval(outcome string) {
+	if m != nil {
+		m.approvals.WithLabelValues(outcome).Inc()
 	}
 }
 
