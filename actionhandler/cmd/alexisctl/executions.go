@@ -31,7 +31,7 @@ type execFilter struct {
 func (f *execFilter) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.rule, "rule", "", "only executions of this rule name")
 	fs.StringVar(&f.host, "host", "", "only executions acting on this host (entity)")
-	fs.StringVar(&f.status, "status", "", "only this status: queued, running, success, failure, skipped, interrupted, dry_run, refused")
+	fs.StringVar(&f.status, "status", "", "only this status: queued, running, success, failure, skipped, interrupted, dry_run, refused, audit, awaiting_approval, denied, expired, ...")
 	fs.StringVar(&f.alert, "alert", "", "only executions of this alert id")
 	fs.StringVar(&f.since, "since", "", "only executions created since: a duration back (24h, 7d) or an RFC 3339 time")
 	fs.StringVar(&f.until, "until", "", "only executions created before: a duration back or an RFC 3339 time")
@@ -228,6 +228,16 @@ func (a *app) writeExecution(x api.Execution) error {
 	kv("started", stampPtr(x.StartedAt))
 	kv("finished", stampPtr(x.FinishedAt)+"  ("+span(x.StartedAt, x.FinishedAt)+")")
 	kv("written back", stampPtr(x.ReportedAt))
+	if x.ApprovalExpiresAt != nil {
+		kv("approval until", stampPtr(x.ApprovalExpiresAt))
+	}
+	if x.DecidedBy != "" {
+		verb := "approved by"
+		if x.Status == api.ExecDenied {
+			verb = "denied by"
+		}
+		kv(verb, cell(x.DecidedBy, 0)+"  "+stampPtr(x.DecidedAt)+"  ("+cell(x.DecisionReason, 0)+")")
+	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -318,7 +328,8 @@ func executionsWatch(ctx context.Context, a *app, args []string) error {
 var ended = map[string]bool{
 	api.ExecSuccess: true, api.ExecDryRun: true,
 	api.ExecFailure: false, api.ExecRefused: false, api.ExecInterrupted: false, api.ExecSkipped: false,
-	api.ExecAudit: true, // audit mode (docs/rollout.md): described, nothing ran, nothing failed
+	api.ExecAudit:  true,                          // audit mode (docs/rollout.md): described, nothing ran, nothing failed
+	api.ExecDenied: false, api.ExecExpired: false, // approvals: nothing ran
 }
 
 // maxPollErrors is how many polls in a row may fail (unreachable, 5xx)

@@ -157,6 +157,8 @@ func init() {
 		{"rules explain", "ALERT.json", "what every rule decides for an alert, and why (no action taken)", rulesExplain},
 		{"rules paused", "", "rules the action handler's circuit breaker paused (GET /v1/rules on the action handler)", rulesPaused},
 		{"rules resume", "NAME", "resume a paused rule: -reason R [-entity HOST] (scope admin)", rulesResume},
+		{"approve", "ID", "approve an execution awaiting approval: -reason R (scope approve)", approveCommand},
+		{"deny", "ID", "deny an execution awaiting approval: -reason R (scope approve)", denyCommand},
 		{"report", "", "per rule runs, success rate, p50/p95 duration; per rule and host counts", reportCommand},
 		{"run", "", "post a rule and an alert to the action handler (POST /v1/action) and watch the execution", runAction},
 		{"completion", "bash|zsh", "print a shell completion script", completion},
@@ -322,6 +324,8 @@ var flagsFor = map[string]func(fs *flag.FlagSet){
 	"alerts show":      func(fs *flag.FlagSet) { payloadFlag(fs) },
 	"report":           func(fs *flag.FlagSet) { new(reportOptions).register(fs) },
 	"run":              func(fs *flag.FlagSet) { new(runOptions).register(fs) },
+	"approve":          func(fs *flag.FlagSet) { new(decisionOptions).register(fs) },
+	"deny":             func(fs *flag.FlagSet) { new(decisionOptions).register(fs) },
 }
 
 // sortedCommands lists the top-level command names.
