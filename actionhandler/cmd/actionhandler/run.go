@@ -234,7 +234,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	h.Register(e, tokens)
 	if cfg.Console.Enabled {
-		if err := registerConsole(e, cfg, st, brk, tokens, log); err != nil {
+		if err := registerConsole(e, cfg, st, brk, approvals, tokens, log); err != nil {
 			return err
 		}
 	}
@@ -258,9 +258,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // registerConsole serves the web console at /console/ on e (behind its
 // own sessions, not the API's bearer tokens).
-func registerConsole(e *echo.Echo, cfg *config.Config, st console.Store, brk console.Breakers, tokens *auth.Tokens, log zerolog.Logger) error {
+func registerConsole(e *echo.Echo, cfg *config.Config, st console.Store, brk console.Breakers, approvals console.Approvals,
+	tokens *auth.Tokens, log zerolog.Logger) error {
 	k := cfg.Console
 	o := console.Options{Store: st, Tokens: tokens, RulesDir: cfg.RulesDir, TicketLinks: k.TicketLinks, Breakers: brk,
+		Approvals:  approvals,
 		SessionTTL: k.SessionTTL.D(), Secure: cfg.TLS.Enabled(), Log: log}
 	if k.SessionKeyFile != "" {
 		key, err := console.LoadKey(k.SessionKeyFile)

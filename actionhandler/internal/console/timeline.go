@@ -308,6 +308,7 @@ type execView struct {
 	Status     string
 	Steps      []stepView
 	Writebacks []writebackView
+	Approval   approvalView // approvals.go
 }
 
 type writebackView struct {
@@ -347,6 +348,7 @@ func (h *Handler) alert(c echo.Context) error {
 		}
 		if err == nil {
 			ev.X, ev.Status = x, x.Status
+			ev.Approval = h.approvalView(c, x)
 			for _, s := range x.Steps {
 				sv := stepView{Step: s, Exit: "—"}
 				if s.ExitCode >= 0 {

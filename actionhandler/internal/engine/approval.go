@@ -2,12 +2,17 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/actionhandler/internal/task"
 	"github.com/alexis-ops/alexis/actionhandler/internal/writeback"
+	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/logging"
 	"github.com/rs/zerolog"
 )
@@ -156,4 +161,39 @@ func (e *Engine) finished(log zerolog.Logger, x *store.Execution) {
 	log.Warn().Str(logging.Event, "execution_finished").Str(logging.ActionStatus, x.Status).
 		Int(logging.Count, len(x.Entities)).Int(logging.Succeeded, 0).Int(logging.Failed, 0).
 		Str(logging.Detail, x.Reason).Msg("execution finished")
+}
+
+// MaxDecisionReason bounds an approval's or a denial's reason.
+const MaxDecisionReason = 500
+
+// DecisionReason checks the reason of an approval or a denial (trimmed);
+// the error is the message of the 400 (also the console's).
+func DecisionReason(reason string) (string, error) {
+	reason = strings.TrimSpace(reason)
+	switch {
+	case reason == "":
+		return "", errors.New("reason: required (why it may run, or why not)")
+	case len(reason) > MaxDecisionReason:
+		return "", errors.New("reason: longer than " + strconv.Itoa(MaxDecisionReason) + " bytes")
+	case strings.ContainsFunc(reason, unicode.IsControl):
+		return "", errors.New("reason: must not contain control characters")
+	}
+	return reason, nil
+}
+
+// DecisionRefusal says why the token named by may not decide x (approve:
+// approving, else denying), "" when it may: not one of its rule's
+// approval.approvers, or approving what its own token requested.
+func DecisionRefusal(x *store.Execution, by string, approve bool) string {
+	req, err := action.Decode(x.Request)
+	if err != nil {
+		return "the execution's stored request cannot be read, so its approvers are unknown"
+	}
+	if !req.Rule.Approval.MayApprove(by) {
+		return "token " + strconv.Quote(by) + " is not one of rule " + strconv.Quote(x.RuleName) + "'s approval.approvers"
+	}
+	if approve && (by == x.Client || by == x.RequestedBy) {
+		return "token " + strconv.Quote(by) + " requested this execution: someone else must approve it"
+	}
+	return ""
 }

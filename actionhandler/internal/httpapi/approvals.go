@@ -8,7 +8,7 @@ package httpapi
 //	POST /v1/executions/{id}/deny     the same, ends it denied
 //
 // 400 a body that is not {"reason": "..."} or a reason missing, longer
-// than MaxDecisionReason or with control characters; 403 the token is not
+// than engine.MaxDecisionReason or with control characters; 403 the token is not
 // one of the rule's approval.approvers, or approves what its own token
 // requested; 404 no such execution; 409 the execution does not wait for
 // approval (api.Error.Status says where it stands) or its approval
@@ -21,11 +21,9 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
-	"unicode"
 
+	"github.com/alexis-ops/alexis/actionhandler/internal/engine"
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
-	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/auth"
 	"github.com/alexis-ops/alexis/shared/server"
@@ -40,41 +38,6 @@ type Approver interface {
 	CreationWritebacks(x *store.Execution) []store.Writeback
 	Approve(ctx context.Context, x *store.Execution, by, reason string) (*store.Execution, error)
 	Deny(ctx context.Context, x *store.Execution, by, reason string) (*store.Execution, error)
-}
-
-// MaxDecisionReason bounds an approval's or a denial's reason.
-const MaxDecisionReason = 500
-
-// DecisionReason checks the reason of an approval or a denial (trimmed);
-// the error is the message of the 400 (also the console's).
-func DecisionReason(reason string) (string, error) {
-	reason = strings.TrimSpace(reason)
-	switch {
-	case reason == "":
-		return "", errors.New("reason: required (why it may run, or why not)")
-	case len(reason) > MaxDecisionReason:
-		return "", errors.New("reason: longer than " + strconv.Itoa(MaxDecisionReason) + " bytes")
-	case strings.ContainsFunc(reason, unicode.IsControl):
-		return "", errors.New("reason: must not contain control characters")
-	}
-	return reason, nil
-}
-
-// DecisionRefusal says why the token named by may not decide x (approve:
-// approving, else denying), "" when it may: not one of its rule's
-// approval.approvers, or approving what its own token requested.
-func DecisionRefusal(x *store.Execution, by string, approve bool) string {
-	req, err := action.Decode(x.Request)
-	if err != nil {
-		return "the execution's stored request cannot be read, so its approvers are unknown"
-	}
-	if !req.Rule.Approval.MayApprove(by) {
-		return "token " + strconv.Quote(by) + " is not one of rule " + strconv.Quote(x.RuleName) + "'s approval.approvers"
-	}
-	if approve && (by == x.Client || by == x.RequestedBy) {
-		return "token " + strconv.Quote(by) + " requested this execution: someone else must approve it"
-	}
-	return ""
 }
 
 func (h *Handler) approveExecution(c echo.Context) error { return h.decide(c, true) }
@@ -95,7 +58,7 @@ func (h *Handler) decide(c echo.Context, approve bool) error {
 	if dec.More() {
 		return echo.NewHTTPError(http.StatusBadRequest, "body: want one JSON object {\"reason\": \"...\"}")
 	}
-	reason, err := DecisionReason(req.Reason)
+	reason, err := engine.DecisionReason(req.Reason)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
@@ -111,7 +74,7 @@ func (h *Handler) decide(c echo.Context, approve bool) error {
 		return conflict(x.ID, &store.ApprovalError{Status: x.Status, Expired: x.Status == store.Expired})
 	}
 	by := auth.Client(c)
-	if why := DecisionRefusal(x, by, approve); why != "" {
+	if why := engine.DecisionRefusal(x, by, approve); why != "" {
 		return echo.NewHTTPError(http.StatusForbidden, why)
 	}
 	if h.Approvals == nil {

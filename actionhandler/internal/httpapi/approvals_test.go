@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexis-ops/alexis/actionhandler/internal/engine"
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/shared/api"
 )
@@ -82,7 +83,7 @@ func TestApproveDenyRefusals(t *testing.T) {
 	}{
 		{"no reason", aliceTok, path(named.ExecutionID, "approve"), `{}`, 400, "reason: required", ""},
 		{"blank reason", aliceTok, path(named.ExecutionID, "approve"), `{"reason": " "}`, 400, "reason: required", ""},
-		{"too long", aliceTok, path(named.ExecutionID, "deny"), `{"reason": "` + strings.Repeat("x", MaxDecisionReason+1) + `"}`, 400, "reason: longer than 500", ""},
+		{"too long", aliceTok, path(named.ExecutionID, "deny"), `{"reason": "` + strings.Repeat("x", engine.MaxDecisionReason+1) + `"}`, 400, "reason: longer than 500", ""},
 		{"control character", aliceTok, path(named.ExecutionID, "approve"), `{"reason": "ok\u001b[2J"}`, 400, "reason: must not contain control characters", ""},
 		{"newline", aliceTok, path(named.ExecutionID, "deny"), `{"reason": "a\nb"}`, 400, "control characters", ""},
 		{"unknown field", aliceTok, path(named.ExecutionID, "approve"), `{"reason": "x", "by": "root"}`, 400, `unknown field \"by\"`, ""},
