@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -274,4 +275,77 @@ func TestApprovalRaceTwoReplicasPostgres(t *testing.T) {
 		}
 		return c == 1
 	})
+}
+
+// The governor decides again when an approved execution is claimed: of
+// two executions approved under max_executions_per_entity 1, the second
+// is skipped. A secret in a task's headers never reaches a note or a log.
+func TestApprovalGovernorAtClaimAndNoSecretInNote(t *testing.T) {
+	e := newEnv(t)
+	const secret = "approval-secret-6b1d9e3f7a"
+	secretFile := e.write("tok", secret+"\n")
+	var mu sync.Mutex
+	hits := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+		fmt.Fprint(w, "restarted")
+	}))
+	defer srv.Close()
+	cfg := e.config("ah.yaml", fmt.Sprintf("store: {sqlite_path: %s, poll_interval: 200ms}\nsecrets: {tok: %s}\nhttp: {allowed_hosts: [127.0.0.1]}\n",
+		filepath.Join(e.dir, "ah.db"), secretFile))
+	e.write("tokens", approvalTokens)
+	p := e.start(cfg)
+	rule := map[string]any{"rule_name": "restart_limited", "entity_type": "explicit", "entities": []string{e.ssh.Addr},
+		"approval": map[string]any{"required": true},
+		"governor": map[string]any{"max_executions_per_entity": 1, "window": "1h"},
+		"task_list": []any{map[string]any{"task": map[string]any{"task_type": "http", "action": "restart_via_lb", "method": "POST",
+			"url": srv.URL + "/restart", "headers": map[string]string{"Authorization": `Bearer {{ secret "tok" }}`}}}}}
+	var ids []string
+	var alerts []opsgenietest.Alert
+	for i := range 2 {
+		a := e.og.CreateAlert(opsgenietest.AlertSpec{Message: fmt.Sprint("m", i), Teams: []string{"incoming"}})
+		code, acc := p.post(request(a, rule))
+		if code != http.StatusAccepted || acc.Status != api.ExecAwaitingApproval {
+			t.Fatalf("post %d: %d %+v", i, code, acc)
+		}
+		ids, alerts = append(ids, acc.ExecutionID), append(alerts, a)
+	}
+	note := noteWith(t, e.og, alerts[0].ID, "[approval]")
+	if !strings.Contains(note, "task 1 (restart_via_lb) on "+e.ssh.Addr+": call POST "+srv.URL+"/restart") {
+		t.Errorf("note:\n%s", note)
+	}
+	// Both waiting: the governor counted neither.
+	for _, id := range ids {
+		if code, body := p.decide(aliceToken, id, "approve", "go"); code != http.StatusOK {
+			t.Fatalf("approve %s: %d %s", id, code, body)
+		}
+	}
+	first, second := p.execution(ids[0]), p.execution(ids[1])
+	statuses := []string{first.Status, second.Status}
+	slices.Sort(statuses)
+	if statuses[0] != api.ExecSkipped || statuses[1] != api.ExecSuccess {
+		t.Fatalf("statuses %v, want one success and one skipped", statuses)
+	}
+	skipped := first
+	if second.Status == api.ExecSkipped {
+		skipped = second
+	}
+	if !strings.Contains(skipped.Reason, "max_executions_per_entity 1") || skipped.DecidedBy != "alice" {
+		t.Errorf("skipped: %+v", skipped)
+	}
+	mu.Lock()
+	n := hits
+	mu.Unlock()
+	if n != 1 {
+		t.Errorf("ran %d times, want once", n)
+	}
+	all := p.logs.String()
+	for _, a := range alerts {
+		all += strings.Join(e.og.Notes(a.ID), "\n")
+	}
+	if strings.Contains(all, secret) {
+		t.Error("the secret appears in a log or a note")
+	}
 }
