@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
+	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/auth"
 )
 
@@ -57,6 +58,11 @@ func TestApproveAndDenyForms(t *testing.T) {
 	}
 	create("ex1", "og-1")
 	create("ex2", "og-2")
+	d := decision("d1", e.clock.Now().Add(-time.Minute), api.ResultMatched)
+	d.AlertID, d.Matched = "og-1", []api.MatchedAction{{RuleName: "restart_app", ExecutionID: "ex1", Status: "accepted"}}
+	if err := e.st.RecordDecisions(ctx, []api.Decision{d}); err != nil {
+		t.Fatal(err)
+	}
 	reader := e.login(readToken)
 	_, body := e.get(reader, "/console/executions/ex1")
 	if !strings.Contains(body, `class="approval-waiting"`) || !strings.Contains(body, "Waits for approval until") {
@@ -64,6 +70,16 @@ func TestApproveAndDenyForms(t *testing.T) {
 	}
 	if strings.Contains(body, "approve-form") {
 		t.Errorf("a reader sees the approve form")
+	}
+	if !strings.Contains(body, `href="/console/alerts/d1#execution-ex1"`) {
+		t.Errorf("no link to the alert's story:\n%s", body)
+	}
+	// The alert page shows it too, and the timeline filters by it.
+	if _, body := e.get(reader, "/console/alerts/d1"); !strings.Contains(body, `class="approval-waiting"`) {
+		t.Errorf("alert page lacks the approval:\n%s", body)
+	}
+	if _, body := e.get(reader, "/console/?outcome=awaiting_approval"); !strings.Contains(body, `data-id="d1"`) {
+		t.Errorf("timeline outcome=awaiting_approval lacks d1:\n%s", body)
 	}
 	token := csrfOf(t, body)
 	if resp, _ := e.post(reader, "/console/executions/ex1/approve", url.Values{"csrf": {token}, "reason": {"ok"}}, nil); resp.StatusCode != http.StatusForbidden {
@@ -108,6 +124,9 @@ func TestApproveAndDenyForms(t *testing.T) {
 	}
 	if x, _ := e.st.Get(ctx, "ex1"); x.Status != store.Queued || x.DecidedBy != "alice" {
 		t.Fatalf("after approve: %+v", x)
+	}
+	if _, body := e.get(alice, "/console/alerts/d1"); !strings.Contains(body, "Approved by <strong>alice</strong>") {
+		t.Errorf("alert page after approval:\n%s", body)
 	}
 	_, body = e.get(alice, "/console/executions/ex1?decided=approve")
 	if !strings.Contains(body, "Approved by <strong>alice</strong>") || !strings.Contains(body, "graphs look fine") ||

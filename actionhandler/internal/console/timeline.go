@@ -23,6 +23,7 @@ import (
 var Outcomes = []string{
 	api.ResultMatched, api.ResultUnmatched, api.ResultDeferred, api.ResultRefused, api.ResultUnavailable, api.ResultDirect,
 	api.ExecQueued, api.ExecRunning, api.ExecSuccess, api.ExecFailure, api.ExecSkipped, api.ExecInterrupted, api.ExecDryRun,
+	api.ExecAwaitingApproval, api.ExecDenied, api.ExecExpired,
 }
 
 // Ranges are the time-range presets of the filters.

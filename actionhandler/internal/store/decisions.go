@@ -73,6 +73,7 @@ var Outcomes = map[string]bool{
 	api.ResultMatched: true, api.ResultUnmatched: true, api.ResultDeferred: true, api.ResultRefused: true,
 	api.ResultUnavailable: true, api.ResultDirect: true,
 	Queued: true, Running: true, Success: true, Failure: true, Skipped: true, Interrupted: true, DryRun: true,
+	AwaitingApproval: true, Denied: true, Expired: true, // approval.go
 }
 
 // ScanWindow is how many decisions one ListDecisions page reads at most
