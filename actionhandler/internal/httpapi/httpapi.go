@@ -94,7 +94,8 @@ type Handler struct {
 	// MaxSignatureAge bounds a signature's age (replay); default
 	// auth.DefaultMaxAge.
 	MaxSignatureAge time.Duration
-	// Now is the clock signatures are checked against; nil: time.Now.
+	// Now is the clock signatures are checked against and approval
+	// deadlines start from; nil: time.Now.
 	Now func() time.Time
 	// Deployed, when set, verifies an unsigned request's rule against the
 	// deployed rule files (rules_dir).
