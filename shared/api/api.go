@@ -11,6 +11,9 @@ type Error struct {
 	// name the file and the field of its first problem.
 	File  string `json:"file,omitempty"`
 	Field string `json:"field,omitempty"`
+	// Status, on a 409 of POST /v1/executions/{id}/approve or /deny,
+	// says where the execution stands (denied, expired, queued, ...).
+	Status string `json:"status,omitempty"`
 }
 
 // Classification results.

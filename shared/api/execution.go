@@ -25,7 +25,14 @@ type Execution struct {
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	ReportedAt *time.Time `json:"reported_at,omitempty"` // written back onto the alert
-	Steps      []Step     `json:"steps,omitempty"`
+	// Approval (docs/rollout.md#approvals): when an execution awaiting
+	// approval expires; who approved or denied it (their token's name),
+	// why and when.
+	ApprovalExpiresAt *time.Time `json:"approval_expires_at,omitempty"`
+	DecidedBy         string     `json:"decided_by,omitempty"`
+	DecisionReason    string     `json:"decision_reason,omitempty"`
+	DecidedAt         *time.Time `json:"decided_at,omitempty"`
+	Steps             []Step     `json:"steps,omitempty"`
 	// Verification is the rule's verify check (docs/rollout.md): absent
 	// when the execution was never verifying.
 	Verification *Verification `json:"verification,omitempty"`
@@ -80,4 +87,10 @@ type Step struct {
 type ExecutionList struct {
 	Executions []Execution `json:"executions"`
 	NextCursor string      `json:"next_cursor,omitempty"`
+}
+
+// DecisionRequest is the body of POST /v1/executions/{id}/approve and
+// /deny: why (required, at most 500 bytes, no control characters).
+type DecisionRequest struct {
+	Reason string `json:"reason"`
 }

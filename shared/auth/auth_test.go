@@ -93,7 +93,7 @@ func TestMiddleware(t *testing.T) {
 }
 
 func TestScopesGrant(t *testing.T) {
-	all := []Scope{ScopeClassify, ScopeAct, ScopeAdhoc, ScopeRead, ScopeMetrics, ScopeAdmin}
+	all := []Scope{ScopeClassify, ScopeAct, ScopeAdhoc, ScopeRead, ScopeRecord, ScopeApprove, ScopeMetrics, ScopeAdmin}
 	for _, tc := range []struct {
 		name, scopes string
 		grants       []Scope // every other scope is refused
@@ -103,6 +103,7 @@ func TestScopesGrant(t *testing.T) {
 		{"act", "act", []Scope{ScopeAct}, nil},
 		{"adhoc grants act", "adhoc", []Scope{ScopeAdhoc, ScopeAct}, nil},
 		{"metrics", "metrics", []Scope{ScopeMetrics}, nil},
+		{"approve", "approve", []Scope{ScopeApprove}, nil},
 		{"classify any feed", "classify", []Scope{ScopeClassify}, map[string]bool{"am": true, "og": true}},
 		{"classify one feed", "classify:am", []Scope{ScopeClassify}, map[string]bool{"am": true, "og": false, "": false}},
 		{"admin", "admin", all, map[string]bool{"am": true}},

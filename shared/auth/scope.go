@@ -29,6 +29,11 @@ const (
 	// classifier recording what it decided for each alert). Not in any
 	// default: a token that may record can write the console's history.
 	ScopeRecord Scope = "record"
+	// ScopeApprove: approve or deny an execution awaiting approval
+	// (POST /v1/executions/{id}/approve, /deny; the console's buttons).
+	// In no default: approving is a person's decision, and a rule's
+	// approval.approvers narrows it further.
+	ScopeApprove Scope = "approve"
 	// ScopeMetrics: GET /metrics.
 	ScopeMetrics Scope = "metrics"
 	// ScopeAdmin grants every scope.
@@ -36,7 +41,7 @@ const (
 )
 
 // AllScopes lists every scope name (classify:FEED aside).
-var AllScopes = []Scope{ScopeClassify, ScopeAct, ScopeAdhoc, ScopeRead, ScopeRecord, ScopeMetrics, ScopeAdmin}
+var AllScopes = []Scope{ScopeClassify, ScopeAct, ScopeAdhoc, ScopeRead, ScopeRecord, ScopeApprove, ScopeMetrics, ScopeAdmin}
 
 // Default scopes of token-file lines without scopes=, per service: what the
 // clients each service was built for need, and no more.

@@ -67,6 +67,19 @@ func (p *proc) ruleState(name, entity string) (api.RuleState, bool) {
 	return api.RuleState{}, false
 }
 
+// waitRuleState waits until the breaker's state of name on entity
+// satisfies ok and returns it: an execution is reported (what
+// p.execution waits for) before its outcome is counted.
+func (p *proc) waitRuleState(name, entity string, ok func(api.RuleState) bool) api.RuleState {
+	p.t.Helper()
+	var st api.RuleState
+	waitFor(p.t, "rule state of "+name, func() bool {
+		st, _ = p.ruleState(name, entity)
+		return ok(st)
+	})
+	return st
+}
+
 func TestBreakerPausesAndResumes(t *testing.T) {
 	e := newEnv(t)
 	p := e.start(breakerConfig(e, ""))
@@ -86,7 +99,7 @@ func TestBreakerPausesAndResumes(t *testing.T) {
 	if x, _ := run(rule); x.Status != api.ExecFailure {
 		t.Fatalf("first: %s", x.Status)
 	}
-	if st, _ := p.ruleState("flaky", ""); st.Failures != 1 || st.Paused || st.RuleHash == "" {
+	if st := p.waitRuleState("flaky", "", func(st api.RuleState) bool { return st.Failures > 0 }); st.Failures != 1 || st.Paused || st.RuleHash == "" {
 		t.Fatalf("after one failure: %+v", st)
 	}
 	x2, _ := run(rule)
@@ -151,7 +164,7 @@ func TestBreakerPausesAndResumes(t *testing.T) {
 	os.Remove(ok)
 	run(rule)
 	run(rule)
-	if st, _ := p.ruleState("flaky", ""); !st.Paused {
+	if st := p.waitRuleState("flaky", "", func(st api.RuleState) bool { return st.Paused }); !st.Paused {
 		t.Fatalf("not paused again: %+v", st)
 	}
 	changed := map[string]any{}
@@ -163,7 +176,7 @@ func TestBreakerPausesAndResumes(t *testing.T) {
 		t.Fatalf("changed rule: %s %q", x.Status, x.Reason)
 	}
 	p.waitLog("rule_resumed rule_changed", "event=rule_resumed", "rule_name=flaky", "reason=rule_changed")
-	if st, _ := p.ruleState("flaky", ""); st.Paused || st.Failures != 0 || st.ResumedBy != "rule_changed" {
+	if st := p.waitRuleState("flaky", "", func(st api.RuleState) bool { return st.Failures == 0 }); st.Paused || st.Failures != 0 || st.ResumedBy != "rule_changed" {
 		t.Errorf("after the change: %+v", st)
 	}
 	m := p.get("/metrics", nil)

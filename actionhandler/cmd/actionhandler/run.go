@@ -163,6 +163,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Tickets:            em.Tickets(tickets),
 		Status:             tickets,
 		InvestigationQueue: cfg.InvestigationQueue,
+		ConsoleURL:         cfg.Console.PublicURL,
 		Attempts:           cfg.WritebackRetry.Attempts,
 		RetryDelay:         cfg.WritebackRetry.Delay.D(),
 		Redact:             red,
@@ -185,6 +186,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Leftovers:        leftovers,
 		Outcomes:         brk,
 	})
+	approvals := engine.NewApprovals(st, eng)
 	gov := governor.New(governor.Options{
 		DefaultWindow:     cfg.Governor.DefaultWindow.D(),
 		MaxHostsPerMinute: cfg.Governor.MaxHostsPerMinute,
@@ -208,6 +210,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Admit:        gov.Admit,
 		PollInterval: cfg.Store.PollInterval.D(),
 		Retention:    cfg.Store.Retention.D(),
+		Approvals:    approvals,
 		Log:          log,
 	})
 	h := &httpapi.Handler{
@@ -221,7 +224,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Breakers:    brk,
 		// The runners as the engine has them, not development mode's dry
 		// runners: replay only describes (task.Preview), whatever the mode.
-		Replay: replay.New(replay.Options{Store: st, Runners: runners, Redact: red}),
+		Replay:    replay.New(replay.Options{Store: st, Runners: runners, Redact: red}),
+		Approvals: approvals,
 	}
 	if cfg.RulesDir != "" {
 		h.Deployed = &httpapi.DeployedRules{Dir: cfg.RulesDir}
@@ -235,7 +239,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	h.Register(e, tokens)
 	if cfg.Console.Enabled {
-		if err := registerConsole(e, cfg, st, brk, tokens, log); err != nil {
+		if err := registerConsole(e, cfg, st, brk, approvals, tokens, log); err != nil {
 			return err
 		}
 	}
@@ -259,9 +263,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // registerConsole serves the web console at /console/ on e (behind its
 // own sessions, not the API's bearer tokens).
-func registerConsole(e *echo.Echo, cfg *config.Config, st console.Store, brk console.Breakers, tokens *auth.Tokens, log zerolog.Logger) error {
+func registerConsole(e *echo.Echo, cfg *config.Config, st console.Store, brk console.Breakers, approvals console.Approvals,
+	tokens *auth.Tokens, log zerolog.Logger) error {
 	k := cfg.Console
 	o := console.Options{Store: st, Tokens: tokens, RulesDir: cfg.RulesDir, TicketLinks: k.TicketLinks, Breakers: brk,
+		Approvals:  approvals,
 		SessionTTL: k.SessionTTL.D(), Secure: cfg.TLS.Enabled(), Log: log}
 	if k.SessionKeyFile != "" {
 		key, err := console.LoadKey(k.SessionKeyFile)

@@ -833,7 +833,7 @@ func TestCompletionBash(t *testing.T) {
 		words []string
 		want  string
 	}{
-		{[]string{"alexisctl", ""}, "alerts completion executions help replay report rules run version"},
+		{[]string{"alexisctl", ""}, "alerts approve completion deny executions help replay report rules run version"},
 		{[]string{"alexisctl", "replay", "-fa"}, "-fail-on-change"},
 		{[]string{"alexisctl", "ex"}, "executions"},
 		{[]string{"alexisctl", "executions", ""}, "list show watch"},
@@ -873,7 +873,7 @@ func TestCompletionZsh(t *testing.T) {
 	}{
 		{[]string{"alexisctl", "executions", ""}, "list show watch"},
 		{[]string{"alexisctl", "-url", "http://x", "rules", ""}, "list lint explain paused resume"},
-		{[]string{"alexisctl", "executions", "list", "-status", ""}, "queued running success failure skipped interrupted dry_run refused"},
+		{[]string{"alexisctl", "executions", "list", "-status", ""}, "queued running success failure skipped interrupted dry_run refused audit awaiting_approval denied expired verifying remediated ineffective"},
 	} {
 		script := `autoload -U compinit && compinit -u -d "$1.dump"; source "$1"; shift
 complete1() { emulate -L sh; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _alexisctl; echo "${COMPREPLY[*]}"; }

@@ -60,7 +60,7 @@ func bashCompletion() string {
 		}
 	}
 	valued := keys(valuedSet)
-	statuses := "queued running success failure skipped interrupted dry_run refused"
+	statuses := "queued running success failure skipped interrupted dry_run refused audit awaiting_approval denied expired verifying remediated ineffective"
 
 	fmt.Fprintf(&b, `# %[1]s completion for bash; load with: source <(%[1]s completion bash)
 _%[1]s() {

@@ -32,7 +32,7 @@ type execFilter struct {
 func (f *execFilter) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.rule, "rule", "", "only executions of this rule name")
 	fs.StringVar(&f.host, "host", "", "only executions acting on this host (entity)")
-	fs.StringVar(&f.status, "status", "", "only this status: queued, running, success, failure, skipped, interrupted, dry_run, refused")
+	fs.StringVar(&f.status, "status", "", "only this status: queued, running, success, failure, skipped, interrupted, dry_run, refused, audit, awaiting_approval, denied, expired, ...")
 	fs.StringVar(&f.alert, "alert", "", "only executions of this alert id")
 	fs.StringVar(&f.since, "since", "", "only executions created since: a duration back (24h, 7d) or an RFC 3339 time")
 	fs.StringVar(&f.until, "until", "", "only executions created before: a duration back or an RFC 3339 time")
@@ -236,6 +236,16 @@ func (a *app) writeExecution(x api.Execution) error {
 			kv("verification", "due "+stamp(v.VerifyAt))
 		}
 	}
+	if x.ApprovalExpiresAt != nil {
+		kv("approval until", stampPtr(x.ApprovalExpiresAt))
+	}
+	if x.DecidedBy != "" {
+		verb := "approved by"
+		if x.Status == api.ExecDenied {
+			verb = "denied by"
+		}
+		kv(verb, cell(x.DecidedBy, 0)+"  "+stampPtr(x.DecidedAt)+"  ("+cell(x.DecisionReason, 0)+")")
+	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -339,6 +349,7 @@ var ended = map[string]bool{
 	// Verification (docs/rollout.md): verifying has not ended (the fix is
 	// checked at verify_at); its verdict has.
 	api.ExecRemediated: true, api.ExecIneffective: false,
+	api.ExecDenied: false, api.ExecExpired: false, // approvals: nothing ran
 }
 
 // maxPollErrors is how many polls in a row may fail (unreachable, 5xx)

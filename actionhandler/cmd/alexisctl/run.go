@@ -159,6 +159,8 @@ func init() {
 		{"rules paused", "", "rules the action handler's circuit breaker paused (GET /v1/rules on the action handler)", rulesPaused},
 		{"rules resume", "NAME", "resume a paused rule: -reason R [-entity HOST] (scope admin)", rulesResume},
 		{"replay", "", "re-classify recorded alerts with a candidate rules directory: -rules DIR [-since 7d] [-fail-on-change]", replayCommand},
+		{"approve", "ID", "approve an execution awaiting approval: -reason R (scope approve)", approveCommand},
+		{"deny", "ID", "deny an execution awaiting approval: -reason R (scope approve)", denyCommand},
 		{"report", "", "per rule runs, success rate, p50/p95 duration; per rule and host counts", reportCommand},
 		{"run", "", "post a rule and an alert to the action handler (POST /v1/action) and watch the execution", runAction},
 		{"completion", "bash|zsh", "print a shell completion script", completion},
@@ -326,6 +328,8 @@ var flagsFor = map[string]func(fs *flag.FlagSet){
 	"report":           func(fs *flag.FlagSet) { new(reportOptions).register(fs) },
 	"replay":           func(fs *flag.FlagSet) { new(replayOptions).register(fs) },
 	"run":              func(fs *flag.FlagSet) { new(runOptions).register(fs) },
+	"approve":          func(fs *flag.FlagSet) { new(decisionOptions).register(fs) },
+	"deny":             func(fs *flag.FlagSet) { new(decisionOptions).register(fs) },
 }
 
 // sortedCommands lists the top-level command names.

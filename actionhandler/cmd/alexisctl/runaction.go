@@ -69,6 +69,10 @@ func runAction(ctx context.Context, a *app, args []string) error {
 		} else {
 			fmt.Fprintf(a.stdout, "execution %s %s on %s\n", cell(acc.ExecutionID, 0), cell(acc.Status, 0), list(acc.Entities, 10))
 		}
+		if acc.Status == api.ExecAwaitingApproval {
+			fmt.Fprintf(a.stdout, "it waits for approval: %s approve %s -reason WHY (or deny), a token with scope approve\n",
+				name, cell(acc.ExecutionID, 0))
+		}
 	}
 	if o.noWait {
 		return nil

@@ -192,6 +192,12 @@ type Console struct {
 	// random key per process (sessions end on restart and work on one
 	// replica only).
 	SessionKeyFile string `yaml:"session_key_file"`
+	// PublicURL is the console's address as people reach it (through a
+	// proxy), e.g. https://alexis.example.com/console: approval notes
+	// link to PUBLICURL/executions/ID. "": they give the CLI command and
+	// the API path only. Read even with the console disabled here (another
+	// replica may serve it).
+	PublicURL string `yaml:"public_url"`
 }
 
 // Store is where executions are kept.
@@ -442,6 +448,13 @@ func (c *Config) Validate() error {
 
 // validate checks the console block's keys.
 func (k Console) validate(p *sconfig.Problems) {
+	if k.PublicURL != "" {
+		u, err := url.Parse(k.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			u.RawQuery != "" || u.Fragment != "" {
+			p.Addf("console.public_url", "want an http or https URL like https://alexis.example.com/console, got %q", k.PublicURL)
+		}
+	}
 	if !k.Enabled {
 		return
 	}

@@ -16,6 +16,8 @@
 //	GET  /console/hosts/{host}     what ran on one host
 //	GET  /console/reports          the four reporting questions
 //	GET  /console/reports.csv      the same, as CSV
+//	GET  /console/executions/{id}  one execution, its approval; approve and
+//	                               deny forms (POST .../approve, .../deny)
 //	GET  /console/static/*         the stylesheet and the script
 //
 // Pages need a session (else a redirect to the login form); every POST
@@ -83,6 +85,9 @@ type Options struct {
 	// Breakers: the circuit breaker's paused rules on the rules page, and
 	// resuming them (pauses.go); nil: not shown.
 	Breakers Breakers
+	// Approvals: the approve and deny forms of executions awaiting
+	// approval (approvals.go); nil: not shown.
+	Approvals Approvals
 }
 
 // DefaultSessionTTL is how long a session lasts by default.
@@ -168,6 +173,9 @@ func (h *Handler) Register(e *echo.Echo) {
 	p.GET("/rules", h.rules)
 	p.GET("/rules/:name", h.rule)
 	p.POST("/rules/:name/resume", h.resumePost, h.sameOrigin, h.csrf) // pauses.go
+	p.GET("/executions/:id", h.executionPage)                         // approvals.go
+	p.POST("/executions/:id/approve", h.decidePost("approve"), h.sameOrigin, h.csrf)
+	p.POST("/executions/:id/deny", h.decidePost("deny"), h.sameOrigin, h.csrf)
 	p.GET("/explain", h.explainForm)
 	p.POST("/explain", h.explainPost, h.sameOrigin, h.csrf)
 	p.GET("/hosts", h.hosts)

@@ -24,6 +24,7 @@ var Outcomes = []string{
 	api.ResultMatched, api.ResultUnmatched, api.ResultDeferred, api.ResultRefused, api.ResultUnavailable, api.ResultDirect,
 	api.ExecQueued, api.ExecRunning, api.ExecSuccess, api.ExecFailure, api.ExecSkipped, api.ExecInterrupted, api.ExecDryRun,
 	api.ExecVerifying, api.ExecRemediated, api.ExecIneffective,
+	api.ExecAwaitingApproval, api.ExecDenied, api.ExecExpired,
 }
 
 // Ranges are the time-range presets of the filters.
@@ -312,6 +313,7 @@ type execView struct {
 	// execution was never verifying.
 	Verify     *verifyView
 	Writebacks []writebackView
+	Approval   approvalView // approvals.go
 }
 
 // verifyView is an execution's verification: due at DueAt, or ended at
@@ -362,6 +364,7 @@ func (h *Handler) alert(c echo.Context) error {
 		if err == nil {
 			ev.X, ev.Status = x, x.Status
 			var verify []stepView
+			ev.Approval = h.approvalView(c, x)
 			for _, s := range x.Steps {
 				sv := stepView{Step: s, Exit: "—"}
 				if s.ExitCode >= 0 {

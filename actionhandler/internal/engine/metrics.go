@@ -41,9 +41,17 @@ type Metrics struct {
 	ssh         *prometheus.CounterVec
 	writeback   *prometheus.CounterVec
 	governor    *prometheus.CounterVec
+	approvals   *prometheus.CounterVec
 	queueLength prometheus.Collector
 	verifies    *prometheus.CounterVec
 	verifySecs  prometheus.Observer
+}
+
+// AwaitingCounter counts the executions waiting for approval
+// (store.Store is one); a QueueCounter that is one also gets the gauge
+// actionhandler_executions_awaiting_approval.
+type AwaitingCounter interface {
+	CountAwaitingApproval(ctx context.Context) (int, error)
 }
 
 // QueueCounter counts the executions waiting for a worker (store.Store is
@@ -60,7 +68,7 @@ func NewMetrics(m *metrics.Metrics, st QueueCounter) *Metrics {
 		actions: m.CounterVec("actions_total",
 			"Tasks run on one host, by task type and status (success, failure, dry_run, audit).", "task_type", "status"),
 		executions: m.CounterVec("executions_total",
-			"Executions ended or refused, by status (success, failure, skipped, interrupted, dry_run, audit, remediated, ineffective, duplicate).", "status"),
+			"Executions ended or refused, by status (success, failure, skipped, interrupted, dry_run, audit, remediated, ineffective, denied, expired, duplicate).", "status"),
 		actionSecs: m.HistogramVec("action_duration_seconds",
 			"Time one task took on one host, by task type.", buckets, "task_type"),
 		execSecs: m.HistogramVec("execution_duration_seconds",
@@ -72,6 +80,8 @@ func NewMetrics(m *metrics.Metrics, st QueueCounter) *Metrics {
 		governor: m.CounterVec("governor_skips_total",
 			"Executions the governor refused, by reason (max_executions, max_executions_per_entity, cooldown, max_hosts_per_minute, rule_paused, other).",
 			"reason"),
+		approvals: m.CounterVec("approvals_total",
+			"Executions awaiting approval that were decided, by outcome (approved, denied, expired).", "outcome"),
 	}
 	x.verifies = m.CounterVec("verifications_total",
 		"Verifications ended, by outcome (remediated, ineffective).", "outcome")
@@ -88,6 +98,19 @@ func NewMetrics(m *metrics.Metrics, st QueueCounter) *Metrics {
 		return float64(n)
 	})
 	m.Registry.MustRegister(x.queueLength)
+	if ac, ok := st.(AwaitingCounter); ok {
+		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: m.Service + "_executions_awaiting_approval",
+			Help: "Executions waiting for a person's approval in the store (of every replica sharing it); -1 when it cannot be read."},
+			func() float64 {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				n, err := ac.CountAwaitingApproval(ctx)
+				if err != nil {
+					return -1
+				}
+				return float64(n)
+			}))
+	}
 	return x
 }
 
@@ -117,6 +140,12 @@ func (m *Metrics) verification(outcome string, elapsed time.Duration) {
 	}
 	m.verifies.WithLabelValues(outcome).Inc()
 	m.verifySecs.Observe(elapsed.Seconds())
+}
+
+func (m *Metrics) approval(outcome string) {
+	if m != nil {
+		m.approvals.WithLabelValues(outcome).Inc()
+	}
 }
 
 // Duplicate counts a request answered with an earlier execution.

@@ -42,12 +42,16 @@ type WorkerOptions struct {
 	// Retention: reported executions older than this are deleted (checked
 	// hourly); 0 keeps them.
 	Retention time.Duration
+	// Approvals, when set, ends executions whose approval expired
+	// (approval.go), every PollInterval.
+	Approvals *Approvals
 	Log       zerolog.Logger
 }
 
 // Workers claim queued executions from the store and run them, take
 // over the executions of replicas that died, and run the escalation and
-// write-back retry loops of the engine's write-back (Options.Writeback).
+// write-back retry loops of the engine's write-back (Options.Writeback)
+// and the approval expiry sweep (WorkerOptions.Approvals).
 type Workers struct {
 	o      WorkerOptions
 	log    zerolog.Logger
@@ -86,6 +90,10 @@ func StartWorkers(o WorkerOptions) *Workers {
 	wb := o.Engine.o.Writeback
 	go w.drain("escalations", writeback.EscalationBatch, wb.Escalations)
 	go w.drain("write-back retries", writeback.RetryBatch, wb.RetryWritebacks)
+	if o.Approvals != nil {
+		w.loops.Add(1)
+		go w.drain("approval expiries", ExpiryBatch, o.Approvals.ExpireApprovals)
+	}
 	return w
 }
 

@@ -121,7 +121,7 @@ func (h *Handler) listDecisions(c echo.Context) error {
 	if f.Outcome != "" && !store.Outcomes[f.Outcome] {
 		return echo.NewHTTPError(http.StatusBadRequest, "outcome: want a decision result (matched, unmatched, deferred, "+
 			"refused, unavailable, direct) or an execution status (queued, running, success, failure, skipped, "+
-			"interrupted, dry_run, verifying, remediated, ineffective)")
+			"interrupted, dry_run, verifying, remediated, ineffective, awaiting_approval, denied, expired)")
 	}
 	var err error
 	if f.Since, f.Until, f.Limit, err = rangeParams(q); err != nil {

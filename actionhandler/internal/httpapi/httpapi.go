@@ -15,6 +15,9 @@
 //	                         feed_type, feed_name, rule, host, outcome, q,
 //	                         since, until; limit, cursor
 //	GET  /v1/decisions/{id}  api.Decision with its payload and executions
+//	POST /v1/executions/{id}/approve, /deny
+//	                         decide an execution awaiting approval
+//	                         (approvals.go; scope approve)
 //
 // Scopes (shared/auth): POST /v1/action needs act, and runs only a rule
 // whose provenance is verified (a request signed by the classifier,
@@ -91,7 +94,8 @@ type Handler struct {
 	// MaxSignatureAge bounds a signature's age (replay); default
 	// auth.DefaultMaxAge.
 	MaxSignatureAge time.Duration
-	// Now is the clock signatures are checked against; nil: time.Now.
+	// Now is the clock signatures are checked against and approval
+	// deadlines start from; nil: time.Now.
 	Now func() time.Time
 	// Deployed, when set, verifies an unsigned request's rule against the
 	// deployed rule files (rules_dir).
@@ -104,6 +108,11 @@ type Handler struct {
 	Replay Replayer
 
 	replaySlots chan struct{} // a token per replay running (MaxReplays)
+	// Approvals decides executions awaiting approval and writes their
+	// creation note (approvals.go); nil: an execution of a rule that
+	// requires approval still waits, without a note, and the approve and
+	// deny endpoints answer 404.
+	Approvals Approver
 }
 
 // Routes are the action handler's routes and the scope each requires
@@ -118,6 +127,9 @@ var Routes = []struct {
 	{http.MethodPost, "/v1/decisions", auth.ScopeRecord},
 	{http.MethodGet, "/v1/decisions", auth.ScopeRead},
 	{http.MethodGet, "/v1/decisions/:id", auth.ScopeRead},
+	// approvals.go.
+	{http.MethodPost, "/v1/executions/:id/approve", auth.ScopeApprove},
+	{http.MethodPost, "/v1/executions/:id/deny", auth.ScopeApprove},
 	// rules.go: the circuit breaker.
 	{http.MethodGet, "/v1/rules", auth.ScopeRead},
 	{http.MethodPost, "/v1/rules/:name/resume", auth.ScopeAdmin},
@@ -141,7 +153,8 @@ func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
 		"POST /v1/action": h.postAction, "GET /v1/executions": h.listExecutions, "GET /v1/executions/:id": h.getExecution,
 		"POST /v1/decisions": h.postDecisions, "GET /v1/decisions": h.listDecisions, "GET /v1/decisions/:id": h.getDecision,
 		"GET /v1/rules": h.listRules, "POST /v1/rules/:name/resume": h.resumeRule,
-		"POST " + replayPath: h.postReplay,
+		"POST " + replayPath:              h.postReplay,
+		"POST /v1/executions/:id/approve": h.approveExecution, "POST /v1/executions/:id/deny": h.denyExecution,
 	}
 	for _, r := range Routes {
 		e.Add(r.Method, r.Path, handlers[r.Method+" "+r.Path], auth.Require(tokens, r.Scope))
@@ -263,6 +276,12 @@ func (h *Handler) postAction(c echo.Context) error {
 			x.Hosts = append(x.Hosts, h.HostKey(ent))
 		}
 	}
+	if req.Rule.NeedsApproval() {
+		x.ApprovalExpiresAt = h.now().Add(req.Rule.ApprovalExpiry()).UTC().Truncate(time.Microsecond)
+		if h.Approvals != nil {
+			x.Writebacks = h.Approvals.CreationWritebacks(x)
+		}
+	}
 	got, created, err := h.Store.Create(ctx, x, h.DedupWindow)
 	if err != nil {
 		return h.storeDown(c, log, err)
@@ -279,15 +298,28 @@ func (h *Handler) postAction(c echo.Context) error {
 		log.Warn().Str(logging.Event, "adhoc_action").Str(logging.ExecutionID, got.ID).
 			Msg("ad-hoc action: its rule is not verified, run on the caller's scope adhoc")
 	}
-	log.Info().Str(logging.Event, "execution_queued").Str(logging.ExecutionID, got.ID).
-		Int(logging.Count, len(entities)).Msg("execution queued")
+	if got.Status == store.AwaitingApproval {
+		log.Info().Str(logging.Event, "execution_awaiting_approval").Str(logging.ExecutionID, got.ID).
+			Int(logging.Count, len(entities)).Str(logging.Detail, "until "+got.ApprovalExpiresAt.Format(time.RFC3339)).
+			Msg("execution waits for approval")
+	} else {
+		log.Info().Str(logging.Event, "execution_queued").Str(logging.ExecutionID, got.ID).
+			Int(logging.Count, len(entities)).Msg("execution queued")
+	}
 	if !signed {
 		h.recordDirect(c, req, got, requestedBy)
 	}
-	if h.Wake != nil {
+	if h.Wake != nil && got.Status == store.Queued {
 		h.Wake()
 	}
-	return c.JSON(http.StatusAccepted, api.ActionAccepted{ExecutionID: got.ID, Status: api.ExecQueued, Entities: entities})
+	return c.JSON(http.StatusAccepted, api.ActionAccepted{ExecutionID: got.ID, Status: got.Status, Entities: entities})
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
 }
 
 func (h *Handler) storeDown(c echo.Context, log zerolog.Logger, err error) error {
@@ -385,6 +417,8 @@ func Execution(x *store.Execution) api.Execution {
 		FeedType: x.FeedType, FeedName: x.FeedName, RuleName: x.RuleName, Client: x.Client,
 		RequestedBy: x.RequestedBy, AdHoc: x.AdHoc, Entities: x.Entities, CreatedAt: x.CreatedAt,
 		StartedAt: timePtr(x.StartedAt), FinishedAt: timePtr(x.FinishedAt), ReportedAt: timePtr(x.ReportedAt),
+		ApprovalExpiresAt: timePtr(x.ApprovalExpiresAt), DecidedBy: x.DecidedBy, DecisionReason: x.DecisionReason,
+		DecidedAt: timePtr(x.DecidedAt),
 	}
 	if out.Entities == nil {
 		out.Entities = []string{}

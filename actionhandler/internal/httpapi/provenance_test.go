@@ -21,16 +21,18 @@ import (
 func TestScopeMatrix(t *testing.T) {
 	a := newAPIWith(t, authtest.TokenFile(), nil)
 	authtest.Matrix(t, a.e, map[string]auth.Scope{
-		"POST /v1/action":             auth.ScopeAct,
-		"GET /v1/executions":          auth.ScopeRead,
-		"GET /v1/executions/:id":      auth.ScopeRead,
-		"POST /v1/decisions":          auth.ScopeRecord,
-		"GET /v1/decisions":           auth.ScopeRead,
-		"GET /v1/decisions/:id":       auth.ScopeRead,
-		"GET /v1/rules":               auth.ScopeRead,
-		"POST /v1/replay":             auth.ScopeRead,
-		"POST /v1/rules/:name/resume": auth.ScopeAdmin,
-		"GET /metrics":                auth.ScopeMetrics,
+		"POST /v1/action":                 auth.ScopeAct,
+		"GET /v1/executions":              auth.ScopeRead,
+		"GET /v1/executions/:id":          auth.ScopeRead,
+		"POST /v1/decisions":              auth.ScopeRecord,
+		"GET /v1/decisions":               auth.ScopeRead,
+		"GET /v1/decisions/:id":           auth.ScopeRead,
+		"GET /v1/rules":                   auth.ScopeRead,
+		"POST /v1/replay":                 auth.ScopeRead,
+		"POST /v1/rules/:name/resume":     auth.ScopeAdmin,
+		"POST /v1/executions/:id/approve": auth.ScopeApprove,
+		"POST /v1/executions/:id/deny":    auth.ScopeApprove,
+		"GET /metrics":                    auth.ScopeMetrics,
 	})
 }
 

@@ -74,6 +74,7 @@ var Outcomes = map[string]bool{
 	api.ResultUnavailable: true, api.ResultDirect: true,
 	Queued: true, Running: true, Success: true, Failure: true, Skipped: true, Interrupted: true, DryRun: true,
 	Verifying: true, Remediated: true, Ineffective: true, // verification (verify.go)
+	AwaitingApproval: true, Denied: true, Expired: true, // approval.go
 }
 
 // ScanWindow is how many decisions one ListDecisions page reads at most

@@ -120,8 +120,12 @@ func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*
 		}
 	}
 	distinct := sortedUnique(hosts)
+	status, expires := Queued, sql.NullInt64{}
 	if x.Mode == Audit {
 		distinct = nil // audit.go: an audit execution waits for no host
+	} else if !x.ApprovalExpiresAt.IsZero() {
+		// approval.go: it waits for no host until approved.
+		status, expires, distinct = AwaitingApproval, nullMicros(x.ApprovalExpiresAt), nil
 	}
 	// The hosts' rows, locked (PostgreSQL) so that a claim taking one or a
 	// finish releasing one waits for this transaction and then counts
@@ -132,10 +136,10 @@ func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*
 	}
 	if _, err := tx.exec(ctx, (`INSERT INTO executions
 		(id, alert_id, unique_value, feed_type, feed_name, rule_name, client, request, status, created_at,
-		requested_by, adhoc, busy_hosts, mode)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`),
+		requested_by, adhoc, busy_hosts, mode, approval_expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`),
 		x.ID, x.AlertID, x.UniqueValue, x.FeedType, x.FeedName, x.RuleName, x.Client, string(x.Request),
-		Queued, micros(now), x.RequestedBy, boolInt(x.AdHoc), busy, x.Mode); err != nil {
+		status, micros(now), x.RequestedBy, boolInt(x.AdHoc), busy, x.Mode, expires); err != nil {
 		return nil, false, fmt.Errorf("store: create: %w", err)
 	}
 	if err := insertRows(ctx, tx, s, `INSERT INTO execution_entities (execution_id, position, entity, host, rule_name) VALUES `,
@@ -146,11 +150,15 @@ func (s *SQL) Create(ctx context.Context, x *Execution, window time.Duration) (*
 		2, len(distinct), func(i int) []any { return []any{distinct[i], x.ID} }); err != nil {
 		return nil, false, fmt.Errorf("store: create: queue: %w", err)
 	}
+	if err := s.queueWritebacks(ctx, tx, x.Writebacks); err != nil {
+		return nil, false, fmt.Errorf("store: create: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, false, fmt.Errorf("store: create: commit: %w", err)
 	}
 	out := *x
-	out.Status, out.CreatedAt, out.Steps = Queued, fromMicros(micros(now)), nil
+	out.Status, out.CreatedAt, out.Steps, out.Writebacks = status, fromMicros(micros(now)), nil, nil
+	out.ApprovalExpiresAt = fromNull(expires)
 	out.Entities = append([]string(nil), x.Entities...)
 	return &out, true, nil
 }
@@ -644,6 +652,17 @@ func (s *SQL) QueueWritebacks(ctx context.Context, ws []Writeback) error {
 		return fmt.Errorf("store: queue write-backs: %w", err)
 	}
 	defer tx.Rollback()
+	if err := s.queueWritebacks(ctx, tx, ws); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: queue write-backs: commit: %w", err)
+	}
+	return nil
+}
+
+// queueWritebacks records ws inside tx.
+func (s *SQL) queueWritebacks(ctx context.Context, tx *txn, ws []Writeback) error {
 	now := micros(s.now())
 	for _, w := range ws {
 		if _, err := tx.exec(ctx, (`INSERT INTO writeback_retries (id, execution_id, feed_type,
@@ -651,11 +670,8 @@ func (s *SQL) QueueWritebacks(ctx context.Context, ws []Writeback) error {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
 			w.ID, w.ExecutionID, w.FeedType, w.FeedName, w.AlertID, string(w.Op), w.Attempts, w.LastError,
 			now, micros(w.NextAt)); err != nil {
-			return fmt.Errorf("store: queue write-back %s: %w", w.ID, err)
+			return fmt.Errorf("queue write-back %s: %w", w.ID, err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: queue write-backs: commit: %w", err)
 	}
 	return nil
 }

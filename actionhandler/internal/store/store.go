@@ -10,7 +10,9 @@
 // Life of an execution:
 //
 //	Create        queued   (or the existing execution for the same alert and
-//	                        rule within the dedup window)
+//	                        rule within the dedup window; awaiting_approval
+//	                        when its rule requires approval, until Approve
+//	                        queues it or Deny / ExpireApprovals end it)
 //	Claim         running  (owner and lease set; or skipped when the
 //	                        governor refuses it)
 //	Renew ...              (the owner extends its lease while it runs)
@@ -99,14 +101,17 @@ type Execution struct {
 	EscalateAt  time.Time // zero unless an escalation is scheduled
 	EscalatedAt time.Time // zero until the escalation was handled (EscalationDone)
 	Steps       []Step    // Get only: every task on every host
-	// Writebacks (Get only): the write-back operations on its alert that
-	// failed and wait to be tried again.
+	// Writebacks (Get): the write-back operations on its alert that
+	// failed and wait to be tried again. Create queues them (due from
+	// their NextAt) with a new execution in the same transaction: the
+	// note of one awaiting approval.
 	Writebacks []Writeback
 
 	// Safe rollout (docs/rollout.md).
 	Mode string // the rule's mode: "" (enforce) or rule.ModeAudit
 	// ApprovalExpiresAt: when an execution awaiting approval expires
-	// (zero unless its rule requires approval).
+	// (zero unless its rule requires approval). Set for Create, the
+	// execution is created awaiting_approval (approval.go).
 	ApprovalExpiresAt time.Time
 	// DecidedBy, DecisionReason, DecidedAt: who approved or denied it
 	// (their token's name), why, and when; empty until then.

@@ -105,8 +105,12 @@ func (w *Writer) retryWriteback(ctx context.Context, wb store.Writeback) {
 			err = ticket.Do(octx, tk, wb.AlertID, op)
 			cancel()
 			if err == nil {
+				again := " (tried again)"
+				if wb.Attempts == 0 {
+					again = "" // queued to be done (approval.go), not after a failure
+				}
 				log.Info().Str(logging.Event, "writeback_done").Int(logging.Count, attempt).
-					Msg(w.o.Redact.String(logging.Trim(op.String(), 200)) + " (tried again)")
+					Msg(w.o.Redact.String(logging.Trim(op.String(), 200)) + again)
 			}
 		}
 	}

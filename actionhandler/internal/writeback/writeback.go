@@ -64,6 +64,11 @@ type Options struct {
 	// asked whether an alert is still open before escalating; nil: Tickets.
 	Status             ticket.Set
 	InvestigationQueue string // team for alerts a person must look at
+	// ConsoleURL is the console's public address (console.public_url, e.g.
+	// https://alexis.example.com/console): approval notes link to
+	// CONSOLEURL/executions/ID; "": they give the CLI command and the API
+	// path only.
+	ConsoleURL string
 	// Redact masks secrets in everything noted, stored and logged.
 	Redact *redact.Redactor
 	Log    zerolog.Logger
