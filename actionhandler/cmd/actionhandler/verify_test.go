@@ -9,6 +9,7 @@ package main
 // verifications count for the circuit breaker.
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,10 +18,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/opsgenie/opsgenietest"
 	"github.com/alexis-ops/alexis/shared/pgtest"
+	_ "modernc.org/sqlite"
 )
 
 // verdict waits for execution id's verification to end and its verdict
@@ -172,15 +175,18 @@ func TestVerificationAlertResolved(t *testing.T) {
 }
 
 // The action handler restarts after the tasks and before verify_at: the
-// verification is done, once, by the new process.
+// verification is done, once, by the new process. (verify.after is an
+// hour, so the first process cannot have done it; while it is down, the
+// test moves verify_at to now in its database, as if the hour had passed.)
 func TestVerificationSurvivesRestart(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.config("ah.yaml", "store: {sqlite_path: "+filepath.Join(e.dir, "ah.db")+"}\n")
+	dbPath := filepath.Join(e.dir, "ah.db")
+	cfg := e.config("ah.yaml", "store: {sqlite_path: "+dbPath+"}\n")
 	p := e.start(cfg)
 	state, checks := filepath.Join(e.dir, "state"), filepath.Join(e.dir, "checks")
 	rule := map[string]any{"rule_name": "restart", "entity_type": "explicit", "entities": []string{e.ssh.Addr},
 		"task_list": []any{sshTask("touch " + state)},
-		"verify":    map[string]any{"after": "5s", "task": verifyTask("echo check >> " + checks + "; test -f " + state)}}
+		"verify":    map[string]any{"after": "1h", "task": verifyTask("echo check >> " + checks + "; test -f " + state)}}
 	a := e.og.CreateAlert(opsgenietest.AlertSpec{Message: "m", Teams: []string{"incoming"}})
 	_, acc := p.post(request(a, rule))
 	x := p.execution(acc.ExecutionID) // its first write-back: verifying
@@ -191,6 +197,17 @@ func TestVerificationSurvivesRestart(t *testing.T) {
 	if n := lines(checks); n != 0 {
 		t.Fatalf("verified before verify_at: %d", n)
 	}
+	if due := x.Verification.VerifyAt.Sub(*x.FinishedAt); due < 59*time.Minute {
+		t.Fatalf("verify_at %s after the end, want verify.after 1h", due)
+	}
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE executions SET verify_at = ? WHERE id = ?`, time.Now().UnixMicro(), acc.ExecutionID); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 	q := e.start(cfg)
 	y := q.verdict(acc.ExecutionID)
 	if y.Status != api.ExecRemediated {

@@ -175,7 +175,7 @@ func (w *Writer) writeBack(ctx context.Context, log zerolog.Logger, x *store.Exe
 		if err := tk.AddNote(ctx, x.AlertID, n); err != nil {
 			retry = append(retry, failedOp{ticket.Op{Kind: ticket.KindNote, Value: n}, err})
 			ev := log.Warn().Str(logging.Event, "writeback_failed").Str(logging.ErrorKey, w.o.Redact.String(err.Error()))
-			if len(notes) == len(x.Entities) {
+			if x.Status != store.Skipped && x.Status != store.Remediated && x.Status != store.Ineffective { // a note per host
 				ev = ev.Str(logging.Entity, x.Entities[i])
 			}
 			ev.Msg("add note failed")
@@ -254,7 +254,6 @@ func (w *Writer) Note(x *store.Execution, r *rule.Rule, entity string) string {
 		fmt.Fprintf(&b, "Alexis rule %s: execution %s was interrupted (%s). What ran on %s may be incomplete: check it.",
 			x.RuleName, x.ID, x.Reason, entity)
 	}
-
 	steps := map[int]store.Step{}
 	last := -1
 	for _, st := range x.Steps {
