@@ -843,6 +843,8 @@ func TestCompletionBash(t *testing.T) {
 		{[]string{"alexisctl", "-o", "j"}, "json"},
 		{[]string{"alexisctl", "completion", ""}, "bash zsh"},
 		{[]string{"alexisctl", "run", "-no"}, "-no-wait"},
+		{[]string{"alexisctl", "rules", "resume", "-e"}, "-entity"},
+		{[]string{"alexisctl", "rules", "paused", "-a"}, "-all"},
 	} {
 		cmd := exec.Command(bash, "--norc", "--noprofile", "-c", `source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _alexisctl; echo "${COMPREPLY[*]}"`, "bash", path)
 		cmd.Args = append(cmd.Args, tc.words...)

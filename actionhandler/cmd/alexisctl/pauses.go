@@ -8,15 +8,32 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"net/url"
 	"strconv"
 
 	"github.com/alexis-ops/alexis/shared/api"
 )
 
+// pausedOptions are the flags of rules paused.
+type pausedOptions struct{ all bool }
+
+func (o *pausedOptions) register(fs *flag.FlagSet) {
+	fs.BoolVar(&o.all, "all", false, "also rules counted but not paused")
+}
+
+// resumeOptions are the flags of rules resume.
+type resumeOptions struct{ reason, entity string }
+
+func (o *resumeOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.reason, "reason", "", "why the rule may run again (required; recorded and logged)")
+	fs.StringVar(&o.entity, "entity", "", "resume the rule on this host only (default: every pause of the rule)")
+}
+
 func rulesPaused(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("rules paused")
-	all := fs.Bool("all", false, "also rules counted but not paused")
+	var o pausedOptions
+	o.register(fs)
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -38,7 +55,7 @@ func rulesPaused(ctx context.Context, a *app, args []string) error {
 	}
 	t := newTable(a.stdout, "RULE", "HOST", "PAUSED", "SINCE", "FAILURES", "LAST EXECUTION", "REASON")
 	for _, r := range ans.Rules {
-		if !r.Paused && !*all {
+		if !r.Paused && !o.all {
 			continue
 		}
 		host := r.Entity
@@ -53,8 +70,8 @@ func rulesPaused(ctx context.Context, a *app, args []string) error {
 
 func rulesResume(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("rules resume")
-	reason := fs.String("reason", "", "why the rule may run again (required; recorded and logged)")
-	entity := fs.String("entity", "", "resume the rule on this host only (default: every pause of the rule)")
+	var o resumeOptions
+	o.register(fs)
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -62,10 +79,10 @@ func rulesResume(ctx context.Context, a *app, args []string) error {
 	if len(pos) != 1 {
 		return usagef("rules resume: want one rule name")
 	}
-	if *reason == "" {
+	if o.reason == "" {
 		return usagef("rules resume: -reason is required")
 	}
-	body, err := json.Marshal(api.ResumeRequest{Reason: *reason, Entity: *entity})
+	body, err := json.Marshal(api.ResumeRequest{Reason: o.reason, Entity: o.entity})
 	if err != nil {
 		return err
 	}

@@ -328,6 +328,8 @@ var flagsFor = map[string]func(fs *flag.FlagSet){
 	"report":           func(fs *flag.FlagSet) { new(reportOptions).register(fs) },
 	"replay":           func(fs *flag.FlagSet) { new(replayOptions).register(fs) },
 	"run":              func(fs *flag.FlagSet) { new(runOptions).register(fs) },
+	"rules paused":     func(fs *flag.FlagSet) { new(pausedOptions).register(fs) },
+	"rules resume":     func(fs *flag.FlagSet) { new(resumeOptions).register(fs) },
 	"approve":          func(fs *flag.FlagSet) { new(decisionOptions).register(fs) },
 	"deny":             func(fs *flag.FlagSet) { new(decisionOptions).register(fs) },
 }

@@ -300,8 +300,11 @@ func (e *Engine) Execute(ctx context.Context, x *store.Execution) {
 		Int(logging.Failed, failed).
 		Int64(logging.ElapsedMS, time.Since(start).Milliseconds()).
 		Msg("execution finished")
-	e.report(ctx, log, j.with(&got))
+	// Counted by the circuit breaker before the write-back, which may
+	// take long or be cut short by a crash: the next match sees the
+	// count, and a takeover that writes back again does not count twice.
 	e.observe(ctx, &got, j.rule())
+	e.report(ctx, log, j.with(&got))
 }
 
 // heartbeat renews the lease every Lease/3 until stop closes; a lost lease

@@ -126,8 +126,9 @@ func (e *Engine) Verify(ctx context.Context, x *store.Execution) {
 	ev.Str(logging.Event, "execution_finished").Str(logging.ActionStatus, status).Str(logging.Detail, reason).
 		Int(logging.Count, len(got.Entities)).Int(logging.Succeeded, succeeded).Int(logging.Failed, failed).
 		Int64(logging.ElapsedMS, execElapsed.Milliseconds()).Msg("execution finished")
-	e.report(ctx, log, j.with(&got))
+	// Counted before the write-back, as in run.
 	e.observe(ctx, &got, j.rule())
+	e.report(ctx, log, j.with(&got))
 }
 
 // verify runs j's checks and returns the verdict, why, and the verify
