@@ -124,16 +124,19 @@ func reportCommand(ctx context.Context, a *app, args []string) error {
 		return a.printValue(rep)
 	}
 	fmt.Fprintf(a.stdout, "%d executions from %s to %s\n\n", rep.Executions, stamp(rep.Since), stamp(rep.Until))
-	// REMEDIATED, INEFFECTIVE, VERIFYING (verification, docs/rollout.md)
+	// REMEDIATED, INEFFECTIVE, VERIFYING (verification) and AWAITING,
+	// DENIED, EXPIRED (approvals; docs/rollout.md)
 	// come last, so the columns before them keep their places.
 	t := newTable(a.stdout, "RULE", "RUNS", "SUCCESS", "FAILURE", "OTHER", "SUCCESS RATE", "P50", "P95", "LAST",
-		"REMEDIATED", "INEFFECTIVE", "VERIFYING")
+		"REMEDIATED", "INEFFECTIVE", "VERIFYING", "AWAITING", "DENIED", "EXPIRED")
 	for _, r := range rep.Rules {
 		b := r.ByStatus
-		other := r.Runs - b[api.ExecSuccess] - b[api.ExecFailure] - b[api.ExecRemediated] - b[api.ExecIneffective] - b[api.ExecVerifying]
+		other := r.Runs - b[api.ExecSuccess] - b[api.ExecFailure] - b[api.ExecRemediated] - b[api.ExecIneffective] - b[api.ExecVerifying] -
+			b[api.ExecAwaitingApproval] - b[api.ExecDenied] - b[api.ExecExpired]
 		t.row(cell(r.Rule, 40), fmt.Sprint(r.Runs), fmt.Sprint(b[api.ExecSuccess]), fmt.Sprint(b[api.ExecFailure]),
 			fmt.Sprint(other), percent(r.SuccessRate), ms(r.P50MS), ms(r.P95MS), stamp(r.Last),
-			fmt.Sprint(b[api.ExecRemediated]), fmt.Sprint(b[api.ExecIneffective]), fmt.Sprint(b[api.ExecVerifying]))
+			fmt.Sprint(b[api.ExecRemediated]), fmt.Sprint(b[api.ExecIneffective]), fmt.Sprint(b[api.ExecVerifying]),
+			fmt.Sprint(b[api.ExecAwaitingApproval]), fmt.Sprint(b[api.ExecDenied]), fmt.Sprint(b[api.ExecExpired]))
 	}
 	if err := t.flush(); err != nil {
 		return err

@@ -129,17 +129,18 @@ func (h *Handler) reportsCSV(c echo.Context) error {
 	}
 	write("kind", "rule_name", "action", "host", "total", "success", "failure", "skipped", "interrupted", "dry_run",
 		"refused", "success_rate", "p50_seconds", "p95_seconds", "max_seconds", "last", "audit",
-		"verifying", "remediated", "ineffective")
+		"verifying", "remediated", "ineffective", "awaiting_approval", "denied", "expired")
 	for _, r := range st.Rules {
 		write("rule", r.RuleName, "", "", fmt.Sprint(r.Total), n(r.ByStatus, store.Success), n(r.ByStatus, store.Failure),
 			n(r.ByStatus, store.Skipped), n(r.ByStatus, store.Interrupted), n(r.ByStatus, store.DryRun), n(r.ByStatus, store.Refused),
 			ratio(succeeded(r.ByStatus), ended(r.ByStatus)),
 			secs(r.P50), secs(r.P95), secs(r.Max), stamp(r.Last), n(r.ByStatus, store.Audit),
-			n(r.ByStatus, store.Verifying), n(r.ByStatus, store.Remediated), n(r.ByStatus, store.Ineffective))
+			n(r.ByStatus, store.Verifying), n(r.ByStatus, store.Remediated), n(r.ByStatus, store.Ineffective),
+			n(r.ByStatus, store.AwaitingApproval), n(r.ByStatus, store.Denied), n(r.ByStatus, store.Expired))
 	}
 	for _, a := range st.Actions {
 		write("action", "", a.Action, a.Entity, fmt.Sprint(a.Count), fmt.Sprint(a.Success), fmt.Sprint(a.Count-a.Success),
-			"", "", "", "", ratio(a.Success, a.Count), "", "", "", stamp(a.Last), "", "", "", "")
+			"", "", "", "", ratio(a.Success, a.Count), "", "", "", stamp(a.Last), "", "", "", "", "", "", "")
 	}
 	w.Flush()
 	c.Response().Header().Set("Content-Disposition", `attachment; filename="alexis-report.csv"`)

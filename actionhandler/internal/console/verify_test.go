@@ -104,8 +104,8 @@ func TestVerificationOnAlertPageAndReports(t *testing.T) {
 	}
 	_, body = e.get(c, "/console/reports.csv?range=24h")
 	lines := strings.Split(body, "\n")
-	if !strings.HasSuffix(lines[0], ",audit,verifying,remediated,ineffective") ||
-		!strings.HasPrefix(lines[1], "rule,fix_app,") || !strings.HasSuffix(lines[1], ",0,1,0,1") {
+	if !strings.HasSuffix(lines[0], ",audit,verifying,remediated,ineffective,awaiting_approval,denied,expired") ||
+		!strings.HasPrefix(lines[1], "rule,fix_app,") || !strings.HasSuffix(lines[1], ",0,1,0,1,0,0,0") {
 		t.Errorf("csv:\n%s", body)
 	}
 }

@@ -449,10 +449,13 @@ func (rep *Report) WriteText(w io.Writer) error {
 	// AUDIT: rules in audit mode (docs/rollout.md), which ran nothing:
 	// never in the success rate. VERIFYING, REMEDIATED, INEFFECTIVE:
 	// verification (docs/rollout.md); see succeededRan.
-	p("RULE\tEXECUTIONS\tSUCCESS\tFAILURE\tSKIPPED\tREFUSED\tINTERRUPTED\tDRY RUN\tAUDIT\tVERIFYING\tREMEDIATED\tINEFFECTIVE\tSUCCESS RATE\n")
+	// DENIED, EXPIRED: approvals (docs/rollout.md): nothing ran, never in
+	// the success rate.
+	p("RULE\tEXECUTIONS\tSUCCESS\tFAILURE\tSKIPPED\tREFUSED\tINTERRUPTED\tDRY RUN\tAUDIT\tDENIED\tEXPIRED\tVERIFYING\tREMEDIATED\tINEFFECTIVE\tSUCCESS RATE\n")
 	for _, o := range rep.Outcomes {
-		p("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", o.Rule, o.Executions, o.ByStatus["success"], o.ByStatus["failure"],
+		p("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", o.Rule, o.Executions, o.ByStatus["success"], o.ByStatus["failure"],
 			o.ByStatus["skipped"], o.ByStatus["refused"], o.ByStatus["interrupted"], o.ByStatus["dry_run"], o.ByStatus["audit"],
+			o.ByStatus["denied"], o.ByStatus["expired"],
 			o.ByStatus["verifying"], o.ByStatus["remediated"], o.ByStatus["ineffective"], rate(o))
 	}
 	p("\n3. How long they take (execution wall time, ms)\n")

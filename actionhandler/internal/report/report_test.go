@@ -277,8 +277,8 @@ func TestAuditApart(t *testing.T) {
 	if err := rep.WriteText(&out); err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`(?m)^r\s+3\s+1\s+0\s+0\s+0\s+0\s+0\s+2\s+0\s+0\s+0\s+100\.0%`).MatchString(out.String()) ||
-		!regexp.MustCompile(`(?m)^a\s+1\s+0\s+0\s+0\s+0\s+0\s+0\s+1\s+0\s+0\s+0\s+-`).MatchString(out.String()) {
+	if !regexp.MustCompile(`(?m)^r\s+3\s+1\s+0\s+0\s+0\s+0\s+0\s+2\s+0\s+0\s+0\s+0\s+0\s+100\.0%`).MatchString(out.String()) ||
+		!regexp.MustCompile(`(?m)^a\s+1\s+0\s+0\s+0\s+0\s+0\s+0\s+1\s+0\s+0\s+0\s+0\s+0\s+-`).MatchString(out.String()) {
 		t.Errorf("outcomes:\n%s", out.String())
 	}
 }
@@ -324,7 +324,37 @@ func TestVerificationColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "VERIFYING  REMEDIATED  INEFFECTIVE  SUCCESS RATE") ||
-		!regexp.MustCompile(`(?m)^v\s+5\s+1\s+1\s+0\s+0\s+0\s+0\s+0\s+1\s+1\s+1\s+50\.0%`).MatchString(out.String()) {
+		!regexp.MustCompile(`(?m)^v\s+5\s+1\s+1\s+0\s+0\s+0\s+0\s+0\s+0\s+0\s+1\s+1\s+1\s+50\.0%`).MatchString(out.String()) {
+		t.Errorf("text:\n%s", out.String())
+	}
+}
+
+// Approvals' ends (denied, expired) have their columns and stay out of the
+// success rate: nothing ran.
+func TestApprovalColumns(t *testing.T) {
+	in := strings.Join([]string{
+		`time=2026-11-22T03:00:00Z service=actionhandler event=execution_awaiting_approval rule_name=a execution_id=e1`,
+		`time=2026-11-22T03:01:00Z service=actionhandler event=execution_finished rule_name=a action_status=denied detail="denied by bob: no" execution_id=e1`,
+		`time=2026-11-22T03:40:00Z service=actionhandler event=execution_finished rule_name=a action_status=expired detail=expired execution_id=e2`,
+		`time=2026-11-22T03:50:00Z service=actionhandler event=execution_finished rule_name=a action_status=success elapsed_ms=10 execution_id=e3`,
+	}, "\n")
+	rep, err := Read(strings.NewReader(in), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Outcomes) != 1 {
+		t.Fatalf("outcomes %+v", rep.Outcomes)
+	}
+	o := rep.Outcomes[0]
+	if o.Executions != 3 || o.ByStatus["denied"] != 1 || o.ByStatus["expired"] != 1 || o.SuccessRate != 1 {
+		t.Errorf("outcome %+v", o)
+	}
+	var out bytes.Buffer
+	if err := rep.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "AUDIT  DENIED  EXPIRED  VERIFYING") ||
+		!regexp.MustCompile(`(?m)^a\s+3\s+1\s+0\s+0\s+0\s+0\s+0\s+0\s+1\s+1\s+0\s+0\s+0\s+100\.0%`).MatchString(out.String()) {
 		t.Errorf("text:\n%s", out.String())
 	}
 }
