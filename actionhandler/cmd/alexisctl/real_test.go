@@ -285,6 +285,13 @@ opsgenie:
 `, writeFile(t, "tokens", "oncall:"+testToken+" scopes=read\n"), rulesDir,
 		writeFile(t, "ah_token", "ah-token-0123456789abcdef\n"), writeFile(t, "signing_key", "signing-key-0123456789abcdef0123456789\n"),
 		og.Host(), writeFile(t, "genie_key", og.APIKey()+"\n")))
+	return runClassifier(t, bin, cfg)
+}
+
+// runClassifier starts the classifier binary bin on cfg and answers its
+// URL once it has logged service_started.
+func runClassifier(t *testing.T, bin, cfg string) string {
+	t.Helper()
 	logs := &logtest.Buffer{}
 	cmd := exec.Command(bin, "-config", cfg)
 	cmd.Stdout, cmd.Stderr = logs, logs
@@ -296,7 +303,7 @@ opsgenie:
 	t.Cleanup(func() { cmd.Process.Kill(); <-done })
 	re := regexp.MustCompile(`event=service_started listen=(\S+)`)
 	var url string
-	waitUntil(t, "service_started", func() bool {
+	waitUntil(t, "classifier service_started", func() bool {
 		select {
 		case <-done:
 			t.Fatalf("classifier exited:\n%s", logs)

@@ -6,15 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/alexis-ops/alexis/shared/api"
-	"github.com/alexis-ops/alexis/shared/logging/logtest"
 	"github.com/alexis-ops/alexis/shared/opsgenie/opsgenietest"
 )
 
@@ -71,30 +68,7 @@ opsgenie:
   retries: 1
 `, writeFile(t, "tokens", "poller:"+replayPollerToken+"\n"), rulesDir, h.url, ahToken,
 		writeFile(t, "signing_key", replaySigningKey+"\n"), h.url, ahToken, h.og.Host(), writeFile(t, "genie_key", h.og.APIKey()+"\n")))
-	logs := &logtest.Buffer{}
-	cmd := exec.Command(bin, "-config", cfg)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-done })
-	re := regexp.MustCompile(`event=service_started listen=(\S+)`)
-	var url string
-	waitUntil(t, "classifier service_started", func() bool {
-		select {
-		case <-done:
-			t.Fatalf("classifier exited:\n%s", logs)
-		default:
-		}
-		if m := re.FindStringSubmatch(logs.String()); m != nil {
-			url = "http://" + m[1]
-			return true
-		}
-		return false
-	})
-	return url
+	return runClassifier(t, bin, cfg)
 }
 
 // classify posts an alert tagged tag, acting on host, to the classifier,
