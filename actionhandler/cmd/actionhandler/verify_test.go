@@ -251,15 +251,17 @@ func TestVerificationRefusedValue(t *testing.T) {
 }
 
 // Ineffective verifications count for the circuit breaker: pause_after 2,
-// two ineffective, the rule is paused and the next match skipped.
+// two ineffective (the verify task finds no fixed state on the host), the
+// rule is paused and the next match skipped; resumed by an admin, it runs
+// again, and a verification that passes resets the count.
 func TestVerificationIneffectivePausesRule(t *testing.T) {
 	e := newEnv(t)
 	p := e.start(breakerConfig(e, ""))
-	ran := filepath.Join(e.dir, "ran")
+	ran, fixed := filepath.Join(e.dir, "ran"), filepath.Join(e.dir, "fixed")
 	rule := map[string]any{"rule_name": "no_fix", "entity_type": "explicit", "entities": []string{e.ssh.Addr},
 		"governor":  map[string]any{"pause_after": 2},
 		"task_list": []any{sshTask("echo ran >> " + ran)},
-		"verify":    map[string]any{"after": "1s", "task": verifyTask("false")}}
+		"verify":    map[string]any{"after": "1s", "task": verifyTask("test -f " + fixed)}}
 	run := func() api.Execution {
 		a := e.og.CreateAlert(opsgenietest.AlertSpec{Message: "m", Teams: []string{"incoming"}})
 		_, acc := p.post(request(a, rule))
@@ -281,6 +283,25 @@ func TestVerificationIneffectivePausesRule(t *testing.T) {
 	}
 	if n := lines(ran); n != 2 {
 		t.Errorf("ran %d times, want 2", n)
+	}
+
+	if code, body := p.resume(adminToken, "no_fix", `{"reason": "state fixed by hand"}`); code != http.StatusOK {
+		t.Fatalf("resume: %d %s", code, body)
+	}
+	p.waitLog("rule_resumed", "event=rule_resumed", "rule_name=no_fix")
+	if err := os.WriteFile(fixed, []byte("ok\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	x := run()
+	if y := p.verdict(x.ID); y.Status != api.ExecRemediated {
+		t.Fatalf("after resume: %s %q", y.Status, y.Reason)
+	}
+	waitFor(t, "the count reset", func() bool {
+		st, ok := p.ruleState("no_fix", "")
+		return ok && st.Failures == 0 && !st.Paused
+	})
+	if n := lines(ran); n != 3 {
+		t.Errorf("ran %d times, want 3", n)
 	}
 }
 
