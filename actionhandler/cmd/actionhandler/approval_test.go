@@ -349,3 +349,34 @@ func TestApprovalGovernorAtClaimAndNoSecretInNote(t *testing.T) {
 		t.Error("the secret appears in a log or a note")
 	}
 }
+
+// An approved execution of a rule that also verifies runs once, is
+// verified against the state its task left on the host, and ends
+// remediated, with the approver and the verdict both in its history.
+func TestApprovalThenVerification(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config("ah.yaml", fmt.Sprintf("store: {sqlite_path: %s, poll_interval: 200ms}\n", filepath.Join(e.dir, "ah.db")))
+	e.write("tokens", approvalTokens)
+	p := e.start(cfg)
+	marker, state := filepath.Join(e.dir, "marker"), filepath.Join(e.dir, "state")
+	rule := approvalRule(e, "approve_and_verify", marker, map[string]any{"required": true})
+	rule["task_list"] = []any{sshTask("echo ran >> " + marker + " && touch " + state)}
+	rule["verify"] = map[string]any{"after": "1s", "task": verifyTask("test -f " + state)}
+	a := e.og.CreateAlert(opsgenietest.AlertSpec{Message: "m", Teams: []string{"incoming"}})
+	code, acc := p.post(request(a, rule))
+	if code != http.StatusAccepted || acc.Status != api.ExecAwaitingApproval {
+		t.Fatalf("post: %d %+v", code, acc)
+	}
+	if code, body := p.decide(aliceToken, acc.ExecutionID, "approve", "go ahead"); code != http.StatusOK {
+		t.Fatalf("approve: %d %s", code, body)
+	}
+	x := p.verdict(acc.ExecutionID)
+	if x.Status != api.ExecRemediated || x.DecidedBy != "alice" || x.DecisionReason != "go ahead" {
+		t.Fatalf("approved and verified: %+v", x)
+	}
+	if n := lines(marker); n != 1 {
+		t.Errorf("ran %d times, want once", n)
+	}
+	noteWith(t, e.og, a.ID, "approved by alice: go ahead")
+	noteWith(t, e.og, a.ID, "[verified]")
+}
