@@ -167,6 +167,7 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // Register adds the console's routes to e. They are not behind the
 // bearer-token middleware of the API: pages need a session instead.
 func (h *Handler) Register(e *echo.Echo) {
+	e.Pre(h.replayTooLarge) // replay.go
 	g := e.Group("/console", h.headers)
 	g.GET("/static/*", h.static)
 	g.GET("/login", h.loginForm)

@@ -32,6 +32,23 @@ const replayPath = "/console/replay"
 // API's for the same replay), for server.Options.
 var RouteBodyLimits = map[string]int64{replayPath: replay.MaxBody}
 
+// replayTooLarge answers a replay form whose declared length is over
+// replay.MaxBody with the console's error page (before routing: the
+// server's body limit would answer JSON). A body that does not declare
+// its length is cut at the limit by the server, and readForm answers the
+// same page.
+func (h *Handler) replayTooLarge(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Method == http.MethodPost && r.URL.Path == replayPath && r.ContentLength > replay.MaxBody {
+			return h.headers(func(c echo.Context) error {
+				return h.fail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d bytes.", replay.MaxBody))
+			})(c)
+		}
+		return next(c)
+	}
+}
+
 // replayForm is the form as submitted (shown again with the result).
 type replayForm struct {
 	Range, Since, Until string
