@@ -27,7 +27,6 @@ import (
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/auth"
 	"github.com/alexis-ops/alexis/shared/jsonx"
-	"github.com/alexis-ops/alexis/shared/rules"
 	"github.com/alexis-ops/alexis/shared/server"
 	"github.com/labstack/echo/v4"
 )
@@ -52,13 +51,13 @@ func (h *Handler) postReplay(c echo.Context) error {
 	if h.Replay == nil {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "replay is not available on this action handler")
 	}
-	req, set, err := h.replayRequest(c)
+	req, err := h.replayRequest(c)
 	if err != nil {
 		h.Replay.Refused()
 		return err
 	}
 	rep, err := h.Replay.Replay(c.Request().Context(), replay.Call{Request: *req, Client: auth.Client(c), Path: replayPath,
-		Files: len(set.Files)})
+		Files: len(req.Rules.Files)})
 	switch {
 	case errors.Is(err, replay.ErrBusy):
 		c.Response().Header().Set("Retry-After", "5")
@@ -70,14 +69,14 @@ func (h *Handler) postReplay(c echo.Context) error {
 }
 
 // replayRequest reads and checks the body of POST /v1/replay.
-func (h *Handler) replayRequest(c echo.Context) (*replay.Request, *rules.Set, error) {
+func (h *Handler) replayRequest(c echo.Context) (*replay.Request, error) {
 	body, err := server.ReadBody(c)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	req, err := decodeReplay(body)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	now := time.Now()
 	if h.Now != nil {
@@ -85,17 +84,17 @@ func (h *Handler) replayRequest(c echo.Context) (*replay.Request, *rules.Set, er
 	}
 	since, err := report.ParseSince(req.Since, now)
 	if err != nil {
-		return nil, nil, echo.NewHTTPError(http.StatusBadRequest, "since: "+err.Error())
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "since: "+err.Error())
 	}
 	until, err := report.ParseSince(req.Until, now)
 	if err != nil {
-		return nil, nil, echo.NewHTTPError(http.StatusBadRequest, "until: "+err.Error())
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "until: "+err.Error())
 	}
 	if !since.IsZero() && !until.IsZero() && !until.After(since) {
-		return nil, nil, echo.NewHTTPError(http.StatusBadRequest, "until: must be after since")
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "until: must be after since")
 	}
 	if req.Limit < 0 || req.Limit > replay.MaxLimit {
-		return nil, nil, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("limit: want 1..%d (default %d)", replay.MaxLimit, replay.DefaultLimit))
+		return nil, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("limit: want 1..%d (default %d)", replay.MaxLimit, replay.DefaultLimit))
 	}
 	files := make(map[string][]byte, len(req.Rules))
 	for name, content := range req.Rules {
@@ -108,11 +107,11 @@ func (h *Handler) replayRequest(c echo.Context) (*replay.Request, *rules.Set, er
 		if ie.TooLarge {
 			code = http.StatusRequestEntityTooLarge
 		}
-		return nil, nil, echo.NewHTTPError(code, api.Error{Error: ie.Msg, File: ie.File, Field: ie.Field})
+		return nil, echo.NewHTTPError(code, api.Error{Error: ie.Msg, File: ie.File, Field: ie.Field})
 	} else if err != nil {
-		return nil, nil, echo.NewHTTPError(http.StatusBadRequest, "rules: "+err.Error())
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "rules: "+err.Error())
 	}
-	return &replay.Request{Rules: set, Since: since, Until: until, Limit: req.Limit}, set, nil
+	return &replay.Request{Rules: set, Since: since, Until: until, Limit: req.Limit}, nil
 }
 
 // decodeReplay decodes the body strictly: unknown fields, a repeated key
