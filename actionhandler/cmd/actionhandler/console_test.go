@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -73,6 +75,49 @@ func TestServiceConsole(t *testing.T) {
 			t.Errorf("alert page lacks %s:\n%s", want, body)
 		}
 	}
+	// Replay from the console through the real binary: two candidate
+	// files larger together than body_limit (the route has replay's own),
+	// the recorded alert skipped (posted here directly), counted in
+	// /metrics as the API's replays are.
+	_, body = get("/console/replay")
+	csrf = regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	_ = mw.WriteField("csrf", csrf[1])
+	_ = mw.WriteField("range", "24h")
+	for _, name := range []string{"a.json", "b.json"} {
+		fw, _ := mw.CreateFormFile("rules", name)
+		_, _ = io.WriteString(fw, `{"rule_name": "`+strings.TrimSuffix(name, ".json")+`_rule", "enabled": "true", "os_type": "linux", "alert_feed": "OpsGenie",
+		 "evaluation_list": [{"evaluation": {"tags": ["never"]}}], "entity_type": "explicit", "entities": ["web01"],
+		 "task_list": [{"task": {"task_type": "remote_ssh", "action": "noop", "run_command": "true"}}], "route_to_team": "ops"}`+
+			strings.Repeat(" ", 700<<10))
+	}
+	_ = mw.Close()
+	resp, err = c.Post(s.url+"/console/replay", mw.FormDataContentType(), &form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `<td class="replay-skipped-not_classified">1</td>`) {
+		t.Errorf("console replay: %d %s", resp.StatusCode, b)
+	}
+	mreq, _ := http.NewRequest(http.MethodGet, s.url+"/metrics", nil)
+	mreq.Header.Set("Authorization", "Bearer "+token)
+	if resp, err := http.DefaultClient.Do(mreq); err != nil {
+		t.Error(err)
+	} else {
+		m, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(m), `actionhandler_replays_total{outcome="unchanged"} 1`) ||
+			!strings.Contains(string(m), "actionhandler_replay_duration_seconds_count 1") {
+			t.Errorf("replay metrics: %s", m)
+		}
+	}
+	if !strings.Contains(s.logs.String(), "event=replay") || !strings.Contains(s.logs.String(), "path=/console/replay") {
+		t.Errorf("no event=replay from the console in the logs")
+	}
+
 	// The API's bearer tokens open no console page, and the console's
 	// cookie opens no API endpoint.
 	req, _ := http.NewRequest(http.MethodGet, s.url+"/console/hosts", nil)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"github.com/alexis-ops/alexis/shared/healthcheck"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"sort"
@@ -194,8 +195,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		OnResumed:         brk.OnRuleChanged,
 	})
 
+	// The API's POST /v1/replay and the console's replay page share one
+	// service: the same checks, metrics, log and replays at once.
+	replays := replay.NewService(replay.ServiceOptions{
+		// The runners as the engine has them, not development mode's dry
+		// runners: replay only describes (task.Preview), whatever the mode.
+		Replayer: replay.New(replay.Options{Store: st, Runners: runners, Redact: red}),
+		Metrics:  reg,
+		Log:      log.With().Str(logging.Component, "replay").Logger(),
+	})
+	bodyLimits := maps.Clone(httpapi.RouteBodyLimits)
+	maps.Copy(bodyLimits, console.RouteBodyLimits)
 	e := server.New(server.Options{Service: service, Log: log, BodyLimit: cfg.BodyLimit,
-		RouteBodyLimits: httpapi.RouteBodyLimits,
+		RouteBodyLimits: bodyLimits,
 		Metrics:         reg, MetricsAuth: auth.Require(tokens, auth.ScopeMetrics)})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -222,10 +234,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Log:         log.With().Str(logging.Component, "api").Logger(),
 		Key:         key,
 		Breakers:    brk,
-		// The runners as the engine has them, not development mode's dry
-		// runners: replay only describes (task.Preview), whatever the mode.
-		Replay:    replay.New(replay.Options{Store: st, Runners: runners, Redact: red}),
-		Approvals: approvals,
+		Replay:      replays,
+		Approvals:   approvals,
 	}
 	if cfg.RulesDir != "" {
 		h.Deployed = &httpapi.DeployedRules{Dir: cfg.RulesDir}
@@ -239,7 +249,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	h.Register(e, tokens)
 	if cfg.Console.Enabled {
-		if err := registerConsole(e, cfg, st, brk, approvals, tokens, log); err != nil {
+		if err := registerConsole(e, cfg, st, brk, approvals, replays, tokens, log); err != nil {
 			return err
 		}
 	}
@@ -264,10 +274,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // registerConsole serves the web console at /console/ on e (behind its
 // own sessions, not the API's bearer tokens).
 func registerConsole(e *echo.Echo, cfg *config.Config, st console.Store, brk console.Breakers, approvals console.Approvals,
-	tokens *auth.Tokens, log zerolog.Logger) error {
+	replays *replay.Service, tokens *auth.Tokens, log zerolog.Logger) error {
 	k := cfg.Console
 	o := console.Options{Store: st, Tokens: tokens, RulesDir: cfg.RulesDir, TicketLinks: k.TicketLinks, Breakers: brk,
-		Approvals:  approvals,
+		Approvals: approvals, Replay: replays,
 		SessionTTL: k.SessionTTL.D(), Secure: cfg.TLS.Enabled(), Log: log}
 	if k.SessionKeyFile != "" {
 		key, err := console.LoadKey(k.SessionKeyFile)

@@ -18,6 +18,8 @@
 //	GET  /console/reports.csv      the same, as CSV
 //	GET  /console/executions/{id}  one execution, its approval; approve and
 //	                               deny forms (POST .../approve, .../deny)
+//	GET  /console/replay           the replay form (replay.go)
+//	POST /console/replay           replay candidate rule files
 //	GET  /console/static/*         the stylesheet and the script
 //
 // Pages need a session (else a redirect to the login form); every POST
@@ -32,12 +34,14 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/console/svgchart"
+	"github.com/alexis-ops/alexis/actionhandler/internal/replay"
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/auth"
@@ -88,6 +92,9 @@ type Options struct {
 	// Approvals: the approve and deny forms of executions awaiting
 	// approval (approvals.go); nil: not shown.
 	Approvals Approvals
+	// Replay: the replay page (replay.go), the API's replay service;
+	// nil: the page says replay is not available.
+	Replay *replay.Service
 }
 
 // DefaultSessionTTL is how long a session lasts by default.
@@ -160,6 +167,7 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // Register adds the console's routes to e. They are not behind the
 // bearer-token middleware of the API: pages need a session instead.
 func (h *Handler) Register(e *echo.Echo) {
+	e.Pre(h.replayTooLarge) // replay.go
 	g := e.Group("/console", h.headers)
 	g.GET("/static/*", h.static)
 	g.GET("/login", h.loginForm)
@@ -182,6 +190,8 @@ func (h *Handler) Register(e *echo.Echo) {
 	p.GET("/hosts/:host", h.host)
 	p.GET("/reports", h.reports)
 	p.GET("/reports.csv", h.reportsCSV)
+	p.GET("/replay", h.replayPage) // replay.go
+	p.POST("/replay", h.replayPost, h.sameOrigin, h.csrf)
 	g.Any("/*", func(c echo.Context) error { return h.fail(c, http.StatusNotFound, "no such page") })
 }
 
@@ -280,13 +290,29 @@ func (h *Handler) sameOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// readForm parses a POSTed form: a body over the server's body limit is a
-// 413, not a form without its fields.
+// maxFormMemory is how much of a multipart form (the replay page's files)
+// is held in memory rather than in temporary files: the largest body a
+// route takes (replay.MaxBody), so none reaches the disk.
+const maxFormMemory = replay.MaxBody
+
+// readForm parses a POSTed form, urlencoded or multipart: a body over the
+// route's body limit, or a multipart form of too many parts, is a 413,
+// not a form without its fields.
 func (h *Handler) readForm(c echo.Context) error {
-	if err := c.Request().ParseForm(); err != nil {
+	r := c.Request()
+	var err error
+	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(strings.ToLower(ct), "multipart/form-data") {
+		err = r.ParseMultipartForm(maxFormMemory)
+	} else {
+		err = r.ParseForm()
+	}
+	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		switch {
+		case errors.As(err, &mbe):
 			return h.fail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d bytes.", mbe.Limit))
+		case errors.Is(err, multipart.ErrMessageTooLarge):
+			return h.fail(c, http.StatusRequestEntityTooLarge, "The form has too many parts.")
 		}
 		return h.fail(c, http.StatusBadRequest, "The form could not be read.")
 	}

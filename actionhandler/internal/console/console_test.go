@@ -111,7 +111,7 @@ func newEnv(t testing.TB, mod func(*Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ec := server.New(server.Options{Service: "actionhandler", Log: log})
+	ec := server.New(server.Options{Service: "actionhandler", Log: log, RouteBodyLimits: RouteBodyLimits})
 	e.h.Register(ec)
 	e.srv = httptest.NewServer(ec)
 	t.Cleanup(e.srv.Close)

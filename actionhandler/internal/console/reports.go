@@ -34,47 +34,52 @@ func (h *Handler) reportFilter(c echo.Context) (reportForm, store.StatsFilter, e
 	if len(fv.Rule) > maxFilter || len(fv.Host) > maxFilter {
 		return fv, f, badField{"rule", "too long"}
 	}
+	var err error
+	f.Since, f.Until, f.Bucket, err = h.timeRange(fv.Range, fv.Since, fv.Until)
+	return fv, f, err
+}
+
+// timeRange is a range of the reports' form (reportRanges; custom: since
+// and until, at most maxReportRange), with the bucket its charts use.
+func (h *Handler) timeRange(rng, sinceV, untilV string) (since, until time.Time, bucket time.Duration, err error) {
 	now := h.o.Now()
-	switch fv.Range {
+	switch rng {
 	case "24h":
-		f.Since, f.Until, f.Bucket = now.Add(-24*time.Hour), now, time.Hour
+		return now.Add(-24 * time.Hour), now, time.Hour, nil
 	case "7d":
-		f.Since, f.Until, f.Bucket = now.Add(-7*24*time.Hour), now, 6*time.Hour
+		return now.Add(-7 * 24 * time.Hour), now, 6 * time.Hour, nil
 	case "30d":
-		f.Since, f.Until, f.Bucket = now.Add(-30*24*time.Hour), now, 24*time.Hour
+		return now.Add(-30 * 24 * time.Hour), now, 24 * time.Hour, nil
 	case "custom":
-		var err error
-		if f.Since, err = parseTime("since", fv.Since); err != nil {
-			return fv, f, err
+		if since, err = parseTime("since", sinceV); err != nil {
+			return
 		}
-		if f.Until, err = parseTime("until", fv.Until); err != nil {
-			return fv, f, err
+		if until, err = parseTime("until", untilV); err != nil {
+			return
 		}
-		if f.Since.IsZero() {
-			return fv, f, badField{"since", "required with a custom range"}
+		if since.IsZero() {
+			return since, until, 0, badField{"since", "required with a custom range"}
 		}
-		if f.Until.IsZero() {
-			f.Until = now
+		if until.IsZero() {
+			until = now
 		}
-		span := f.Until.Sub(f.Since)
+		span := until.Sub(since)
 		switch {
 		case span <= 0:
-			return fv, f, badField{"until", "must be after since"}
+			return since, until, 0, badField{"until", "must be after since"}
 		case span > maxReportRange:
-			return fv, f, badField{"since", "a range is at most 366 days"}
+			return since, until, 0, badField{"since", "a range is at most 366 days"}
 		}
 		// About 30 to 60 buckets whatever the span.
-		f.Bucket = time.Hour
 		for _, b := range []time.Duration{time.Hour, 6 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour} {
-			f.Bucket = b
+			bucket = b
 			if span/b <= 60 {
 				break
 			}
 		}
-	default:
-		return fv, f, badField{"range", "want 24h, 7d, 30d or custom"}
+		return since, until, bucket, nil
 	}
-	return fv, f, nil
+	return since, until, 0, badField{"range", "want 24h, 7d, 30d or custom"}
 }
 
 type reportView struct {

@@ -39,6 +39,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/alexis-ops/alexis/actionhandler/internal/replay"
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
 	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/api"
@@ -104,10 +105,10 @@ type Handler struct {
 	// none is listed.
 	Breakers Breakers
 	// Replay re-classifies recorded alerts with candidate rules
-	// (replay.go); nil: POST /v1/replay answers 503.
-	Replay Replayer
+	// (replay.go; the console's replay page shares it, and its limit on
+	// replays at once); nil: POST /v1/replay answers 503.
+	Replay *replay.Service
 
-	replaySlots chan struct{} // a token per replay running (MaxReplays)
 	// Approvals decides executions awaiting approval and writes their
 	// creation note (approvals.go); nil: an execution of a rule that
 	// requires approval still waits, without a note, and the approve and
@@ -148,7 +149,6 @@ func (h *Handler) Register(e *echo.Echo, tokens *auth.Tokens) {
 	if h.MaxSignatureAge <= 0 {
 		h.MaxSignatureAge = auth.DefaultMaxAge
 	}
-	h.replaySlots = make(chan struct{}, MaxReplays)
 	handlers := map[string]echo.HandlerFunc{
 		"POST /v1/action": h.postAction, "GET /v1/executions": h.listExecutions, "GET /v1/executions/:id": h.getExecution,
 		"POST /v1/decisions": h.postDecisions, "GET /v1/decisions": h.listDecisions, "GET /v1/decisions/:id": h.getDecision,

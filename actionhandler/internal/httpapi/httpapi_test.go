@@ -52,6 +52,8 @@ type apiFixture struct {
 	logs   *logtest.Buffer
 	woken  int
 	mu     sync.Mutex
+	// replays: the replay service's metrics (newReplayAPI).
+	replays *metrics.Metrics
 }
 
 func newAPI(t *testing.T, edit func(h *Handler)) *apiFixture {

@@ -15,13 +15,11 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/replay"
@@ -29,25 +27,18 @@ import (
 	"github.com/alexis-ops/alexis/shared/api"
 	"github.com/alexis-ops/alexis/shared/auth"
 	"github.com/alexis-ops/alexis/shared/jsonx"
-	"github.com/alexis-ops/alexis/shared/logging"
-	"github.com/alexis-ops/alexis/shared/rules"
 	"github.com/alexis-ops/alexis/shared/server"
 	"github.com/labstack/echo/v4"
 )
 
-// Replayer replays (replay.Replayer is one).
-type Replayer interface {
-	Replay(ctx context.Context, req replay.Request) (*replay.Report, error)
-}
-
 // MaxReplayBody bounds the body of POST /v1/replay (the rule files, JSON
 // encoded): it replaces body_limit for that route.
-const MaxReplayBody = 16 << 20
+const MaxReplayBody = replay.MaxBody
 
-// MaxReplays is how many replays one action handler runs at once; another
-// is answered 429 with Retry-After (a replay is CPU work on the replica
-// that answers, and scope read is widely given).
-const MaxReplays = 2
+// MaxReplays is how many replays one action handler runs at once (the
+// API and the console together); another is answered 429 with
+// Retry-After.
+const MaxReplays = replay.MaxRunning
 
 // replayPath is the route whose body limit is MaxReplayBody.
 const replayPath = "/v1/replay"
@@ -57,13 +48,35 @@ const replayPath = "/v1/replay"
 var RouteBodyLimits = map[string]int64{replayPath: MaxReplayBody}
 
 func (h *Handler) postReplay(c echo.Context) error {
+	if h.Replay == nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "replay is not available on this action handler")
+	}
+	req, err := h.replayRequest(c)
+	if err != nil {
+		h.Replay.Refused()
+		return err
+	}
+	rep, err := h.Replay.Replay(c.Request().Context(), replay.Call{Request: *req, Client: auth.Client(c), Path: replayPath,
+		Files: len(req.Rules.Files)})
+	switch {
+	case errors.Is(err, replay.ErrBusy):
+		c.Response().Header().Set("Retry-After", "5")
+		return echo.NewHTTPError(http.StatusTooManyRequests, err.Error())
+	case err != nil:
+		return h.storeDown(c, h.Log, err)
+	}
+	return c.JSON(http.StatusOK, rep)
+}
+
+// replayRequest reads and checks the body of POST /v1/replay.
+func (h *Handler) replayRequest(c echo.Context) (*replay.Request, error) {
 	body, err := server.ReadBody(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req, err := decodeReplay(body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	now := time.Now()
 	if h.Now != nil {
@@ -71,40 +84,34 @@ func (h *Handler) postReplay(c echo.Context) error {
 	}
 	since, err := report.ParseSince(req.Since, now)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "since: "+err.Error())
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "since: "+err.Error())
 	}
 	until, err := report.ParseSince(req.Until, now)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "until: "+err.Error())
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "until: "+err.Error())
 	}
 	if !since.IsZero() && !until.IsZero() && !until.After(since) {
-		return echo.NewHTTPError(http.StatusBadRequest, "until: must be after since")
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "until: must be after since")
 	}
 	if req.Limit < 0 || req.Limit > replay.MaxLimit {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("limit: want 1..%d (default %d)", replay.MaxLimit, replay.DefaultLimit))
+		return nil, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("limit: want 1..%d (default %d)", replay.MaxLimit, replay.DefaultLimit))
 	}
-	set, err := candidateRules(req.Rules)
-	if err != nil {
-		return err
+	files := make(map[string][]byte, len(req.Rules))
+	for name, content := range req.Rules {
+		files[name] = []byte(content)
 	}
-	if h.Replay == nil {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "replay is not available on this action handler")
+	set, err := replay.Candidates(files)
+	var ie *replay.InputError
+	if errors.As(err, &ie) {
+		code := http.StatusBadRequest
+		if ie.TooLarge {
+			code = http.StatusRequestEntityTooLarge
+		}
+		return nil, echo.NewHTTPError(code, api.Error{Error: ie.Msg, File: ie.File, Field: ie.Field})
+	} else if err != nil {
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "rules: "+err.Error())
 	}
-	select {
-	case h.replaySlots <- struct{}{}:
-		defer func() { <-h.replaySlots }()
-	default:
-		c.Response().Header().Set("Retry-After", "5")
-		return echo.NewHTTPError(http.StatusTooManyRequests, fmt.Sprintf("%d replays are running on this action handler; retry later", MaxReplays))
-	}
-	rep, err := h.Replay.Replay(c.Request().Context(), replay.Request{Rules: set, Since: since, Until: until, Limit: req.Limit})
-	if err != nil {
-		return h.storeDown(c, h.Log, err)
-	}
-	h.Log.Info().Str(logging.Event, "replay").Str(logging.Client, auth.Client(c)).
-		Int(logging.Count, len(req.Rules)).Int(logging.Decisions, rep.Decisions).Int(logging.Changes, rep.Changes()).
-		Msg("replayed recorded decisions with candidate rules")
-	return c.JSON(http.StatusOK, rep)
+	return &replay.Request{Rules: set, Since: since, Until: until, Limit: req.Limit}, nil
 }
 
 // decodeReplay decodes the body strictly: unknown fields, a repeated key
@@ -153,48 +160,4 @@ func decodeReplay(body []byte) (*api.ReplayRequest, error) {
 		return nil, echo.NewHTTPError(http.StatusBadRequest, "rules: required: the candidate rule files by name")
 	}
 	return &req, nil
-}
-
-// candidateRules loads the candidate rule set: 413 for too many or too
-// large files, 400 naming the file and field of the first invalid one
-// (every problem in the error), as loading a rules directory would.
-func candidateRules(files map[string]string) (*rules.Set, error) {
-	if len(files) > rules.MaxFiles {
-		return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("rules: %d files, at most %d", len(files), rules.MaxFiles))
-	}
-	data := make(map[string][]byte, len(files))
-	for name, content := range files {
-		if len(content) > rules.MaxFileSize {
-			return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge, api.Error{
-				Error: fmt.Sprintf("rules: %s: larger than %d bytes", strconv.Quote(logTrim(name)), rules.MaxFileSize),
-				File:  logTrim(name)})
-		}
-		data[name] = []byte(content)
-	}
-	set, err := rules.FromFiles(data, nil)
-	if err != nil {
-		return nil, echo.NewHTTPError(http.StatusBadRequest, "rules: "+err.Error())
-	}
-	var msgs []string
-	var first *api.Error
-	for _, f := range set.Files {
-		if f.Status == rules.StatusOK {
-			continue
-		}
-		for _, e := range f.Errors {
-			msgs = append(msgs, f.Path+": "+e.Path+": "+e.Msg)
-		}
-		if first == nil {
-			first = &api.Error{File: f.Path}
-			if len(f.Errors) > 0 {
-				first.Field = f.Errors[0].Path
-			}
-		}
-	}
-	if first != nil {
-		first.Error = "rules: " + strings.Join(msgs, "; ")
-		return nil, echo.NewHTTPError(http.StatusBadRequest, *first)
-	}
-	return set, nil
 }

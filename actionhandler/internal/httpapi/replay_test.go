@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/replay"
 	"github.com/alexis-ops/alexis/shared/api"
+	"github.com/alexis-ops/alexis/shared/metrics"
 	"github.com/alexis-ops/alexis/shared/rules"
 	"github.com/alexis-ops/alexis/shared/task"
 	"github.com/alexis-ops/alexis/shared/task/tasks"
@@ -29,14 +31,17 @@ func replayRule(name, tag string) string {
 func newReplayAPI(t testing.TB, n int, now time.Time) *apiFixture {
 	t.Helper()
 	var a *apiFixture
+	m := metrics.New("actionhandler")
 	rs, err := tasks.Runners(tasks.All(), task.Env{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	a = newAPIWith(t, "", func(h *Handler) {
 		h.Now = func() time.Time { return now }
-		h.Replay = replay.New(replay.Options{Store: h.Store.(replay.Source), Runners: rs})
+		h.Replay = replay.NewService(replay.ServiceOptions{Replayer: replay.New(replay.Options{Store: h.Store.(replay.Source), Runners: rs}),
+			Metrics: m, Log: h.Log})
 	})
+	a.replays = m
 	var ds []api.Decision
 	for i := range n {
 		id := fmt.Sprintf("a%d", i)
@@ -101,6 +106,12 @@ func TestReplayAnswer(t *testing.T) {
 		rep.Differences == nil {
 		t.Errorf("unchanged: %d %s", code, out)
 	}
+	if c, u := replayCount(t, a.replays, replay.OutcomeChanged), replayCount(t, a.replays, replay.OutcomeUnchanged); c != 2 || u != 1 {
+		t.Errorf("replays_total changed %v unchanged %v, want 2 and 1", c, u)
+	}
+	if !strings.Contains(a.logs.String(), "path=/v1/replay") {
+		t.Errorf("the replay log line does not say where it was asked: %s", a.logs)
+	}
 }
 
 func TestReplayBadRequests(t *testing.T) {
@@ -138,7 +149,13 @@ func TestReplayBadRequests(t *testing.T) {
 			status: 413, errSubstr: "body larger than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			refused := replayCount(t, a.replays, replay.OutcomeRefused)
 			code, out := a.do(http.MethodPost, "/v1/replay", token, tc.body)
+			// The server's body limit refuses a body too large before the
+			// handler sees it (and counts it in http_requests_total).
+			if n := replayCount(t, a.replays, replay.OutcomeRefused) - refused; n != 1 && tc.name != "body too large" {
+				t.Errorf("refused counted %v times", n)
+			}
 			var e api.Error
 			if err := json.Unmarshal(out, &e); err != nil {
 				t.Fatalf("%d %s", code, out)
@@ -161,18 +178,36 @@ func TestReplayBadRequests(t *testing.T) {
 	}
 }
 
-// TestReplayBusy: past MaxReplays at once, 429 with Retry-After; a slot
-// freed serves the next.
+// blockingReplayer holds every replay until released, saying when one
+// has started.
+type blockingReplayer struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingReplayer) Replay(ctx context.Context, req replay.Request) (*replay.Report, error) {
+	b.started <- struct{}{}
+	<-b.release
+	return &replay.Report{Counts: map[string]int{}, Differences: []replay.Difference{}}, nil
+}
+
+// TestReplayBusy: past MaxReplays at once, 429 with Retry-After, counted
+// busy; a slot freed serves the next.
 func TestReplayBusy(t *testing.T) {
-	var h *Handler
-	a := newAPIWith(t, "", func(hh *Handler) {
-		h = hh
-		h.Replay = replay.New(replay.Options{Store: hh.Store.(replay.Source)})
+	b := &blockingReplayer{started: make(chan struct{}), release: make(chan struct{})}
+	m := metrics.New("actionhandler")
+	a := newAPIWith(t, "", func(h *Handler) {
+		h.Replay = replay.NewService(replay.ServiceOptions{Replayer: b, Metrics: m, Log: h.Log})
 	})
-	for range MaxReplays {
-		h.replaySlots <- struct{}{} // replays running
-	}
 	body := replayBody(t, map[string]string{"mem.json": replayRule("mem_hog", "mem")}, "")
+	done := make(chan int, MaxReplays)
+	for range MaxReplays {
+		go func() {
+			code, _ := a.do(http.MethodPost, "/v1/replay", token, body)
+			done <- code
+		}()
+		<-b.started // running, holding its slot
+	}
 	req := httpRequest(http.MethodPost, "/v1/replay", token, body)
 	rec := httptest.NewRecorder()
 	a.e.ServeHTTP(rec, req)
@@ -180,13 +215,50 @@ func TestReplayBusy(t *testing.T) {
 		!strings.Contains(rec.Body.String(), "replays are running") {
 		t.Fatalf("busy: %d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
-	<-h.replaySlots
-	if code, out := a.do(http.MethodPost, "/v1/replay", token, body); code != http.StatusOK {
-		t.Fatalf("a slot free: %d %s", code, out)
+	if n := replayCount(t, m, replay.OutcomeBusy); n != 1 {
+		t.Errorf("busy counted %v", n)
 	}
-	if len(h.replaySlots) != MaxReplays-1 {
-		t.Errorf("slot not given back: %d held", len(h.replaySlots))
+	b.release <- struct{}{} // one ends: its slot is free
+	if code := <-done; code != http.StatusOK {
+		t.Fatalf("held replay: %d", code)
 	}
+	go func() {
+		code, _ := a.do(http.MethodPost, "/v1/replay", token, body)
+		done <- code
+	}()
+	<-b.started // a freed slot serves the next
+	close(b.release)
+	for range MaxReplays {
+		if code := <-done; code != http.StatusOK {
+			t.Fatalf("after a slot freed: %d", code)
+		}
+	}
+	if n := replayCount(t, m, replay.OutcomeUnchanged); n != 3 {
+		t.Errorf("unchanged counted %v, want 3", n)
+	}
+}
+
+// replayCount is actionhandler_replays_total{outcome} in m.
+func replayCount(t testing.TB, m *metrics.Metrics, outcome string) float64 {
+	t.Helper()
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "actionhandler_replays_total" {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "outcome" && l.GetValue() == outcome {
+					return s.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no actionhandler_replays_total{outcome=%q}", outcome)
+	return 0
 }
 
 func replayLines(a *apiFixture) []string {
