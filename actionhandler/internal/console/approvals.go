@@ -108,29 +108,22 @@ func (h *Handler) decidePost(op string) echo.HandlerFunc {
 		}
 		ctx := c.Request().Context()
 		id := c.Param("id")
-		x, err := h.o.Store.Get(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return h.fail(c, http.StatusNotFound, "No execution "+quote(id)+" is recorded.")
-		}
-		if err != nil {
-			return h.storeFailed(c, err)
-		}
 		by := sessionOf(c).Client
-		if x.Status != store.AwaitingApproval {
-			return h.fail(c, http.StatusConflict, "This execution is "+x.Status+", not awaiting approval.")
-		}
-		if why := engine.DecisionRefusal(x, by, op == "approve"); why != "" {
-			return h.fail(c, http.StatusForbidden, why+".")
-		}
-		if op == "approve" {
+		x, err := engine.Decidable(ctx, h.o.Store, id, by, op == "approve")
+		if err == nil && op == "approve" {
 			_, err = h.o.Approvals.Approve(ctx, x, by, reason)
-		} else {
+		} else if err == nil {
 			_, err = h.o.Approvals.Deny(ctx, x, by, reason)
 		}
 		var ae *store.ApprovalError
+		var re *engine.RefusedError
 		switch {
 		case errors.As(err, &ae):
 			return h.fail(c, http.StatusConflict, "This execution cannot be decided: "+ae.Error()+".")
+		case errors.As(err, &re):
+			return h.fail(c, http.StatusForbidden, re.Why+".")
+		case errors.Is(err, store.ErrNotFound):
+			return h.fail(c, http.StatusNotFound, "No execution "+quote(id)+" is recorded.")
 		case err != nil:
 			return h.storeFailed(c, err)
 		}

@@ -3,14 +3,12 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/alexis-ops/alexis/actionhandler/internal/store"
-	"github.com/alexis-ops/alexis/actionhandler/internal/task"
 	"github.com/alexis-ops/alexis/actionhandler/internal/writeback"
 	"github.com/alexis-ops/alexis/shared/action"
 	"github.com/alexis-ops/alexis/shared/logging"
@@ -61,26 +59,9 @@ func (e *Engine) Describe(x *store.Execution) []store.Step {
 		return nil
 	}
 	var out []store.Step
-	for i, ti := range j.req.Rule.Tasks {
-		t := ti.Task
-		for _, ent := range x.Entities {
-			s := task.Step{ExecutionID: x.ID, AlertID: x.AlertID, RuleName: x.RuleName, Index: i, Task: t,
-				Entity: ent, Alert: j.alert(), Request: x.Request, Secret: e.o.Secret}
-			st := store.Step{TaskIndex: i, Entity: ent, TaskType: t.TaskType, Action: t.Action, ExitCode: -1, Status: store.AwaitingApproval}
-			var desc string
-			var err error
-			if r, ok := e.runner(t.TaskType); ok {
-				desc, err = r.Describe(s)
-			} else {
-				err = fmt.Errorf("no runner for task type %q", t.TaskType)
-			}
-			if err != nil {
-				st.Status, st.Error = store.Refused, e.o.Redact.String(err.Error())
-			} else {
-				st.Command = e.o.Redact.String(desc)
-			}
-			out = append(out, st)
-		}
+	for _, s := range e.taskSteps(j) {
+		st, _ := e.describe(s, store.AwaitingApproval)
+		out = append(out, st)
 	}
 	return out
 }
@@ -179,6 +160,33 @@ func DecisionReason(reason string) (string, error) {
 		return "", errors.New("reason: must not contain control characters")
 	}
 	return reason, nil
+}
+
+// RefusedError says why a token may not decide an execution (a 403).
+type RefusedError struct{ Why string }
+
+func (e *RefusedError) Error() string { return e.Why }
+
+// Decidable reads execution id from st for a decision by the token named
+// by (approve: approving, else denying), as the API and the console do
+// before Approve or Deny: store.ErrNotFound; a *store.ApprovalError when
+// it does not wait for approval; a *RefusedError when by may not decide
+// it (DecisionRefusal); otherwise the execution. The store decides again
+// (a race, an expiry since).
+func Decidable(ctx context.Context, st interface {
+	Get(ctx context.Context, id string) (*store.Execution, error)
+}, id, by string, approve bool) (*store.Execution, error) {
+	x, err := st.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if x.Status != store.AwaitingApproval {
+		return nil, &store.ApprovalError{Status: x.Status, Expired: x.Status == store.Expired}
+	}
+	if why := DecisionRefusal(x, by, approve); why != "" {
+		return nil, &RefusedError{Why: why}
+	}
+	return x, nil
 }
 
 // DecisionRefusal says why the token named by may not decide x (approve:

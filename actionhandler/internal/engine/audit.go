@@ -34,17 +34,12 @@ func (e *Engine) audit(ctx context.Context, log zerolog.Logger, j *job, rec *rec
 	tasks := j.req.Rule.Tasks
 	rec.last = len(tasks) - 1
 	described, refusals := 0, []string{}
-	for i, ti := range tasks {
-		t := ti.Task
-		for _, ent := range x.Entities {
-			s := task.Step{ExecutionID: x.ID, AlertID: x.AlertID, RuleName: x.RuleName, Index: i, Task: t,
-				Entity: ent, Alert: j.alert(), Request: x.Request, Secret: e.o.Secret}
-			if refusal := e.auditStep(ctx, log, rec, s); refusal != "" {
-				refusals = append(refusals, refusal)
-				continue
-			}
-			described++
+	for _, s := range e.taskSteps(j) {
+		if refusal := e.auditStep(ctx, log, rec, s); refusal != "" {
+			refusals = append(refusals, refusal)
+			continue
 		}
+		described++
 	}
 	var b strings.Builder
 	b.WriteString(verdict)
@@ -83,27 +78,17 @@ func (e *Engine) auditStep(ctx context.Context, log zerolog.Logger, rec *record,
 		Int(logging.TaskIndex, s.Index).
 		Str(logging.TaskType, s.Task.TaskType).
 		Logger()
-	now := time.Now()
-	st := store.Step{TaskIndex: s.Index, Entity: s.Entity, TaskType: s.Task.TaskType, Action: s.Task.Action,
-		ExitCode: -1, Status: store.Audit, StartedAt: now, FinishedAt: now}
-	var desc string
-	var err error
-	if r, ok := e.runner(s.Task.TaskType); ok {
-		desc, err = r.Describe(s)
-	} else {
-		err = fmt.Errorf("no runner for task type %q", s.Task.TaskType)
-	}
+	st, err := e.describe(s, store.Audit)
+	st.StartedAt = time.Now()
+	st.FinishedAt = st.StartedAt
 	ev := log.Info()
 	if err != nil {
 		w, isRefusal := refused(err)
 		if !isRefusal {
 			w = logging.ReasonValueRefused
 		}
-		st.Status, st.Error = store.Refused, e.o.Redact.String(err.Error())
 		refusal = fmt.Sprintf("task %d on %s: %s", s.Index+1, s.Entity, st.Error)
 		ev = log.Warn().Str(logging.Reason, w).Str(logging.ErrorKey, st.Error)
-	} else {
-		st.Command = e.o.Redact.String(desc)
 	}
 	e.end(ctx, log, rec, st)
 	e.o.Metrics.action(s.Task.TaskType, store.Audit, 0)
@@ -112,4 +97,39 @@ func (e *Engine) auditStep(ctx context.Context, log zerolog.Logger, rec *record,
 		Str(logging.Command, st.Command).
 		Msg("audit mode: not running")
 	return refusal
+}
+
+// taskSteps are j's steps, each task on each of its hosts, in order.
+func (e *Engine) taskSteps(j *job) []task.Step {
+	x := j.x
+	var out []task.Step
+	for i, ti := range j.req.Rule.Tasks {
+		for _, ent := range x.Entities {
+			out = append(out, task.Step{ExecutionID: x.ID, AlertID: x.AlertID, RuleName: x.RuleName, Index: i, Task: ti.Task,
+				Entity: ent, Alert: j.alert(), Request: x.Request, Secret: e.o.Secret})
+		}
+	}
+	return out
+}
+
+// describe renders step s without running it (Runner.Describe does no
+// I/O): a store step with status and its rendered, redacted command, or
+// refused with why (also returned) when its templates refuse an alert
+// value or its task type has no runner.
+func (e *Engine) describe(s task.Step, status string) (store.Step, error) {
+	st := store.Step{TaskIndex: s.Index, Entity: s.Entity, TaskType: s.Task.TaskType, Action: s.Task.Action,
+		ExitCode: -1, Status: status}
+	var desc string
+	var err error
+	if r, ok := e.runner(s.Task.TaskType); ok {
+		desc, err = r.Describe(s)
+	} else {
+		err = fmt.Errorf("no runner for task type %q", s.Task.TaskType)
+	}
+	if err != nil {
+		st.Status, st.Error = store.Refused, e.o.Redact.String(err.Error())
+		return st, err
+	}
+	st.Command = e.o.Redact.String(desc)
+	return st, nil
 }

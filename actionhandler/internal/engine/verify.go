@@ -126,7 +126,7 @@ func (e *Engine) Verify(ctx context.Context, x *store.Execution) {
 	ev.Str(logging.Event, "execution_finished").Str(logging.ActionStatus, status).Str(logging.Detail, reason).
 		Int(logging.Count, len(got.Entities)).Int(logging.Succeeded, succeeded).Int(logging.Failed, failed).
 		Int64(logging.ElapsedMS, execElapsed.Milliseconds()).Msg("execution finished")
-	// Counted before the write-back, as in run.
+	// Counted before the write-back, as in Execute.
 	e.observe(ctx, &got, j.rule())
 	e.report(ctx, log, j.with(&got))
 }

@@ -63,33 +63,24 @@ func (h *Handler) decide(c echo.Context, approve bool) error {
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
 	ctx := c.Request().Context()
-	x, err := h.Store.Get(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "no execution "+strconv.Quote(id))
-	}
-	if err != nil {
-		return h.storeDown(c, h.Log, err)
-	}
-	if x.Status != store.AwaitingApproval {
-		return conflict(x.ID, &store.ApprovalError{Status: x.Status, Expired: x.Status == store.Expired})
-	}
 	by := auth.Client(c)
-	if why := engine.DecisionRefusal(x, by, approve); why != "" {
-		return echo.NewHTTPError(http.StatusForbidden, why)
-	}
-	if h.Approvals == nil {
+	x, err := engine.Decidable(ctx, h.Store, id, by, approve)
+	if err == nil && h.Approvals == nil {
 		return echo.NewHTTPError(http.StatusNotFound, "approvals are not served here")
 	}
 	var got *store.Execution
-	if approve {
+	if err == nil && approve {
 		got, err = h.Approvals.Approve(ctx, x, by, reason)
-	} else {
+	} else if err == nil {
 		got, err = h.Approvals.Deny(ctx, x, by, reason)
 	}
 	var ae *store.ApprovalError
+	var re *engine.RefusedError
 	switch {
 	case errors.As(err, &ae):
-		return conflict(x.ID, ae)
+		return conflict(id, ae)
+	case errors.As(err, &re):
+		return echo.NewHTTPError(http.StatusForbidden, re.Why)
 	case errors.Is(err, store.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound, "no execution "+strconv.Quote(id))
 	case err != nil:

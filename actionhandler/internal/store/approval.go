@@ -170,25 +170,12 @@ func (s *SQL) ExpireApprovals(ctx context.Context, limit int, writebacks func(*E
 		return nil, fmt.Errorf("store: expire approvals: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.query(ctx, `UPDATE executions SET status = $1, reason = $2, finished_at = $3, reported_at = $3
+	ids, err := tx.ids(ctx, `UPDATE executions SET status = $1, reason = $2, finished_at = $3, reported_at = $3
 		WHERE status = 'awaiting_approval' AND approval_expires_at <= $3 AND id IN (
 			SELECT id FROM executions WHERE status = 'awaiting_approval' AND approval_expires_at <= $3
 			ORDER BY approval_expires_at, id LIMIT $4`+s.d.skipLocked+`)
 		RETURNING id`, Expired, ExpiredReason, now, limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: expire approvals: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: expire approvals: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: expire approvals: %w", err)
 	}
 	slices.Sort(ids)

@@ -722,25 +722,12 @@ func (s *SQL) ClaimEscalations(ctx context.Context, lease time.Duration, limit i
 	// any wait, so each escalation is claimed by one replica at a time. A
 	// claim moves escalate_at lease ahead: if the claimer dies before
 	// EscalationDone, the escalation is due again then.
-	rows, err := tx.query(ctx, (`UPDATE executions SET escalate_at = $3
+	ids, err := tx.ids(ctx, (`UPDATE executions SET escalate_at = $3
 		WHERE escalated_at IS NULL AND escalate_at <= $1 AND id IN (
 			SELECT id FROM executions WHERE escalated_at IS NULL AND escalate_at <= $1
 			ORDER BY escalate_at, id LIMIT $2` + s.d.skipLocked + `)
 		RETURNING id`), now, limit, now+lease.Microseconds())
 	if err != nil {
-		return nil, fmt.Errorf("store: claim escalations: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: claim escalations: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: claim escalations: %w", err)
 	}
 	var out []*Execution
@@ -785,7 +772,7 @@ func (s *SQL) Recover(ctx context.Context, owner string, lease time.Duration) ([
 	defer tx.Rollback()
 	// One statement per row decides who takes it over: a concurrent
 	// Recover (or Renew) on the same row waits, then re-checks the lease.
-	rows, err := tx.query(ctx, (`UPDATE executions SET
+	ids, err := tx.ids(ctx, (`UPDATE executions SET
 		status = CASE WHEN status = $1 THEN $2 ELSE status END,
 		reason = CASE WHEN status = $1 THEN 'the action handler running it (' || owner || ') stopped before it finished' ELSE reason END,
 		finished_at = COALESCE(finished_at, $3),
@@ -794,19 +781,6 @@ func (s *SQL) Recover(ctx context.Context, owner string, lease time.Duration) ([
 		RETURNING id`),
 		Running, Interrupted, micros(now), owner, micros(now.Add(lease)), Queued, AwaitingApproval)
 	if err != nil {
-		return nil, fmt.Errorf("store: recover: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: recover: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: recover: %w", err)
 	}
 	var out []*Execution

@@ -114,6 +114,25 @@ func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 	return t.QueryContext(ctx, t.s.q(q), args...)
 }
 
+// ids runs q, a statement answering one id per row (UPDATE … RETURNING
+// id), and returns them.
+func (t *txn) ids(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
 func (t *txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	if st := t.c.get(q); st != nil {
 		return t.StmtContext(ctx, st).QueryRowContext(ctx, args...)

@@ -69,7 +69,7 @@ func (s *SQL) ClaimVerifications(ctx context.Context, owner string, lease time.D
 	defer tx.Rollback()
 	// One statement claims, as ClaimEscalations does: the outer condition
 	// is checked again after any wait for a row another claim locked.
-	rows, err := tx.query(ctx, (`UPDATE executions SET owner = $3, verify_lease = $4
+	ids, err := tx.ids(ctx, (`UPDATE executions SET owner = $3, verify_lease = $4
 		WHERE status = $5 AND verified_at IS NULL AND reported_at IS NOT NULL
 		AND verify_at <= $1 AND verify_lease <= $1 AND id IN (
 			SELECT id FROM executions WHERE status = $5 AND verified_at IS NULL AND reported_at IS NOT NULL
@@ -77,19 +77,6 @@ func (s *SQL) ClaimVerifications(ctx context.Context, owner string, lease time.D
 			ORDER BY verify_at, id LIMIT $2` + s.d.skipLocked + `)
 		RETURNING id`), now, limit, owner, now+lease.Microseconds(), Verifying)
 	if err != nil {
-		return nil, fmt.Errorf("store: claim verifications: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: claim verifications: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: claim verifications: %w", err)
 	}
 	var out []*Execution

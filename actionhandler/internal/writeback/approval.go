@@ -88,6 +88,8 @@ func (w *Writer) ExpiredWritebacks(x *store.Execution, r *rule.Rule) []store.Wri
 	return w.Queued(x, append([]ticket.Op{{Kind: ticket.KindNote, Value: n}}, w.failureOps(r)...))
 }
 
+// failureOps are rule r's on_failure operations, the default (the
+// investigation queue) when r is nil (its request unreadable).
 func (w *Writer) failureOps(r *rule.Rule) []ticket.Op {
 	if r == nil {
 		return rule.DefaultOnFailure(w.o.InvestigationQueue)

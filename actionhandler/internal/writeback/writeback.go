@@ -188,10 +188,7 @@ func (w *Writer) writeBack(ctx context.Context, log zerolog.Logger, x *store.Exe
 			ops = r.SuccessOps()
 		}
 	case store.Failure, store.Interrupted, store.Skipped, store.Refused:
-		ops = rule.DefaultOnFailure(w.o.InvestigationQueue)
-		if r != nil {
-			ops = r.FailureOps(w.o.InvestigationQueue)
-		}
+		ops = w.failureOps(r)
 	case store.Remediated:
 		if r != nil {
 			ops = r.SuccessOps()
