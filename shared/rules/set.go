@@ -4,6 +4,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/alexis-ops/alexis/shared/api"
 )
 
 // Set is the rule files as one Load found them. It is immutable once
@@ -130,6 +133,50 @@ func (s *Set) Candidates(a *Alert, fn func(*Rule) bool) {
 	}
 	*bp = idx
 	s.scratch.Put(bp)
+}
+
+// Decision is how a set decides an alert at a time (Decide): the rules
+// that match it, those that would once it is old enough (deferred), and
+// those that could not be evaluated, with why; each in file order.
+type Decision struct {
+	Matched, Deferred []*Rule
+	Failed            []Failed
+}
+
+// Result is the decision's api.Result*: matched when a rule matched, else
+// deferred when one would later, else unmatched.
+func (d Decision) Result() string {
+	switch {
+	case len(d.Matched) > 0:
+		return api.ResultMatched
+	case len(d.Deferred) > 0:
+		return api.ResultDeferred
+	}
+	return api.ResultUnmatched
+}
+
+// Failed is a rule that could not be evaluated on an alert.
+type Failed struct {
+	Rule *Rule
+	Err  error
+}
+
+// Decide evaluates every candidate rule (Candidates) on a at now: the
+// one decision the classifier acts on and replay compares against.
+func (s *Set) Decide(a *Alert, now time.Time) Decision {
+	var v Decision
+	s.Candidates(a, func(r *Rule) bool {
+		switch out, err := r.Matcher.Match(a, now); {
+		case err != nil:
+			v.Failed = append(v.Failed, Failed{Rule: r, Err: err})
+		case out == Matched:
+			v.Matched = append(v.Matched, r)
+		case out == Deferred:
+			v.Deferred = append(v.Deferred, r)
+		}
+		return true
+	})
+	return v
 }
 
 // Skipped calls fn, in file order, with each enabled rule for the alert's

@@ -167,26 +167,10 @@ func (p *Replayer) one(set *rules.Set, rd *store.ReplayDecision) (*Difference, s
 	}
 	// After: the candidate rules decided at the time the alert was, so
 	// that a rule's wait (min_age) decides as it did.
-	a := rules.NewAlert(env)
-	var after []*rules.Rule
-	deferred := false
-	set.Candidates(a, func(r *rules.Rule) bool {
-		switch out, err := r.Matcher.Match(a, d.ReceivedAt); {
-		case err != nil: // the classifier would not act on it either
-		case out == rules.Matched:
-			after = append(after, r)
-		case out == rules.Deferred:
-			deferred = true
-		}
-		return true
-	})
-	afterResult := api.ResultUnmatched
-	switch {
-	case len(after) > 0:
-		afterResult = api.ResultMatched
-	case deferred:
-		afterResult = api.ResultDeferred
-	}
+	// A rule that cannot be evaluated does not act, for the classifier
+	// either.
+	v := set.Decide(rules.NewAlert(env), d.ReceivedAt)
+	after, afterResult := v.Matched, v.Result()
 	afterRules := make([]Rule, len(after))
 	for i, r := range after {
 		afterRules[i] = Rule{RuleName: r.Def.Name, File: r.File}

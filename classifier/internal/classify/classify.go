@@ -148,24 +148,20 @@ func (c *Classifier) classify(ctx context.Context, env *alert.Envelope) (*Result
 	now := c.o.Now()
 	dd := decided{set: set, now: now}
 	checked := set.Applicable(env.Meta.FeedType)
-	var matched, deferred []*rules.Rule
+	v := set.Decide(a, now)
+	matched, deferred := v.Matched, v.Deferred
 	var failed []string // rules that could not be evaluated, with why
-	set.Candidates(a, func(r *rules.Rule) bool {
-		out, err := r.Matcher.Match(a, now)
-		switch {
-		case err != nil:
-			log.Warn().Str(logging.Event, "rule_error").Str(logging.RuleName, r.Def.Name).
-				Str(logging.RuleFile, r.File).Str(logging.ErrorKey, err.Error()).Msg("rule not evaluated")
-			failed = append(failed, fmt.Sprintf("rule %s could not be evaluated: %v", r.Def.Name, err))
-		case out == rules.Matched:
-			c.o.Metrics.ruleMatched(r.Def.Name)
-			matched = append(matched, r)
-		case out == rules.Deferred:
-			log.Debug().Str(logging.Event, "rule_deferred").Str(logging.RuleName, r.Def.Name).Send()
-			deferred = append(deferred, r)
-		}
-		return true
-	})
+	for _, f := range v.Failed {
+		log.Warn().Str(logging.Event, "rule_error").Str(logging.RuleName, f.Rule.Def.Name).
+			Str(logging.RuleFile, f.Rule.File).Str(logging.ErrorKey, f.Err.Error()).Msg("rule not evaluated")
+		failed = append(failed, fmt.Sprintf("rule %s could not be evaluated: %v", f.Rule.Def.Name, f.Err))
+	}
+	for _, r := range matched {
+		c.o.Metrics.ruleMatched(r.Def.Name)
+	}
+	for _, r := range deferred {
+		log.Debug().Str(logging.Event, "rule_deferred").Str(logging.RuleName, r.Def.Name).Send()
+	}
 
 	res := &Result{Classification: api.Classification{UniqueValue: env.Meta.UniqueValue, RulesChecked: checked}}
 	switch {
